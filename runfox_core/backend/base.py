@@ -1,0 +1,179 @@
+"""base.py -- Backend: a Store (long-term) composed with a Runner (short-term).
+
+The Backend creates executions (validating first, so a bad spec writes
+nothing), caches what never changes (definitions and compiled plans), and
+passes dispatch and results through to the runner. All state transitions
+live in the engine; the Backend only wires parts together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
+from ..engine.transitions import iso
+from ..errors import ExecutionNotFoundError
+from ..ids import execution_key, new_execution_id, step_key, step_run_key
+from ..payloads import check_payload
+from ..results import DispatchJob, StepResult
+from ..spec import Plan, cached_plan, compile_spec, workflow_id
+from ..status import WorkflowStatus
+from .inmemory_store import InMemoryStore
+from .inprocess_runner import InProcessRunner
+from .inprocess_worker import InProcessWorker
+from .runner import Runner
+from .store import Store
+
+DEFINITION_CACHE_SIZE = 1024  # definitions kept per process (they never change)
+UNSENT_GRACE_SECONDS = 60.0  # a claimed job unconfirmed this long is re-emitted by advance()
+
+
+@dataclass
+class ExecutionView:
+    """Everything stored about one execution, assembled for inspection (O(steps))."""
+
+    workflow_id: str
+    execution_id: str
+    spec: dict[str, Any]
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    steps: dict[str, StepRecord]
+    status: WorkflowStatus
+    outcome: Any
+    error: dict[str, Any] | None
+
+
+class Backend:
+    def __init__(
+        self,
+        executor: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+        store: Store | None = None,
+        runner: Runner | None = None,
+        poll_interval: float | None = None,
+        on_state_change: Callable[[str, dict[str, Any], dict[str, Any], Any], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        unsent_grace_seconds: float = UNSENT_GRACE_SECONDS,
+    ):
+        """``on_state_change(workflow_execution_id, previous_state, new_state, event)`` fires after
+        each state merge is committed; it must not call back into the backend."""
+        self.store = store if store is not None else InMemoryStore()
+        self.runner = runner if runner is not None else InProcessRunner()
+        self.worker = InProcessWorker(self.runner, executor) if executor is not None else None
+        self.poll_interval = poll_interval if poll_interval is not None else self.runner.poll_interval
+        self.on_state_change = on_state_change
+        self.clock = clock
+        self.unsent_grace_seconds = unsent_grace_seconds
+        self._definitions: OrderedDict[str, ExecutionDefinition] = OrderedDict()
+        self._lock = threading.Lock()
+        self.conflict_retries = 0  # optimistic-concurrency retries seen by this process
+
+    # ------------------------------------------------------------- creation
+
+    def create(self, spec: dict[str, Any], inputs: dict[str, Any] | None = None, name: str | None = None) -> str:
+        """Validate, then store a new execution; return its key. Raises SpecError, PayloadError,
+        ExecutionExistsError; writes nothing when it raises."""
+        plan = compile_spec(spec, inputs)
+        inputs = inputs or {}
+        check_payload(inputs, "workflow inputs")
+        now = self.clock()
+        definition = ExecutionDefinition(
+            workflow_id=workflow_id(spec), execution_id=new_execution_id(now), spec=spec,
+            inputs=inputs, created_at=iso(now), name=name,
+        )
+        header = ExecutionHeader(
+            status=WorkflowStatus.PENDING, version=0, remaining=len(plan.steps),
+            ready={sid: 0.0 for sid in plan.roots},
+            joins={s.id: len(s.deps) for s in plan.steps.values() if len(s.deps) >= 2},
+            updated_at=iso(now),
+        )
+        self.store.create(definition, header)
+        return definition.key
+
+    # -------------------------------------------------------------- reading
+
+    def load_definition(self, key: str) -> ExecutionDefinition:
+        with self._lock:
+            cached = self._definitions.get(key)
+            if cached is not None:
+                self._definitions.move_to_end(key)
+                return cached
+        definition = self.store.load_definition(key)
+        with self._lock:
+            self._definitions[key] = definition
+            while len(self._definitions) > DEFINITION_CACHE_SIZE:
+                self._definitions.popitem(last=False)
+        return definition
+
+    def plan(self, key: str) -> Plan:
+        definition = self.load_definition(key)
+        return cached_plan(definition.spec, definition.workflow_id)
+
+    def load_header(self, key: str) -> ExecutionHeader:
+        return self.store.load_header(key)
+
+    def load_steps(self, key: str) -> dict[str, StepRecord]:
+        """Every step's record in spec order (defaults for steps never touched)."""
+        plan = self.plan(key)
+        stored = self.store.load_steps(key, None)
+        return {sid: stored.get(sid) or StepRecord(step_id=sid, token=p.token) for sid, p in plan.steps.items()}
+
+    def load(self, key: str) -> ExecutionView:
+        definition = self.load_definition(key)
+        header = self.store.load_header(key)
+        return ExecutionView(
+            workflow_id=definition.workflow_id, execution_id=definition.execution_id, spec=definition.spec,
+            inputs=definition.inputs, state=self.store.load_state(key, None), steps=self.load_steps(key),
+            status=header.status, outcome=header.outcome, error=header.error,
+        )
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.store.load_header(key)
+        except ExecutionNotFoundError:
+            return False
+        return True
+
+    def record_conflict(self) -> None:
+        with self._lock:
+            self.conflict_retries += 1
+
+    # ------------------------------------------------------ composite keys
+
+    def workflow_execution_id(self, record: Any) -> str:
+        return execution_key(record.workflow_id, record.execution_id)
+
+    def step_key(self, workflow_execution_id: str, op: str) -> str:
+        return step_key(workflow_execution_id, op)
+
+    def step_run_key(self, workflow_execution_id: str, op: str, run_id: int) -> str:
+        return step_run_key(workflow_execution_id, op, run_id)
+
+    # ------------------------------------------------------------- runner
+
+    def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
+        """Hand jobs to the runner, then confirm them sent. Returns results run locally, if any:
+        apply them with ``on_step_result`` before the next ``advance()``."""
+        if not jobs:
+            return []
+        results = self.runner.dispatch(workflow_execution_id, jobs)
+        self.store.mark_sent(workflow_execution_id, {job.op: job.run_id for job in jobs})
+        return results
+
+    def gather(self, workflow_execution_id: str) -> list[StepResult]:
+        return self.runner.gather(workflow_execution_id)
+
+    def pending_tasks(self) -> list[DispatchJob]:
+        return self.runner.list_pending_jobs()
+
+    def take_tasks(self) -> list[DispatchJob]:
+        return self.runner.take_pending_jobs()
+
+    def submit_result(self, workflow_execution_id: str, op: str, output: Any = None, run_id: int | None = None,
+                      error: dict[str, str] | None = None) -> None:
+        """File a worker's result (an output, or an error {type, message}) for the job's execution."""
+        self.runner.submit_work_result(StepResult(workflow_execution_id, op, run_id, output=output, error=error))

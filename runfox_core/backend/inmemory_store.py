@@ -1,0 +1,122 @@
+"""inmemory_store.py -- InMemoryStore: the Store contract in one process's memory.
+
+Values are copied in and out, so callers can never reach stored state by
+mutating what they loaded (the same isolation a database gives). One lock
+makes every method atomic, which is all the contract needs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from ..engine.txn import _copy_json
+from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
+from .store import Store
+
+
+def _clone_header(h: ExecutionHeader) -> ExecutionHeader:
+    return replace(
+        h,
+        ready=dict(h.ready),
+        joins=dict(h.joins),
+        deadlines={k: list(v) for k, v in h.deadlines.items()},
+        unsent={k: list(v) for k, v in h.unsent.items()},
+        outcome=_copy_json(h.outcome),
+        error=_copy_json(h.error),
+    )
+
+
+def _clone_step(r: StepRecord) -> StepRecord:
+    return replace(r, inputs=_copy_json(r.inputs), output=_copy_json(r.output), error=_copy_json(r.error))
+
+
+class InMemoryStore(Store):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._definitions: dict[str, ExecutionDefinition] = {}
+        self._headers: dict[str, ExecutionHeader] = {}
+        self._steps: dict[str, dict[str, StepRecord]] = {}
+        self._state: dict[str, dict[str, Any]] = {}
+        self._names: dict[str, str] = {}
+
+    def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
+        key = definition.key
+        with self._lock:
+            if key in self._headers:
+                raise ExecutionExistsError(f"execution {key} already exists", existing_key=key)
+            if definition.name is not None and definition.name in self._names:
+                existing = self._names[definition.name]
+                raise ExecutionExistsError(f"name {definition.name!r} is taken by {existing}", existing_key=existing)
+            self._definitions[key] = ExecutionDefinition.from_dict(_copy_json(definition.to_dict()))
+            self._headers[key] = _clone_header(header)
+            self._steps[key] = {}
+            self._state[key] = {}
+            if definition.name is not None:
+                self._names[definition.name] = key
+
+    def find_by_name(self, name: str) -> str | None:
+        with self._lock:
+            return self._names.get(name)
+
+    def _header(self, key: str) -> ExecutionHeader:
+        try:
+            return self._headers[key]
+        except KeyError:
+            raise ExecutionNotFoundError(f"no execution {key}") from None
+
+    def load_definition(self, key: str) -> ExecutionDefinition:
+        with self._lock:
+            self._header(key)
+            return ExecutionDefinition.from_dict(_copy_json(self._definitions[key].to_dict()))
+
+    def load_header(self, key: str) -> ExecutionHeader:
+        with self._lock:
+            return _clone_header(self._header(key))
+
+    def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
+        with self._lock:
+            self._header(key)
+            steps = self._steps[key]
+            if step_ids is None:
+                return {sid: _clone_step(r) for sid, r in steps.items()}
+            return {sid: _clone_step(steps[sid]) for sid in step_ids if sid in steps}
+
+    def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        with self._lock:
+            self._header(key)
+            state = self._state[key]
+            if keys is None:
+                return _copy_json(state)
+            return {k: _copy_json(state[k]) for k in keys if k in state}
+
+    def commit(self, key: str, commit: Commit) -> None:
+        with self._lock:
+            current = self._header(key)
+            if current.version != commit.expected_version:
+                raise ConflictError(
+                    f"execution {key}: version {current.version}, commit expected {commit.expected_version}")
+            unsent = dict(current.unsent)
+            for sid in commit.unsent_remove:
+                unsent.pop(sid, None)
+            unsent.update({k: list(v) for k, v in commit.unsent_add.items()})
+            header = _clone_header(commit.header)
+            header.unsent = unsent
+            self._headers[key] = header
+            steps = self._steps[key]
+            for sid, record in commit.steps.items():
+                steps[sid] = _clone_step(record)
+            state = self._state[key]
+            for k, v in commit.state.items():
+                state[k] = _copy_json(v)
+
+    def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
+        with self._lock:
+            unsent = self._header(key).unsent
+            for sid, run_id in sent.items():
+                entry = unsent.get(sid)
+                if entry is not None and int(entry[0]) == run_id:
+                    del unsent[sid]

@@ -1,0 +1,45 @@
+"""runner.py -- the Runner contract: short-term state, one task per dispatched job.
+
+A Runner moves jobs to executors and results back. It never touches the
+workflow record: the Workflow applies results through the engine, fenced by
+run_id, so a runner may deliver a result twice or late without harm.
+
+- ``dispatch`` hands jobs over (idempotent per (execution, step, run_id)); it
+  returns results only for jobs it ran locally and synchronously.
+- ``gather`` returns results ready for one execution, each exactly once.
+- ``take_pending_jobs`` gives each pending job to exactly one caller (worker
+  harnesses); ``list_pending_jobs`` only looks.
+- ``submit_work_result`` files a worker's result under the job's own
+  execution.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ..results import DispatchJob, StepResult
+
+
+class Runner(ABC):
+    #: Seconds ``Workflow.run()`` sleeps between polls of ``gather``.
+    poll_interval: float = 0.01
+
+    @abstractmethod
+    def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
+        """Hand ``jobs`` to executors; return results of any run synchronously here."""
+
+    @abstractmethod
+    def gather(self, workflow_execution_id: str) -> list[StepResult]:
+        """Return (once each) the results ready for this execution; never blocks."""
+
+    @abstractmethod
+    def list_pending_jobs(self) -> list[DispatchJob]:
+        """Snapshot of jobs not yet taken by a worker, across all executions."""
+
+    @abstractmethod
+    def take_pending_jobs(self) -> list[DispatchJob]:
+        """Claim and return pending jobs; no other caller gets the same job."""
+
+    @abstractmethod
+    def submit_work_result(self, result: StepResult) -> None:
+        """File a worker's result under ``result.workflow_execution_id``."""

@@ -1,0 +1,123 @@
+"""sqlite_runner.py -- SqliteRunner: a tasks table that worker processes share.
+
+Table ``tasks`` (may share a file with SqliteStore):
+``task_key`` = ``{execution}#{step}#{run_id}``, execution, step, token,
+run_id, inputs JSON, status, output JSON, error JSON, worker, timestamps.
+
+Task lifecycle: PENDING (dispatched) -> STARTED (a worker took it) -> DONE
+(result submitted) -> GATHERED (the workflow took the result).
+
+External worker protocol (any language; ``InProcessWorker(SqliteRunner(db),
+execute).run()`` in a loop does exactly this):
+
+1. Take jobs atomically::
+
+     BEGIN IMMEDIATE;
+     UPDATE tasks SET status='STARTED', worker=:me, updated_at=:now
+      WHERE task_key IN (SELECT task_key FROM tasks WHERE status='PENDING'
+                         ORDER BY created_at LIMIT :n)
+      RETURNING *;
+     COMMIT;
+
+   ``BEGIN IMMEDIATE`` serialises takers, so two workers never get one task.
+2. Call the executor with (token, inputs).
+3. Report, keeping the run_id fence::
+
+     UPDATE tasks SET status='DONE', output=:json | error=:json, updated_at=:now
+      WHERE task_key=:key AND status IN ('PENDING','STARTED');
+
+   ``error`` is ``{"type": ..., "message": ...}`` for a failed attempt.
+A result for an old run lands on its own (old) task row, and the workflow
+ignores it when gathered: the step has moved on to a newer run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timezone
+
+from ..results import DispatchJob, StepResult
+from .runner import Runner
+from .sqlite_base import SqliteConnections
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_key TEXT PRIMARY KEY, execution TEXT NOT NULL, step TEXT NOT NULL, token TEXT NOT NULL,
+    run_id INTEGER NOT NULL, inputs TEXT NOT NULL, timeout_seconds REAL,
+    status TEXT NOT NULL DEFAULT 'PENDING', output TEXT, error TEXT, worker TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
+CREATE INDEX IF NOT EXISTS tasks_by_execution ON tasks (execution, status);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _job(row: tuple) -> DispatchJob:
+    execution, step, token, run_id, inputs, timeout = row
+    return DispatchJob(workflow_execution_id=execution, op=step, inputs=json.loads(inputs), run_id=run_id,
+                       token=token, timeout_seconds=timeout)
+
+
+class SqliteRunner(Runner):
+    poll_interval = 0.01
+
+    def __init__(self, db_path: str, poll_interval: float | None = None, worker_id: str | None = None):
+        self._db = SqliteConnections(db_path, SCHEMA)
+        if poll_interval is not None:
+            self.poll_interval = poll_interval
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
+        now = _now()
+        with self._db.write() as conn:  # INSERT OR IGNORE: re-dispatching a job is a no-op
+            conn.executemany(
+                "INSERT OR IGNORE INTO tasks (task_key, execution, step, token, run_id, inputs, timeout_seconds,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(f"{j.workflow_execution_id}#{j.op}#{j.run_id}", j.workflow_execution_id, j.op, j.token, j.run_id,
+                  json.dumps(j.inputs, separators=(",", ":")), j.timeout_seconds, now) for j in jobs])
+        return []
+
+    def gather(self, workflow_execution_id: str) -> list[StepResult]:
+        with self._db.write() as conn:
+            rows = conn.execute(
+                "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status = 'DONE'"
+                " RETURNING step, run_id, output, error", (_now(), workflow_execution_id)).fetchall()
+        return [StepResult(workflow_execution_id, step, run_id,
+                           output=json.loads(output) if output is not None else None,
+                           error=json.loads(error) if error is not None else None)
+                for step, run_id, output, error in rows]
+
+    def list_pending_jobs(self) -> list[DispatchJob]:
+        rows = self._db.get().execute(
+            "SELECT execution, step, token, run_id, inputs, timeout_seconds FROM tasks"
+            " WHERE status = 'PENDING' ORDER BY created_at").fetchall()
+        return [_job(r) for r in rows]
+
+    def take_pending_jobs(self, limit: int = 100) -> list[DispatchJob]:
+        with self._db.write() as conn:
+            rows = conn.execute(
+                "UPDATE tasks SET status = 'STARTED', worker = ?, updated_at = ? WHERE task_key IN"
+                " (SELECT task_key FROM tasks WHERE status = 'PENDING' ORDER BY created_at LIMIT ?)"
+                " RETURNING execution, step, token, run_id, inputs, timeout_seconds",
+                (self.worker_id, _now(), limit)).fetchall()
+        return [_job(r) for r in rows]
+
+    def submit_work_result(self, result: StepResult) -> None:
+        output = None if result.error is not None else json.dumps(result.output, separators=(",", ":"))
+        error = json.dumps(result.error) if result.error is not None else None
+        with self._db.write() as conn:
+            if result.run_id is None:  # reference-style call without run_id: the step's latest task
+                row = conn.execute("SELECT max(run_id) FROM tasks WHERE execution = ? AND step = ?",
+                                   (result.workflow_execution_id, result.op)).fetchone()
+                run_id = row[0] if row and row[0] is not None else 0
+            else:
+                run_id = result.run_id
+            conn.execute(
+                "UPDATE tasks SET status = 'DONE', output = ?, error = ?, updated_at = ?"
+                " WHERE task_key = ? AND status IN ('PENDING', 'STARTED')",
+                (output, error, _now(), f"{result.workflow_execution_id}#{result.op}#{run_id}"))

@@ -1,0 +1,153 @@
+"""sqlite_store.py -- SqliteStore: executions that survive restarts and span processes.
+
+Tables (one file may also hold SqliteRunner's ``tasks``):
+
+- ``executions(key, name UNIQUE, version, definition JSON, header JSON)``
+- ``steps(key, step_id, record JSON)`` -- one row per step that has changed
+- ``state(key, name, value JSON)`` -- one row per state key
+- ``unsent(key, step_id, run_id, claimed_at)`` -- claimed jobs not yet confirmed sent
+
+``commit`` is one IMMEDIATE transaction whose first statement is the version
+check (``UPDATE executions ... WHERE version = ?``), so any number of
+processes can apply transitions to one execution without losing updates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
+from .sqlite_base import SqliteConnections
+from .store import Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS executions (
+    key TEXT PRIMARY KEY, name TEXT UNIQUE, version INTEGER NOT NULL,
+    definition TEXT NOT NULL, header TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+    key TEXT NOT NULL, step_id TEXT NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (key, step_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (key, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unsent (
+    key TEXT NOT NULL, step_id TEXT NOT NULL, run_id INTEGER NOT NULL, claimed_at REAL NOT NULL,
+    PRIMARY KEY (key, step_id)) WITHOUT ROWID;
+"""
+
+_CHUNK = 500  # host parameters per IN (...) query
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class SqliteStore(Store):
+    def __init__(self, db_path: str):
+        self._db = SqliteConnections(db_path, SCHEMA)
+
+    def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
+        key = definition.key
+        with self._db.write() as conn:
+            row = conn.execute("SELECT key FROM executions WHERE key = ? OR (name IS NOT NULL AND name = ?)",
+                               (key, definition.name)).fetchone()
+            if row is not None:
+                what = f"execution {key}" if row[0] == key else f"name {definition.name!r}"
+                raise ExecutionExistsError(f"{what} already exists", existing_key=row[0])
+            head = header.to_dict()
+            head.pop("unsent")
+            conn.execute("INSERT INTO executions (key, name, version, definition, header) VALUES (?, ?, ?, ?, ?)",
+                         (key, definition.name, header.version, _dumps(definition.to_dict()), _dumps(head)))
+
+    def find_by_name(self, name: str) -> str | None:
+        row = self._db.get().execute("SELECT key FROM executions WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def _row(self, key: str, column: str) -> str:
+        row = self._db.get().execute(f"SELECT {column} FROM executions WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise ExecutionNotFoundError(f"no execution {key}")
+        return row[0]
+
+    def load_definition(self, key: str) -> ExecutionDefinition:
+        return ExecutionDefinition.from_dict(json.loads(self._row(key, "definition")))
+
+    def load_header(self, key: str) -> ExecutionHeader:
+        conn = self._db.get()
+        row = conn.execute("SELECT header, version FROM executions WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise ExecutionNotFoundError(f"no execution {key}")
+        d = json.loads(row[0])
+        d["version"] = row[1]
+        d["unsent"] = {sid: [run, at] for sid, run, at in
+                       conn.execute("SELECT step_id, run_id, claimed_at FROM unsent WHERE key = ?", (key,))}
+        return ExecutionHeader.from_dict(d)
+
+    def _exists(self, key: str) -> None:
+        self._row(key, "version")
+
+    def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
+        conn = self._db.get()
+        if step_ids is None:
+            self._exists(key)
+            rows = conn.execute("SELECT record FROM steps WHERE key = ?", (key,)).fetchall()
+        else:
+            ids = list(step_ids)
+            rows = []
+            for i in range(0, len(ids), _CHUNK):
+                part = ids[i:i + _CHUNK]
+                rows += conn.execute(
+                    f"SELECT record FROM steps WHERE key = ? AND step_id IN ({','.join('?' * len(part))})",
+                    (key, *part)).fetchall()
+            if not rows:
+                self._exists(key)
+        records = (StepRecord.from_dict(json.loads(r[0])) for r in rows)
+        return {r.step_id: r for r in records}
+
+    def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        conn = self._db.get()
+        if keys is None:
+            self._exists(key)
+            rows = conn.execute("SELECT name, value FROM state WHERE key = ?", (key,)).fetchall()
+        else:
+            names = list(keys)
+            rows = []
+            for i in range(0, len(names), _CHUNK):
+                part = names[i:i + _CHUNK]
+                rows += conn.execute(
+                    f"SELECT name, value FROM state WHERE key = ? AND name IN ({','.join('?' * len(part))})",
+                    (key, *part)).fetchall()
+        return {name: json.loads(value) for name, value in rows}
+
+    def commit(self, key: str, commit: Commit) -> None:
+        head = commit.header.to_dict()
+        head.pop("unsent")
+        head.pop("version")
+        with self._db.write() as conn:
+            updated = conn.execute(
+                "UPDATE executions SET header = ?, version = ? WHERE key = ? AND version = ?",
+                (_dumps(head), commit.expected_version + 1, key, commit.expected_version)).rowcount
+            if updated == 0:
+                self._exists(key)
+                raise ConflictError(f"execution {key}: changed since version {commit.expected_version}")
+            if commit.steps:
+                conn.executemany("INSERT OR REPLACE INTO steps (key, step_id, record) VALUES (?, ?, ?)",
+                                 [(key, sid, _dumps(r.to_dict())) for sid, r in commit.steps.items()])
+            if commit.state:
+                conn.executemany("INSERT OR REPLACE INTO state (key, name, value) VALUES (?, ?, ?)",
+                                 [(key, k, _dumps(v)) for k, v in commit.state.items()])
+            if commit.unsent_remove:
+                conn.executemany("DELETE FROM unsent WHERE key = ? AND step_id = ?",
+                                 [(key, sid) for sid in commit.unsent_remove])
+            if commit.unsent_add:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO unsent (key, step_id, run_id, claimed_at) VALUES (?, ?, ?, ?)",
+                    [(key, sid, int(run), at) for sid, (run, at) in commit.unsent_add.items()])
+
+    def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
+        with self._db.write() as conn:
+            conn.executemany("DELETE FROM unsent WHERE key = ? AND step_id = ? AND run_id = ?",
+                             [(key, sid, run) for sid, run in sent.items()])

@@ -1,0 +1,73 @@
+"""store.py -- the Store contract: long-term state, one execution per key.
+
+A Store persists the parts described in ``engine/records.py`` and offers a
+few primitives; the lifecycle (claim, apply a result, reset, fail) is written
+once in the engine over them. A Store never interprets a spec.
+
+Contract every implementation must keep (``tests/contract`` checks each):
+
+- ``create`` writes the definition and header atomically, or raises
+  ``ExecutionExistsError`` (key or name taken) and writes nothing.
+- every ``load_*`` returns values isolated from the store: mutating them
+  changes nothing stored. Missing executions raise ``ExecutionNotFoundError``.
+- ``load_steps`` returns only the records that exist; the engine supplies the
+  default (READY, run 0) for the rest.
+- ``commit`` applies a whole ``Commit`` atomically iff the stored header
+  version equals ``commit.expected_version``; otherwise raises
+  ``ConflictError`` and changes nothing.
+- ``mark_sent`` removes unsent entries whose run_id matches, without touching
+  the version (it commutes with any commit).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+
+
+class Store(ABC):
+    #: The most step records one commit may carry (None: no limit). The engine
+    #: splits large claims into several commits to stay under it.
+    max_steps_per_commit: int | None = None
+
+    @abstractmethod
+    def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
+        """Store a new execution under ``definition.key`` (and claim ``definition.name``)."""
+
+    @abstractmethod
+    def find_by_name(self, name: str) -> str | None:
+        """Return the key of the execution started under ``name``, if any."""
+
+    @abstractmethod
+    def load_definition(self, key: str) -> ExecutionDefinition:
+        """Return the immutable part of an execution."""
+
+    @abstractmethod
+    def load_header(self, key: str) -> ExecutionHeader:
+        """Return the versioned header (with its unsent entries)."""
+
+    @abstractmethod
+    def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
+        """Return the stored records of ``step_ids`` (all stored records when None)."""
+
+    @abstractmethod
+    def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """Return the stored state entries named (the whole state when None)."""
+
+    @abstractmethod
+    def commit(self, key: str, commit: Commit) -> None:
+        """Apply ``commit`` atomically under its version check (see module docstring)."""
+
+    @abstractmethod
+    def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
+        """Drop unsent entries ``step -> run_id`` whose run_id matches."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.load_header(key)
+        except KeyError:
+            return False
+        return True

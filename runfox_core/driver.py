@@ -1,0 +1,178 @@
+"""driver.py -- the event-driven operations every deployment runs.
+
+The start, advance and result-router Lambdas (and the local emulator) are
+thin shells around these functions, which work with any Backend:
+
+- ``start_execution``: validate, create (idempotent on ``name``), advance.
+- ``advance_execution``: claim ready steps, dispatch them, apply any results
+  the runner produced locally, arm a wake-up timer for retry backoff.
+- ``ResultRouter``: apply a batch of messages (results, deadline and wake
+  timers, dead-lettered jobs), then advance each execution touched, once,
+  right after its last message in the batch.
+
+Timers are optional runner features: a runner with ``schedule_wake(key, at)``
+/ ``schedule_deadline(key, step, run_id, at)`` (SQSRunner) gets them; an
+in-process ``Workflow.run()`` loop waits on ``Pending.wake_at`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import messages
+from .errors import ExecutionExistsError, ExecutionNotFoundError
+from .results import Complete, Dispatch, DispatchJob, Failed, Halt, Pending, StepResult
+from .status import WorkflowStatus
+from .workflow import Workflow
+
+log = logging.getLogger("runfox_core")
+
+DEAD_LETTER_ERROR = "DeadLetterError"
+
+
+@dataclass
+class Advanced:
+    """What one advance did: the execution's status and the jobs it dispatched."""
+
+    execution: str
+    status: WorkflowStatus
+    dispatched: list[DispatchJob] = field(default_factory=list)
+    result: Any = None
+    created: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "execution": self.execution,
+            "status": str(self.status),
+            "dispatched": [{"step": j.op, "token": j.token, "run_id": j.run_id} for j in self.dispatched],
+        }
+        if isinstance(self.result, Complete):
+            out["outcome"] = self.result.outcome
+        elif isinstance(self.result, Halt):
+            out["outcome"] = self.result.result
+        elif isinstance(self.result, Failed):
+            out["error"] = self.result.error.to_dict()
+        return out
+
+
+def start_execution(backend: Any, spec: dict[str, Any], inputs: dict[str, Any] | None = None,
+                    name: str | None = None) -> Advanced:
+    """Create (or, for a ``name`` already used, find) an execution and advance it.
+
+    Raises SpecError / PayloadError before anything is written.
+    """
+    if name is not None:
+        existing = backend.store.find_by_name(name)
+        if existing is not None:
+            return _existing(backend, existing)
+    try:
+        wf = Workflow.from_dict(spec, backend, inputs=inputs, name=name)
+    except ExecutionExistsError as exc:  # lost a race for the same name
+        if exc.existing_key is None:
+            raise
+        return _existing(backend, exc.existing_key)
+    advanced = advance_execution(backend, wf.id, wf)
+    advanced.created = True
+    return advanced
+
+
+def _existing(backend: Any, key: str) -> Advanced:
+    advanced = advance_execution(backend, key)  # idempotent: re-drives it if it was left mid-way
+    advanced.created = False
+    return advanced
+
+
+def advance_execution(backend: Any, key: str, wf: Workflow | None = None) -> Advanced:
+    """Claim and dispatch everything ready now; safe to repeat and to run concurrently.
+
+    Raises ExecutionNotFoundError for an unknown key.
+    """
+    wf = wf or Workflow.resume(key, backend)
+    dispatched: list[DispatchJob] = []
+    while isinstance(result := wf.advance(), Dispatch):
+        dispatched += result.jobs
+        for r in wf.dispatch(result.jobs):  # results of jobs the runner ran locally
+            wf.on_step_result(r.op, r.output, run_id=r.run_id, error=r.error)
+    if isinstance(result, Pending) and result.wake_at is not None:
+        schedule = getattr(backend.runner, "schedule_wake", None)
+        if schedule is not None:
+            schedule(key, result.wake_at)
+    status = {Complete: WorkflowStatus.COMPLETE, Halt: WorkflowStatus.HALTED,
+              Failed: WorkflowStatus.FAILED}.get(type(result))
+    return Advanced(execution=key, status=status or wf.status, dispatched=dispatched, result=result)
+
+
+def apply_message(backend: Any, message: Any, wf: Workflow | None = None) -> Workflow | None:
+    """Apply one decoded message; return the handle of the execution to advance, or None.
+
+    Unknown executions are logged and dropped (nothing to apply them to).
+    Raises MessageError only from ``messages.decode`` (the caller decodes).
+    """
+    key = _execution(message)
+    try:
+        wf = wf or Workflow.resume(key, backend)
+    except ExecutionNotFoundError:
+        log.error("message for an unknown execution dropped", extra={"execution": key})
+        return None
+    if isinstance(message, StepResult):
+        wf.on_step_result(message.op, message.output, run_id=message.run_id, error=message.error)
+    elif isinstance(message, DispatchJob):  # from an op's dead-letter queue: never answered
+        wf.on_step_result(message.op, run_id=message.run_id, error={
+            "type": DEAD_LETTER_ERROR,
+            "message": f"job for step {message.op!r} run {message.run_id} was dead-lettered without a result"})
+    elif isinstance(message, messages.DeadlineMessage):
+        pending = wf.on_step_timeout(message.step, message.run_id)
+        schedule = getattr(backend.runner, "schedule_deadline", None)
+        if pending is not None and schedule is not None:
+            schedule(key, message.step, message.run_id, pending)
+    return wf
+
+
+class ResultRouter:
+    """Applies a batch of messages, advancing each execution after its last message.
+
+    Use: ``router = ResultRouter(backend, bodies)``, then ``router.handle(body)``
+    for each body in order (raise = that record failed). Advancing right after
+    an execution's last message keeps it to once per execution per batch,
+    and ties an advance failure to a record, so the queue redelivers it.
+    Results are fenced by run_id, so a redelivered record is harmless.
+    """
+
+    def __init__(self, backend: Any, bodies: list[str]):
+        self.backend = backend
+        self._remaining: Counter[str] = Counter()
+        for body in bodies:
+            key = _execution_of(body)
+            if key is not None:
+                self._remaining[key] += 1
+        self._handles: dict[str, Workflow] = {}
+        self.advanced: list[Advanced] = []
+
+    def handle(self, body: str) -> None:
+        message = messages.decode(body)  # MessageError: the caller logs and drops it
+        key = _execution(message)
+        try:
+            wf = apply_message(self.backend, message, self._handles.get(key))
+        finally:
+            self._remaining[key] -= 1
+        if wf is None:
+            return
+        self._handles[key] = wf
+        if self._remaining[key] <= 0:
+            self.advanced.append(advance_execution(self.backend, key, wf))
+
+
+def _execution_of(body: str) -> str | None:
+    try:
+        return _execution(messages.decode(body))
+    except Exception:
+        return None
+
+
+def _execution(message: Any) -> str:
+    if isinstance(message, (StepResult, DispatchJob)):
+        return message.workflow_execution_id
+    return str(message.execution)

@@ -1,0 +1,1 @@
+"""engine -- records and the pure transitions over them."""

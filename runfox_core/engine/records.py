@@ -1,0 +1,164 @@
+"""records.py -- how one execution is stored, split so a step costs O(1).
+
+An execution is not one document. It is:
+
+- ``ExecutionDefinition`` -- immutable: spec, inputs, ids, name. Written once
+  at creation; processes cache it, since it never changes.
+- ``ExecutionHeader`` -- small and versioned: status, outcome, error, how many
+  steps remain, which steps are ready, join counters, deadlines. Every state
+  transition rewrites it under an optimistic version check; that check is what
+  serialises concurrent transitions of one execution.
+- ``StepRecord`` -- one per step, written only when that step changes. A step
+  with no stored record is READY at run 0 (creation writes no step records).
+- state -- the shared accumulator, one entry per key, so merging an output
+  writes only the keys it carries.
+- unsent -- claimed jobs whose message has not been confirmed sent; advance()
+  re-emits entries older than the grace period, so a crash between the claim
+  and the send never strands a step. Updated by deltas (never rewritten
+  whole), so ``mark_sent`` cannot clobber a concurrent commit.
+
+The header holds nothing that grows with the number of steps except the
+ready set, join counters of steps still waiting on two or more dependencies,
+and deadlines of steps in flight: all bounded by the width of the workflow,
+not its length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..status import StepStatus, WorkflowStatus
+
+
+@dataclass
+class ExecutionDefinition:
+    """What was started: never changes after creation."""
+
+    workflow_id: str
+    execution_id: str
+    spec: dict[str, Any]
+    inputs: dict[str, Any]
+    created_at: str
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.workflow_id}#{self.execution_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExecutionDefinition":
+        return cls(
+            workflow_id=d["workflow_id"],
+            execution_id=d["execution_id"],
+            spec=d["spec"],
+            inputs=d["inputs"],
+            created_at=d["created_at"],
+            name=d.get("name"),
+        )
+
+
+@dataclass
+class ExecutionHeader:
+    """The versioned, O(width) part of an execution (see the module docstring)."""
+
+    status: WorkflowStatus
+    version: int
+    remaining: int  # steps not yet in a terminal status
+    ready: dict[str, float] = field(default_factory=dict)  # step -> not before (epoch s; 0 = now)
+    joins: dict[str, int] = field(default_factory=dict)  # step -> dependencies still incomplete (>= 2 deps)
+    deadlines: dict[str, list[float]] = field(default_factory=dict)  # step -> [run_id, deadline epoch s]
+    unsent: dict[str, list[float]] = field(default_factory=dict)  # step -> [run_id, claimed_at epoch s]
+    outcome: Any = None
+    error: dict[str, Any] | None = None
+    updated_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["status"] = str(self.status)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ExecutionHeader":
+        return cls(
+            status=WorkflowStatus(d["status"]),
+            version=int(d["version"]),
+            remaining=int(d["remaining"]),
+            ready={k: float(v) for k, v in (d.get("ready") or {}).items()},
+            joins={k: int(v) for k, v in (d.get("joins") or {}).items()},
+            deadlines={k: [float(x) for x in v] for k, v in (d.get("deadlines") or {}).items()},
+            unsent={k: [float(x) for x in v] for k, v in (d.get("unsent") or {}).items()},
+            outcome=d.get("outcome"),
+            error=d.get("error"),
+            updated_at=d.get("updated_at"),
+        )
+
+    def copy(self) -> "ExecutionHeader":
+        """A copy safe to mutate (containers are copied one level deep, values are immutable)."""
+        return dataclasses.replace(
+            self,
+            ready=dict(self.ready),
+            joins=dict(self.joins),
+            deadlines=dict(self.deadlines),
+            unsent=dict(self.unsent),
+        )
+
+
+@dataclass
+class StepRecord:
+    """One step's latest run: status, run_id, attempts, what it got and gave."""
+
+    step_id: str
+    token: str
+    status: StepStatus = StepStatus.READY
+    run_id: int = 0  # bumped on every retry and every set-branch reset
+    attempt: int = 0  # attempts used since the last reset (the max_attempts budget)
+    inputs: dict[str, Any] | None = None  # resolved at claim, so a resend is exact
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # the last failed attempt
+    start_time: str | None = None
+    end_time: str | None = None
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["status"] = str(self.status)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StepRecord":
+        return cls(
+            step_id=d["step_id"],
+            token=d["token"],
+            status=StepStatus(d["status"]),
+            run_id=int(d.get("run_id", 0)),
+            attempt=int(d.get("attempt", 0)),
+            inputs=d.get("inputs"),
+            output=d.get("output"),
+            error=d.get("error"),
+            start_time=d.get("start_time"),
+            end_time=d.get("end_time"),
+            host=d.get("host"),
+        )
+
+
+@dataclass
+class Commit:
+    """One atomic state transition of one execution.
+
+    The store applies all of it or none of it, and only if the stored header
+    version still equals ``expected_version`` (else ``ConflictError``).
+    ``header.version`` is already ``expected_version + 1``; ``header.unsent``
+    is ignored: unsent changes travel as the two deltas.
+    """
+
+    expected_version: int
+    header: ExecutionHeader
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    unsent_add: dict[str, list[float]] = field(default_factory=dict)
+    unsent_remove: list[str] = field(default_factory=list)

@@ -1,0 +1,332 @@
+"""transitions.py -- the workflow lifecycle, written once over a Txn.
+
+Each function takes a ``Txn`` (what is known of one execution plus its
+pending changes) and the current time, changes the Txn, and returns what the
+caller should see. None of them touches a store directly: the Workflow
+commits the Txn, and on a version conflict runs the transition again on
+fresh data. Every function is therefore safe to repeat.
+
+Readiness is kept incrementally so a step costs O(its neighbours):
+``header.ready`` holds exactly the steps whose dependencies are complete and
+which wait for dispatch; ``header.joins`` counts incomplete dependencies of
+waiting steps that have two or more. Invariant: while a step is not
+complete, none of its transitive dependents has started, because a reset
+always takes every transitive dependent with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import expressions
+from ..errors import PayloadError
+from ..payloads import MAX_PAYLOAD_BYTES, check_payload
+from ..results import Complete, DispatchJob, Failed, Halt, Pending, StepError
+from ..spec import StepPlan, set_target_ids
+from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
+from .txn import Txn, encode_inputs
+
+log = logging.getLogger("runfox_core")
+
+_HOST = socket.gethostname()
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+
+
+def terminal_result(txn: Txn) -> Complete | Halt | Failed | None:
+    h = txn.header
+    if h.status == WorkflowStatus.COMPLETE:
+        return Complete(h.outcome)
+    if h.status == WorkflowStatus.HALTED:
+        return Halt(h.outcome)
+    if h.status == WorkflowStatus.FAILED and h.error:
+        return Failed(StepError.from_dict(h.error))
+    return None
+
+
+# ----------------------------------------------------------------- advance
+
+
+def expire_deadlines(txn: Txn, now: float) -> None:
+    """Turn every in-flight step past its deadline into a failed attempt."""
+    for sid, (run_id, deadline) in list(txn.header.deadlines.items()):
+        if deadline <= now and txn.header.status not in TERMINAL_WORKFLOW_STATUSES:
+            rec = txn.step(sid)
+            if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
+                timeout = txn.plan.steps[sid].timeout_seconds
+                fail_attempt(txn, sid, {"type": "TimeoutError",
+                                        "message": f"no result within timeout_seconds={timeout:g}"}, now)
+            else:
+                txn.header.deadlines.pop(sid, None)
+
+
+def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
+    return [sid for sid, (_, claimed_at) in txn.header.unsent.items() if claimed_at + grace <= now]
+
+
+def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
+    """Jobs claimed earlier whose send was never confirmed: emit them again, exactly as claimed."""
+    jobs = []
+    for sid in sids:
+        run_id = int(txn.header.unsent[sid][0])
+        rec = txn.step(sid)
+        if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or rec.inputs is None:
+            txn.unsent_remove.append(sid)
+            continue
+        txn.unsent_add[sid] = [run_id, now]
+        jobs.append(_job(txn, txn.plan.steps[sid], rec.run_id, rec.inputs))
+        log.warning("re-emitting unsent job", extra={"execution": txn.key, "step": sid, "run_id": run_id})
+    return jobs
+
+
+def claimable(txn: Txn, now: float, limit: int | None) -> list[str]:
+    ready = [sid for sid, not_before in txn.header.ready.items() if not_before <= now]
+    return ready[:limit] if limit else ready
+
+
+def claim(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
+    """Mark ``sids`` in progress with their inputs resolved; return their jobs.
+
+    A step whose inputs cannot be resolved or exceed the payload limit fails
+    the workflow here: retrying could not change a deterministic input.
+    """
+    plans = [txn.plan.steps[s] for s in sids]
+    want_steps: set[str] = set(sids)
+    all_state = False
+    for p in plans:
+        want_steps |= set(txn.plan.steps) if p.input_refs.all_steps else p.input_refs.steps
+        all_state |= p.input_refs.all_state
+    state_keys = None if all_state else {k for p in plans for k in p.input_refs.state_keys}
+    txn.prefetch(want_steps, state_keys)
+    jobs: list[DispatchJob] = []
+    for p in plans:
+        rec = txn.step(p.id)
+        txn.header.ready.pop(p.id, None)
+        try:
+            resolved = expressions.evaluate(p.input, txn.context(p.input_refs))
+            check_payload(resolved, f"step {p.id!r} inputs")
+            inputs, _ = encode_inputs(resolved)
+        except PayloadError as exc:
+            _fail_step(txn, p.id, rec, {"type": "PayloadError", "message": str(exc)}, now)
+            return []
+        except Exception as exc:  # a JSON Logic evaluation error
+            _fail_step(txn, p.id, rec, {"type": "InputError",
+                                        "message": f"resolving step {p.id!r} input: {type(exc).__name__}: {exc}"}, now)
+            return []
+        txn.put_step(replace(rec, status=StepStatus.IN_PROGRESS, inputs=inputs, output=None,
+                             start_time=iso(now), end_time=None, host=_HOST))
+        if p.timeout_seconds is not None:
+            txn.header.deadlines[p.id] = [rec.run_id, now + p.timeout_seconds]
+        txn.unsent_add[p.id] = [rec.run_id, now]
+        jobs.append(_job(txn, p, rec.run_id, inputs))
+    if jobs and txn.header.status == WorkflowStatus.PENDING:
+        txn.header.status = WorkflowStatus.IN_PROGRESS
+    return jobs
+
+
+def _job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:
+    return DispatchJob(workflow_execution_id=txn.key, op=p.id, inputs=inputs, run_id=run_id,
+                       token=p.token, timeout_seconds=p.timeout_seconds)
+
+
+def idle_result(txn: Txn) -> Pending:
+    """Nothing to dispatch now: say when to look again, if a timer is set."""
+    times = [nb for nb in txn.header.ready.values() if nb > 0]
+    times += [deadline for _, deadline in txn.header.deadlines.values()]
+    return Pending(wake_at=min(times) if times else None)
+
+
+# ------------------------------------------------------------------ results
+
+
+def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dict[str, str] | None,
+                 now: float) -> tuple[bool, Any]:
+    """Apply one worker result. Returns (applied, what on_step_result returns).
+
+    Fenced: ignored unless ``sid`` is in progress at ``run_id`` (None: its
+    current run). Stale and duplicate deliveries therefore change nothing.
+    """
+    if sid not in txn.plan.steps:
+        log.warning("result for unknown step ignored", extra={"execution": txn.key, "step": sid})
+        return False, None
+    if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
+        log.info("result after the execution ended ignored", extra={"execution": txn.key, "step": sid})
+        return False, None
+    rec = txn.step(sid)
+    if rec.status != StepStatus.IN_PROGRESS or (run_id is not None and run_id != rec.run_id):
+        log.info("stale or duplicate result ignored",
+                 extra={"execution": txn.key, "step": sid, "run_id": run_id,
+                        "current_run_id": rec.run_id, "status": str(rec.status)})
+        return False, None
+    txn.unsent_remove.append(sid)  # a result proves the job was delivered
+    txn.header.unsent.pop(sid, None)
+    txn.header.deadlines.pop(sid, None)
+    if error is None:
+        try:
+            check_payload(output, f"step {sid!r} output", MAX_PAYLOAD_BYTES)
+        except PayloadError as exc:
+            error = {"type": "PayloadError", "message": str(exc)}
+    if error is not None:
+        return True, fail_attempt(txn, sid, error, now)
+    return True, _succeed(txn, sid, rec, dict(output), now)
+
+
+def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -> Any:
+    p = txn.plan.steps[sid]
+    txn.merge_state(output)
+    rec = replace(rec, output=output, error=None)
+    txn.put_step(rec)
+    branch = _fired_branch(txn, p, output)
+    if branch is None:
+        if rec.attempt + 1 < p.max_attempts:  # runfox semantics: no exit taken, run again
+            _schedule_retry(txn, sid, rec, now, backoff=False)
+            return Pending()
+        return _complete_step(txn, sid, now)
+    if branch.action == "halt":
+        txn.put_step(replace(rec, status=StepStatus.HALTED, end_time=iso(now)))
+        txn.header.status = WorkflowStatus.HALTED
+        txn.header.outcome = branch.result
+        return Halt(branch.result)
+    if branch.action == "complete":
+        return _complete_step(txn, sid, now)
+    targets = _set_targets(txn, p, branch.set_target, output)
+    reset(txn, [*targets, sid], now)
+    return None
+
+
+def _fired_branch(txn: Txn, p: StepPlan, output: dict[str, Any]) -> Any:
+    if not p.branches:
+        return None
+    context = {**txn.context(p.branch_refs), **output}
+    for branch in p.branches:
+        if expressions.truthy(branch.condition, context):
+            return branch
+    return None
+
+
+def _set_targets(txn: Txn, p: StepPlan, raw: Any, output: dict[str, Any]) -> list[str]:
+    if isinstance(raw, dict):
+        raw = expressions.evaluate(raw, {**txn.context(p.branch_refs), **output})
+    ids = set_target_ids(raw)
+    unknown = [t for t in ids if t not in txn.plan.steps]
+    if unknown:
+        raise ValueError(f"step {p.id!r} set branch resolved to unknown steps {unknown!r}")
+    return ids
+
+
+def _complete_step(txn: Txn, sid: str, now: float) -> Any:
+    rec = txn.step(sid)
+    txn.put_step(replace(rec, status=StepStatus.COMPLETE, end_time=iso(now)))
+    txn.header.remaining -= 1
+    for dep in txn.plan.steps[sid].dependents:
+        n_deps = len(txn.plan.steps[dep].deps)
+        if n_deps == 1:
+            txn.header.ready[dep] = 0.0
+        else:
+            left = txn.header.joins.get(dep, n_deps) - 1
+            if left <= 0:
+                txn.header.joins.pop(dep, None)
+                txn.header.ready[dep] = 0.0
+            else:
+                txn.header.joins[dep] = left
+    if txn.header.remaining <= 0:
+        return complete_workflow(txn)
+    return None
+
+
+def complete_workflow(txn: Txn) -> Complete:
+    plan = txn.plan
+    outcome = expressions.evaluate(plan.outputs, txn.context(plan.output_refs)) if plan.outputs else {}
+    txn.header.status = WorkflowStatus.COMPLETE
+    txn.header.outcome = outcome
+    txn.header.ready.clear()
+    return Complete(outcome)
+
+
+def fail_attempt(txn: Txn, sid: str, error: dict[str, str], now: float) -> Any:
+    """One attempt failed: retry after backoff while attempts remain, else fail the execution."""
+    rec = txn.step(sid)
+    txn.header.deadlines.pop(sid, None)
+    p = txn.plan.steps[sid]
+    if rec.attempt + 1 < p.max_attempts:
+        _schedule_retry(txn, sid, replace(rec, error={**error, "run_id": rec.run_id}), now, backoff=True)
+        return Pending(wake_at=txn.header.ready[sid] or None)
+    return _fail_step(txn, sid, rec, error, now)
+
+
+def _fail_step(txn: Txn, sid: str, rec: Any, error: dict[str, str], now: float) -> Failed:
+    step_error = StepError(step=sid, run_id=rec.run_id, type=str(error.get("type", "Error")),
+                           message=str(error.get("message", "")))
+    txn.put_step(replace(rec, status=StepStatus.FAILED, error=step_error.to_dict(), end_time=iso(now)))
+    txn.header.status = WorkflowStatus.FAILED
+    txn.header.error = step_error.to_dict()
+    txn.header.ready.clear()
+    return Failed(step_error)
+
+
+def retry_delay(p: StepPlan, attempt: int) -> float:
+    """Exponential backoff for attempt ``attempt`` (1-based), with optional jitter."""
+    policy = p.retry
+    delay = min(policy.max_backoff_seconds, policy.backoff_seconds * (2 ** (attempt - 1)))
+    if policy.jitter and delay > 0:
+        delay *= random.uniform(0.5, 1.0)
+    return delay
+
+
+def _schedule_retry(txn: Txn, sid: str, rec: Any, now: float, backoff: bool) -> None:
+    attempt = rec.attempt + 1
+    txn.put_step(replace(rec, status=StepStatus.RETRY, attempt=attempt, run_id=rec.run_id + 1,
+                         end_time=iso(now)))
+    delay = retry_delay(txn.plan.steps[sid], attempt) if backoff else 0.0
+    txn.header.ready[sid] = now + delay if delay > 0 else 0.0
+
+
+def reset(txn: Txn, seeds: list[str], now: float) -> None:
+    """Send ``seeds`` and everything downstream of them back to READY with a new run_id."""
+    plan = txn.plan
+    group: dict[str, None] = dict.fromkeys(seeds)
+    frontier = list(group)
+    while frontier:
+        for dep in plan.steps[frontier.pop()].dependents:
+            if dep not in group:
+                group[dep] = None
+                frontier.append(dep)
+    outside = {d for sid in group for d in plan.steps[sid].deps if d not in group}
+    txn.prefetch([*group, *outside], [])
+    for sid in group:
+        rec = txn.step(sid)
+        if rec.status == StepStatus.COMPLETE:
+            txn.header.remaining += 1
+        txn.put_step(replace(rec, status=StepStatus.READY, run_id=rec.run_id + 1, attempt=0,
+                             inputs=None, output=None, error=None, start_time=None, end_time=None))
+        txn.header.ready.pop(sid, None)
+        txn.header.joins.pop(sid, None)
+        txn.header.deadlines.pop(sid, None)
+        if sid in txn.header.unsent:
+            txn.unsent_remove.append(sid)
+            txn.header.unsent.pop(sid, None)
+    for sid in group:
+        deps = plan.steps[sid].deps
+        waiting = sum(1 for d in deps if d in group or txn.step(d).status != StepStatus.COMPLETE)
+        if waiting == 0:
+            txn.header.ready[sid] = 0.0
+        elif len(deps) >= 2:
+            txn.header.joins[sid] = waiting
+
+
+def check_deadline(txn: Txn, sid: str, run_id: int, now: float) -> tuple[bool, float | None]:
+    """A deadline timer fired. Returns (changed, still-pending deadline to re-arm, if any)."""
+    entry = txn.header.deadlines.get(sid)
+    if entry is None or int(entry[0]) != run_id or txn.header.status in TERMINAL_WORKFLOW_STATUSES:
+        return False, None
+    if entry[1] > now:
+        return False, entry[1]
+    expire_deadlines(txn, now)
+    return True, None

@@ -1,0 +1,175 @@
+"""txn.py -- one optimistic transaction over one execution.
+
+A ``Txn`` reads through to the store (lazily, and only what a transition
+needs), collects every change, and turns them into one ``Commit``. The store
+accepts it only if no other transition committed since the header was read;
+otherwise the caller discards the Txn and runs the transition again on fresh
+data. Nothing read inside a Txn can change without bumping the header
+version, which is what makes the retry loop correct.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from ..backend.store import Store
+from ..spec import Plan
+from .records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+
+
+def _copy_json(value: Any) -> Any:
+    """Deep copy of JSON-shaped data (faster than copy.deepcopy for it)."""
+    if isinstance(value, dict):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v) for v in value]
+    return value
+
+
+class Snapshot:
+    """What a process already knows of an execution at one header version."""
+
+    __slots__ = ("header", "steps", "state", "state_complete")
+
+    def __init__(self, header: ExecutionHeader, steps: dict[str, StepRecord],
+                 state: dict[str, Any], state_complete: bool):
+        self.header = header
+        self.steps = steps
+        self.state = state
+        self.state_complete = state_complete
+
+
+class Txn:
+    def __init__(self, store: Store, key: str, plan: Plan, definition: ExecutionDefinition,
+                 snapshot: Snapshot, fresh: bool = True):
+        self.store = store
+        self.fresh = fresh  # False when the snapshot is this process's memory of its last commit
+        self.key = key
+        self.plan = plan
+        self.definition = definition
+        self.base_version = snapshot.header.version
+        self.header = snapshot.header.copy()
+        self._steps = dict(snapshot.steps)  # records as read (treated as immutable)
+        self._state = dict(snapshot.state)
+        self._state_complete = snapshot.state_complete
+        self.changed_steps: dict[str, StepRecord] = {}
+        self.changed_state: dict[str, Any] = {}
+        self.unsent_add: dict[str, list[float]] = {}
+        self.unsent_remove: list[str] = []
+
+    # ---------------------------------------------------------------- reads
+
+    def prefetch(self, step_ids: Iterable[str], state_keys: Iterable[str] | None) -> None:
+        """Load, in as few store calls as possible, records and state not known yet."""
+        need_steps = [s for s in step_ids if s not in self._steps]
+        if state_keys is None:
+            need_state: list[str] | None = None if not self._state_complete else []
+        else:
+            need_state = [k for k in state_keys if k not in self._state]
+            if self._state_complete:
+                need_state = []
+        if not need_steps and need_state == []:
+            return
+        loader = getattr(self.store, "load_snapshot", None)
+        if loader is not None and need_steps and need_state != []:
+            _, steps, state = loader(self.key, need_steps, need_state)
+        else:
+            steps = self.store.load_steps(self.key, need_steps) if need_steps else {}
+            state = self.store.load_state(self.key, need_state) if need_state != [] else {}
+        for sid in need_steps:
+            self._steps[sid] = steps.get(sid) or self._default(sid)
+        if need_state is None:
+            self._state = {**state, **self.changed_state}
+            self._state_complete = True
+        else:
+            for k in need_state:
+                if k in state:
+                    self._state[k] = state[k]
+                else:
+                    self._state.setdefault(k, _MISSING)
+
+    def step(self, sid: str) -> StepRecord:
+        """The current record of ``sid`` (including changes made in this Txn)."""
+        if sid in self.changed_steps:
+            return self.changed_steps[sid]
+        if sid not in self._steps:
+            self.prefetch([sid], [])
+        return self._steps[sid]
+
+    def _default(self, sid: str) -> StepRecord:
+        return StepRecord(step_id=sid, token=self.plan.steps[sid].token)
+
+    def state(self, keys: Iterable[str] | None) -> dict[str, Any]:
+        """State entries ``keys`` (all when None), including this Txn's merges."""
+        self.prefetch([], keys)
+        if keys is None:
+            return {k: v for k, v in self._state.items() if v is not _MISSING}
+        out = {}
+        for k in keys:
+            v = self._state.get(k, _MISSING)
+            if v is not _MISSING:
+                out[k] = v
+        return out
+
+    def context(self, refs: Any, all_state: bool = False) -> dict[str, Any]:
+        """The JSON Logic context for expressions that read ``refs``."""
+        step_ids = self.plan.steps.keys() if refs.all_steps else refs.steps
+        self.prefetch([s for s in step_ids if s not in self.changed_steps], None if (refs.all_state or all_state) else refs.state_keys)
+        steps = {}
+        for sid in step_ids:
+            rec = self.step(sid)
+            if rec.output is not None:
+                steps[sid] = {"output": rec.output}
+        state_keys = None if (refs.all_state or all_state) else refs.state_keys
+        return {"steps": steps, "input": self.definition.inputs, "state": self.state(state_keys)}
+
+    # --------------------------------------------------------------- writes
+
+    def put_step(self, record: StepRecord) -> None:
+        self.changed_steps[record.step_id] = record
+
+    def merge_state(self, output: dict[str, Any]) -> None:
+        for k, v in output.items():
+            self.changed_state[k] = v
+            self._state[k] = v
+
+    def to_commit(self) -> Commit:
+        header = self.header
+        header.version = self.base_version + 1
+        return Commit(
+            expected_version=self.base_version,
+            header=header,
+            steps=self.changed_steps,
+            state={k: _copy_json(v) for k, v in self.changed_state.items()},
+            unsent_add=self.unsent_add,
+            unsent_remove=self.unsent_remove,
+        )
+
+    def after_commit(self) -> Snapshot:
+        """What this process knows once the commit is accepted (to skip the next load)."""
+        header = self.header
+        unsent = dict(header.unsent)
+        for sid in self.unsent_remove:
+            unsent.pop(sid, None)
+        unsent.update(self.unsent_add)
+        header.unsent = unsent
+        steps = {**self._steps, **self.changed_steps}
+        return Snapshot(header, steps, self._state, self._state_complete)
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+def encode_inputs(inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Detach resolved inputs from the records they were read from, and their JSON."""
+    text = json.dumps(inputs, separators=(",", ":"), allow_nan=False)
+    return json.loads(text), text

@@ -1,0 +1,38 @@
+"""executor.py -- calling a user's ``execute(op, inputs) -> dict`` safely.
+
+Every worker harness (in-process, SQLite, the SQS Lambda harness) runs jobs
+through ``call_executor``, so they agree on one rule: an exception, or a
+return value that is not a JSON object within the payload limit, is a
+failed attempt carrying the error type and message, never an output.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .errors import PayloadError
+from .payloads import check_payload
+from .results import DispatchJob, StepResult
+
+log = logging.getLogger("runfox_core")
+
+Executor = Callable[[str, dict[str, Any]], Any]
+
+
+def call_executor(execute: Executor, job: DispatchJob) -> StepResult:
+    """Run ``job`` through ``execute`` and return its result (never raises for executor faults)."""
+    try:
+        output = execute(job.token, job.inputs)
+    except Exception as exc:  # the executor's own failure is a failed attempt
+        log.warning("executor raised", extra={"execution": job.workflow_execution_id, "step": job.op,
+                                              "run_id": job.run_id, "error": repr(exc)})
+        return StepResult(job.workflow_execution_id, job.op, job.run_id,
+                          error={"type": type(exc).__name__, "message": str(exc)})
+    try:
+        check_payload(output, f"step {job.op!r} output")
+    except PayloadError as exc:
+        return StepResult(job.workflow_execution_id, job.op, job.run_id,
+                          error={"type": "PayloadError", "message": str(exc)})
+    return StepResult(job.workflow_execution_id, job.op, job.run_id, output=output)

@@ -1,0 +1,154 @@
+"""messages.py -- the message contract between the engine and executors.
+
+Every message is one JSON object with a ``kind``. Workers read ``job``
+messages from the queue of the job's dispatch token and send ``result``
+messages back; the result-router also accepts ``deadline`` and ``wake``
+messages (timers it sends itself with a delivery delay) and ``job`` messages
+arriving from an op's dead-letter queue (the job was never answered).
+
+job     {"kind": "job", "execution": str, "step": str, "token": str,
+         "run_id": int, "inputs": {...}, "timeout_seconds": float|null}
+result  {"kind": "result", "execution": str, "step": str, "run_id": int,
+         "output": {...}}                          -- a successful attempt
+        {"kind": "result", "execution": str, "step": str, "run_id": int,
+         "error": {"type": str, "message": str}}   -- a failed attempt
+deadline {"kind": "deadline", "execution": str, "step": str, "run_id": int,
+          "deadline": float}                       -- epoch seconds
+wake    {"kind": "wake", "execution": str}          -- re-drive advance()
+
+``execution`` is the workflow execution id (``{workflow_id}#{execution_id}``);
+``step`` the step id; ``token`` what the executor switches on; ``run_id`` the
+fence: a result is applied only while its step is in progress at that run.
+Parsing never trusts a field: a bad message raises ``MessageError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import MessageError
+from .payloads import encode_json
+from .results import DispatchJob, StepResult
+
+JOB = "job"
+RESULT = "result"
+DEADLINE = "deadline"
+WAKE = "wake"
+KINDS = (JOB, RESULT, DEADLINE, WAKE)
+
+
+@dataclass(frozen=True)
+class DeadlineMessage:
+    execution: str
+    step: str
+    run_id: int
+    deadline: float
+
+
+@dataclass(frozen=True)
+class WakeMessage:
+    execution: str
+
+
+Message = DispatchJob | StepResult | DeadlineMessage | WakeMessage
+
+
+def job_message(job: DispatchJob) -> dict[str, Any]:
+    return {
+        "kind": JOB,
+        "execution": job.workflow_execution_id,
+        "step": job.op,
+        "token": job.token,
+        "run_id": job.run_id,
+        "inputs": job.inputs,
+        "timeout_seconds": job.timeout_seconds,
+    }
+
+
+def result_message(result: StepResult) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": RESULT,
+        "execution": result.workflow_execution_id,
+        "step": result.op,
+        "run_id": result.run_id,
+    }
+    if result.error is not None:
+        body["error"] = {"type": str(result.error.get("type")), "message": str(result.error.get("message"))}
+    else:
+        body["output"] = result.output
+    return body
+
+
+def deadline_message(execution: str, step: str, run_id: int, deadline: float) -> dict[str, Any]:
+    return {"kind": DEADLINE, "execution": execution, "step": step, "run_id": run_id, "deadline": deadline}
+
+
+def wake_message(execution: str) -> dict[str, Any]:
+    return {"kind": WAKE, "execution": execution}
+
+
+def encode(body: dict[str, Any]) -> str:
+    return encode_json(body)
+
+
+def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in body:
+        raise MessageError(f"{body.get('kind', 'message')} message is missing field {name!r}")
+    value = body[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise MessageError(
+            f"{body.get('kind', 'message')} message field {name!r} must be {expected}, got {type(value).__name__}"
+        )
+    if isinstance(value, str) and not value:
+        raise MessageError(f"{body.get('kind', 'message')} message field {name!r} is empty")
+    return value
+
+
+def decode(raw: str | bytes | dict[str, Any]) -> Message:
+    """Parse one message (JSON text or an already-parsed dict) into its typed form."""
+    if isinstance(raw, dict):
+        body = raw
+    else:
+        try:
+            body = json.loads(raw)
+        except (TypeError, ValueError) as exc:
+            raise MessageError(f"message is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MessageError(f"message must be a JSON object, got {type(body).__name__}")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise MessageError(f"message field 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+    execution = _field(body, "execution", str)
+    if kind == WAKE:
+        return WakeMessage(execution=execution)
+    step = _field(body, "step", str)
+    run_id = _field(body, "run_id", int)
+    if kind == DEADLINE:
+        return DeadlineMessage(execution, step, run_id, float(_field(body, "deadline", (int, float))))
+    if kind == JOB:
+        timeout = body.get("timeout_seconds")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise MessageError("job message field 'timeout_seconds' must be a number or null")
+        return DispatchJob(
+            workflow_execution_id=execution,
+            op=step,
+            inputs=_field(body, "inputs", dict),
+            run_id=run_id,
+            token=_field(body, "token", str),
+            timeout_seconds=timeout,
+        )
+    has_output, has_error = "output" in body, "error" in body
+    if has_output == has_error:
+        raise MessageError("result message must carry exactly one of 'output' or 'error'")
+    if has_error:
+        error = _field(body, "error", dict)
+        for name in ("type", "message"):
+            if not isinstance(error.get(name), str):
+                raise MessageError(f"result message field 'error.{name}' must be a string")
+        return StepResult(execution, step, run_id, error={"type": error["type"], "message": error["message"]})
+    # The output is passed through as sent: the engine judges it (not a dict,
+    # too large) and records a failed attempt rather than dropping the message.
+    return StepResult(execution, step, run_id, output=body["output"])

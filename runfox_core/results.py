@@ -1,0 +1,107 @@
+"""results.py -- the closed set of values the engine hands back to callers.
+
+``advance()`` returns one of ``Dispatch | Pending | Complete | Halt | Failed``;
+``on_step_result()`` returns ``None`` or one of ``Pending | Halt | Failed``.
+``DispatchJob`` is one claimed step; ``StepResult`` is what a worker sends back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepError:
+    """Why an attempt failed: which step and run, the error type and message."""
+
+    step: str
+    run_id: int
+    type: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "run_id": self.run_id, "type": self.type, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StepError":
+        return cls(step=d["step"], run_id=int(d["run_id"]), type=d["type"], message=d["message"])
+
+
+@dataclass
+class DispatchJob:
+    """One claimed step: send ``inputs`` to the executor for ``token``, then report with ``run_id``.
+
+    ``op`` is the step id (unique in the workflow); ``token`` is the dispatch
+    token the executor switches on (the step's ``fn``, or its ``op``).
+    """
+
+    workflow_execution_id: str
+    op: str
+    inputs: dict[str, Any]
+    run_id: int
+    token: str = ""
+    timeout_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            self.token = self.op
+
+
+@dataclass
+class StepResult:
+    """A worker's answer for one job: an output dict, or an error (type and message)."""
+
+    workflow_execution_id: str
+    op: str
+    run_id: int | None
+    output: Any = None
+    error: dict[str, str] | None = None
+
+
+@dataclass
+class Dispatch:
+    """Steps were claimed (already marked in progress); dispatch every job."""
+
+    jobs: list[DispatchJob]
+
+
+@dataclass
+class Pending:
+    """Work is in flight or waiting; nothing new to dispatch.
+
+    ``wake_at`` (epoch seconds) is set when a retry is waiting out its backoff
+    or a step has a deadline: call ``advance()`` again no later than then.
+    """
+
+    wake_at: float | None = None
+
+
+@dataclass
+class Complete:
+    """Every step finished; ``outcome`` holds the resolved workflow ``outputs``."""
+
+    outcome: Any
+
+
+@dataclass
+class Halt:
+    """A halt branch fired; ``result`` is that branch's ``result`` payload."""
+
+    result: Any
+
+
+@dataclass
+class Failed:
+    """A step spent its attempts; ``error`` says which step, run, type and message."""
+
+    error: StepError
+
+
+@dataclass
+class StateChangeEvent:
+    """Passed to ``on_state_change``: which step's output was merged into state."""
+
+    op: str
+    run_id: int = 0
+    changed_keys: list[str] = field(default_factory=list)

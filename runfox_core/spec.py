@@ -1,0 +1,532 @@
+"""spec.py -- read, validate and compile workflow specs.
+
+``validate(spec)`` returns every problem at once (for tooling);
+``compile_spec(spec)`` raises ``SpecError`` listing them, or returns a
+``Plan``: the immutable, indexed form the engine runs from (dependencies,
+dependents, what each expression reads). Nothing is written until a spec
+compiles, so a bad spec never leaves a partial record.
+
+``load_yaml`` refuses documents that are not a mapping, and YAML "bombs":
+alias graphs or nesting that would expand past ``MAX_NODES`` / ``MAX_DEPTH``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from . import expressions
+from .errors import Problem, SpecError
+from .expressions import References
+
+MAX_NODES = 200_000  # YAML nodes after alias expansion
+MAX_DEPTH = 64  # nesting of mappings/sequences
+MAX_STEPS = 10_000
+
+STEP_KEYS = frozenset(
+    {"op", "id", "fn", "label", "description", "input", "depends_on", "branch",
+     "max_attempts", "timeout_seconds", "retry"}
+)
+TOP_KEYS = frozenset({"name", "label", "description", "version", "steps", "outputs"})
+BRANCH_KEYS = frozenset({"condition", "action", "result", "label", "description"})
+RETRY_KEYS = frozenset({"backoff_seconds", "max_backoff_seconds", "jitter"})
+ACTIONS = ("halt", "complete", "set")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Delay before attempt n+1 is min(max, base * 2**(n-1)), scaled by a random factor in [0.5, 1] with jitter."""
+
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 300.0
+    jitter: bool = True
+
+
+@dataclass(frozen=True)
+class Branch:
+    condition: Any
+    action: str  # halt | complete | set
+    set_target: Any = None  # the raw ``set`` value when action == "set"
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    id: str
+    token: str
+    deps: tuple[str, ...]
+    dependents: tuple[str, ...]
+    input: Any
+    branches: tuple[Branch, ...]
+    max_attempts: int
+    timeout_seconds: float | None
+    retry: RetryPolicy
+    input_refs: References
+    branch_refs: References
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: dict[str, StepPlan]
+    outputs: Any
+    output_refs: References
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return frozenset(s.token for s in self.steps.values())
+
+    @property
+    def roots(self) -> list[str]:
+        return [s.id for s in self.steps.values() if not s.deps]
+
+
+def workflow_id(spec: dict[str, Any]) -> str:
+    """MD5 of the canonical JSON of the spec: the same spec always gets the same id."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.md5(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------- YAML
+
+
+def load_yaml(text: str | bytes) -> dict[str, Any]:
+    """Parse a YAML spec safely; raise ``SpecError`` for syntax errors, bombs and non-mappings."""
+    if not isinstance(text, (str, bytes)):
+        raise SpecError([Problem(f"spec must be YAML text, got {type(text).__name__}", field="spec")])
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
+    except RecursionError:
+        raise SpecError([Problem(f"YAML nests deeper than {MAX_DEPTH} levels", field="spec")]) from None
+    if node is None:
+        raise SpecError([Problem("spec is empty", field="spec")])
+    _check_node_size(node)
+    try:
+        data = yaml.SafeLoader(text).get_single_data()
+    except yaml.YAMLError as exc:  # constructor errors (bad tags, bad keys)
+        raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([Problem(f"spec must be a mapping, got {type(data).__name__}", field="spec")])
+    return data
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_node_size(root: yaml.Node) -> None:
+    """Size the document as if every alias were expanded, without expanding it."""
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    # iterative post-order walk over the node DAG (aliases share node objects)
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if done:
+            on_path.discard(nid)
+            children = _children(node)
+            sizes[nid] = 1 + sum(sizes[id(c)] for c in children)
+            depths[nid] = 1 + max((depths[id(c)] for c in children), default=0)
+            if sizes[nid] > MAX_NODES:
+                raise SpecError([Problem(
+                    f"YAML expands to more than {MAX_NODES:,} nodes (alias bomb?)", field="spec")])
+            if depths[nid] > MAX_DEPTH:
+                raise SpecError([Problem(f"YAML nests deeper than {MAX_DEPTH} levels", field="spec")])
+            continue
+        if nid in sizes:
+            continue
+        if nid in on_path:
+            raise SpecError([Problem("YAML contains a recursive alias", field="spec")])
+        on_path.add(nid)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+# --------------------------------------------------------------- validation
+
+
+def validate(spec: Any, inputs: Any = None) -> list[Problem]:
+    """Every problem with ``spec`` (and workflow ``inputs``), in spec order; [] when sound."""
+    problems: list[Problem] = []
+    _build(spec, inputs, problems)
+    return problems
+
+
+def compile_spec(spec: Any, inputs: Any = None) -> Plan:
+    """The ``Plan`` for ``spec``; raises ``SpecError`` naming every problem."""
+    problems: list[Problem] = []
+    plan = _build(spec, inputs, problems)
+    if problems or plan is None:
+        raise SpecError(problems or [Problem("spec is invalid")])
+    return plan
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_by_id(wid: str, canonical: str) -> Plan:
+    return compile_spec(json.loads(canonical))
+
+
+def cached_plan(spec: dict[str, Any], wid: str | None = None) -> Plan:
+    """Compile once per process per workflow id (specs are immutable once stored)."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return _compiled_by_id(wid or workflow_id(spec), canonical)
+
+
+def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
+    if inputs is not None and not isinstance(inputs, dict):
+        problems.append(Problem(f"inputs must be a mapping, got {type(inputs).__name__}", field="inputs"))
+    if not isinstance(spec, dict):
+        problems.append(Problem(f"spec must be a mapping, got {type(spec).__name__}", field="spec"))
+        return None
+    depth_problem = _too_deep(spec)
+    if depth_problem:
+        problems.append(depth_problem)
+        return None
+    for key in spec:
+        if key not in TOP_KEYS:
+            problems.append(Problem(f"unknown top-level key (allowed: {', '.join(sorted(TOP_KEYS))})", field=str(key)))
+    raw_steps = spec.get("steps")
+    if raw_steps is None:
+        problems.append(Problem("spec has no steps", field="steps"))
+        return None
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append(Problem("steps must be a non-empty list", field="steps"))
+        return None
+    if len(raw_steps) > MAX_STEPS:
+        problems.append(Problem(f"{len(raw_steps):,} steps; the limit is {MAX_STEPS:,}", field="steps"))
+        return None
+
+    ids: list[str] = []
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    for index, raw in enumerate(raw_steps):
+        sid, token = _identify(raw, index, problems)
+        if sid is None:
+            continue
+        if sid in ids:
+            problems.append(Problem("duplicate step id", step=sid, field="op" if "op" in raw else "id"))
+            continue
+        ids.append(sid)
+        entries.append((sid, token or sid, raw))
+    known = set(ids)
+
+    deps: dict[str, tuple[str, ...]] = {}
+    for sid, _, raw in entries:
+        deps[sid] = _deps(sid, raw, known, problems)
+    cycle = _find_cycle(ids, deps)
+    if cycle:
+        problems.append(Problem(f"dependency cycle: {' -> '.join(cycle)}", step=cycle[0], field="depends_on"))
+        upstream: dict[str, set[str]] = {sid: set() for sid in ids}
+    else:
+        upstream = _upstream(ids, deps)
+    dependents: dict[str, list[str]] = {sid: [] for sid in ids}
+    for sid in ids:
+        for d in deps[sid]:
+            dependents[d].append(sid)
+
+    plans: dict[str, StepPlan] = {}
+    for sid, token, raw in entries:
+        plan = _step_plan(sid, token, raw, deps[sid], tuple(dependents[sid]), upstream[sid], known, problems)
+        if plan is not None:
+            plans[sid] = plan
+
+    outputs = spec.get("outputs")
+    output_refs = References()
+    if outputs is not None:
+        if not isinstance(outputs, dict):
+            problems.append(Problem("outputs must be a mapping", field="outputs"))
+        else:
+            for msg in expressions.check(outputs, "outputs", strict=False):
+                problems.append(Problem(msg, field="outputs"))
+            output_refs = expressions.references(outputs)
+            _unknown_refs(output_refs, known, None, "outputs", problems, allow_roots=False)
+    if problems:
+        return None
+    return Plan(steps=plans, outputs=outputs, output_refs=output_refs)
+
+
+def _too_deep(value: Any) -> Problem | None:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return Problem(f"spec nests deeper than {MAX_DEPTH} levels", field="spec")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return None
+
+
+def _identify(raw: Any, index: int, problems: list[Problem]) -> tuple[str | None, str | None]:
+    where = f"steps[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(Problem(f"{where} must be a mapping, got {type(raw).__name__}", field="steps"))
+        return None, None
+    has_op, has_id = "op" in raw, "id" in raw
+    if has_op and has_id:
+        problems.append(Problem(f"{where} has both 'op' and 'id'; use 'op', or 'id' with 'fn'", field="op"))
+        return None, None
+    if not has_op and not has_id:
+        problems.append(Problem(f"{where} has no 'op' (or 'id' + 'fn')", field="op"))
+        return None, None
+    key = "op" if has_op else "id"
+    sid = raw[key]
+    if not expressions.is_identifier(sid):
+        problems.append(Problem(
+            f"{where} {key} {sid!r} must be 1-64 letters, digits, '_' or '-'", field=key))
+        return None, None
+    token = sid
+    if has_op and "fn" in raw:
+        problems.append(Problem("'fn' goes with 'id', not 'op' (op is both id and token)", step=sid, field="fn"))
+    if has_id:
+        fn = raw.get("fn")
+        if fn is None:
+            problems.append(Problem("a step with 'id' needs 'fn' (its dispatch token)", step=sid, field="fn"))
+        elif not expressions.is_identifier(fn):
+            problems.append(Problem(f"fn {fn!r} must be 1-64 letters, digits, '_' or '-'", step=sid, field="fn"))
+        else:
+            token = fn
+    for k in raw:
+        if k not in STEP_KEYS:
+            problems.append(Problem(f"unknown key (allowed: {', '.join(sorted(STEP_KEYS))})", step=sid, field=str(k)))
+    return sid, token
+
+
+def _deps(sid: str, raw: dict[str, Any], known: set[str], problems: list[Problem]) -> tuple[str, ...]:
+    value = raw.get("depends_on")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append(Problem("depends_on must be a list of step ids", step=sid, field="depends_on"))
+        return ()
+    out: list[str] = []
+    for d in value:
+        if not isinstance(d, str):
+            problems.append(Problem(f"depends_on entry {d!r} is not a step id", step=sid, field="depends_on"))
+        elif d == sid:
+            problems.append(Problem("a step cannot depend on itself", step=sid, field="depends_on"))
+        elif d not in known:
+            problems.append(Problem(f"depends on unknown step {d!r}", step=sid, field="depends_on"))
+        elif d in out:
+            problems.append(Problem(f"depends on {d!r} twice", step=sid, field="depends_on"))
+        else:
+            out.append(d)
+    return tuple(out)
+
+
+def _find_cycle(ids: list[str], deps: dict[str, tuple[str, ...]]) -> list[str] | None:
+    WHITE, GREY, BLACK = 0, 1, 2
+    colour = dict.fromkeys(ids, WHITE)
+    for start in ids:
+        if colour[start] != WHITE:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                colour[node] = GREY
+                path.append(node)
+            children = deps.get(node, ())
+            if i < len(children):
+                stack.append((node, i + 1))
+                child = children[i]
+                if colour[child] == GREY:
+                    return path[path.index(child):] + [child]
+                if colour[child] == WHITE:
+                    stack.append((child, 0))
+            else:
+                colour[node] = BLACK
+                path.pop()
+    return None
+
+
+def _upstream(ids: list[str], deps: dict[str, tuple[str, ...]]) -> dict[str, set[str]]:
+    """Transitive dependencies of each step (acyclic graph, memoised)."""
+    memo: dict[str, set[str]] = {}
+    for sid in ids:
+        stack = [sid]
+        while stack:
+            node = stack[-1]
+            pending = [d for d in deps[node] if d not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            if node not in memo:
+                acc: set[str] = set()
+                for d in deps[node]:
+                    acc.add(d)
+                    acc |= memo[d]
+                memo[node] = acc
+    return memo
+
+
+def _unknown_refs(refs: References, known: set[str], sid: str | None, field: str,
+                  problems: list[Problem], allow_roots: bool) -> None:
+    for ref in sorted(refs.steps - known):
+        problems.append(Problem(f"references unknown step {ref!r}", step=sid, field=field))
+    if not allow_roots:
+        for root in sorted(refs.unknown_roots):
+            problems.append(Problem(
+                f"reads {root!r}: paths must start with input., steps. or state.", step=sid, field=field))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: tuple[str, ...], dependents: tuple[str, ...],
+               upstream: set[str], known: set[str], problems: list[Problem]) -> StepPlan | None:
+    start = len(problems)
+    step_input = raw.get("input")
+    input_refs = References()
+    if step_input is not None:
+        if not isinstance(step_input, dict):
+            problems.append(Problem("input must be a mapping", step=sid, field="input"))
+        else:
+            for msg in expressions.check(step_input, "input", strict=False):
+                problems.append(Problem(msg, step=sid, field="input"))
+            input_refs = expressions.references(step_input)
+            _unknown_refs(input_refs, known, sid, "input", problems, allow_roots=False)
+            for ref in sorted((input_refs.steps & known) - upstream):
+                problems.append(Problem(
+                    f"reads steps.{ref} but {ref!r} is not upstream: add it to depends_on", step=sid, field="input"))
+
+    max_attempts = raw.get("max_attempts", 1)
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or not 1 <= max_attempts <= 1000:
+        problems.append(Problem(f"max_attempts must be an integer from 1 to 1000, got {max_attempts!r}",
+                                step=sid, field="max_attempts"))
+    timeout = raw.get("timeout_seconds")
+    if timeout is not None and (not _number(timeout) or not 0 < timeout <= 7 * 86400):
+        problems.append(Problem(f"timeout_seconds must be a number in (0, 604800], got {timeout!r}",
+                                step=sid, field="timeout_seconds"))
+    retry = _retry(sid, raw.get("retry"), problems)
+    branches, branch_refs = _branches(sid, raw.get("branch"), known, problems)
+    if len(problems) > start:
+        return None
+    return StepPlan(
+        id=sid, token=token, deps=deps, dependents=dependents, input=step_input or {},
+        branches=branches, max_attempts=max_attempts,
+        timeout_seconds=float(timeout) if timeout is not None else None,
+        retry=retry, input_refs=input_refs, branch_refs=branch_refs,
+    )
+
+
+def _retry(sid: str, raw: Any, problems: list[Problem]) -> RetryPolicy:
+    if raw is None:
+        return RetryPolicy()
+    if not isinstance(raw, dict):
+        problems.append(Problem("retry must be a mapping", step=sid, field="retry"))
+        return RetryPolicy()
+    for k in raw:
+        if k not in RETRY_KEYS:
+            problems.append(Problem(f"unknown retry key {k!r} (allowed: {', '.join(sorted(RETRY_KEYS))})",
+                                    step=sid, field="retry"))
+    base = raw.get("backoff_seconds", RetryPolicy.backoff_seconds)
+    cap = raw.get("max_backoff_seconds", max(RetryPolicy.max_backoff_seconds, base) if _number(base) else 0)
+    jitter = raw.get("jitter", True)
+    if not _number(base) or base < 0:
+        problems.append(Problem("retry.backoff_seconds must be a number >= 0", step=sid, field="retry"))
+    elif not _number(cap) or cap < base:
+        problems.append(Problem("retry.max_backoff_seconds must be a number >= backoff_seconds",
+                                step=sid, field="retry"))
+    if not isinstance(jitter, bool):
+        problems.append(Problem("retry.jitter must be true or false", step=sid, field="retry"))
+    if _number(base) and _number(cap) and isinstance(jitter, bool):
+        return RetryPolicy(float(base), float(cap), jitter)
+    return RetryPolicy()
+
+
+def _branches(sid: str, raw: Any, known: set[str], problems: list[Problem]) -> tuple[tuple[Branch, ...], References]:
+    refs = References()
+    if raw is None:
+        return (), refs
+    if not isinstance(raw, list):
+        problems.append(Problem("branch must be a list of {condition, action}", step=sid, field="branch"))
+        return (), refs
+    out: list[Branch] = []
+    for i, entry in enumerate(raw):
+        where = f"branch[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(Problem(f"{where} must be a mapping", step=sid, field="branch"))
+            continue
+        for k in entry:
+            if k not in BRANCH_KEYS:
+                problems.append(Problem(f"{where} has unknown key {k!r}", step=sid, field="branch"))
+        if "condition" not in entry:
+            problems.append(Problem(f"{where} has no condition", step=sid, field="branch"))
+            continue
+        condition = entry["condition"]
+        for msg in expressions.check(condition, f"{where}.condition", strict=True):
+            problems.append(Problem(msg, step=sid, field="branch"))
+        cond_refs = expressions.references(condition)
+        _unknown_refs(cond_refs, known, sid, "branch", problems, allow_roots=True)
+        refs.merge(cond_refs)
+        action = entry.get("action")
+        if action in ("halt", "complete"):
+            out.append(Branch(condition, action, result=entry.get("result")))
+        elif isinstance(action, dict) and "set" in action:
+            extra = set(action) - {"set", "value"}
+            if extra:
+                problems.append(Problem(f"{where} set action has unknown keys {sorted(extra)}", step=sid, field="branch"))
+            if action.get("value", "ready") != "ready":
+                problems.append(Problem(f"{where} set value must be 'ready'", step=sid, field="branch"))
+            target = action["set"]
+            _check_set_target(sid, where, target, known, problems, refs)
+            out.append(Branch(condition, "set", set_target=target, result=entry.get("result")))
+        else:
+            problems.append(Problem(
+                f"{where} action must be halt, complete or {{set: <step>}}, got {action!r}", step=sid, field="branch"))
+    actions = {b.action for b in out}
+    if "set" in actions and not actions & {"complete", "halt"}:
+        problems.append(Problem("a step with a set (loop) branch needs a complete or halt branch to exit",
+                                step=sid, field="branch"))
+    return tuple(out), refs
+
+
+def set_target_ids(raw: Any) -> list[Any]:
+    """``steps.X.status`` / ``X`` / a list of either -> step ids (unchecked)."""
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if isinstance(item, str) and item.startswith("steps.") and "." in item:
+            parts = item.split(".")
+            out.append(parts[1] if len(parts) >= 2 else item)
+        else:
+            out.append(item)
+    return out
+
+
+def _check_set_target(sid: str, where: str, target: Any, known: set[str], problems: list[Problem],
+                      refs: References) -> None:
+    if isinstance(target, dict):
+        for msg in expressions.check(target, f"{where}.set", strict=True):
+            problems.append(Problem(msg, step=sid, field="branch"))
+        refs.merge(expressions.references(target))
+        return
+    if not isinstance(target, (str, list)) or (isinstance(target, list) and not target):
+        problems.append(Problem(f"{where} set target must be a step, a list of steps or an expression",
+                                step=sid, field="branch"))
+        return
+    for tid in set_target_ids(target):
+        if tid not in known:
+            problems.append(Problem(f"{where} sets unknown step {tid!r}", step=sid, field="branch"))

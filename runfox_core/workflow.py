@@ -1,0 +1,310 @@
+"""workflow.py -- Workflow: a stateless handle over one stored execution.
+
+A handle holds an execution id and a backend; any process can make one with
+``resume`` and carry on. Each operation runs a transition from
+``engine/transitions.py`` inside an optimistic transaction: read what it
+needs, compute, commit under the header's version check, and on a conflict
+start again on fresh data. Concurrent handles in many processes therefore
+never lose an update or claim a step twice.
+
+A handle remembers what its own last commit wrote (header version, records,
+state) and starts the next transition from there instead of re-reading; if
+anything else committed in between, the version check fails and it re-reads.
+Properties (``status``, ``outcome``...) always read the store.
+
+Caller protocol (event-driven): ``advance()`` -> ``Dispatch(jobs)`` ->
+``backend.dispatch(id, jobs)``; for each result ``on_step_result(op, output,
+run_id=job.run_id)`` then ``advance()`` again. ``run()`` does this loop for
+in-process and polled runners.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from .engine import transitions as tx
+from .engine.txn import Snapshot, Txn
+from .errors import ConflictError, Problem
+from .results import Complete, Dispatch, Failed, Halt, Pending, StateChangeEvent, StepResult
+from .spec import load_yaml, validate
+from .status import StepStatus, WorkflowStatus
+
+log = logging.getLogger("runfox_core")
+T = TypeVar("T")
+
+MAX_CONFLICT_RETRIES = 200
+
+
+class _Reload(Exception):
+    """A transition needs fresh data rather than this handle's cached snapshot."""
+
+
+class Workflow:
+    def __init__(self, workflow_execution_id: str, backend: Any):
+        self.id = workflow_execution_id
+        self.backend = backend
+        self._snapshot: Snapshot | None = None
+
+    # ---------------------------------------------------------- construction
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any], backend: Any, inputs: dict[str, Any] | None = None,
+                  name: str | None = None) -> "Workflow":
+        """Validate ``spec`` and create an execution. Raises SpecError (nothing written) or
+        ExecutionExistsError (``name`` already used). Call ``advance()`` next."""
+        return cls(backend.create(spec, inputs, name=name), backend)
+
+    @classmethod
+    def from_yaml(cls, text: str, backend: Any, inputs: dict[str, Any] | None = None,
+                  name: str | None = None) -> "Workflow":
+        return cls.from_dict(load_yaml(text), backend, inputs, name=name)
+
+    @classmethod
+    def resume(cls, workflow_execution_id: str, backend: Any) -> "Workflow":
+        """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError)."""
+        backend.load_header(workflow_execution_id)
+        return cls(workflow_execution_id, backend)
+
+    @staticmethod
+    def validate(spec: Any, inputs: Any = None) -> list[Problem]:
+        """Every problem with ``spec`` at once (empty when sound); writes nothing."""
+        return validate(spec, inputs)
+
+    # ------------------------------------------------------------ transitions
+
+    def _transact(self, transition: Callable[[Txn, float], tuple[bool, T]]) -> T:
+        backend = self.backend
+        definition = backend.load_definition(self.id)
+        plan = backend.plan(self.id)
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            snapshot, fresh = self._snapshot, False
+            if snapshot is None:
+                snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
+            txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
+            try:
+                changed, result = transition(txn, backend.clock())
+            except _Reload:
+                self._snapshot = None
+                continue
+            if not changed:
+                self._snapshot = snapshot
+                return result
+            try:
+                backend.store.commit(self.id, txn.to_commit())
+            except ConflictError:
+                self._snapshot = None
+                backend.record_conflict()
+                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                continue
+            self._snapshot = txn.after_commit()
+            return result
+        raise ConflictError(f"execution {self.id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
+
+    def advance(self) -> Dispatch | Pending | Complete | Halt | Failed:
+        """Claim every dispatchable step and return its jobs (already marked in progress).
+
+        Also fails steps past their deadline and re-emits jobs whose send was
+        never confirmed. Safe to call any number of times, concurrently.
+        """
+        grace = self.backend.unsent_grace_seconds
+        limit = self.backend.store.max_steps_per_commit
+        jobs: list[Any] = []
+
+        def step(txn: Txn, now: float) -> tuple[bool, Any]:
+            done = tx.terminal_result(txn)
+            if done is not None:
+                return False, done
+            changed = False
+            if any(d <= now for _, d in txn.header.deadlines.values()):
+                tx.expire_deadlines(txn, now)
+                changed = True
+                done = tx.terminal_result(txn)
+                if done is not None:
+                    return True, done
+            found: list[Any] = []
+            stale = tx.stale_unsent(txn, now, grace)
+            if stale:
+                if not txn.fresh:
+                    raise _Reload()
+                found += tx.reemit_unsent(txn, stale, now)
+                changed = True
+            sids = tx.claimable(txn, now, limit)
+            if sids:
+                found += tx.claim(txn, sids, now)
+                changed = True
+                done = tx.terminal_result(txn)
+                if done is not None:
+                    return True, done
+            if found:
+                return True, found
+            return changed, tx.idle_result(txn)
+
+        while True:
+            result = self._transact(step)
+            if not isinstance(result, list):
+                return Dispatch(jobs) if jobs else result
+            jobs.extend(result)
+            if not limit or len(result) < limit:
+                return Dispatch(jobs)
+
+    def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
+                       error: dict[str, str] | None = None) -> Pending | Complete | Halt | Failed | None:
+        """Apply one worker result for step ``op`` (fenced by ``run_id`` when given).
+
+        ``error`` ({"type", "message"}) reports a failed attempt instead of an
+        output. Returns Halt/Failed/Complete when the execution ended,
+        Pending when the step will run again, else None. Stale or duplicate
+        results change nothing and return None. Call ``advance()`` next.
+        """
+        callback = self.backend.on_state_change
+        seen: dict[str, Any] = {}
+
+        def step(txn: Txn, now: float) -> tuple[bool, Any]:
+            if callback is not None and error is None and op in txn.plan.steps:
+                seen["previous"] = txn.state(None)
+            applied, result = tx.apply_result(txn, op, run_id, output, error, now)
+            seen["applied"] = applied
+            if applied and callback is not None and "previous" in seen and txn.changed_state:
+                seen["new"] = txn.state(None)
+                seen["run_id"] = txn.step(op).run_id
+            return applied, result
+
+        result = self._transact(step)
+        if callback is not None and seen.get("applied") and "new" in seen:
+            event = StateChangeEvent(op=op, run_id=seen["run_id"], changed_keys=sorted(output or {}))
+            callback(self.id, seen["previous"], seen["new"], event)
+        return result
+
+    def on_step_timeout(self, op: str, run_id: int) -> float | None:
+        """A deadline timer for (op, run_id) fired: fail the attempt if it is still running.
+
+        Returns the deadline (epoch s) if it has not been reached yet, so the
+        caller can re-arm a timer; None otherwise. Call ``advance()`` next.
+        """
+        return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now))
+
+    def dispatch(self, jobs: list[Any]) -> list[StepResult]:
+        """``backend.dispatch`` for this execution, keeping this handle's view of unsent jobs current."""
+        results = self.backend.dispatch(self.id, jobs)
+        if self._snapshot is not None:
+            for job in jobs:
+                entry = self._snapshot.header.unsent.get(job.op)
+                if entry is not None and int(entry[0]) == job.run_id:
+                    del self._snapshot.header.unsent[job.op]
+        return results
+
+    def run(self, worker: Any = None, timeout: float | None = None) -> Complete | Halt | Failed:
+        """Drive the execution to its end: advance, dispatch, run the worker, apply results.
+
+        ``worker`` is anything with ``run(workflow_execution_id)`` (default:
+        the backend's own, if it was built with an executor). Without one,
+        an external process works the jobs and this polls ``gather()``.
+        ``timeout`` (seconds) raises TimeoutError if the execution has not ended.
+        """
+        worker = worker or self.backend.worker
+        clock = self.backend.clock
+        give_up = None if timeout is None else clock() + timeout
+        while True:
+            result = self.advance()
+            if isinstance(result, (Complete, Halt, Failed)):
+                return result
+            progressed = False
+            if isinstance(result, Dispatch):
+                for local in self.dispatch(result.jobs):
+                    self._apply(local)
+                progressed = True
+            if worker is not None:
+                worker.run(self.id)
+            for gathered in self.backend.gather(self.id):
+                self._apply(gathered)
+                progressed = True
+            if progressed:
+                continue
+            now = clock()
+            if give_up is not None and now >= give_up:
+                raise TimeoutError(f"execution {self.id} still {self.status} after {timeout}s")
+            wait = self.backend.poll_interval
+            if isinstance(result, Pending) and result.wake_at is not None:
+                wait = min(wait, max(0.0, result.wake_at - now))
+            time.sleep(wait)
+
+    def _apply(self, result: StepResult) -> Any:
+        return self.on_step_result(result.op, result.output, run_id=result.run_id, error=result.error)
+
+    # ------------------------------------------------------------ inspection
+
+    @property
+    def status(self) -> WorkflowStatus:
+        return self.backend.load_header(self.id).status
+
+    @property
+    def outcome(self) -> Any:
+        """Resolved outputs (complete), the branch result (halted), else None."""
+        return self.backend.load_header(self.id).outcome
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The failing step's error (step, run_id, type, message) once the execution failed."""
+        return self.backend.load_header(self.id).error
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.backend.store.load_state(self.id, None)
+
+    def _records(self) -> dict[str, Any]:
+        return self.backend.load_steps(self.id)
+
+    @property
+    def step_statuses(self) -> dict[str, StepStatus]:
+        return {sid: rec.status for sid, rec in self._records().items()}
+
+    @property
+    def progress(self) -> dict[str, int]:
+        """Count of steps in each status, plus 'total'."""
+        counts: dict[str, int] = {str(s): 0 for s in StepStatus}
+        records = self._records()
+        for rec in records.values():
+            counts[str(rec.status)] += 1
+        counts["total"] = len(records)
+        return counts
+
+    @property
+    def step_durations(self) -> dict[str, float]:
+        """Seconds each started step has run (its latest run; unfinished ones up to now)."""
+        now = datetime.fromtimestamp(self.backend.clock()).astimezone()
+        out = {}
+        for sid, rec in self._records().items():
+            if rec.start_time:
+                end = datetime.fromisoformat(rec.end_time) if rec.end_time else now
+                out[sid] = (end - datetime.fromisoformat(rec.start_time)).total_seconds()
+        return out
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the earliest step start to the latest end (or now, if still running)."""
+        records = [r for r in self._records().values() if r.start_time]
+        if not records:
+            return 0.0
+        start = min(datetime.fromisoformat(r.start_time) for r in records if r.start_time)
+        if all(r.end_time for r in records):
+            end = max(datetime.fromisoformat(r.end_time) for r in records if r.end_time)
+        else:
+            end = datetime.fromtimestamp(self.backend.clock()).astimezone()
+        return (end - start).total_seconds()
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """One row per step, in spec order: step, run_id, status, start, end, seconds."""
+        durations = self.step_durations
+        return [
+            {"step": sid, "run_id": rec.run_id, "status": str(rec.status), "start": rec.start_time,
+             "end": rec.end_time, "seconds": durations.get(sid)}
+            for sid, rec in self._records().items()
+        ]
+
+    def __repr__(self) -> str:
+        return f"Workflow(id={self.id!r})"
