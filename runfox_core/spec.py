@@ -12,7 +12,6 @@ alias graphs or nesting that would expand past ``MAX_NODES`` / ``MAX_DEPTH``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -179,17 +178,6 @@ def compile_spec(spec: Any, inputs: Any = None) -> Plan:
     return plan
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled_by_id(wid: str, canonical: str) -> Plan:
-    return compile_spec(json.loads(canonical))
-
-
-def cached_plan(spec: dict[str, Any], wid: str | None = None) -> Plan:
-    """Compile once per process per workflow id (specs are immutable once stored)."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return _compiled_by_id(wid or workflow_id(spec), canonical)
-
-
 def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
     if inputs is not None and not isinstance(inputs, dict):
         problems.append(Problem(f"inputs must be a mapping, got {type(inputs).__name__}", field="inputs"))
@@ -233,9 +221,6 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
     cycle = _find_cycle(ids, deps)
     if cycle:
         problems.append(Problem(f"dependency cycle: {' -> '.join(cycle)}", step=cycle[0], field="depends_on"))
-        upstream: dict[str, set[str]] = {sid: set() for sid in ids}
-    else:
-        upstream = _upstream(ids, deps)
     dependents: dict[str, list[str]] = {sid: [] for sid in ids}
     for sid in ids:
         for d in deps[sid]:
@@ -243,7 +228,7 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
 
     plans: dict[str, StepPlan] = {}
     for sid, token, raw in entries:
-        plan = _step_plan(sid, token, raw, deps[sid], tuple(dependents[sid]), upstream[sid], known, problems)
+        plan = _step_plan(sid, token, raw, deps, tuple(dependents[sid]), cycle is None, known, problems)
         if plan is not None:
             plans[sid] = plan
 
@@ -359,25 +344,20 @@ def _find_cycle(ids: list[str], deps: dict[str, tuple[str, ...]]) -> list[str] |
     return None
 
 
-def _upstream(ids: list[str], deps: dict[str, tuple[str, ...]]) -> dict[str, set[str]]:
-    """Transitive dependencies of each step (acyclic graph, memoised)."""
-    memo: dict[str, set[str]] = {}
-    for sid in ids:
-        stack = [sid]
-        while stack:
-            node = stack[-1]
-            pending = [d for d in deps[node] if d not in memo]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            if node not in memo:
-                acc: set[str] = set()
-                for d in deps[node]:
-                    acc.add(d)
-                    acc |= memo[d]
-                memo[node] = acc
-    return memo
+def _is_upstream(ref: str, sid: str, deps: dict[str, tuple[str, ...]]) -> bool:
+    """True when ``ref`` is a transitive dependency of ``sid`` (search stops at the first hit)."""
+    if ref in deps[sid]:
+        return True
+    seen: set[str] = set()
+    stack = list(deps[sid])
+    while stack:
+        node = stack.pop()
+        if node == ref:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(deps[node])
+    return False
 
 
 def _unknown_refs(refs: References, known: set[str], sid: str | None, field: str,
@@ -394,8 +374,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: tuple[str, ...], dependents: tuple[str, ...],
-               upstream: set[str], known: set[str], problems: list[Problem]) -> StepPlan | None:
+def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[str, ...]],
+               dependents: tuple[str, ...], acyclic: bool, known: set[str],
+               problems: list[Problem]) -> StepPlan | None:
     start = len(problems)
     step_input = raw.get("input")
     input_refs = References()
@@ -407,7 +388,9 @@ def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: tuple[str, ...],
                 problems.append(Problem(msg, step=sid, field="input"))
             input_refs = expressions.references(step_input)
             _unknown_refs(input_refs, known, sid, "input", problems, allow_roots=False)
-            for ref in sorted((input_refs.steps & known) - upstream):
+            for ref in sorted(input_refs.steps & known):
+                if not acyclic or _is_upstream(ref, sid, deps):
+                    continue
                 problems.append(Problem(
                     f"reads steps.{ref} but {ref!r} is not upstream: add it to depends_on", step=sid, field="input"))
 
@@ -424,7 +407,7 @@ def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: tuple[str, ...],
     if len(problems) > start:
         return None
     return StepPlan(
-        id=sid, token=token, deps=deps, dependents=dependents, input=step_input or {},
+        id=sid, token=token, deps=deps[sid], dependents=dependents, input=step_input or {},
         branches=branches, max_attempts=max_attempts,
         timeout_seconds=float(timeout) if timeout is not None else None,
         retry=retry, input_refs=input_refs, branch_refs=branch_refs,

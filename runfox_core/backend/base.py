@@ -21,7 +21,7 @@ from ..errors import ExecutionNotFoundError
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
 from ..payloads import check_payload
 from ..results import DispatchJob, StepResult
-from ..spec import Plan, cached_plan, compile_spec, workflow_id
+from ..spec import Plan, compile_spec, workflow_id
 from ..status import WorkflowStatus
 from .inmemory_store import InMemoryStore
 from .inprocess_runner import InProcessRunner
@@ -69,6 +69,7 @@ class Backend:
         self.clock = clock
         self.unsent_grace_seconds = unsent_grace_seconds
         self._definitions: OrderedDict[str, ExecutionDefinition] = OrderedDict()
+        self._plans: OrderedDict[str, Plan] = OrderedDict()  # by workflow id: same spec, same plan
         self._lock = threading.Lock()
         self.conflict_retries = 0  # optimistic-concurrency retries seen by this process
 
@@ -92,6 +93,8 @@ class Backend:
             updated_at=iso(now),
         )
         self.store.create(definition, header)
+        with self._lock:
+            self._plans[definition.workflow_id] = plan
         return definition.key
 
     # -------------------------------------------------------------- reading
@@ -110,8 +113,19 @@ class Backend:
         return definition
 
     def plan(self, key: str) -> Plan:
+        """The compiled spec of an execution, compiled once per process per workflow id."""
         definition = self.load_definition(key)
-        return cached_plan(definition.spec, definition.workflow_id)
+        with self._lock:
+            plan = self._plans.get(definition.workflow_id)
+            if plan is not None:
+                self._plans.move_to_end(definition.workflow_id)
+                return plan
+        plan = compile_spec(definition.spec)
+        with self._lock:
+            self._plans[definition.workflow_id] = plan
+            while len(self._plans) > DEFINITION_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return plan
 
     def load_header(self, key: str) -> ExecutionHeader:
         return self.store.load_header(key)

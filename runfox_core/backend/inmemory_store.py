@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
@@ -19,19 +18,15 @@ from .store import Store
 
 
 def _clone_header(h: ExecutionHeader) -> ExecutionHeader:
-    return replace(
-        h,
-        ready=dict(h.ready),
-        joins=dict(h.joins),
-        deadlines={k: list(v) for k, v in h.deadlines.items()},
-        unsent={k: list(v) for k, v in h.unsent.items()},
-        outcome=_copy_json(h.outcome),
-        error=_copy_json(h.error),
+    return ExecutionHeader(
+        h.status, h.version, h.remaining, dict(h.ready), dict(h.joins),
+        {k: list(v) for k, v in h.deadlines.items()}, {k: list(v) for k, v in h.unsent.items()},
+        _copy_json(h.outcome), _copy_json(h.error), h.updated_at,
     )
 
 
 def _clone_step(r: StepRecord) -> StepRecord:
-    return replace(r, inputs=_copy_json(r.inputs), output=_copy_json(r.output), error=_copy_json(r.error))
+    return r.evolve(inputs=_copy_json(r.inputs), output=_copy_json(r.output), error=_copy_json(r.error))
 
 
 class InMemoryStore(Store):

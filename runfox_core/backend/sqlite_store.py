@@ -2,7 +2,9 @@
 
 Tables (one file may also hold SqliteRunner's ``tasks``):
 
-- ``executions(key, name UNIQUE, version, definition JSON, header JSON)``
+- ``executions(key, name UNIQUE, version, header JSON)`` -- small: rewritten by every commit
+- ``definitions(key, definition JSON)`` -- the spec and inputs, written once (kept out of
+  ``executions`` because SQLite rewrites a whole row on update)
 - ``steps(key, step_id, record JSON)`` -- one row per step that has changed
 - ``state(key, name, value JSON)`` -- one row per state key
 - ``unsent(key, step_id, run_id, claimed_at)`` -- claimed jobs not yet confirmed sent
@@ -25,8 +27,8 @@ from .store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS executions (
-    key TEXT PRIMARY KEY, name TEXT UNIQUE, version INTEGER NOT NULL,
-    definition TEXT NOT NULL, header TEXT NOT NULL);
+    key TEXT PRIMARY KEY, name TEXT UNIQUE, version INTEGER NOT NULL, header TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS definitions (key TEXT PRIMARY KEY, definition TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS steps (
     key TEXT NOT NULL, step_id TEXT NOT NULL, record TEXT NOT NULL,
     PRIMARY KEY (key, step_id)) WITHOUT ROWID;
@@ -59,21 +61,20 @@ class SqliteStore(Store):
                 raise ExecutionExistsError(f"{what} already exists", existing_key=row[0])
             head = header.to_dict()
             head.pop("unsent")
-            conn.execute("INSERT INTO executions (key, name, version, definition, header) VALUES (?, ?, ?, ?, ?)",
-                         (key, definition.name, header.version, _dumps(definition.to_dict()), _dumps(head)))
+            conn.execute("INSERT INTO executions (key, name, version, header) VALUES (?, ?, ?, ?)",
+                         (key, definition.name, header.version, _dumps(head)))
+            conn.execute("INSERT INTO definitions (key, definition) VALUES (?, ?)",
+                         (key, _dumps(definition.to_dict())))
 
     def find_by_name(self, name: str) -> str | None:
         row = self._db.get().execute("SELECT key FROM executions WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
-    def _row(self, key: str, column: str) -> str:
-        row = self._db.get().execute(f"SELECT {column} FROM executions WHERE key = ?", (key,)).fetchone()
+    def load_definition(self, key: str) -> ExecutionDefinition:
+        row = self._db.get().execute("SELECT definition FROM definitions WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise ExecutionNotFoundError(f"no execution {key}")
-        return row[0]
-
-    def load_definition(self, key: str) -> ExecutionDefinition:
-        return ExecutionDefinition.from_dict(json.loads(self._row(key, "definition")))
+        return ExecutionDefinition.from_dict(json.loads(row[0]))
 
     def load_header(self, key: str) -> ExecutionHeader:
         conn = self._db.get()
@@ -87,7 +88,8 @@ class SqliteStore(Store):
         return ExecutionHeader.from_dict(d)
 
     def _exists(self, key: str) -> None:
-        self._row(key, "version")
+        if self._db.get().execute("SELECT 1 FROM executions WHERE key = ?", (key,)).fetchone() is None:
+            raise ExecutionNotFoundError(f"no execution {key}")
 
     def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
         conn = self._db.get()

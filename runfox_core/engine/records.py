@@ -99,13 +99,8 @@ class ExecutionHeader:
 
     def copy(self) -> "ExecutionHeader":
         """A copy safe to mutate (containers are copied one level deep, values are immutable)."""
-        return dataclasses.replace(
-            self,
-            ready=dict(self.ready),
-            joins=dict(self.joins),
-            deadlines=dict(self.deadlines),
-            unsent=dict(self.unsent),
-        )
+        return ExecutionHeader(self.status, self.version, self.remaining, dict(self.ready), dict(self.joins),
+                               dict(self.deadlines), dict(self.unsent), self.outcome, self.error, self.updated_at)
 
 
 @dataclass
@@ -124,8 +119,12 @@ class StepRecord:
     end_time: str | None = None
     host: str | None = None
 
+    def evolve(self, **changes: Any) -> "StepRecord":
+        """A copy with ``changes`` (dataclasses.replace, without its per-call overhead on the hot path)."""
+        return StepRecord(**{**self.__dict__, **changes})
+
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = dict(self.__dict__)
         d["status"] = str(self.status)
         return d
 

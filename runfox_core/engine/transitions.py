@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -110,9 +109,7 @@ def claim(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
         rec = txn.step(p.id)
         txn.header.ready.pop(p.id, None)
         try:
-            resolved = expressions.evaluate(p.input, txn.context(p.input_refs))
-            check_payload(resolved, f"step {p.id!r} inputs")
-            inputs, _ = encode_inputs(resolved)
+            inputs = encode_inputs(expressions.evaluate(p.input, txn.context(p.input_refs)), p.id)
         except PayloadError as exc:
             _fail_step(txn, p.id, rec, {"type": "PayloadError", "message": str(exc)}, now)
             return []
@@ -120,7 +117,7 @@ def claim(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
             _fail_step(txn, p.id, rec, {"type": "InputError",
                                         "message": f"resolving step {p.id!r} input: {type(exc).__name__}: {exc}"}, now)
             return []
-        txn.put_step(replace(rec, status=StepStatus.IN_PROGRESS, inputs=inputs, output=None,
+        txn.put_step(rec.evolve(status=StepStatus.IN_PROGRESS, inputs=inputs, output=None,
                              start_time=iso(now), end_time=None, host=_HOST))
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [rec.run_id, now + p.timeout_seconds]
@@ -181,7 +178,7 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
 def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -> Any:
     p = txn.plan.steps[sid]
     txn.merge_state(output)
-    rec = replace(rec, output=output, error=None)
+    rec = rec.evolve(output=output, error=None)
     txn.put_step(rec)
     branch = _fired_branch(txn, p, output)
     if branch is None:
@@ -190,7 +187,7 @@ def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -
             return Pending()
         return _complete_step(txn, sid, now)
     if branch.action == "halt":
-        txn.put_step(replace(rec, status=StepStatus.HALTED, end_time=iso(now)))
+        txn.put_step(rec.evolve(status=StepStatus.HALTED, end_time=iso(now)))
         txn.header.status = WorkflowStatus.HALTED
         txn.header.outcome = branch.result
         return Halt(branch.result)
@@ -223,7 +220,7 @@ def _set_targets(txn: Txn, p: StepPlan, raw: Any, output: dict[str, Any]) -> lis
 
 def _complete_step(txn: Txn, sid: str, now: float) -> Any:
     rec = txn.step(sid)
-    txn.put_step(replace(rec, status=StepStatus.COMPLETE, end_time=iso(now)))
+    txn.put_step(rec.evolve(status=StepStatus.COMPLETE, end_time=iso(now)))
     txn.header.remaining -= 1
     for dep in txn.plan.steps[sid].dependents:
         n_deps = len(txn.plan.steps[dep].deps)
@@ -256,7 +253,7 @@ def fail_attempt(txn: Txn, sid: str, error: dict[str, str], now: float) -> Any:
     txn.header.deadlines.pop(sid, None)
     p = txn.plan.steps[sid]
     if rec.attempt + 1 < p.max_attempts:
-        _schedule_retry(txn, sid, replace(rec, error={**error, "run_id": rec.run_id}), now, backoff=True)
+        _schedule_retry(txn, sid, rec.evolve(error={**error, "run_id": rec.run_id}), now, backoff=True)
         return Pending(wake_at=txn.header.ready[sid] or None)
     return _fail_step(txn, sid, rec, error, now)
 
@@ -264,7 +261,7 @@ def fail_attempt(txn: Txn, sid: str, error: dict[str, str], now: float) -> Any:
 def _fail_step(txn: Txn, sid: str, rec: Any, error: dict[str, str], now: float) -> Failed:
     step_error = StepError(step=sid, run_id=rec.run_id, type=str(error.get("type", "Error")),
                            message=str(error.get("message", "")))
-    txn.put_step(replace(rec, status=StepStatus.FAILED, error=step_error.to_dict(), end_time=iso(now)))
+    txn.put_step(rec.evolve(status=StepStatus.FAILED, error=step_error.to_dict(), end_time=iso(now)))
     txn.header.status = WorkflowStatus.FAILED
     txn.header.error = step_error.to_dict()
     txn.header.ready.clear()
@@ -282,7 +279,7 @@ def retry_delay(p: StepPlan, attempt: int) -> float:
 
 def _schedule_retry(txn: Txn, sid: str, rec: Any, now: float, backoff: bool) -> None:
     attempt = rec.attempt + 1
-    txn.put_step(replace(rec, status=StepStatus.RETRY, attempt=attempt, run_id=rec.run_id + 1,
+    txn.put_step(rec.evolve(status=StepStatus.RETRY, attempt=attempt, run_id=rec.run_id + 1,
                          end_time=iso(now)))
     delay = retry_delay(txn.plan.steps[sid], attempt) if backoff else 0.0
     txn.header.ready[sid] = now + delay if delay > 0 else 0.0
@@ -304,7 +301,7 @@ def reset(txn: Txn, seeds: list[str], now: float) -> None:
         rec = txn.step(sid)
         if rec.status == StepStatus.COMPLETE:
             txn.header.remaining += 1
-        txn.put_step(replace(rec, status=StepStatus.READY, run_id=rec.run_id + 1, attempt=0,
+        txn.put_step(rec.evolve(status=StepStatus.READY, run_id=rec.run_id + 1, attempt=0,
                              inputs=None, output=None, error=None, start_time=None, end_time=None))
         txn.header.ready.pop(sid, None)
         txn.header.joins.pop(sid, None)

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backend.store import Store
+from ..errors import PayloadError
+from ..payloads import MAX_PAYLOAD_BYTES
 from ..spec import Plan
 from .records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 
@@ -155,8 +157,9 @@ class Txn:
             unsent.pop(sid, None)
         unsent.update(self.unsent_add)
         header.unsent = unsent
-        steps = {**self._steps, **self.changed_steps}
-        return Snapshot(header, steps, self._state, self._state_complete)
+        # Keep only what this commit wrote (what the next transition most likely reads):
+        # carrying every record ever seen would make each transaction O(steps).
+        return Snapshot(header, dict(self.changed_steps), dict(self.changed_state), False)
 
 
 class _Missing:
@@ -169,7 +172,15 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def encode_inputs(inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """Detach resolved inputs from the records they were read from, and their JSON."""
-    text = json.dumps(inputs, separators=(",", ":"), allow_nan=False)
-    return json.loads(text), text
+def encode_inputs(inputs: Any, step_id: str) -> dict[str, Any]:
+    """Resolved inputs, checked like any payload and detached from the records they were read from."""
+    what = f"step {step_id!r} inputs"
+    if not isinstance(inputs, dict):
+        raise PayloadError(f"{what} must be a JSON object")
+    try:
+        text = json.dumps(inputs, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"{what} are not JSON-serialisable: {exc}") from None
+    if len(text) > MAX_PAYLOAD_BYTES or len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"{what} are {len(text.encode()):,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}")
+    return json.loads(text)
