@@ -1,0 +1,93 @@
+"""The event-driven operations the Lambdas wrap: start, advance, and the result router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import runfox_core as rfx
+from runfox_core import driver, messages
+from runfox_core.results import StepResult
+
+CHAIN = {"steps": [{"op": "a", "input": {"n": {"var": "input.n"}}},
+                   {"op": "b", "depends_on": ["a"], "input": {"n": {"var": "steps.a.output.n"}}}],
+         "outputs": {"n": {"var": "steps.b.output.n"}}}
+
+
+def result_body(job: rfx.DispatchJob, output: dict[str, Any]) -> str:
+    return messages.encode(messages.result_message(StepResult(job.workflow_execution_id, job.op, job.run_id, output)))
+
+
+def test_start_creates_advances_and_reports_what_it_dispatched() -> None:
+    backend = rfx.Backend()
+    started = driver.start_execution(backend, CHAIN, {"n": 1})
+    assert started.created
+    assert started.to_dict()["dispatched"] == [{"step": "a", "token": "a", "run_id": 0}]
+    assert [j.op for j in backend.pending_tasks()] == ["a"]
+
+
+def test_start_with_a_used_name_returns_the_existing_execution() -> None:
+    backend = rfx.Backend()
+    first = driver.start_execution(backend, CHAIN, {"n": 1}, name="job-1")
+    again = driver.start_execution(backend, CHAIN, {"n": 1}, name="job-1")
+    assert (again.execution, again.created, again.dispatched) == (first.execution, False, [])
+
+
+def test_router_applies_results_and_advances_each_execution_once_per_batch() -> None:
+    backend = rfx.Backend()
+    one = driver.start_execution(backend, CHAIN, {"n": 1})
+    two = driver.start_execution(backend, CHAIN, {"n": 2})
+    jobs = backend.take_tasks()
+    bodies = [result_body(j, {"n": j.inputs["n"] * 10}) for j in jobs]
+    bodies += [bodies[0]]  # the first result delivered twice in the same batch
+    router = driver.ResultRouter(backend, bodies)
+    for body in bodies:
+        router.handle(body)
+    assert sorted(a.execution for a in router.advanced) == sorted([one.execution, two.execution])
+    assert sorted(j.inputs["n"] for j in backend.take_tasks()) == [10, 20]
+
+
+def test_router_drops_results_for_unknown_executions() -> None:
+    backend = rfx.Backend()
+    body = messages.encode({"kind": "result", "execution": "nope#x", "step": "a", "run_id": 0, "output": {}})
+    router = driver.ResultRouter(backend, [body])
+    router.handle(body)
+    assert router.advanced == []
+
+
+def test_a_dead_lettered_job_becomes_a_failed_attempt() -> None:
+    backend = rfx.Backend()
+    started = driver.start_execution(backend, CHAIN, {"n": 1})
+    job = backend.take_tasks()[0]
+    router = driver.ResultRouter(backend, [messages.encode(messages.job_message(job))])
+    router.handle(messages.encode(messages.job_message(job)))
+    wf = rfx.Workflow.resume(started.execution, backend)
+    assert wf.status == rfx.WorkflowStatus.FAILED
+    assert wf.error["type"] == driver.DEAD_LETTER_ERROR
+
+
+def test_advance_is_idempotent() -> None:
+    backend = rfx.Backend()
+    started = driver.start_execution(backend, CHAIN, {"n": 1})
+    for _ in range(3):
+        assert driver.advance_execution(backend, started.execution).dispatched == []
+    assert len(backend.pending_tasks()) == 1
+
+
+def test_advance_arms_a_wake_timer_for_a_retry_in_backoff(clock: Any) -> None:
+    from runfox_core.backend import InProcessRunner
+
+    wakes: list[tuple[str, float]] = []
+
+    class Timers(InProcessRunner):
+        def schedule_wake(self, key: str, at: float) -> None:
+            wakes.append((key, at))
+
+    backend = rfx.Backend(runner=Timers(), clock=clock)
+    spec = {"steps": [{"op": "a", "max_attempts": 2, "retry": {"backoff_seconds": 5, "jitter": False}}]}
+    started = driver.start_execution(backend, spec)
+    job = backend.take_tasks()[0]
+    body = messages.encode(messages.result_message(
+        StepResult(started.execution, "a", job.run_id, error={"type": "E", "message": "x"})))
+    router = driver.ResultRouter(backend, [body])
+    router.handle(body)
+    assert wakes == [(started.execution, clock.now + 5)]
