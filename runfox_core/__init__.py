@@ -6,11 +6,26 @@ package imports no AWS SDK: the AWS backend lives in ``runfox_core.aws``.
 
 from .backend.base import Backend
 from .errors import (
-    ConflictError, DispatchError, ExecutionExistsError, ExecutionNotFoundError, MessageError, PayloadError,
-    Problem, RunfoxError, SpecError,
+    ConflictError,
+    DispatchError,
+    ExecutionExistsError,
+    ExecutionNotFoundError,
+    MessageError,
+    PayloadError,
+    Problem,
+    RunfoxError,
+    SpecError,
 )
 from .results import (
-    Complete, Dispatch, DispatchJob, Failed, Halt, Pending, StateChangeEvent, StepError, StepResult,
+    Complete,
+    Dispatch,
+    DispatchJob,
+    Failed,
+    Halt,
+    Pending,
+    StateChangeEvent,
+    StepError,
+    StepResult,
 )
 from .spec import load_yaml, validate
 from .status import StepStatus, WorkflowStatus

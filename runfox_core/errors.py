@@ -18,12 +18,12 @@ class SpecError(RunfoxError, ValueError):
     each is a ``Problem`` naming the step and field.
     """
 
-    def __init__(self, problems: list["Problem"]):
+    def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
 
     @property
-    def first(self) -> "Problem":
+    def first(self) -> Problem:
         return self.problems[0]
 
 

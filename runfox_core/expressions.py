@@ -36,7 +36,7 @@ class References:
     all_state: bool = False
     unknown_roots: set[str] = field(default_factory=set)  # var paths not under input/steps/state
 
-    def merge(self, other: "References") -> "References":
+    def merge(self, other: References) -> References:
         self.steps |= other.steps
         self.state_keys |= other.state_keys
         self.all_steps |= other.all_steps

@@ -13,7 +13,7 @@ import itertools
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _counter = itertools.count()
 _lock = threading.Lock()
@@ -21,7 +21,7 @@ _lock = threading.Lock()
 
 def new_execution_id(now: float | None = None) -> str:
     ts = time.time() if now is None else now
-    stamp = datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
+    stamp = datetime.fromtimestamp(ts, tz=UTC).strftime("%Y%m%dT%H%M%S.%f")
     with _lock:
         seq = next(_counter) % 0x10000
     return f"{stamp}Z-{seq:04x}{os.urandom(5).hex()}"

@@ -24,7 +24,7 @@ class StepError:
         return {"step": self.step, "run_id": self.run_id, "type": self.type, "message": self.message}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StepError":
+    def from_dict(cls, d: dict[str, Any]) -> StepError:
         return cls(step=d["step"], run_id=int(d["run_id"]), type=d["type"], message=d["message"])
 
 

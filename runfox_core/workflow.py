@@ -54,18 +54,18 @@ class Workflow:
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any], backend: Any, inputs: dict[str, Any] | None = None,
-                  name: str | None = None) -> "Workflow":
+                  name: str | None = None) -> Workflow:
         """Validate ``spec`` and create an execution. Raises SpecError (nothing written) or
         ExecutionExistsError (``name`` already used). Call ``advance()`` next."""
         return cls(backend.create(spec, inputs, name=name), backend)
 
     @classmethod
     def from_yaml(cls, text: str, backend: Any, inputs: dict[str, Any] | None = None,
-                  name: str | None = None) -> "Workflow":
+                  name: str | None = None) -> Workflow:
         return cls.from_dict(load_yaml(text), backend, inputs, name=name)
 
     @classmethod
-    def resume(cls, workflow_execution_id: str, backend: Any) -> "Workflow":
+    def resume(cls, workflow_execution_id: str, backend: Any) -> Workflow:
         """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError)."""
         backend.load_header(workflow_execution_id)
         return cls(workflow_execution_id, backend)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..results import DispatchJob, StepResult
 from .runner import Runner
@@ -54,7 +54,7 @@ CREATE INDEX IF NOT EXISTS tasks_by_execution ON tasks (execution, status);
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _job(row: tuple) -> DispatchJob:

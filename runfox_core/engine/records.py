@@ -51,7 +51,7 @@ class ExecutionDefinition:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExecutionDefinition":
+    def from_dict(cls, d: dict[str, Any]) -> ExecutionDefinition:
         return cls(
             workflow_id=d["workflow_id"],
             execution_id=d["execution_id"],
@@ -83,7 +83,7 @@ class ExecutionHeader:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExecutionHeader":
+    def from_dict(cls, d: dict[str, Any]) -> ExecutionHeader:
         return cls(
             status=WorkflowStatus(d["status"]),
             version=int(d["version"]),
@@ -97,7 +97,7 @@ class ExecutionHeader:
             updated_at=d.get("updated_at"),
         )
 
-    def copy(self) -> "ExecutionHeader":
+    def copy(self) -> ExecutionHeader:
         """A copy safe to mutate (containers are copied one level deep, values are immutable)."""
         return ExecutionHeader(self.status, self.version, self.remaining, dict(self.ready), dict(self.joins),
                                dict(self.deadlines), dict(self.unsent), self.outcome, self.error, self.updated_at)
@@ -119,7 +119,7 @@ class StepRecord:
     end_time: str | None = None
     host: str | None = None
 
-    def evolve(self, **changes: Any) -> "StepRecord":
+    def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` (dataclasses.replace, without its per-call overhead on the hot path)."""
         return StepRecord(**{**self.__dict__, **changes})
 
@@ -129,7 +129,7 @@ class StepRecord:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StepRecord":
+    def from_dict(cls, d: dict[str, Any]) -> StepRecord:
         return cls(
             step_id=d["step_id"],
             token=d["token"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import expressions
@@ -36,7 +36,7 @@ _HOST = socket.gethostname()
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
 def terminal_result(txn: Txn) -> Complete | Halt | Failed | None:
