@@ -3,12 +3,19 @@
 The start, advance and result-router Lambdas (and the local emulator) are
 thin shells around these functions, which work with any Backend:
 
-- ``start_execution``: validate, create (idempotent on ``name``), advance.
+- ``start_execution``: validate, create (idempotent on ``name``), arm a safety
+  wake-up, advance.
 - ``advance_execution``: claim ready steps, dispatch them, apply any results
   the runner produced locally, arm a wake-up timer for retry backoff.
 - ``ResultRouter``: apply a batch of messages (results, deadline and wake
   timers, dead-lettered jobs), then advance each execution touched, once,
   right after its last message in the batch.
+
+Crash safety: a claim whose send was never confirmed is re-emitted by the
+next advance() once it is older than the backend's ``unsent_grace_seconds``.
+Something must call advance() after that: a redelivered message does (keep
+the grace shorter than the queues' visibility timeout), and so does the wake
+timer ``start_execution`` arms before claiming anything.
 
 Timers are optional runner features: a runner with ``schedule_wake(key, at)``
 / ``schedule_deadline(key, step, run_id, at)`` (SQSRunner) gets them; an
@@ -74,6 +81,11 @@ def start_execution(backend: Any, spec: dict[str, Any], inputs: dict[str, Any] |
         if exc.existing_key is None:
             raise
         return _existing(backend, exc.existing_key)
+    # A safety timer before anything is claimed: if this process dies between the
+    # claim and the send, the wake re-drives advance() once the claim is stale.
+    schedule = getattr(backend.runner, "schedule_wake", None)
+    if schedule is not None:
+        schedule(wf.id, backend.clock() + backend.unsent_grace_seconds)
     advanced = advance_execution(backend, wf.id, wf)
     advanced.created = True
     return advanced

@@ -90,4 +90,5 @@ def test_advance_arms_a_wake_timer_for_a_retry_in_backoff(clock: Any) -> None:
         StepResult(started.execution, "a", job.run_id, error={"type": "E", "message": "x"})))
     router = driver.ResultRouter(backend, [body])
     router.handle(body)
-    assert wakes == [(started.execution, clock.now + 5)]
+    safety = (started.execution, clock.now + backend.unsent_grace_seconds)
+    assert wakes == [safety, (started.execution, clock.now + 5)]
