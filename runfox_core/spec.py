@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -169,12 +169,24 @@ def validate(spec: Any, inputs: Any = None) -> list[Problem]:
     return problems
 
 
-def compile_spec(spec: Any, inputs: Any = None) -> Plan:
-    """The ``Plan`` for ``spec``; raises ``SpecError`` naming every problem."""
+def compile_spec(spec: Any, inputs: Any = None,
+                 op_defaults: dict[str, dict[str, Any]] | None = None) -> Plan:
+    """The ``Plan`` for ``spec``; raises ``SpecError`` naming every problem.
+
+    ``op_defaults`` maps a dispatch token to settings its steps inherit when
+    they do not set their own (deployment config: ``{"timeout_seconds": 60}``).
+    """
     problems: list[Problem] = []
     plan = _build(spec, inputs, problems)
     if problems or plan is None:
         raise SpecError(problems or [Problem("spec is invalid")])
+    if op_defaults:
+        steps = {}
+        for sid, p in plan.steps.items():
+            default = (op_defaults.get(p.token) or {}).get("timeout_seconds")
+            steps[sid] = p if p.timeout_seconds is not None or default is None else replace(
+                p, timeout_seconds=float(default))
+        plan = replace(plan, steps=steps)
     return plan
 
 

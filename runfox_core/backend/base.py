@@ -58,9 +58,11 @@ class Backend:
         on_state_change: Callable[[str, dict[str, Any], dict[str, Any], Any], None] | None = None,
         clock: Callable[[], float] = time.time,
         unsent_grace_seconds: float = UNSENT_GRACE_SECONDS,
+        op_defaults: dict[str, dict[str, Any]] | None = None,
     ):
         """``on_state_change(workflow_execution_id, previous_state, new_state, event)`` fires after
-        each state merge is committed; it must not call back into the backend."""
+        each state merge is committed; it must not call back into the backend.
+        ``op_defaults``: per dispatch token, settings its steps inherit (``timeout_seconds``)."""
         self.store = store if store is not None else InMemoryStore()
         self.runner = runner if runner is not None else InProcessRunner()
         self.worker = InProcessWorker(self.runner, executor) if executor is not None else None
@@ -68,6 +70,7 @@ class Backend:
         self.on_state_change = on_state_change
         self.clock = clock
         self.unsent_grace_seconds = unsent_grace_seconds
+        self.op_defaults = op_defaults or {}
         self._definitions: OrderedDict[str, ExecutionDefinition] = OrderedDict()
         self._plans: OrderedDict[str, Plan] = OrderedDict()  # by workflow id: same spec, same plan
         self._lock = threading.Lock()
@@ -78,7 +81,7 @@ class Backend:
     def create(self, spec: dict[str, Any], inputs: dict[str, Any] | None = None, name: str | None = None) -> str:
         """Validate, then store a new execution; return its key. Raises SpecError, PayloadError,
         ExecutionExistsError; writes nothing when it raises."""
-        plan = compile_spec(spec, inputs)
+        plan = compile_spec(spec, inputs, self.op_defaults)
         inputs = inputs or {}
         check_payload(inputs, "workflow inputs")
         now = self.clock()
@@ -120,7 +123,7 @@ class Backend:
             if plan is not None:
                 self._plans.move_to_end(definition.workflow_id)
                 return plan
-        plan = compile_spec(definition.spec)
+        plan = compile_spec(definition.spec, op_defaults=self.op_defaults)
         with self._lock:
             self._plans[definition.workflow_id] = plan
             while len(self._plans) > DEFINITION_CACHE_SIZE:

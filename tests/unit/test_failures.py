@@ -107,3 +107,10 @@ def test_unresolvable_inputs_fail_the_workflow_naming_the_step() -> None:
     result = rfx.Workflow.from_dict(spec, rfx.Backend(executor=lambda op, i: {})).run(timeout=5)
     assert isinstance(result, rfx.Failed)
     assert result.error.type == "InputError" and "'a'" in result.error.message
+
+
+def test_a_step_without_its_own_timeout_inherits_its_ops_default(clock: Any) -> None:
+    backend = rfx.Backend(clock=clock, op_defaults={"work": {"timeout_seconds": 45}, "other": {"timeout_seconds": 1}})
+    spec = {"steps": [{"op": "work"}, {"op": "own", "timeout_seconds": 5}]}
+    wf = rfx.Workflow.from_dict(spec, backend)
+    assert {j.op: j.timeout_seconds for j in wf.advance().jobs} == {"work": 45, "own": 5}
