@@ -1,0 +1,94 @@
+"""app.py -- build the CDK app: one RunfoxStack from executors.json, checked by cdk-nag.
+
+Context keys (``cdk.json``, or ``-c key=value`` with the CDK CLI):
+
+- ``runfox:stackName``        stack name (default ``Runfox``)
+- ``runfox:removalPolicy``    ``retain`` (default) or ``destroy``: tables and log groups
+- ``runfox:executorsConfig``  executors config path (default $RUNFOX_EXECUTORS_CONFIG, then executors.json)
+- ``runfox:layerDir``         layer folder (default build/layer, from ``make layer``)
+- ``runfox:lambdasDir``       code asset folder (default lambdas)
+
+Relative paths resolve against the repository root, so the app synthesizes
+the same from any working directory. Run without the CDK CLI (``make synth``),
+``main`` reads the context from cdk.json itself and writes ./cdk.out; under the
+CLI, the CLI passes both. No AWS credentials are needed to synthesize: the
+stack is environment-agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment, RemovalPolicy
+
+from infra import nag
+from infra.stack import RunfoxStack
+from runfox_core.aws import config
+from runfox_core.aws.config import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTEXT_STACK_NAME = "runfox:stackName"
+CONTEXT_REMOVAL_POLICY = "runfox:removalPolicy"
+CONTEXT_EXECUTORS_CONFIG = "runfox:executorsConfig"
+CONTEXT_LAYER_DIR = "runfox:layerDir"
+CONTEXT_LAMBDAS_DIR = "runfox:lambdasDir"
+DEFAULT_STACK_NAME = "Runfox"
+REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+
+
+def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> App:
+    """The app with its stack and the AwsSolutions checks; raises ``ConfigError`` on bad input."""
+    app = App(context=dict(context) if context is not None else None, outdir=outdir)
+    ctx = app.node.try_get_context
+    removal = str(ctx(CONTEXT_REMOVAL_POLICY) or "retain").lower()
+    if removal not in REMOVAL_POLICIES:
+        raise ConfigError(
+            f"context {CONTEXT_REMOVAL_POLICY} must be one of {sorted(REMOVAL_POLICIES)}, got {removal!r}"
+        )
+    executors_path = _resolve(ctx(CONTEXT_EXECUTORS_CONFIG) or config.executors_config_path())
+    layer_dir = _resolve(ctx(CONTEXT_LAYER_DIR) or config.LAYER_DIR)
+    lambdas_dir = _resolve(ctx(CONTEXT_LAMBDAS_DIR) or config.LAMBDAS_DIR)
+    if not (layer_dir / "python").is_dir():
+        raise ConfigError(f"layer folder {layer_dir}/python is missing: run `make layer` first")
+    if not lambdas_dir.is_dir():
+        raise ConfigError(f"Lambda code folder {lambdas_dir} is missing")
+    RunfoxStack(
+        app,
+        str(ctx(CONTEXT_STACK_NAME) or DEFAULT_STACK_NAME),
+        executors=config.load_executors_config(executors_path),
+        layer_dir=layer_dir,
+        lambdas_dir=lambdas_dir,
+        removal_policy=REMOVAL_POLICIES[removal],
+        env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
+        description="runfox serverless workflow engine",
+    )
+    nag.add_checks(app)
+    return app
+
+
+def cdk_json_context(path: Path = ROOT / "cdk.json") -> dict[str, Any]:
+    """The ``context`` of cdk.json: feature flags and runfox defaults, as the CLI would pass them."""
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("context", {}))
+
+
+def main() -> None:
+    """Synthesize; outside the CDK CLI, with cdk.json's context and into ./cdk.out."""
+    under_cli = "CDK_OUTDIR" in os.environ
+    try:
+        app = build_app(
+            context=None if under_cli else cdk_json_context(),
+            outdir=None if under_cli else str(ROOT / "cdk.out"),
+        )
+        app.synth()
+    except ConfigError as exc:
+        sys.exit(f"runfox: {exc}")
+
+
+def _resolve(path: str | os.PathLike[str]) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else ROOT / candidate

@@ -1,0 +1,72 @@
+"""nag.py -- every cdk-nag finding we accept, each with its written reason.
+
+The AwsSolutions pack runs as a policy-validation plugin (cdk-nag v3): any
+finding not acknowledged here fails synthesis. Constructs call these helpers
+on the resource that causes the finding, so a user composing ``RunfoxEngine``
+in their own stack inherits the same acknowledgements and reasons.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from runfox_core.aws.config import LAMBDA_RUNTIME
+
+_BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+def add_checks(scope: IConstruct) -> None:
+    """Run the AwsSolutions pack over ``scope`` at synth (writing acknowledgements to the template)."""
+    Validations.of(scope).add_plugins(
+        AwsSolutionsChecks(scope, verbose=True, write_suppressions_to_cloud_formation=True)
+    )
+
+
+def accept_function_findings(function: IConstruct) -> None:
+    """Findings every runfox Lambda has by design (applies to its role and policy too)."""
+    _ack(
+        function,
+        f"AwsSolutions-IAM4[{_BASIC_EXECUTION_ROLE}]",
+        "AWSLambdaBasicExecutionRole only grants writing to CloudWatch Logs; a copy as a "
+        "customer-managed policy would add nothing but drift.",
+    )
+    _ack(
+        function,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) uses Resource '*': "
+        "X-Ray has no resource-level permissions. Table and queue grants name their resources "
+        "(tests/infra asserts it).",
+    )
+    _ack(
+        function,
+        "AwsSolutions-L1",
+        f"Pinned to {LAMBDA_RUNTIME} on purpose: the shared layer's compiled wheels are built for "
+        "exactly this runtime (make layer); move both together when upgrading.",
+    )
+
+
+def accept_dead_letter_queue(queue: IConstruct) -> None:
+    """A DLQ is the end of the line: it has no DLQ of its own."""
+    _ack(
+        queue,
+        "AwsSolutions-SQS3",
+        "This queue is itself a dead-letter queue; its messages are alarmed on and, for op "
+        "queues, turned into failed attempts by the result router.",
+    )
+
+
+def accept_no_point_in_time_recovery(table: IConstruct) -> None:
+    """The tasks table holds short-lived, TTL'd runner state only."""
+    _ack(
+        table,
+        "AwsSolutions-DDB3",
+        "The tasks table holds short-lived runner state that expires by TTL; the workflows table "
+        "(with PITR) is the long-term record. Restoring stale in-flight tasks from a backup "
+        "would not help, so PITR here would only add cost.",
+    )
+
+
+def _ack(scope: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
