@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-dev
 PYTEST := $(PY) -m pytest
 
-.PHONY: install test test-unit test-functional test-infra test-e2e reliability lint demo bench clean
+.PHONY: install test test-unit test-functional test-infra test-e2e reliability lint demo bench invoke clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -42,6 +42,9 @@ lint: install
 
 bench: install
 	$(PY) bench/core.py
+
+invoke: install  ## start events/start.json on the deployed stack (needs AWS credentials)
+	$(PY) -m infra.invoke --payload $(or $(PAYLOAD),events/start.json)
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache
