@@ -31,7 +31,7 @@ def invoke_start(lambda_client: Any, function: str, payload: dict[str, Any]) -> 
     response = lambda_client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
     body = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
-        raise SystemExit(f"{function} failed: {json.dumps(body)}")
+        raise SystemExit(f"{function} failed ({response['FunctionError']}): {json.dumps(body)}")
     return body if isinstance(body, dict) else {"response": body}
 
 
