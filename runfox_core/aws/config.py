@@ -56,6 +56,11 @@ ENV_QUEUE_MAP = "RUNFOX_QUEUE_MAP"
 ENV_OP_DEFAULTS = "RUNFOX_OP_DEFAULTS"
 #: Seconds a task item lives before DynamoDB TTL may delete it (optional).
 ENV_TASK_TTL_SECONDS = "RUNFOX_TASK_TTL_SECONDS"
+#: Seconds after which a claimed job whose send was never confirmed is re-emitted by
+#: advance (optional). Keep it below the queues' visibility timeout: a redelivered
+#: record is what re-drives advance after a crash between claim and send.
+ENV_UNSENT_GRACE_SECONDS = "RUNFOX_UNSENT_GRACE_SECONDS"
+DEFAULT_UNSENT_GRACE_SECONDS = 60.0  # seconds; the engine Lambdas' queues keep records invisible 180 s
 #: Path of the executors config, read by app.py and the local emulator.
 ENV_EXECUTORS_CONFIG = "RUNFOX_EXECUTORS_CONFIG"
 
@@ -151,6 +156,12 @@ class Settings:
     queue_map: Mapping[str, str]
     op_defaults: Mapping[str, OpDefaults] = field(default_factory=dict)
     task_ttl_seconds: int = DEFAULT_TASK_TTL_SECONDS
+    unsent_grace_seconds: float = DEFAULT_UNSENT_GRACE_SECONDS
+
+    def engine_op_defaults(self) -> dict[str, dict[str, Any]]:
+        """``op_defaults`` in the shape ``runfox_core.Backend`` takes."""
+        return {token: {"timeout_seconds": d.timeout_seconds}
+                for token, d in self.op_defaults.items() if d.timeout_seconds is not None}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -170,6 +181,7 @@ class Settings:
             queue_map=queue_map,
             op_defaults=_op_defaults(environ, queue_map),
             task_ttl_seconds=_ttl(environ),
+            unsent_grace_seconds=_grace(environ),
         )
 
 
@@ -227,6 +239,19 @@ def _ttl(environ: Mapping[str, str]) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{ENV_TASK_TTL_SECONDS} must be a whole number of seconds >= 1, got {raw!r}")
     return int(raw)
+
+
+def _grace(environ: Mapping[str, str]) -> float:
+    raw = environ.get(ENV_UNSENT_GRACE_SECONDS, "").strip()
+    if not raw:
+        return DEFAULT_UNSENT_GRACE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"{ENV_UNSENT_GRACE_SECONDS} must be a number of seconds >= 0, got {raw!r}")
+    return value
 
 
 def _positive_number(value: Any) -> bool:

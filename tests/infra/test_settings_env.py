@@ -123,3 +123,24 @@ def test_importing_the_config_module_pulls_in_neither_boto3_nor_aws_cdk() -> Non
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # Then neither SDK nor CDK was loaded (Lambdas and the emulator import it cheaply)
     assert loaded.strip() == "[]"
+
+
+def test_the_unsent_grace_defaults_to_a_minute_and_reads_its_variable() -> None:
+    from runfox_core.aws import config
+
+    base = {config.ENV_WORKFLOWS_TABLE: "w", config.ENV_TASKS_TABLE: "t", config.ENV_RESULTS_QUEUE_URL: "u",
+            config.ENV_QUEUE_MAP: '{"a": "https://q/a"}', config.ENV_OP_DEFAULTS: '{"a": {"timeout_seconds": 9}}'}
+    assert config.Settings.from_env(base).unsent_grace_seconds == 60.0
+    assert config.Settings.from_env({**base, config.ENV_UNSENT_GRACE_SECONDS: "0"}).unsent_grace_seconds == 0.0
+    assert config.Settings.from_env(base).engine_op_defaults() == {"a": {"timeout_seconds": 9}}
+
+
+def test_a_bad_unsent_grace_is_refused_naming_the_variable() -> None:
+    import pytest
+
+    from runfox_core.aws import config
+
+    base = {config.ENV_WORKFLOWS_TABLE: "w", config.ENV_TASKS_TABLE: "t", config.ENV_RESULTS_QUEUE_URL: "u",
+            config.ENV_QUEUE_MAP: "{}", config.ENV_UNSENT_GRACE_SECONDS: "soon"}
+    with pytest.raises(config.ConfigError, match="RUNFOX_UNSENT_GRACE_SECONDS"):
+        config.Settings.from_env(base)
