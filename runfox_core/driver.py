@@ -112,9 +112,11 @@ def advance_execution(backend: Any, key: str, wf: Workflow | None = None) -> Adv
         schedule = getattr(backend.runner, "schedule_wake", None)
         if schedule is not None:
             schedule(key, result.wake_at)
+    # Pending after claims means in progress (an execution's roots are claimable
+    # at once), so the status needs no extra read.
     status = {Complete: WorkflowStatus.COMPLETE, Halt: WorkflowStatus.HALTED,
-              Failed: WorkflowStatus.FAILED}.get(type(result))
-    return Advanced(execution=key, status=status or wf.status, dispatched=dispatched, result=result)
+              Failed: WorkflowStatus.FAILED}.get(type(result), WorkflowStatus.IN_PROGRESS)
+    return Advanced(execution=key, status=status, dispatched=dispatched, result=result)
 
 
 def apply_message(backend: Any, message: Any, wf: Workflow | None = None) -> Workflow | None:
@@ -124,8 +126,9 @@ def apply_message(backend: Any, message: Any, wf: Workflow | None = None) -> Wor
     Raises MessageError only from ``messages.decode`` (the caller decodes).
     """
     key = _execution(message)
+    step = getattr(message, "op", None) or getattr(message, "step", None)
     try:
-        wf = wf or Workflow.resume(key, backend)
+        wf = wf or Workflow.resume(key, backend, steps=[step] if step else ())
     except ExecutionNotFoundError:
         log.error("message for an unknown execution dropped", extra={"execution": key})
         return None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -49,6 +49,7 @@ class Workflow:
         self.id = workflow_execution_id
         self.backend = backend
         self._snapshot: Snapshot | None = None
+        self._fresh = False  # True while _snapshot is what the store held when last read
 
     # ---------------------------------------------------------- construction
 
@@ -65,10 +66,23 @@ class Workflow:
         return cls.from_dict(load_yaml(text), backend, inputs, name=name)
 
     @classmethod
-    def resume(cls, workflow_execution_id: str, backend: Any) -> Workflow:
-        """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError)."""
-        backend.load_header(workflow_execution_id)
-        return cls(workflow_execution_id, backend)
+    def resume(cls, workflow_execution_id: str, backend: Any, steps: Iterable[str] = ()) -> Workflow:
+        """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError).
+
+        The header read to check it exists (and the records of ``steps``, when
+        the caller knows which it will touch) seed the handle, so the next
+        transition starts without another read.
+        """
+        wanted = list(steps)
+        loader = getattr(backend.store, "load_snapshot", None)
+        if wanted and loader is not None:
+            header, records, _ = loader(workflow_execution_id, wanted, [])
+        else:
+            header = backend.load_header(workflow_execution_id)
+            records = backend.store.load_steps(workflow_execution_id, wanted) if wanted else {}
+        wf = cls(workflow_execution_id, backend)
+        wf._snapshot, wf._fresh = Snapshot(header, records, {}, False), True
+        return wf
 
     @staticmethod
     def validate(spec: Any, inputs: Any = None) -> list[Problem]:
@@ -82,7 +96,7 @@ class Workflow:
         definition = backend.load_definition(self.id)
         plan = backend.plan(self.id)
         for attempt in range(MAX_CONFLICT_RETRIES):
-            snapshot, fresh = self._snapshot, False
+            snapshot, fresh = self._snapshot, self._fresh
             if snapshot is None:
                 snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
             txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
@@ -92,7 +106,7 @@ class Workflow:
                 self._snapshot = None
                 continue
             if not changed:
-                self._snapshot = snapshot
+                self._snapshot, self._fresh = snapshot, fresh
                 return result
             try:
                 backend.store.commit(self.id, txn.to_commit())
@@ -101,7 +115,7 @@ class Workflow:
                 backend.record_conflict()
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
-            self._snapshot = txn.after_commit()
+            self._snapshot, self._fresh = txn.after_commit(), False
             return result
         raise ConflictError(f"execution {self.id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
@@ -113,6 +127,7 @@ class Workflow:
         """
         grace = self.backend.unsent_grace_seconds
         limit = self.backend.store.max_steps_per_commit
+        max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
         jobs: list[Any] = []
 
         def step(txn: Txn, now: float) -> tuple[bool, Any]:
@@ -127,7 +142,8 @@ class Workflow:
                 if done is not None:
                     return True, done
             found: list[Any] = []
-            stale = tx.stale_unsent(txn, now, grace)
+            emitted = {job.op for job in jobs}  # this call's own claims are not stale
+            stale = [sid for sid in tx.stale_unsent(txn, now, grace) if sid not in emitted]
             if stale:
                 if not txn.fresh:
                     raise _Reload()
@@ -135,7 +151,7 @@ class Workflow:
                 changed = True
             sids = tx.claimable(txn, now, limit)
             if sids:
-                found += tx.claim(txn, sids, now)
+                found += tx.claim(txn, sids, now, max_bytes)
                 changed = True
                 done = tx.terminal_result(txn)
                 if done is not None:
@@ -144,13 +160,11 @@ class Workflow:
                 return True, found
             return changed, tx.idle_result(txn)
 
-        while True:
+        while True:  # one commit per batch the store can take; loop until nothing is left to claim
             result = self._transact(step)
             if not isinstance(result, list):
                 return Dispatch(jobs) if jobs else result
             jobs.extend(result)
-            if not limit or len(result) < limit:
-                return Dispatch(jobs)
 
     def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None) -> Pending | Complete | Halt | Failed | None:

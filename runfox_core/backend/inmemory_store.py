@@ -21,7 +21,7 @@ def _clone_header(h: ExecutionHeader) -> ExecutionHeader:
     return ExecutionHeader(
         h.status, h.version, h.remaining, dict(h.ready), dict(h.joins),
         {k: list(v) for k, v in h.deadlines.items()}, {k: list(v) for k, v in h.unsent.items()},
-        _copy_json(h.outcome), _copy_json(h.error), h.updated_at,
+        _copy_json(h.outcome), _copy_json(h.error), h.updated_at, {k: list(v) for k, v in h.reruns.items()},
     )
 
 

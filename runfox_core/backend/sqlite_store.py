@@ -122,6 +122,8 @@ class SqliteStore(Store):
                 rows += conn.execute(
                     f"SELECT name, value FROM state WHERE key = ? AND name IN ({','.join('?' * len(part))})",
                     (key, *part)).fetchall()
+            if not rows:
+                self._exists(key)
         return {name: json.loads(value) for name, value in rows}
 
     def commit(self, key: str, commit: Commit) -> None:

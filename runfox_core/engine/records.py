@@ -19,8 +19,8 @@ An execution is not one document. It is:
 
 The header holds nothing that grows with the number of steps except the
 ready set, join counters of steps still waiting on two or more dependencies,
-and deadlines of steps in flight: all bounded by the width of the workflow,
-not its length.
+run counters of steps waiting to run again, and deadlines of steps in
+flight: all bounded by the width of the workflow, not its length.
 """
 
 from __future__ import annotations
@@ -76,6 +76,9 @@ class ExecutionHeader:
     outcome: Any = None
     error: dict[str, Any] | None = None
     updated_at: str | None = None
+    # step -> [run_id, attempt] for waiting steps that have run before (retries, loop resets):
+    # a claim then needs no read of the step's record, since a step absent here is at run 0.
+    reruns: dict[str, list[int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -95,12 +98,14 @@ class ExecutionHeader:
             outcome=d.get("outcome"),
             error=d.get("error"),
             updated_at=d.get("updated_at"),
+            reruns={k: [int(x) for x in v] for k, v in (d.get("reruns") or {}).items()},
         )
 
     def copy(self) -> ExecutionHeader:
         """A copy safe to mutate (containers are copied one level deep, values are immutable)."""
         return ExecutionHeader(self.status, self.version, self.remaining, dict(self.ready), dict(self.joins),
-                               dict(self.deadlines), dict(self.unsent), self.outcome, self.error, self.updated_at)
+                               dict(self.deadlines), dict(self.unsent), self.outcome, self.error, self.updated_at,
+                               dict(self.reruns))
 
 
 @dataclass

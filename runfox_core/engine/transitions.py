@@ -28,6 +28,7 @@ from ..payloads import MAX_PAYLOAD_BYTES, check_payload
 from ..results import Complete, DispatchJob, Failed, Halt, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
+from .records import StepRecord
 from .txn import Txn, encode_inputs
 
 log = logging.getLogger("runfox_core")
@@ -90,14 +91,18 @@ def claimable(txn: Txn, now: float, limit: int | None) -> list[str]:
     return ready[:limit] if limit else ready
 
 
-def claim(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
+def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -> list[DispatchJob]:
     """Mark ``sids`` in progress with their inputs resolved; return their jobs.
 
-    A step whose inputs cannot be resolved or exceed the payload limit fails
-    the workflow here: retrying could not change a deterministic input.
+    Claims stop early (the rest stay ready for the next commit) once the
+    resolved inputs would pass ``max_bytes``, the store's size limit for one
+    commit. A step whose inputs cannot be resolved or exceed the payload
+    limit fails the workflow here: retrying could not change a deterministic
+    input. No step record is read: ``header.reruns`` holds the run counters
+    of steps that ran before, and every other ready step is at run 0.
     """
     plans = [txn.plan.steps[s] for s in sids]
-    want_steps: set[str] = set(sids)
+    want_steps: set[str] = set()
     all_state = False
     for p in plans:
         want_steps |= set(txn.plan.steps) if p.input_refs.all_steps else p.input_refs.steps
@@ -105,27 +110,38 @@ def claim(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
     state_keys = None if all_state else {k for p in plans for k in p.input_refs.state_keys}
     txn.prefetch(want_steps, state_keys)
     jobs: list[DispatchJob] = []
+    total = 0
     for p in plans:
-        rec = txn.step(p.id)
-        txn.header.ready.pop(p.id, None)
+        run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
-            inputs = encode_inputs(expressions.evaluate(p.input, txn.context(p.input_refs)), p.id)
+            inputs, size = encode_inputs(expressions.evaluate(p.input, txn.context(p.input_refs)), p.id)
         except PayloadError as exc:
-            _fail_step(txn, p.id, rec, {"type": "PayloadError", "message": str(exc)}, now)
-            return []
+            return _fail_unclaimed(txn, p, run_id, attempt, {"type": "PayloadError", "message": str(exc)}, now)
         except Exception as exc:  # a JSON Logic evaluation error
-            _fail_step(txn, p.id, rec, {"type": "InputError",
-                                        "message": f"resolving step {p.id!r} input: {type(exc).__name__}: {exc}"}, now)
-            return []
-        txn.put_step(rec.evolve(status=StepStatus.IN_PROGRESS, inputs=inputs, output=None,
-                             start_time=iso(now), end_time=None, host=_HOST))
+            return _fail_unclaimed(txn, p, run_id, attempt, {
+                "type": "InputError", "message": f"resolving step {p.id!r} input: {type(exc).__name__}: {exc}"}, now)
+        if max_bytes is not None and jobs and total + size > max_bytes:
+            break  # the rest go in the next commit
+        total += size
+        txn.header.ready.pop(p.id, None)
+        txn.header.reruns.pop(p.id, None)
+        txn.put_step(StepRecord(step_id=p.id, token=p.token, status=StepStatus.IN_PROGRESS, run_id=run_id,
+                                attempt=attempt, inputs=inputs, start_time=iso(now), host=_HOST))
         if p.timeout_seconds is not None:
-            txn.header.deadlines[p.id] = [rec.run_id, now + p.timeout_seconds]
-        txn.unsent_add[p.id] = [rec.run_id, now]
-        jobs.append(_job(txn, p, rec.run_id, inputs))
+            txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
+        txn.unsent_add[p.id] = [run_id, now]
+        jobs.append(_job(txn, p, run_id, inputs))
     if jobs and txn.header.status == WorkflowStatus.PENDING:
         txn.header.status = WorkflowStatus.IN_PROGRESS
     return jobs
+
+
+def _fail_unclaimed(txn: Txn, p: StepPlan, run_id: int, attempt: int, error: dict[str, str], now: float) -> list[Any]:
+    txn.header.ready.pop(p.id, None)
+    txn.header.reruns.pop(p.id, None)
+    record = StepRecord(step_id=p.id, token=p.token, run_id=run_id, attempt=attempt)
+    _fail_step(txn, p.id, record, error, now)
+    return []
 
 
 def _job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:
@@ -281,6 +297,7 @@ def _schedule_retry(txn: Txn, sid: str, rec: Any, now: float, backoff: bool) -> 
     attempt = rec.attempt + 1
     txn.put_step(rec.evolve(status=StepStatus.RETRY, attempt=attempt, run_id=rec.run_id + 1,
                          end_time=iso(now)))
+    txn.header.reruns[sid] = [rec.run_id + 1, attempt]
     delay = retry_delay(txn.plan.steps[sid], attempt) if backoff else 0.0
     txn.header.ready[sid] = now + delay if delay > 0 else 0.0
 
@@ -303,6 +320,7 @@ def reset(txn: Txn, seeds: list[str], now: float) -> None:
             txn.header.remaining += 1
         txn.put_step(rec.evolve(status=StepStatus.READY, run_id=rec.run_id + 1, attempt=0,
                              inputs=None, output=None, error=None, start_time=None, end_time=None))
+        txn.header.reruns[sid] = [rec.run_id + 1, 0]
         txn.header.ready.pop(sid, None)
         txn.header.joins.pop(sid, None)
         txn.header.deadlines.pop(sid, None)

@@ -172,8 +172,9 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def encode_inputs(inputs: Any, step_id: str) -> dict[str, Any]:
-    """Resolved inputs, checked like any payload and detached from the records they were read from."""
+def encode_inputs(inputs: Any, step_id: str) -> tuple[dict[str, Any], int]:
+    """Resolved inputs, checked like any payload and detached from the records they were read from,
+    with their size in bytes of JSON."""
     what = f"step {step_id!r} inputs"
     if not isinstance(inputs, dict):
         raise PayloadError(f"{what} must be a JSON object")
@@ -181,6 +182,7 @@ def encode_inputs(inputs: Any, step_id: str) -> dict[str, Any]:
         text = json.dumps(inputs, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"{what} are not JSON-serialisable: {exc}") from None
-    if len(text) > MAX_PAYLOAD_BYTES or len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise PayloadError(f"{what} are {len(text.encode()):,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}")
-    return json.loads(text)
+    size = len(text.encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"{what} are {size:,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}")
+    return json.loads(text), size

@@ -81,3 +81,13 @@ def test_dispatched_jobs_are_not_reemitted(clock: Any) -> None:
     backend.dispatch(wf.id, wf.advance().jobs)
     clock.advance(3600)
     assert isinstance(rfx.Workflow.resume(wf.id, backend).advance(), rfx.Pending)
+
+
+def test_with_no_grace_a_lost_send_is_reemitted_by_the_next_advance_only() -> None:
+    backend = rfx.Backend(unsent_grace_seconds=0)
+    wf = rfx.Workflow.from_dict({"steps": [{"op": "a"}, {"op": "b"}]}, backend)
+    first = wf.advance()
+    assert sorted(j.op for j in first.jobs) == ["a", "b"]  # one call emits each claim once
+    backend.dispatch(wf.id, first.jobs[:1])  # the send of "b" is lost
+    again = rfx.Workflow.resume(wf.id, backend).advance()
+    assert [j.op for j in again.jobs] == ["b"]
