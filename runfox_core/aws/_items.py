@@ -1,0 +1,80 @@
+"""_items.py -- DynamoDB attribute values and item sizes, in one place.
+
+We talk to DynamoDB through the low-level client, so values are typed
+attribute dicts (``{"S": ...}``). Structured values (records, state values,
+the header body) are stored as compact JSON strings, not DynamoDB maps:
+JSON keeps ints, floats, nested lists and ``null`` exactly as given (no
+float -> Decimal round trip), costs about the same bytes, and needs no
+per-type conversion code. Numbers the table conditions on (``version``,
+unsent run ids) are real ``N`` attributes.
+
+``item_size`` follows DynamoDB's published sizing rules closely enough to
+guard the 400 KB item limit before a write and to estimate write units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB item limit (names + values)
+MAX_TRANSACTION_ITEMS = 100  # actions per TransactWriteItems / TransactGetItems
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024  # aggregate item size of one TransactWriteItems
+MAX_BATCH_GET_KEYS = 100  # keys per BatchGetItem
+MAX_BATCH_WRITE_ITEMS = 25  # requests per BatchWriteItem
+MAX_EXPRESSION_BYTES = 4096  # any one expression string
+
+
+def s(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def n(value: float) -> dict[str, Any]:
+    return {"N": repr(value) if isinstance(value, float) else str(int(value))}
+
+
+def js(value: Any) -> dict[str, Any]:
+    """A JSON-string attribute (see the module docstring for why JSON); keeps key order."""
+    return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)}
+
+
+def from_js(attr: dict[str, Any]) -> Any:
+    return json.loads(attr["S"])
+
+
+def from_n(attr: dict[str, Any]) -> float:
+    return float(attr["N"])
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return len(raw.encode("utf-8"))
+    if kind == "B":
+        return len(raw)
+    if kind == "N":
+        digits = raw.lstrip("-").split("e")[0].split("E")[0].replace(".", "").strip("0")
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + _value_size(v) + 1 for k, v in raw.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in raw)
+    if kind == "SS":
+        return sum(len(x.encode("utf-8")) for x in raw)
+    if kind == "BS":
+        return sum(len(x) for x in raw)
+    return sum(_value_size({"N": x}) for x in raw)  # NS
+
+
+def item_size(item: dict[str, dict[str, Any]]) -> int:
+    """Bytes DynamoDB counts for ``item``: attribute names plus values."""
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
+
+
+def write_units(size: int, transactional: bool = False) -> int:
+    """On-demand write request units for writing an item of ``size`` bytes."""
+    units = max(1, math.ceil(size / 1024))
+    return units * 2 if transactional else units

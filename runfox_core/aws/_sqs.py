@@ -1,0 +1,89 @@
+"""_sqs.py -- sending runfox messages through SQS, shared by the runner and the executor.
+
+Owns batching (at most 10 entries and 256 KiB per SendMessageBatch), the
+check that every entry was accepted (SendMessageBatch reports refusals in
+``Failed`` instead of raising), and the rule that turns an executor's output
+or exception into a result that can always be sent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .. import messages
+from ..errors import PayloadError, RunfoxError
+from ..payloads import check_payload
+from ..results import StepResult
+
+MAX_BATCH_ENTRIES = 10  # SendMessageBatch / DeleteMessageBatch entries per call
+MAX_BATCH_BYTES = 256 * 1024  # SQS payload per message and per batch
+MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling (15 minutes)
+MAX_ERROR_MESSAGE_CHARS = 4096  # an executor's exception text is cut to this
+
+
+def _bounded(error: dict[str, str]) -> dict[str, str]:
+    text = str(error.get("message"))
+    if len(text) > MAX_ERROR_MESSAGE_CHARS:
+        text = text[:MAX_ERROR_MESSAGE_CHARS] + "... (truncated)"
+    return {"type": str(error.get("type")), "message": text}
+
+
+def checked(result: StepResult) -> StepResult:
+    """``result`` made sendable: an error's message bounded, an output that is not a JSON
+    object within the payload limit replaced by a PayloadError result (the same rule as
+    ``runfox_core.executor.call_executor``)."""
+    if result.error is not None:
+        return StepResult(result.workflow_execution_id, result.op, result.run_id, error=_bounded(result.error))
+    try:
+        check_payload(result.output, f"step {result.op!r} output")
+    except PayloadError as exc:
+        error = {"type": "PayloadError", "message": str(exc)}
+        return StepResult(result.workflow_execution_id, result.op, result.run_id, error=error)
+    return result
+
+
+def result_body(result: StepResult) -> str:
+    return messages.encode(messages.result_message(checked(result)))
+
+
+def send_one(client: Any, queue_url: str, body: str, delay: float = 0) -> None:
+    """Send one message (SendMessage raises on refusal)."""
+    kwargs: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": body}
+    if delay > 0:
+        kwargs["DelaySeconds"] = min(MAX_DELAY_SECONDS, math.ceil(delay))
+    client.send_message(**kwargs)
+
+
+def send(client: Any, queue_url: str, entries: Iterable[tuple[str, float]], what: str = "messages") -> int:
+    """Send ``(body, delay_seconds)`` entries in as few SendMessageBatch calls as fit; return calls made.
+
+    Raises ``RunfoxError`` naming the refused entries if SQS refuses any
+    (the ones before it may have been sent: senders must be idempotent).
+    """
+    batch: list[dict[str, Any]] = []
+    size = calls = 0
+    for body, delay in entries:
+        length = len(body.encode("utf-8"))
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
+            _send_batch(client, queue_url, batch, what)
+            calls += 1
+            batch, size = [], 0
+        entry: dict[str, Any] = {"Id": str(len(batch)), "MessageBody": body}
+        if delay > 0:
+            entry["DelaySeconds"] = min(MAX_DELAY_SECONDS, math.ceil(delay))
+        batch.append(entry)
+        size += length
+    if batch:
+        _send_batch(client, queue_url, batch, what)
+        calls += 1
+    return calls
+
+
+def _send_batch(client: Any, queue_url: str, batch: list[dict[str, Any]], what: str) -> None:
+    resp = client.send_message_batch(QueueUrl=queue_url, Entries=batch)
+    failed = resp.get("Failed") or []
+    if failed:
+        detail = "; ".join(f"entry {f.get('Id')}: {f.get('Code')} {f.get('Message', '')}".strip() for f in failed)
+        raise RunfoxError(f"SQS refused {len(failed)} of {len(batch)} {what} to {queue_url}: {detail}")

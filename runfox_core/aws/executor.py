@@ -1,0 +1,129 @@
+"""executor.py -- sqs_executor: turn a plain ``execute(token, inputs)`` into an SQS Lambda handler.
+
+``handler = sqs_executor(execute)`` is a whole executor Lambda. For each job
+record of the SQS batch it runs ``execute`` through ``call_executor`` (an
+exception or an output that is not a JSON object within the payload limit
+becomes an error result) and sends the result message to the results queue.
+
+Failure rules (Powertools ``BatchProcessor`` partial batch responses):
+
+- a record that is not a job message is logged and dropped (it can never
+  succeed), never reported failed;
+- a failing ``execute`` is a result (a failed attempt), not a record failure;
+- only infrastructure errors (the send fails) fail the record, so SQS
+  redelivers it; a job that keeps failing reaches the op's dead-letter
+  queue, where the result-router turns it into a failed attempt.
+
+The results queue URL is the ``results_queue_url`` argument, else
+``RUNFOX_RESULTS_QUEUE_URL``, read once on the first invocation (not at
+import); if neither is set, every invocation fails naming the variable. Logs
+carry the execution as correlation id; metrics ``StepSucceeded``,
+``StepErrored``, ``MalformedJob`` and ``ResultSendFailed`` (Count) go to the namespace of
+``POWERTOOLS_METRICS_NAMESPACE``, default ``Runfox``
+(``POWERTOOLS_METRICS_DISABLED=true`` turns them off, e.g. in tests).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from .. import messages
+from ..errors import MessageError, RunfoxError
+from ..executor import Executor, call_executor
+from ..results import DispatchJob
+from . import _sqs
+from ._clients import default_client
+from .config import (
+    ENV_POWERTOOLS_METRICS_NAMESPACE,
+    ENV_POWERTOOLS_SERVICE_NAME,
+    ENV_RESULTS_QUEUE_URL,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
+
+
+def sqs_executor(
+    execute: Executor,
+    *,
+    results_queue_url: str | None = None,
+    sqs_client: Any = None,
+    logger: Logger | None = None,
+    metrics: Metrics | None = None,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Return the Lambda handler ``(event, context) -> {"batchItemFailures": [...]}`` for ``execute``."""
+    return _SQSExecutor(execute, results_queue_url, sqs_client, logger, metrics).handle
+
+
+def _unless_env(name: str, default: str) -> str | None:
+    # Powertools prefers an explicit argument over its environment variable,
+    # so pass our default only when the variable is not set.
+    return None if os.environ.get(name) else default
+
+
+class _SQSExecutor:
+    def __init__(self, execute: Executor, results_queue_url: str | None, sqs_client: Any,
+                 logger: Logger | None, metrics: Metrics | None):
+        self.execute = execute
+        self._results_url = results_queue_url
+        self._sqs = sqs_client
+        self._lock = threading.Lock()
+        self.logger = logger or Logger(service=_unless_env(ENV_POWERTOOLS_SERVICE_NAME, SERVICE_NAME))
+        self.metrics = metrics or Metrics(namespace=_unless_env(ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE))
+        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def _setup(self) -> tuple[str, Any]:
+        with self._lock:
+            if not self._results_url:
+                self._results_url = os.environ.get(ENV_RESULTS_QUEUE_URL, "").strip()
+                if not self._results_url:
+                    raise RunfoxError(f"{ENV_RESULTS_QUEUE_URL} is not set: the executor cannot send results")
+            if self._sqs is None:
+                self._sqs = default_client("sqs")
+            return self._results_url, self._sqs
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self._setup()
+        try:
+            return dict(process_partial_response(
+                event=event, record_handler=self.record, processor=self.processor, context=context))
+        finally:
+            self.logger.set_correlation_id(None)
+            self.metrics.flush_metrics()
+            # With POWERTOOLS_METRICS_DISABLED, flush keeps the metrics, which then pile
+            # up across invocations and print themselves at 100 values; drop them.
+            self.metrics.clear_metrics()
+
+    def record(self, record: SQSRecord) -> None:
+        url, sqs = self._setup()
+        self.logger.set_correlation_id(None)
+        try:
+            job = messages.decode(record.body)
+            if not isinstance(job, DispatchJob):
+                raise MessageError(f"expected a job message, got {type(job).__name__}")
+        except MessageError as exc:
+            self.logger.error("dropping malformed job message", extra={"message_id": record.message_id,
+                                                                       "reason": str(exc)})
+            self.metrics.add_metric(name="MalformedJob", unit=MetricUnit.Count, value=1)
+            return
+        self.logger.set_correlation_id(job.workflow_execution_id)
+        with self.logger.append_context_keys(step=job.op, run_id=job.run_id, token=job.token):
+            result = _sqs.checked(call_executor(self.execute, job))
+            try:
+                _sqs.send_one(sqs, url, messages.encode(messages.result_message(result)))
+            except Exception:  # the record fails and SQS redelivers it
+                self.metrics.add_metric(name="ResultSendFailed", unit=MetricUnit.Count, value=1)
+                raise
+            if result.error is None:
+                self.logger.info("step succeeded")
+                self.metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
+            else:
+                self.logger.warning("step errored", extra={"error": result.error})
+                self.metrics.add_metric(name="StepErrored", unit=MetricUnit.Count, value=1)

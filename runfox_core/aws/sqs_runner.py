@@ -1,0 +1,237 @@
+"""sqs_runner.py -- SQSRunner: jobs go out on one SQS queue per op, results come back pushed.
+
+Owns the short-term side of the AWS backend:
+
+- ``dispatch`` validates every job first (unknown token -> ``DispatchError``,
+  bad inputs -> ``PayloadError``; nothing written or sent), then writes one
+  tasks-table row per (execution, step, run_id) -- pk = execution key,
+  sk = ``<step>#<run_id>``, with ``token``, ``inputs`` (JSON), ``status``,
+  ``created_at`` and the TTL ``expires_at`` -- then sends one ``job`` message
+  per job to its op's queue, and for each job with ``timeout_seconds`` a
+  ``deadline`` message to the results queue, delayed up to 15 minutes (the
+  result-router re-delays deadlines further out). Re-dispatching the same
+  run overwrites its row and resends its message: executors' results are
+  fenced by run_id, so duplicates are harmless.
+- ``schedule_wake`` / ``submit_work_result`` send ``wake`` / ``result``
+  messages to the results queue.
+
+Known limits, by design: results are pushed to the result-router (an SQS
+consumer), so ``gather`` raises instead of polling; SQS cannot be looked at
+without taking messages, so ``list_pending_jobs`` raises. ``take_pending_jobs``
+(for a worker outside Lambda) receives from every op queue and deletes what
+it received at once: at-most-once, so a worker that dies holding jobs loses
+them until their step deadline fires -- set ``timeout_seconds`` on such ops,
+or use the Lambda executor (``executor.py``), which is at-least-once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import messages
+from ..backend.runner import Runner
+from ..errors import DispatchError, MessageError, RunfoxError
+from ..payloads import check_payload, encode_json
+from ..results import DispatchJob, StepResult
+from . import _items as it
+from . import _sqs
+from ._clients import default_client
+from ._keys import PK, SK, TTL_ATTRIBUTE, task_sk
+from .config import DEFAULT_TASK_TTL_SECONDS
+
+log = logging.getLogger("runfox_core.aws")
+
+QueueMap = Mapping[str, str] | Callable[[str], str | None]
+TASK_DISPATCHED = "dispatched"  # ``status`` of a task row written by dispatch
+_RETRIES = 8
+
+
+class SQSRunner(Runner):
+    """Dispatch through SQS; see the module docstring for what each method sends."""
+
+    def __init__(
+        self,
+        queue_map: QueueMap,
+        tasks_table: str,
+        results_queue_url: str | None = None,
+        *,
+        sqs_client: Any = None,
+        dynamodb_client: Any = None,
+        task_ttl_seconds: int = DEFAULT_TASK_TTL_SECONDS,
+        op_defaults: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        """``op_defaults`` (token -> ``config.OpDefaults``) is held for the engine to read; the
+        runner itself sends deadlines only for jobs that carry ``timeout_seconds``, because a
+        deadline only counts once the engine has recorded it in the header at claim time."""
+        self.queue_map = queue_map
+        self.op_defaults = dict(op_defaults or {})
+        self.tasks_table = tasks_table
+        self.results_queue_url = results_queue_url
+        self.task_ttl_seconds = task_ttl_seconds
+        self.clock = clock
+        self._sqs = sqs_client
+        self._dynamodb = dynamodb_client
+        self._lock = threading.Lock()
+
+    @property
+    def sqs(self) -> Any:
+        with self._lock:
+            if self._sqs is None:
+                self._sqs = default_client("sqs")
+            return self._sqs
+
+    @property
+    def dynamodb(self) -> Any:
+        with self._lock:
+            if self._dynamodb is None:
+                self._dynamodb = default_client("dynamodb")
+            return self._dynamodb
+
+    def queue_url(self, token: str) -> str | None:
+        """The queue of dispatch token ``token``, or None if no queue serves it."""
+        if callable(self.queue_map):
+            try:
+                return self.queue_map(token)
+            except KeyError:
+                return None
+        return self.queue_map.get(token)
+
+    def _results_url(self, what: str) -> str:
+        if not self.results_queue_url:
+            raise RunfoxError(f"SQSRunner has no results_queue_url, so it cannot send {what}")
+        return self.results_queue_url
+
+    # ---------------------------------------------------------------- dispatch
+
+    def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
+        """Write a task row and send a job message per job; returns [] (results arrive pushed)."""
+        unique = list({(j.workflow_execution_id, j.op, j.run_id): j for j in jobs}.values())
+        planned = [self._validate(job) for job in unique]  # everything checked before anything is written
+        if not planned:
+            return []
+        now = self.clock()
+        self._write_tasks(unique, now)
+        by_queue: dict[str, list[tuple[str, float]]] = {}
+        for _job, url, body in planned:
+            by_queue.setdefault(url, []).append((body, 0))
+        for url, entries in by_queue.items():
+            _sqs.send(self.sqs, url, entries, "job messages")
+        deadlines = [
+            (messages.encode(messages.deadline_message(
+                job.workflow_execution_id, job.op, job.run_id, now + float(job.timeout_seconds))),
+             math.ceil(float(job.timeout_seconds)))
+            for job in unique
+            if job.timeout_seconds is not None
+        ]
+        if deadlines:
+            _sqs.send(self.sqs, self._results_url("deadline messages"), deadlines, "deadline messages")
+        return []
+
+    def _validate(self, job: DispatchJob) -> tuple[DispatchJob, str, str]:
+        where = f"execution {job.workflow_execution_id!r} step {job.op!r}"
+        url = self.queue_url(job.token)
+        if not url:
+            raise DispatchError(f"{where}: no queue for dispatch token {job.token!r}")
+        check_payload(job.inputs, f"{where} inputs")
+        if job.timeout_seconds is not None and not self.results_queue_url:
+            raise DispatchError(f"{where} has timeout_seconds but the SQSRunner has no results_queue_url")
+        return job, url, messages.encode(messages.job_message(job))
+
+    def _write_tasks(self, jobs: list[DispatchJob], now: float) -> None:
+        created_at = datetime.fromtimestamp(now, UTC).isoformat()
+        expires_at = int(now) + int(self.task_ttl_seconds)
+        requests = [
+            {"PutRequest": {"Item": {
+                PK: it.s(job.workflow_execution_id),
+                SK: it.s(task_sk(job.op, job.run_id)),
+                "step": it.s(job.op),
+                "run_id": it.n(job.run_id),
+                "token": it.s(job.token),
+                "inputs": it.s(encode_json(job.inputs)),
+                "status": it.s(TASK_DISPATCHED),
+                "created_at": it.s(created_at),
+                TTL_ATTRIBUTE: it.n(expires_at),
+            }}}
+            for job in jobs
+        ]
+        for start in range(0, len(requests), it.MAX_BATCH_WRITE_ITEMS):
+            pending: dict[str, Any] = {self.tasks_table: requests[start : start + it.MAX_BATCH_WRITE_ITEMS]}
+            for attempt in range(_RETRIES + 1):
+                pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                if attempt == _RETRIES:
+                    raise RunfoxError(f"table {self.tasks_table!r}: BatchWriteItem left items unprocessed")
+                time.sleep(min(1.0, 0.02 * 2**attempt))
+
+    # ------------------------------------------------------------------ timers
+
+    def schedule_wake(self, workflow_execution_id: str, at_epoch_seconds: float) -> None:
+        """Have the result-router call ``advance()`` on this execution at (or after) ``at_epoch_seconds``.
+
+        SQS delays at most 15 minutes; a wake that arrives early finds a
+        ``Pending(wake_at)`` again and the driver re-arms it.
+        """
+        body = messages.encode(messages.wake_message(workflow_execution_id))
+        _sqs.send_one(self.sqs, self._results_url("wake messages"), body, at_epoch_seconds - self.clock())
+
+    def schedule_deadline(self, workflow_execution_id: str, step: str, run_id: int, at_epoch_seconds: float) -> None:
+        """Re-arm the deadline timer of (step, run_id) (the router calls this while it is not yet due)."""
+        body = messages.encode(messages.deadline_message(workflow_execution_id, step, run_id, at_epoch_seconds))
+        _sqs.send_one(self.sqs, self._results_url("deadline messages"), body, at_epoch_seconds - self.clock())
+
+    def submit_work_result(self, result: StepResult) -> None:
+        """Send a worker's result to the result-router (an unsendable output becomes a PayloadError result)."""
+        _sqs.send_one(self.sqs, self._results_url("results"), _sqs.result_body(result))
+
+    # ---------------------------------------------------- polling (not in Lambda)
+
+    def gather(self, workflow_execution_id: str) -> list[StepResult]:
+        raise RunfoxError(
+            "SQSRunner does not gather: results are pushed to the result-router through the results queue, "
+            "which applies them with Workflow.resume(key, backend).on_step_result(...). Workflow.run() "
+            "needs a polled runner (InProcessRunner)."
+        )
+
+    def list_pending_jobs(self) -> list[DispatchJob]:
+        raise RunfoxError(
+            "SQSRunner cannot list pending jobs: SQS has no way to look at messages without taking them. "
+            "Use take_pending_jobs() to claim jobs, or the queue's ApproximateNumberOfMessages metric."
+        )
+
+    def take_pending_jobs(self) -> list[DispatchJob]:
+        """Receive up to 10 jobs from each op queue and delete them (at-most-once; see module docstring).
+
+        Malformed messages are logged and deleted: they can never succeed.
+        Needs a dict ``queue_map`` (a callable cannot list its queues).
+        """
+        if callable(self.queue_map):
+            raise RunfoxError("take_pending_jobs needs queue_map as a dict: a callable cannot list its queues")
+        jobs: list[DispatchJob] = []
+        for url in dict.fromkeys(self.queue_map.values()):
+            received = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            handles = []
+            for msg in received.get("Messages", []):
+                handles.append(msg["ReceiptHandle"])
+                try:
+                    job = messages.decode(msg["Body"])
+                    if not isinstance(job, DispatchJob):
+                        raise MessageError(f"expected a job message, got {type(job).__name__}")
+                except MessageError as exc:
+                    log.error("dropping malformed job message from %s: %s", url, exc)
+                    continue
+                jobs.append(job)
+            if handles:
+                resp = self.sqs.delete_message_batch(
+                    QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)]
+                )
+                for failed in resp.get("Failed") or []:  # redelivered later: a duplicate, fenced by run_id
+                    log.warning("could not delete a taken job from %s: %s", url, failed.get("Code"))
+        return jobs

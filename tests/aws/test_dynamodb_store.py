@@ -1,0 +1,200 @@
+"""test_dynamodb_store.py -- what only the DynamoDB store has: limits, call shapes, error mapping.
+
+The Store contract itself is tests/contract/test_store_contract.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+from aws_kit import AwsKit, record_calls
+from botocore.exceptions import ClientError
+
+from runfox_core.aws.dynamodb_store import DynamoDBStore
+from runfox_core.aws.exceptions import CommitTooLargeError, ItemTooLargeError
+from runfox_core.engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from runfox_core.errors import ConflictError, ExecutionNotFoundError, PayloadError
+from runfox_core.status import StepStatus, WorkflowStatus
+
+
+def new_execution(store: DynamoDBStore, spec: dict[str, Any] | None = None, name: str | None = None) -> str:
+    d = ExecutionDefinition("wf", secrets.token_hex(4), spec or {"steps": []}, {}, "2024-01-01T00:00:00+00:00", name)
+    store.create(d, ExecutionHeader(status=WorkflowStatus.PENDING, version=0, remaining=1, ready={"a": 0.0}))
+    return d.key
+
+
+def commit(store: DynamoDBStore, key: str, **parts: Any) -> Commit:
+    header = store.load_header(key)
+    new = header.copy()
+    new.version += 1
+    c = Commit(expected_version=header.version, header=new, **parts)
+    store.commit(key, c)
+    return c
+
+
+def record(sid: str, **kw: Any) -> StepRecord:
+    return StepRecord(step_id=sid, token="op_a", status=StepStatus.COMPLETE, run_id=1, **kw)
+
+
+@pytest.fixture
+def store(aws: AwsKit) -> DynamoDBStore:
+    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+
+
+def transaction_cancelled(*codes: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+         "CancellationReasons": [{"Code": c} for c in codes]},
+        "TransactWriteItems",
+    )
+
+
+class Failing:
+    """The moto client, except that the first ``times`` TransactWriteItems raise ``error``."""
+
+    def __init__(self, client: Any, error: Exception, times: int = 1):
+        self.client, self.error, self.times = client, error, times
+
+    def transact_write_items(self, **kw: Any) -> Any:
+        if self.times > 0:
+            self.times -= 1
+            raise self.error
+        return self.client.transact_write_items(**kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_step_record_over_400_kb_raises_naming_the_step_and_writes_nothing(store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    big = record("fat", inputs={"i": "x" * 196_000}, output={"o": "y" * 196_000}, error={"m": "z" * 20_000})
+    with pytest.raises(ItemTooLargeError, match=r"step 'fat' record is 4\d\d,\d\d\d bytes") as err:
+        commit(store, key, steps={"fat": big})
+    assert isinstance(err.value, PayloadError)
+    assert store.load_header(key).version == 0 and store.load_steps(key) == {}
+
+
+def test_a_commit_over_100_items_raises_before_writing(store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    with pytest.raises(CommitTooLargeError, match=r"101 items \(the header, 50 step records, 50 state entries\)"):
+        commit(store, key, steps={f"s{i}": record(f"s{i}") for i in range(50)},
+               state={f"k{i}": i for i in range(50)})
+    assert store.load_header(key).version == 0 and store.load_state(key) == {}
+
+
+def test_a_commit_over_4_mb_raises_before_writing(store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    steps = {f"s{i}": record(f"s{i}", inputs={"i": "x" * 190_000}, output={"o": "y" * 190_000}) for i in range(12)}
+    with pytest.raises(CommitTooLargeError, match="bytes; a DynamoDB transaction holds at most 4,194,304"):
+        commit(store, key, steps=steps)
+    assert store.load_steps(key) == {}
+
+
+def test_max_steps_per_commit_leaves_room_for_state_in_one_transaction(store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    n = store.max_steps_per_commit
+    commit(store, key, steps={f"s{i}": record(f"s{i}") for i in range(n)},
+           state={f"k{i}": i for i in range(100 - 1 - n)})
+    assert len(store.load_steps(key)) == n
+
+
+def test_a_large_definition_is_stored_in_pieces_and_loads_back(aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given a 5,000-step spec that compresses to well over one 350 KB piece
+    spec = {"steps": [{"op": f"s{i}", "fn": secrets.token_hex(48), "input": {"k": secrets.token_hex(32)}}
+                      for i in range(5000)]}
+    key = new_execution(store, spec)
+    items = aws.dynamodb.query(TableName=aws.workflows_table, KeyConditionExpression="pk = :k",
+                               ExpressionAttributeValues={":k": {"S": key}})["Items"]
+    pieces = sorted(i["sk"]["S"] for i in items if i["sk"]["S"].startswith("def"))
+    assert len(pieces) >= 2 and pieces[:2] == ["def", "def#0001"]
+    assert store.load_definition(key).spec == spec
+
+
+def test_load_snapshot_is_one_transact_get_items(aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    commit(store, key, steps={"a": record("a")}, state={"x": 1})
+    calls = record_calls(aws.dynamodb)
+    header, steps, state = store.load_snapshot(key, ["a", "b"], ["x", "y"])
+    assert [op for op, _ in calls] == ["TransactGetItems"]
+    assert header.version == 1 and list(steps) == ["a"] and state == {"x": 1}
+
+
+def test_load_snapshot_of_more_than_100_items_reads_the_header_first(aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    commit(store, key, state={f"k{i}": i for i in range(60)})
+    calls = record_calls(aws.dynamodb)
+    _, steps, state = store.load_snapshot(key, [f"s{i}" for i in range(50)], [f"k{i}" for i in range(60)])
+    assert [op for op, _ in calls] == ["GetItem", "BatchGetItem", "BatchGetItem"]
+    assert steps == {} and len(state) == 60
+
+
+def test_mark_sent_is_one_update_when_every_entry_matches(aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    commit(store, key, unsent_add={f"s{i}": [1.0, 5.0] for i in range(20)})
+    calls = record_calls(aws.dynamodb)
+    store.mark_sent(key, {f"s{i}": 1 for i in range(20)})
+    assert [op for op, _ in calls] == ["UpdateItem"]
+    assert store.load_header(key).unsent == {}
+
+
+def test_mark_sent_on_a_missing_execution_creates_nothing(store: DynamoDBStore) -> None:
+    store.mark_sent("wf#missing", {"a": 1, "b": 2})
+    assert not store.exists("wf#missing")
+    with pytest.raises(ExecutionNotFoundError):
+        store.load_header("wf#missing")
+
+
+def test_commits_carry_a_client_request_token_so_sdk_retries_are_idempotent(
+    aws: AwsKit, store: DynamoDBStore
+) -> None:
+    key = new_execution(store)
+    calls = record_calls(aws.dynamodb)
+    commit(store, key, state={"x": 1})
+    (params,) = [p for op, p in calls if op == "TransactWriteItems"]
+    assert len(params["ClientRequestToken"]) == 36
+
+
+@pytest.mark.parametrize("code", ["ConditionalCheckFailed", "TransactionConflict"])
+def test_a_cancelled_commit_is_a_conflict(aws: AwsKit, store: DynamoDBStore, code: str) -> None:
+    key = new_execution(store)
+    failing = DynamoDBStore(aws.workflows_table, client=Failing(aws.dynamodb, transaction_cancelled("None", code)))
+    with pytest.raises(ConflictError, match="changed since version 0"):
+        commit(failing, key, state={"x": 1})
+
+
+def test_other_commit_failures_propagate(aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    failing = DynamoDBStore(aws.workflows_table, client=Failing(aws.dynamodb, transaction_cancelled("ThrottlingError")))
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        commit(failing, key, state={"x": 1})
+
+
+def test_create_retries_a_transaction_conflict(aws: AwsKit) -> None:
+    store = DynamoDBStore(aws.workflows_table,
+                          client=Failing(aws.dynamodb, transaction_cancelled("TransactionConflict"), times=2))
+    key = new_execution(store, name="retried")
+    assert store.find_by_name("retried") == key
+
+
+def test_long_and_odd_ids_get_distinct_keys() -> None:
+    from runfox_core.aws._keys import name_pk, state_sk, step_sk, task_sk
+
+    assert step_sk("a") == "step#a" and state_sk("a") == "state#a" and task_sk("a", 3) == "a#3"
+    long_a, long_b = "x" * 1100, "x" * 1099 + "y"
+    assert step_sk(long_a) != step_sk(long_b) and len(step_sk(long_a).encode()) < 1024
+    assert step_sk("~abc") != "step#~abc"  # a literal "~..." can never collide with a hashed id
+    assert len(name_pk("n" * 3000).encode()) < 2048
+    assert len(task_sk("t" * 2000, 12).encode()) <= 1024 and task_sk("t" * 2000, 12).endswith("#12")
+
+
+def test_loading_records_that_do_not_exist_yet_costs_one_call(aws: AwsKit, store: DynamoDBStore) -> None:
+    # The engine's common case: a step about to be claimed has no record yet.
+    key = new_execution(store)
+    calls = record_calls(aws.dynamodb)
+    assert store.load_steps(key, ["never-claimed"]) == {}
+    assert store.load_state(key, ["never-written"]) == {}
+    assert [op for op, _ in calls] == ["BatchGetItem", "BatchGetItem"]
+    with pytest.raises(ExecutionNotFoundError):
+        store.load_steps("wf#missing", ["a"])

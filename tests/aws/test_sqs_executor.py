@@ -1,0 +1,129 @@
+"""test_sqs_executor.py -- the SQS executor harness: one result per job, failures only for infrastructure."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from aws_kit import AwsKit, sqs_event
+from aws_lambda_powertools import Logger
+
+from runfox_core import messages
+from runfox_core.aws.executor import sqs_executor
+from runfox_core.errors import RunfoxError
+from runfox_core.results import DispatchJob
+
+KEY = "wf#e1"
+
+
+def job_body(step: str, token: str = "op_a", run_id: int = 1, **inputs: Any) -> str:
+    return messages.encode(messages.job_message(DispatchJob(KEY, step, inputs or {"x": 1}, run_id, token=token)))
+
+
+def execute(token: str, inputs: dict[str, Any]) -> Any:
+    if token == "op_a":
+        return {"doubled": inputs["x"] * 2}
+    if token == "raises":
+        raise ValueError("bad input x")
+    if token == "none":
+        return None
+    if token == "list":
+        return [1, 2]
+    if token == "unserialisable":
+        return {"when": object()}
+    if token == "huge":
+        return {"x": "y" * 300_000}
+    raise KeyError(token)
+
+
+def results(aws: AwsKit) -> dict[str, dict[str, Any]]:
+    return {m["step"]: m for m in aws.receive_all(aws.results_url)}
+
+
+def test_a_job_runs_and_its_output_is_sent_as_a_result(aws: AwsKit) -> None:
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    assert handler(sqs_event(job_body("a", x=21)), None) == {"batchItemFailures": []}
+    assert results(aws) == {"a": {"kind": "result", "execution": KEY, "step": "a", "run_id": 1,
+                                  "output": {"doubled": 42}}}
+
+
+@pytest.mark.parametrize(
+    ("token", "error_type", "says"),
+    [
+        ("raises", "ValueError", "bad input x"),
+        ("none", "PayloadError", "must be a JSON object"),
+        ("list", "PayloadError", "must be a JSON object"),
+        ("unserialisable", "PayloadError", "not JSON-serialisable"),
+        ("huge", "PayloadError", "the limit is"),
+    ],
+)
+def test_an_executor_fault_is_an_error_result_not_a_failed_record(
+    aws: AwsKit, token: str, error_type: str, says: str
+) -> None:
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    assert handler(sqs_event(job_body("a", token=token)), None) == {"batchItemFailures": []}
+    result = results(aws)["a"]
+    assert "output" not in result
+    assert result["error"]["type"] == error_type and says in result["error"]["message"]
+
+
+def test_a_malformed_record_is_dropped_and_the_others_still_run(aws: AwsKit) -> None:
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    not_a_job = messages.encode(messages.wake_message(KEY))
+    event = sqs_event(job_body("a"), "not json", not_a_job, '{"kind": "job"}', job_body("b", x=2))
+    assert handler(event, None) == {"batchItemFailures": []}
+    assert sorted(results(aws)) == ["a", "b"]
+
+
+def test_a_failed_send_fails_only_that_record(aws: AwsKit) -> None:
+    class FlakySQS:
+        def send_message(self, QueueUrl: str, MessageBody: str) -> dict[str, Any]:
+            if json.loads(MessageBody)["step"] == "b":
+                raise ConnectionError("results queue unreachable")
+            return aws.sqs.send_message(QueueUrl=QueueUrl, MessageBody=MessageBody)
+
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=FlakySQS())
+    event = sqs_event(job_body("a"), job_body("b"), job_body("c"))
+    failed_id = event["Records"][1]["messageId"]
+    assert handler(event, None) == {"batchItemFailures": [{"itemIdentifier": failed_id}]}
+    assert sorted(results(aws)) == ["a", "c"]
+
+
+def test_a_whole_failed_batch_is_reported_not_raised(aws: AwsKit) -> None:
+    class DeadSQS:
+        def send_message(self, **_: Any) -> None:
+            raise ConnectionError("down")
+
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=DeadSQS())
+    event = sqs_event(job_body("a"))
+    assert handler(event, None) == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_the_results_queue_comes_from_the_environment_read_once(aws: AwsKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RUNFOX_RESULTS_QUEUE_URL", raising=False)
+    handler = sqs_executor(execute, sqs_client=aws.sqs)  # nothing read yet: building a handler has no side effects
+    with pytest.raises(RunfoxError, match="RUNFOX_RESULTS_QUEUE_URL"):
+        handler(sqs_event(job_body("a")), None)
+    monkeypatch.setenv("RUNFOX_RESULTS_QUEUE_URL", aws.results_url)
+    handler(sqs_event(job_body("a")), None)
+    monkeypatch.setenv("RUNFOX_RESULTS_QUEUE_URL", "https://elsewhere.invalid/q")
+    handler(sqs_event(job_body("b")), None)
+    assert sorted(results(aws)) == ["a", "b"]
+
+
+def test_metrics_and_logs_work_without_aws(aws: AwsKit, capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    logger = Logger(service="runfox-test-logs", stream=stream)
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=aws.sqs, logger=logger)
+    handler(sqs_event(job_body("a"), job_body("b", token="raises"), "junk"), None)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(emf) == 1
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "RunfoxTest"
+    assert (emf[0]["StepSucceeded"], emf[0]["StepErrored"], emf[0]["MalformedJob"]) == ([1.0], [1.0], [1.0])
+    logs = {line["message"]: line for line in map(json.loads, stream.getvalue().splitlines())}
+    assert logs["step succeeded"]["correlation_id"] == KEY and logs["step succeeded"]["step"] == "a"
+    assert logs["step errored"]["error"] == {"type": "ValueError", "message": "bad input x"}
+    assert logs["dropping malformed job message"]["level"] == "ERROR"
+    assert logs["dropping malformed job message"].get("correlation_id") is None
