@@ -64,14 +64,12 @@ class SQSRunner(Runner):
         sqs_client: Any = None,
         dynamodb_client: Any = None,
         task_ttl_seconds: int = DEFAULT_TASK_TTL_SECONDS,
-        op_defaults: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ):
-        """``op_defaults`` (token -> ``config.OpDefaults``) is held for the engine to read; the
-        runner itself sends deadlines only for jobs that carry ``timeout_seconds``, because a
-        deadline only counts once the engine has recorded it in the header at claim time."""
+        """Deadline timers go out only for jobs that carry ``timeout_seconds``: a deadline counts
+        once the engine has recorded it in the header at claim time (op defaults are applied
+        there, by ``Backend(op_defaults=...)``)."""
         self.queue_map = queue_map
-        self.op_defaults = dict(op_defaults or {})
         self.tasks_table = tasks_table
         self.results_queue_url = results_queue_url
         self.task_ttl_seconds = task_ttl_seconds
