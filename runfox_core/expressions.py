@@ -56,6 +56,26 @@ def evaluate(value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
+def evaluate_fields(fields: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Resolve a step's ``input`` or a workflow's ``outputs``: the keys are names, never operators.
+
+    (``outputs: {count: ...}`` names a field "count"; it is not the ``count`` operation.)
+    """
+    return {name: evaluate(value, context) for name, value in fields.items()}
+
+
+def check_fields(fields: dict[str, Any], where: str) -> list[str]:
+    """``check`` for each value of an ``input``/``outputs`` mapping (its keys are names)."""
+    return [msg for name, value in fields.items() for msg in check(value, f"{where}.{name}", strict=False)]
+
+
+def field_references(fields: dict[str, Any]) -> References:
+    refs = References()
+    for value in fields.values():
+        refs.merge(references(value))
+    return refs
+
+
 def truthy(condition: Any, context: dict[str, Any]) -> bool:
     return bool(jsonLogic(condition, context))
 

@@ -250,9 +250,9 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
         if not isinstance(outputs, dict):
             problems.append(Problem("outputs must be a mapping", field="outputs"))
         else:
-            for msg in expressions.check(outputs, "outputs", strict=False):
+            for msg in expressions.check_fields(outputs, "outputs"):
                 problems.append(Problem(msg, field="outputs"))
-            output_refs = expressions.references(outputs)
+            output_refs = expressions.field_references(outputs)
             _unknown_refs(output_refs, known, None, "outputs", problems, allow_roots=False)
     if problems:
         return None
@@ -396,9 +396,9 @@ def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[
         if not isinstance(step_input, dict):
             problems.append(Problem("input must be a mapping", step=sid, field="input"))
         else:
-            for msg in expressions.check(step_input, "input", strict=False):
+            for msg in expressions.check_fields(step_input, "input"):
                 problems.append(Problem(msg, step=sid, field="input"))
-            input_refs = expressions.references(step_input)
+            input_refs = expressions.field_references(step_input)
             _unknown_refs(input_refs, known, sid, "input", problems, allow_roots=False)
             for ref in sorted(input_refs.steps & known):
                 if not acyclic or _is_upstream(ref, sid, deps):

@@ -114,7 +114,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
-            inputs, size = encode_inputs(expressions.evaluate(p.input, txn.context(p.input_refs)), p.id)
+            inputs, size = encode_inputs(expressions.evaluate_fields(p.input, txn.context(p.input_refs)), p.id)
         except PayloadError as exc:
             return _fail_unclaimed(txn, p, run_id, attempt, {"type": "PayloadError", "message": str(exc)}, now)
         except Exception as exc:  # a JSON Logic evaluation error
@@ -256,7 +256,7 @@ def _complete_step(txn: Txn, sid: str, now: float) -> Any:
 
 def complete_workflow(txn: Txn) -> Complete:
     plan = txn.plan
-    outcome = expressions.evaluate(plan.outputs, txn.context(plan.output_refs)) if plan.outputs else {}
+    outcome = expressions.evaluate_fields(plan.outputs, txn.context(plan.output_refs)) if plan.outputs else {}
     txn.header.status = WorkflowStatus.COMPLETE
     txn.header.outcome = outcome
     txn.header.ready.clear()

@@ -262,3 +262,18 @@ def test_an_execution_created_in_one_handle_is_finished_by_another(make_backend:
     other = rfx.Workflow.resume(wf.id, backend)
     assert other.run().outcome == {"message": "HELLO, X"}
     assert wf.status == rfx.WorkflowStatus.COMPLETE
+
+
+def test_input_and_output_names_that_are_also_operator_names_stay_names(make_backend: Any) -> None:
+    # "count", "max" and "in" are JSON Logic operators; as input/output names they are just names
+    spec = {"steps": [{"op": "a", "input": {"count": {"var": "input.n"}, "max": 3, "in": [1]}}],
+            "outputs": {"count": {"var": "state.count"}}}
+    seen: list[dict[str, Any]] = []
+
+    def execute(op: str, i: dict[str, Any]) -> dict[str, Any]:
+        seen.append(i)
+        return {"count": i["count"] + 1}
+
+    _, result = run(make_backend, spec, execute, {"n": 9})
+    assert seen == [{"count": 9, "max": 3, "in": [1]}]
+    assert result.outcome == {"count": 10}
