@@ -1,0 +1,1 @@
+"""executors -- example executor Lambdas: a plain ``execute(op, inputs)`` each, wrapped by ``sqs_executor``."""

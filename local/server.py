@@ -1,0 +1,67 @@
+"""server.py -- one moto server per process, on 127.0.0.1 and a free port.
+
+Handlers talk to it over real HTTP through boto3, exactly as in Lambda;
+only the endpoint (``AWS_ENDPOINT_URL``) and fake credentials differ, and
+they must be in ``os.environ`` before anything builds a client.
+
+Why one server per process, reset between uses, rather than one per use:
+clients built once per container (the factory, ``sqs_executor``) keep their
+endpoint; a fresh server on a new port would leave them pointing at a dead
+one. ``reset()`` empties every moto backend, so each ``LocalCloud`` starts
+from nothing while the endpoint stays the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.request
+
+from moto.server import ThreadedMotoServer
+
+from local.lambda_runtime import REGION
+
+HOST = "127.0.0.1"
+
+_lock = threading.Lock()
+_server: ThreadedMotoServer | None = None
+_endpoint: str | None = None
+
+
+def endpoint() -> str:
+    """The running server's URL, starting it on first use."""
+    global _server, _endpoint
+    with _lock:
+        if _endpoint is None:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+            _server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+            _server.start()
+            host, port = _server.get_host_and_port()
+            _endpoint = f"http://{host}:{port}"
+        return _endpoint
+
+
+def reset() -> None:
+    """Delete every table, queue and message the server holds."""
+    request = urllib.request.Request(endpoint() + "/moto-api/reset", method="POST")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    with opener.open(request, timeout=10) as response:
+        response.read()
+
+
+def aws_environment(url: str) -> dict[str, str | None]:
+    """What boto3 needs to reach the server with fake credentials and nothing from ~/.aws (None: unset)."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PROFILE": None,
+        "NO_PROXY": f"{HOST},localhost",
+        "no_proxy": f"{HOST},localhost",
+    }

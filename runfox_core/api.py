@@ -1,0 +1,189 @@
+"""api.py -- the JSON entry points: check a start or advance payload, report problems as data.
+
+Owns the contract of the start payload ``{"spec": <YAML text or object>,
+"inputs": {...}, "name": <optional string>}`` and of the advance payload
+``{"execution": <key>}``, for the start and advance Lambdas and anything else
+that takes them as JSON:
+
+- ``parse_start(payload, tokens)`` -> ``StartRequest(spec, inputs, name)``,
+  after every check, including that each dispatch token of the spec is
+  deployed (``tokens``: the queue map's keys). Nothing is written.
+- ``start(backend, request)``: ``driver.start_execution``, refusing a name
+  already used for a different spec or inputs (same name and request: the
+  same execution, so a retried start is harmless).
+- ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
+  for any error in ``REJECTED``; callers answer with it instead of raising.
+
+Pure: no boto3, no environment. Known limits: the payload is capped at
+``MAX_START_PAYLOAD_BYTES`` of JSON (a spec that large is a mistake, and the
+cap bounds parse time); names are short and plain because they become a
+DynamoDB key and appear in logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from typing import Any, NamedTuple
+
+from . import driver
+from .errors import ExecutionExistsError, PayloadError, Problem, RunfoxError, SpecError
+from .payloads import check_payload, encode_json
+from .spec import compile_spec, load_yaml
+
+MAX_START_PAYLOAD_BYTES = 1024 * 1024  # bytes of JSON: 1 MiB, well under Lambda's 6 MB invoke limit
+MAX_NAME_LENGTH = 128  # characters
+NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_NAME_LENGTH - 1}}}")
+START_KEYS = ("spec", "inputs", "name")
+ADVANCE_KEYS = ("execution",)
+MAX_EXECUTION_KEY_LENGTH = 512  # characters: real keys are {md5}#{timestamp id}, about 70
+
+
+class RequestError(RunfoxError, ValueError):
+    """Raised when a payload is not usable as a request (shape, keys, name, size); nothing was written."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownOpError(SpecError):
+    """Raised when a step's dispatch token has no deployed queue; ``problems`` names each step."""
+
+
+class StartRequest(NamedTuple):
+    spec: dict[str, Any]
+    inputs: dict[str, Any]
+    name: str | None
+
+
+#: Errors that mean "bad request": answer with ``error_body``; anything else is an infrastructure fault.
+REJECTED: tuple[type[Exception], ...] = (RequestError, SpecError, PayloadError, ExecutionExistsError)
+
+
+def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartRequest:
+    """Check a start payload (a dict, or its JSON text); raise one of ``REJECTED`` on any problem.
+
+    ``tokens``: the deployed dispatch tokens; None skips that check.
+    """
+    body = _object(payload, START_KEYS)
+    if "spec" not in body:
+        raise RequestError("payload has no 'spec' (YAML text or a mapping)", field="spec")
+    spec = body["spec"]
+    if isinstance(spec, str):
+        spec = load_yaml(spec)
+    elif not isinstance(spec, dict):
+        raise RequestError(f"'spec' must be YAML text or a mapping, got {type(spec).__name__}", field="spec")
+    try:
+        encode_json(spec)
+    except (TypeError, ValueError) as exc:  # YAML dates, sets, binary: cannot be stored as JSON
+        raise SpecError([Problem(f"spec must hold only JSON values: {exc}", field="spec")]) from None
+    inputs = body.get("inputs")
+    if inputs is None:
+        inputs = {}
+    elif not isinstance(inputs, dict):
+        raise RequestError(f"'inputs' must be an object, got {type(inputs).__name__}", field="inputs")
+    try:
+        check_payload(inputs, "workflow inputs")
+    except PayloadError as exc:
+        exc.field = "inputs"  # type: ignore[attr-defined]  # read by error_body
+        raise
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
+        raise RequestError(
+            f"'name' must be 1-{MAX_NAME_LENGTH} letters, digits, '_', '.', ':' or '-', "
+            f"starting with a letter or digit; got {_short(name)}", field="name")
+    plan = compile_spec(spec, inputs)
+    if tokens is not None:
+        unknown = [step for step in plan.steps.values() if step.token not in tokens]
+        if unknown:
+            raise UnknownOpError([
+                Problem(f"no executor is deployed for op {step.token!r}", step=step.id,
+                        field="op" if step.token == step.id else "fn")
+                for step in unknown])
+    return StartRequest(spec, inputs, name)
+
+
+def parse_advance(payload: Any) -> str:
+    """The execution key of an advance payload; raise ``RequestError`` if it has none."""
+    body = _object(payload, ADVANCE_KEYS)
+    key = body.get("execution")
+    if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
+        raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
+    return key
+
+
+def execution_named(body: str) -> str | None:
+    """The execution a queue message names (for log correlation), or None if it names none."""
+    try:
+        execution = json.loads(body).get("execution")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return execution if isinstance(execution, str) else None
+
+
+def start(backend: Any, request: StartRequest) -> driver.Advanced:
+    """Start (or find, by name) an execution and advance it; raise ``ExecutionExistsError``
+    if the name is already used for a different spec or inputs."""
+    if request.name is not None:
+        existing = backend.store.find_by_name(request.name)
+        if existing is not None:
+            _check_same(backend, existing, request)
+    advanced = driver.start_execution(backend, request.spec, request.inputs, request.name)
+    if not advanced.created and request.name is not None:
+        _check_same(backend, advanced.execution, request)  # lost a race to a different request
+    return advanced
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """``{"error": {"type", "message", "step", "field"}}`` (plus ``problems`` for a spec error)."""
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "step": None,
+                             "field": getattr(exc, "field", None)}
+    if isinstance(exc, SpecError):
+        error.update(step=exc.first.step, field=exc.first.field, problems=[p.to_dict() for p in exc.problems])
+    elif isinstance(exc, ExecutionExistsError):
+        error.update(field="name", execution=exc.existing_key)
+    elif not isinstance(exc, RunfoxError):  # never echo an unexpected exception's text to a caller
+        error.update(type="InternalError", message="internal error; see the function's logs")
+    return {"error": error}
+
+
+def _object(payload: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The payload as a dict, within the size cap and with no unknown keys."""
+    if isinstance(payload, (str, bytes, bytearray)):
+        size = len(payload.encode("utf-8") if isinstance(payload, str) else payload)
+        _check_size(size)
+        try:
+            payload = json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            raise RequestError(f"payload is not JSON: {exc}") from None
+    elif isinstance(payload, dict):
+        try:
+            _check_size(len(json.dumps(payload, separators=(",", ":")).encode("utf-8")))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise RequestError(f"payload is not JSON-serialisable: {exc}") from None
+    if not isinstance(payload, dict):
+        raise RequestError(f"payload must be a JSON object, got {type(payload).__name__}")
+    unknown = sorted(str(k) for k in payload if k not in allowed)
+    if unknown:
+        raise RequestError(f"unknown payload keys {unknown} (allowed: {', '.join(allowed)})", field=unknown[0])
+    return payload
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_START_PAYLOAD_BYTES:
+        raise RequestError(f"payload is {size:,} bytes of JSON; the limit is {MAX_START_PAYLOAD_BYTES:,} bytes")
+
+
+def _check_same(backend: Any, key: str, request: StartRequest) -> None:
+    stored = backend.load_definition(key)
+    if encode_json(stored.spec) != encode_json(request.spec) or encode_json(stored.inputs) != encode_json(request.inputs):
+        raise ExecutionExistsError(
+            f"name {request.name!r} is already used by execution {key} with a different spec or inputs",
+            existing_key=key)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

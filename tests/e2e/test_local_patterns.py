@@ -1,0 +1,83 @@
+"""Every pattern, end to end on the local emulator, ends as it does in-process.
+
+Delivery modes (``e2e_kit.MODES``): in order; shuffled; every message
+delivered twice; both. Run-id fencing must make duplicates harmless, so the
+outcome, the error and the accumulated state are the same in every mode.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from e2e_kit import MODES, run_in_process, run_local
+
+from local.cloud import LocalCloud
+from local.deployment import RESULTS_QUEUE
+from local.events import load_event
+
+PATTERNS = ["start", "chain", "fanout", "fanin", "diamond", "state", "halt", "retry", "fibonacci", "raises"]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_a_pattern_ends_on_the_emulator_as_it_does_in_process(cloud: LocalCloud, pattern: str, mode: str) -> None:
+    # Given a pattern's start payload from events/
+    payload = load_event(pattern)
+    # When it runs through the deployed flow, delivered in this mode, and in-process
+    local = run_local(cloud, [payload], **MODES[mode])
+    # Then both end the same way: status, outcome or error, and state
+    assert local.endings == [run_in_process(payload)]
+
+
+def test_the_greeting_shouts_and_the_failing_executor_reports_its_error(cloud: LocalCloud) -> None:
+    # Given the greeting and the always-raising pattern
+    # When both run on the emulator
+    greeting, raises = run_local(cloud, [load_event("start"), load_event("raises")]).endings
+    # Then the greeting completes with the shout, and the other fails with the executor's exception
+    assert (greeting.status, greeting.outcome) == ("complete", {"message": "HELLO, WORLD"})
+    assert (raises.status, raises.error) == ("failed", ("explode", "RuntimeError", "boom"))
+
+
+def test_a_counter_accumulated_in_state_is_exact_when_every_message_comes_twice(cloud: LocalCloud) -> None:
+    # Given the state pattern counting to 25 by ones
+    payload = load_event("state")
+    payload["inputs"] = {"add": 1, "target": 25}
+    # When every message is delivered twice, in shuffled order
+    local = run_local(cloud, [payload], shuffle=True, duplicate=True, seed=3)
+    # Then no pass was counted twice
+    (end,) = local.endings
+    assert (end.status, end.outcome, end.state) == ("complete", {"final_count": 25}, {"count": 25})
+
+
+def test_a_retry_with_backoff_waits_for_its_wake_timer(cloud: LocalCloud) -> None:
+    # Given flaky failing once, with a one-second backoff before the retry
+    payload = load_event("retry_backoff")
+    # When it runs on the emulator
+    local = run_local(cloud, [payload])
+    # Then it recovers, as in-process, after a wake message came through the results queue
+    assert local.endings == [run_in_process(payload)]
+    wakes = [r for queue, r in local.deliveries if queue == RESULTS_QUEUE and json.loads(r["body"])["kind"] == "wake"]
+    assert len(wakes) >= 1
+    assert local.stats.seconds >= 1.0
+
+
+def test_a_job_whose_executor_always_crashes_is_dead_lettered_and_fails_the_step(cloud: LocalCloud) -> None:
+    # Given an op whose executor Lambda fails every batch (max_receive_count 2)
+    # When it runs on the emulator
+    local = run_local(cloud, [load_event("dead_letter")])
+    # Then SQS dead-lettered the job, and the router turned that into the step's failed attempt
+    (end,) = local.endings
+    assert end.status == "failed"
+    assert end.error is not None and end.error[:2] == ("crash", "DeadLetterError")
+    assert any(queue.endswith("-dlq") for queue, _ in local.deliveries)
+
+
+@pytest.mark.parametrize("mode", ["in-order", "shuffled-twice"])
+def test_many_executions_at_once_each_end_as_they_do_alone(cloud: LocalCloud, mode: str) -> None:
+    # Given every pattern, started together
+    payloads = [load_event(name) for name in PATTERNS]
+    # When they run interleaved on the emulator
+    local = run_local(cloud, payloads, timeout=240, **MODES[mode])
+    # Then each ends as it does in-process
+    assert local.endings == [run_in_process(payload) for payload in payloads]
