@@ -1,0 +1,121 @@
+"""fault_kit.py -- run a workflow through the local emulator with one AWS call made to fail.
+
+``CallTap`` wraps botocore's single entry point for API calls. While a
+handler runs (the driver marks those spans), it numbers every call; with
+``fail_at=k`` the k-th call raises ``InjectedCrash`` instead, as if the
+Lambda died there. The emulator's own polling (ReceiveMessage,
+DeleteMessage) and the test's reads are never counted or failed.
+
+A run that crashes is then left to the system's own recovery: SQS
+redelivers failed records, start is retried by its caller with the same
+``name`` (idempotent), claims whose send was lost are re-emitted by the
+next advance, and timers re-drive executions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.client import BaseClient
+
+import local.event_source
+from local.cloud import LocalCloud
+from local.event_source import EventSourceDriver
+from local.events import EXAMPLES_DIR
+from local.lambda_runtime import invoke
+from runfox_core.aws import config
+from runfox_core.aws.factory import get_backend
+from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
+from runfox_core.workflow import Workflow
+
+CONFIG = EXAMPLES_DIR / "executors.json"
+SPEC = yaml.safe_load((Path(__file__).parent / "crash_workflow.yaml").read_text())
+INPUTS = {"start": 2}
+START_RETRIES = 20  # a caller retrying a failed start, as a client SDK would
+
+
+class InjectedCrash(Exception):
+    """Raised in place of the AWS call chosen to fail: the Lambda 'dies' there."""
+
+
+@dataclass
+class CallTap:
+    fail_at: int | None = None
+    calls: list[str] = field(default_factory=list)
+    fired: str | None = None  # the call that was made to fail
+    _local: threading.local = field(default_factory=threading.local)
+
+    @contextmanager
+    def handler_span(self) -> Iterator[None]:
+        self._local.active = True
+        try:
+            yield
+        finally:
+            self._local.active = False
+
+    def before(self, operation: str) -> None:
+        if not getattr(self._local, "active", False):
+            return
+        self.calls.append(operation)
+        if self.fail_at is not None and len(self.calls) == self.fail_at:
+            self.fired = operation
+            raise InjectedCrash(f"injected failure of call {self.fail_at} ({operation})")
+
+
+@contextmanager
+def tapped(tap: CallTap, monkeypatch: Any) -> Iterator[CallTap]:
+    original = BaseClient._make_api_call
+
+    def call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        tap.before(f"{client.meta.service_model.service_name}.{operation}")
+        return original(client, operation, params)
+
+    def invoke_in_span(*args: Any, **kwargs: Any) -> Any:
+        with tap.handler_span():
+            return invoke(*args, **kwargs)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    monkeypatch.setattr(local.event_source, "invoke", invoke_in_span)
+    yield tap
+
+
+@dataclass(frozen=True)
+class Ending:
+    status: str
+    outcome: Any
+    run_ids: dict[str, int]
+    state: dict[str, Any]
+
+
+def start(tap: CallTap, name: str) -> str:
+    payload = {"spec": SPEC, "inputs": INPUTS, "name": name}
+    for _ in range(START_RETRIES):
+        try:
+            with tap.handler_span():
+                response = invoke(config.START_HANDLER, payload)
+        except InjectedCrash:
+            continue
+        assert "error" not in response, response
+        return str(response["execution"])
+    raise AssertionError("start never succeeded")
+
+
+def run_once(cloud: LocalCloud, tap: CallTap, name: str, timeout: float = 60.0) -> Ending:
+    """Start the workflow and deliver events until it ends; return how it ended."""
+    key = start(tap, name)
+    wf = Workflow(key, get_backend())
+    driver = EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=0)
+    driver.run(lambda: wf.status in TERMINAL_WORKFLOW_STATUSES, timeout=timeout)
+    records = get_backend().load_steps(key)
+    return Ending(str(wf.status), wf.outcome, {sid: r.run_id for sid, r in records.items()}, wf.state)
+
+
+def operations(tap: CallTap) -> Counter[str]:
+    return Counter(tap.calls)
