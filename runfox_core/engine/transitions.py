@@ -180,7 +180,11 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         return False, None
     txn.unsent_remove.append(sid)  # a result proves the job was delivered
     txn.header.unsent.pop(sid, None)
-    txn.header.deadlines.pop(sid, None)
+    deadline = txn.header.deadlines.pop(sid, None)
+    if error is None and deadline is not None and deadline[1] < now:
+        # past its deadline the attempt has failed, whether the timer or the late answer comes first
+        timeout = txn.plan.steps[sid].timeout_seconds or 0
+        error = {"type": "TimeoutError", "message": f"no result within timeout_seconds={timeout:g}"}
     if error is None:
         try:
             check_payload(output, f"step {sid!r} output", MAX_PAYLOAD_BYTES)

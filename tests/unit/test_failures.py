@@ -114,3 +114,11 @@ def test_a_step_without_its_own_timeout_inherits_its_ops_default(clock: Any) -> 
     spec = {"steps": [{"op": "work"}, {"op": "own", "timeout_seconds": 5}]}
     wf = rfx.Workflow.from_dict(spec, backend)
     assert {j.op: j.timeout_seconds for j in wf.advance().jobs} == {"work": 45, "own": 5}
+
+
+def test_an_answer_arriving_after_the_deadline_is_a_timeout_not_an_output(clock: Any) -> None:
+    wf = rfx.Workflow.from_dict(one_step(timeout_seconds=10), rfx.Backend(clock=clock))
+    wf.advance()
+    clock.advance(11)  # the deadline timer has not been processed yet
+    result = wf.on_step_result("work", {"v": 1}, run_id=0)
+    assert isinstance(result, rfx.Failed) and result.error.type == "TimeoutError"
