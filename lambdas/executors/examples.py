@@ -16,6 +16,7 @@ turns a job nobody answered into a failed attempt.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -45,6 +46,15 @@ def _explode(inputs: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError(inputs.get("message") or "boom")
 
 
+def _misbehave(inputs: dict[str, Any]) -> Any:
+    """Return what an executor must not (the reliability corpus checks each is a failed attempt)."""
+    how = inputs["how"]
+    if how == "sleep":
+        time.sleep(float(inputs["seconds"]))
+        return {"slept": True}
+    return {"none": None, "list": [1, 2], "set": {"not": {1, 2}}, "huge": {"blob": "x" * 300_000}}[how]
+
+
 def _fib(inputs: dict[str, Any]) -> dict[str, Any]:
     a, b, i = inputs["a"], inputs["b"], inputs["i"]
     return {"a": b, "b": a + b, "i": i + 1}
@@ -60,6 +70,7 @@ OPS = {
     "fib": _fib,
     "flaky": _flaky,
     "explode": _explode,
+    "misbehave": _misbehave,
 }
 
 

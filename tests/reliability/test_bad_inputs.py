@@ -1,0 +1,197 @@
+"""Bad inputs tried: every case in bad_inputs.jsonl gets a clear error, writes nothing partial,
+and never fails the other records of its batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_kit import CONFIG
+
+from local.cloud import LocalCloud
+from local.event_source import EventSourceDriver
+from local.lambda_runtime import invoke
+from runfox_core import messages
+from runfox_core.aws import config
+from runfox_core.aws.factory import get_backend
+from runfox_core.results import DispatchJob, StepResult
+from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
+from runfox_core.workflow import Workflow
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = [json.loads(line) for line in (Path(__file__).parent / "bad_inputs.jsonl").read_text().splitlines() if line]
+ONE_STEP = {"steps": [{"id": "work", "fn": "increment", "input": {"value": 1}}]}
+EXECUTOR = "executors.examples.handler"
+
+
+def generated(name: str, cloud: LocalCloud) -> Any:
+    if name == "ten_megabytes":
+        return {"spec": ONE_STEP, "inputs": {"blob": "x" * 10 * 1024 * 1024}}
+    if name == "deep_json_spec":
+        deep: Any = "bottom"
+        for _ in range(500):
+            deep = {"d": deep}
+        return {"spec": {"steps": [{"op": "increment", "input": {"value": deep}}]}}
+    if name == "inputs_too_large":
+        return {"spec": ONE_STEP, "inputs": {"blob": "x" * 200_000}}
+    if name == "name_reused":
+        first = invoke(config.START_HANDLER, {"spec": ONE_STEP, "name": "corpus-reuse"})
+        assert "error" not in first, first
+        return {"spec": {"steps": [{"op": "double", "input": {"value": 2}}]}, "name": "corpus-reuse"}
+    raise KeyError(name)
+
+
+def stored_items(cloud: LocalCloud) -> int:
+    table = json.loads(json.dumps(dict(cloud.deployment.environment)))[config.ENV_WORKFLOWS_TABLE]  # type: ignore[union-attr]
+    return int(cloud.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"])
+
+
+def live_execution() -> tuple[str, int]:
+    """An execution whose one step is in progress (its job waits, unconsumed), and its header version."""
+    response = invoke(config.START_HANDLER, {"spec": ONE_STEP, "inputs": {"n": uuid.uuid4().hex}})
+    assert "error" not in response, response
+    key = response["execution"]
+    return key, get_backend().load_header(key).version
+
+
+def sqs_event(bodies: list[str]) -> dict[str, Any]:
+    return {"Records": [{"messageId": str(i), "receiptHandle": f"r{i}", "body": body, "attributes": {},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:corpus", "awsRegion": "us-east-1"}
+                        for i, body in enumerate(bodies)]}
+
+
+def encode(body: Any, live: str) -> str:
+    if isinstance(body, str):
+        return body
+    return json.dumps({k: (live if v == "LIVE" else v) for k, v in body.items()})
+
+
+class Logs:
+    """What the handlers logged: Powertools writes JSON lines to the process's stdout (fd 1),
+    runfox_core logs through the standard library (caplog)."""
+
+    def __init__(self, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture):
+        self.capfd, self.caplog = capfd, caplog
+
+    def mark(self) -> None:
+        self.capfd.readouterr()
+        self.caplog.clear()
+
+    def text(self) -> str:
+        out, err = self.capfd.readouterr()
+        return "\n".join([out, err, self.caplog.text]).lower()
+
+
+def check_start(case: dict[str, Any], cloud: LocalCloud) -> str | None:
+    if "payload_file" in case:
+        payload = json.loads((ROOT / case["payload_file"]).read_text())
+    elif "generate" in case:
+        payload = generated(case["generate"], cloud)
+    else:
+        payload = case["payload"]
+    before = stored_items(cloud)
+    response = invoke(config.START_HANDLER, payload)
+    error = (response or {}).get("error") if isinstance(response, dict) else None
+    if not error or not error.get("message"):
+        return f"no structured error: {str(response)[:200]}"
+    if case["expect"].lower() not in json.dumps(error).lower():
+        return f"error does not name {case['expect']!r}: {error}"
+    if stored_items(cloud) != before:
+        return "something was written"
+    return None
+
+
+def check_router(case: dict[str, Any], logs: Logs) -> str | None:
+    live, version = live_execution()
+    good, _ = live_execution()
+    good_body = messages.encode(messages.result_message(StepResult(good, "work", 0, output={"incremented": 2})))
+    bad_body = messages.encode(messages.result_message(StepResult(live, "work", 0, output={"blob": "x" * 300_000}))) \
+        if case.get("generate") == "huge_output" else encode(case["body"], live)
+    logs.mark()
+    response = invoke(config.RESULT_ROUTER_HANDLER, sqs_event([bad_body, good_body]))
+    if response.get("batchItemFailures"):
+        return f"failed records of the batch: {response['batchItemFailures']}"
+    if str(Workflow(good, get_backend()).status) != "complete":
+        return "the good record of the batch was not applied"
+    header = get_backend().load_header(live)
+    if case.get("fails_step"):
+        error = header.error or {}
+        if str(header.status) != "failed" or case["expect"].lower() not in str(error.get("message", "")).lower():
+            return f"expected a failed attempt naming {case['expect']!r}, got {header.status} {error}"
+        return None
+    if header.version != version:
+        return "the live execution changed"
+    if case["expect"].lower() not in logs.text():
+        return f"no log line names {case['expect']!r}"
+    return None
+
+
+def check_job(case: dict[str, Any], cloud: LocalCloud, logs: Logs) -> str | None:
+    results_url = cloud.deployment.environment[config.ENV_RESULTS_QUEUE_URL]  # type: ignore[union-attr]
+    sqs = cloud.client("sqs")
+    while sqs.receive_message(QueueUrl=results_url, MaxNumberOfMessages=10).get("Messages"):
+        pass  # drain (visibility keeps what was read out of the way for the rest of the test)
+    good = messages.encode(messages.job_message(DispatchJob("wf#corpus", "a", {"value": 1}, 0, token="increment")))
+    logs.mark()
+    response = invoke(EXECUTOR, sqs_event([encode(case["body"], "wf#corpus"), good]))
+    if (response or {}).get("batchItemFailures"):
+        return f"failed records of the batch: {response['batchItemFailures']}"
+    sent = sqs.receive_message(QueueUrl=results_url, MaxNumberOfMessages=10, VisibilityTimeout=600).get("Messages", [])
+    if [json.loads(m["Body"]).get("output") for m in sent] != [{"incremented": 2}]:
+        return f"expected exactly the good job's result, got {[m['Body'][:80] for m in sent]}"
+    if case["expect"].lower() not in logs.text():
+        return f"no log line names {case['expect']!r}"
+    return None
+
+
+def check_executor(case: dict[str, Any], cloud: LocalCloud) -> str | None:
+    step: dict[str, Any] = {"id": "work", "fn": case["op"], "input": case["inputs"]}
+    if "timeout_seconds" in case:
+        step["timeout_seconds"] = case["timeout_seconds"]
+    response = invoke(config.START_HANDLER, {"spec": {"steps": [step]}})
+    wf = Workflow(response["execution"], get_backend())
+    EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=0).run(
+        lambda: wf.status in TERMINAL_WORKFLOW_STATUSES, timeout=60)
+    error = wf.error or {}
+    if str(wf.status) != "failed" or case["expect"].lower() not in json.dumps(error).lower():
+        return f"expected a failed execution naming {case['expect']!r}, got {wf.status} {error}"
+    return None
+
+
+def test_every_bad_input_is_refused_clearly_and_changes_nothing_else(
+        caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.INFO)
+    logs = Logs(capfd, caplog)
+    assert len(CASES) >= 40
+    failures: dict[str, str] = {}
+    with LocalCloud(CONFIG) as cloud:
+        for case in CASES:
+            entry = case["entry"]
+            try:
+                problem = (check_start(case, cloud) if entry == "start" else
+                           check_router(case, logs) if entry == "router" else
+                           check_job(case, cloud, logs) if entry == "job" else
+                           check_executor(case, cloud))
+            except Exception as exc:  # an entry point that crashes has not held
+                problem = f"raised {type(exc).__name__}: {exc}"
+            if problem:
+                failures[case["id"]] = problem
+    by_entry: dict[str, int] = {}
+    for case in CASES:
+        by_entry[case["entry"]] = by_entry.get(case["entry"], 0) + 1
+    capfd.readouterr()
+    with capfd.disabled():
+        report(failures, by_entry)
+    assert failures == {}
+
+
+def report(failures: dict[str, str], by_entry: dict[str, int]) -> None:
+    print(f"\nbad inputs: {len(CASES)} tried ({', '.join(f'{n} {e}' for e, n in by_entry.items())}), "
+          f"{len(CASES) - len(failures)} held")
+    for case_id, problem in failures.items():
+        print(f"  NOT HELD {case_id}: {problem}")
