@@ -91,40 +91,28 @@ class SqliteStore(Store):
         if self._db.get().execute("SELECT 1 FROM executions WHERE key = ?", (key,)).fetchone() is None:
             raise ExecutionNotFoundError(f"no execution {key}")
 
-    def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
+    def _select(self, key: str, columns: str, table: str, column: str, names: Iterable[str] | None) -> list[Any]:
+        """Rows of ``table`` for ``key`` (all, or those whose ``column`` is in ``names``, in chunks)."""
         conn = self._db.get()
-        if step_ids is None:
+        if names is None:
             self._exists(key)
-            rows = conn.execute("SELECT record FROM steps WHERE key = ?", (key,)).fetchall()
-        else:
-            ids = list(step_ids)
-            rows = []
-            for i in range(0, len(ids), _CHUNK):
-                part = ids[i:i + _CHUNK]
-                rows += conn.execute(
-                    f"SELECT record FROM steps WHERE key = ? AND step_id IN ({','.join('?' * len(part))})",
-                    (key, *part)).fetchall()
-            if not rows:
-                self._exists(key)
-        records = (StepRecord.from_dict(json.loads(r[0])) for r in rows)
+            return conn.execute(f"SELECT {columns} FROM {table} WHERE key = ?", (key,)).fetchall()
+        wanted, rows = list(names), []
+        for i in range(0, len(wanted), _CHUNK):
+            part = wanted[i:i + _CHUNK]
+            rows += conn.execute(f"SELECT {columns} FROM {table} WHERE key = ? AND {column} IN "
+                                 f"({','.join('?' * len(part))})", (key, *part)).fetchall()
+        if not rows:
+            self._exists(key)  # nothing found: tell "no such rows" from "no such execution"
+        return rows
+
+    def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
+        records = (StepRecord.from_dict(json.loads(r[0])) for r in self._select(key, "record", "steps", "step_id",
+                                                                                step_ids))
         return {r.step_id: r for r in records}
 
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
-        conn = self._db.get()
-        if keys is None:
-            self._exists(key)
-            rows = conn.execute("SELECT name, value FROM state WHERE key = ?", (key,)).fetchall()
-        else:
-            names = list(keys)
-            rows = []
-            for i in range(0, len(names), _CHUNK):
-                part = names[i:i + _CHUNK]
-                rows += conn.execute(
-                    f"SELECT name, value FROM state WHERE key = ? AND name IN ({','.join('?' * len(part))})",
-                    (key, *part)).fetchall()
-            if not rows:
-                self._exists(key)
-        return {name: json.loads(value) for name, value in rows}
+        return {name: json.loads(value) for name, value in self._select(key, "name, value", "state", "name", keys)}
 
     def commit(self, key: str, commit: Commit) -> None:
         head = commit.header.to_dict()

@@ -35,3 +35,10 @@ def test_readme_yaml_specs_are_valid() -> None:
     assert specs
     for spec in specs:
         assert rfx.Workflow.validate(spec) == []
+
+
+def test_readme_executor_example_is_the_shipped_greeting_executor() -> None:
+    # The "Write an executor" block must be the real file, not a copy that drifts from it.
+    snippet = next(b for b in blocks("python") if b.startswith("# lambdas/executors/greeting.py"))
+    shipped = (README.parent / "lambdas" / "executors" / "greeting.py").read_text()
+    assert snippet.split("\n", 1)[1].strip() in shipped
