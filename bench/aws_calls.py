@@ -46,13 +46,14 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 import runfox_core as rfx  # noqa: E402
+from local.moto_patches import fast_moto_transactions  # noqa: E402
 from runfox_core import driver  # noqa: E402
 from runfox_core.aws import _items  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402
 from runfox_core.aws.executor import sqs_executor  # noqa: E402
 from runfox_core.aws.sqs_runner import SQSRunner  # noqa: E402
 from runfox_core.aws.tables import create_tables  # noqa: E402
-from tests.aws.aws_kit import fast_moto_transactions, sqs_event  # noqa: E402
+from tests.aws.aws_kit import sqs_event  # noqa: E402
 
 PRICE_WRU = 0.625 / 1e6  # $ per write request unit
 PRICE_RRU = 0.125 / 1e6  # $ per read request unit

@@ -43,7 +43,6 @@ from runfox_core.aws import config
 from runfox_core.aws.config import ConfigError, OpConfig, ResultsConfig
 
 # Every queue the router consumes must stay invisible for longer than a router run.
-_ROUTER_VISIBILITY_SECONDS = config.VISIBILITY_TIMEOUT_FACTOR * config.ENGINE_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,8 @@ class RunfoxEngine(Construct):
             self,
             "Results",
             max_receive_count=self._results_config.max_receive_count,
-            visibility_timeout_seconds=_ROUTER_VISIBILITY_SECONDS,
-            dlq_visibility_timeout_seconds=_ROUTER_VISIBILITY_SECONDS,
+            visibility_timeout_seconds=config.ROUTER_VISIBILITY_TIMEOUT_SECONDS,
+            dlq_visibility_timeout_seconds=config.ROUTER_VISIBILITY_TIMEOUT_SECONDS,
             description="runfox results",
         )
         self.functions = EngineFunctions(
@@ -91,14 +90,14 @@ class RunfoxEngine(Construct):
             "Functions",
             layer_dir=Path(layer_dir),
             lambdas_dir=Path(lambdas_dir),
-            environment={
-                config.ENV_WORKFLOWS_TABLE: self.tables.workflows.table_name,
-                config.ENV_TASKS_TABLE: self.tables.tasks.table_name,
-                config.ENV_RESULTS_QUEUE_URL: self.results.queue.queue_url,
-                config.ENV_QUEUE_MAP: _lazy(lambda: Stack.of(self).to_json_string(self.queue_map)),
-                config.ENV_OP_DEFAULTS: _lazy(lambda: json.dumps(config.op_defaults_document(self.op_configs))),
-                config.ENV_TASK_TTL_SECONDS: str(task_ttl_seconds),
-            },
+            environment=config.engine_environment(
+                self.tables.workflows.table_name,
+                self.tables.tasks.table_name,
+                self.results.queue.queue_url,
+                _lazy(lambda: Stack.of(self).to_json_string(self.queue_map)),
+                _lazy(lambda: json.dumps(config.op_defaults_document(self.op_configs))),
+                task_ttl_seconds,
+            ),
             log_level=log_level,
             removal_policy=removal_policy,
         )
@@ -127,7 +126,7 @@ class RunfoxEngine(Construct):
                 "Queue",
                 max_receive_count=op.max_receive_count,
                 visibility_timeout_seconds=op.queue_visibility_timeout_seconds,
-                dlq_visibility_timeout_seconds=_ROUTER_VISIBILITY_SECONDS,
+                dlq_visibility_timeout_seconds=config.ROUTER_VISIBILITY_TIMEOUT_SECONDS,
                 description=f"runfox op {op_name}",
             )
             self.result_router_function.add_event_source(sqs_event_source(op_queue.dlq, self._results_config))

@@ -30,7 +30,6 @@ WORKFLOWS_TABLE = f"{PREFIX}-workflows"
 TASKS_TABLE = f"{PREFIX}-tasks"
 RESULTS_QUEUE = f"{PREFIX}-results"
 # Mirrors infra.engine: queues the router consumes stay invisible for longer than a router run.
-ROUTER_VISIBILITY_SECONDS = config.VISIBILITY_TIMEOUT_FACTOR * config.ENGINE_TIMEOUT_SECONDS
 DLQ_RETENTION_SECONDS = config.DLQ_RETENTION_DAYS * 86_400
 
 
@@ -76,10 +75,10 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
 
     def router(queue: str) -> Consumer:
         return Consumer(queue, queues[queue], _arn(sqs, queues[queue]), config.RESULT_ROUTER_HANDLER,
-                        results.batch_size, ROUTER_VISIBILITY_SECONDS, config.ENGINE_MEMORY_MB,
+                        results.batch_size, config.ROUTER_VISIBILITY_TIMEOUT_SECONDS, config.ENGINE_MEMORY_MB,
                         config.ENGINE_TIMEOUT_SECONDS)
 
-    _queue_with_dlq(sqs, queues, RESULTS_QUEUE, ROUTER_VISIBILITY_SECONDS, results.max_receive_count)
+    _queue_with_dlq(sqs, queues, RESULTS_QUEUE, config.ROUTER_VISIBILITY_TIMEOUT_SECONDS, results.max_receive_count)
     consumers.append(router(RESULTS_QUEUE))
     queue_map: dict[str, str] = {}
     for op_name, op in executors.ops.items():
@@ -95,14 +94,8 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
             consumers.append(Consumer(name, queues[name], _arn(sqs, queues[name]), op.handler, op.batch_size,
                                       op.queue_visibility_timeout_seconds, op.memory_mb, op.timeout_seconds))
         consumers.append(router(dlq_name(name)))
-    environment = {
-        config.ENV_WORKFLOWS_TABLE: WORKFLOWS_TABLE,
-        config.ENV_TASKS_TABLE: TASKS_TABLE,
-        config.ENV_RESULTS_QUEUE_URL: queues[RESULTS_QUEUE],
-        config.ENV_QUEUE_MAP: json.dumps(queue_map),
-        config.ENV_OP_DEFAULTS: json.dumps(config.op_defaults_document(executors.ops)),
-        config.ENV_TASK_TTL_SECONDS: str(config.DEFAULT_TASK_TTL_SECONDS),
-    }
+    environment = config.engine_environment(WORKFLOWS_TABLE, TASKS_TABLE, queues[RESULTS_QUEUE], json.dumps(queue_map),
+                                            json.dumps(config.op_defaults_document(executors.ops)))
     return Deployment(queue_map, queues[RESULTS_QUEUE], queues, tuple(consumers), environment)
 
 
@@ -110,7 +103,7 @@ def _queue_with_dlq(sqs: Any, queues: dict[str, str], name: str, visibility: int
     dlq = dlq_name(name)
     queues[dlq] = sqs.create_queue(QueueName=dlq, Attributes={
         "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
-        "VisibilityTimeout": str(ROUTER_VISIBILITY_SECONDS),
+        "VisibilityTimeout": str(config.ROUTER_VISIBILITY_TIMEOUT_SECONDS),
     })["QueueUrl"]
     redrive = {"deadLetterTargetArn": _arn(sqs, queues[dlq]), "maxReceiveCount": max_receive_count}
     queues[name] = sqs.create_queue(QueueName=name, Attributes={

@@ -16,16 +16,42 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.request
+from typing import Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
+from local import moto_patches
 from local.lambda_runtime import REGION
 
 HOST = "127.0.0.1"
 
 _lock = threading.Lock()
-_server: ThreadedMotoServer | None = None
+_server: SerialisedMotoServer | None = None
 _endpoint: str | None = None
+
+
+class SerialisedMotoServer(ThreadedMotoServer):
+    """moto's threaded server, applying one request at a time.
+
+    AWS applies each API request atomically; moto's backends are not
+    thread-safe (concurrent requests race on shared dicts, and a request that
+    fails half-way may leave half its writes). Serving requests one at a time
+    restores per-request atomicity for tests that drive handlers from threads.
+    """
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        one_at_a_time = threading.Lock()
+
+        def serialised(environ: Any, start_response: Any) -> Any:
+            with one_at_a_time:
+                return list(app(environ, start_response))  # read the body inside the lock
+
+        self._server = make_server(self._ip_address, self._port, serialised, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def endpoint() -> str:
@@ -34,7 +60,8 @@ def endpoint() -> str:
     with _lock:
         if _endpoint is None:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-            _server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+            moto_patches.install()  # for the life of the process, like the server
+            _server = SerialisedMotoServer(ip_address=HOST, port=0, verbose=False)
             _server.start()
             host, port = _server.get_host_and_port()
             _endpoint = f"http://{host}:{port}"

@@ -91,6 +91,7 @@ ENGINE_TIMEOUT_SECONDS = 30  # seconds, start / advance / result_router
 LOG_RETENTION_DAYS = 30  # days, every function's log group (one of 7, 14, 30, 90, 365)
 DLQ_RETENTION_DAYS = 14  # days, the SQS maximum: longer than any source queue
 VISIBILITY_TIMEOUT_FACTOR = 6  # queue visibility = 6 x consumer timeout (AWS advice)
+ROUTER_VISIBILITY_TIMEOUT_SECONDS = VISIBILITY_TIMEOUT_FACTOR * ENGINE_TIMEOUT_SECONDS  # results queue and DLQs
 MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200  # seconds, the SQS maximum (12 h)
 
 #: Engine handlers: module paths relative to LAMBDAS_DIR, ``module.function``.
@@ -183,6 +184,22 @@ class Settings:
             task_ttl_seconds=_ttl(environ),
             unsent_grace_seconds=_grace(environ),
         )
+
+
+def engine_environment(workflows_table: Any, tasks_table: Any, results_queue_url: Any, queue_map_json: Any,
+                       op_defaults_json: Any, task_ttl_seconds: int = DEFAULT_TASK_TTL_SECONDS) -> dict[str, Any]:
+    """The RUNFOX_* environment of the engine Lambdas, for the CDK stack and the local emulator alike.
+
+    Values may be CDK tokens (the stack) or plain strings (the emulator).
+    """
+    return {
+        ENV_WORKFLOWS_TABLE: workflows_table,
+        ENV_TASKS_TABLE: tasks_table,
+        ENV_RESULTS_QUEUE_URL: results_queue_url,
+        ENV_QUEUE_MAP: queue_map_json,
+        ENV_OP_DEFAULTS: op_defaults_json,
+        ENV_TASK_TTL_SECONDS: str(task_ttl_seconds),
+    }
 
 
 def op_defaults_document(ops: Mapping[str, OpConfig]) -> dict[str, dict[str, Any]]:

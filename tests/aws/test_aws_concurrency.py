@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_kit import AwsKit, fast_moto_transactions
+from aws_kit import AwsKit
 
 import runfox_core as rfx
+from local.moto_patches import fast_moto_transactions
 from runfox_core.aws.dynamodb_store import DynamoDBStore
 from runfox_core.aws.sqs_runner import SQSRunner
 from runfox_core.aws.tables import create_table

@@ -29,9 +29,9 @@ def dynamodb_store() -> Iterator[Store]:
     import boto3
     from moto import mock_aws
 
+    from local.moto_patches import fast_moto_transactions  # same rollback, without moto's per-action table copy
     from runfox_core.aws.dynamodb_store import DynamoDBStore
     from runfox_core.aws.tables import create_table
-    from tests.aws.aws_kit import fast_moto_transactions  # same rollback, without moto's per-action table copy
 
     with mock_aws(), fast_moto_transactions():
         client = boto3.client("dynamodb", region_name="us-east-1")
