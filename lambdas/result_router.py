@@ -54,6 +54,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     dispatched = sum(len(advanced.dispatched) for advanced in router.advanced)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(response["batchItemFailures"]))
     metrics.add_metric(name="StepsDispatched", unit=MetricUnit.Count, value=dispatched)
+    for name, value in sorted(router.counts.items()):  # StepsCompleted/Retried/Failed, Workflows*
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for advanced in router.advanced:
         logger.info("execution advanced", extra={"execution": advanced.execution, "status": str(advanced.status),
                                                  "dispatched": len(advanced.dispatched)})

@@ -32,7 +32,7 @@ from typing import Any
 from . import messages
 from .errors import ExecutionExistsError, ExecutionNotFoundError
 from .results import Complete, Dispatch, DispatchJob, Failed, Halt, Pending, StepResult
-from .status import WorkflowStatus
+from .status import StepStatus, WorkflowStatus
 from .workflow import Workflow
 
 log = logging.getLogger("runfox_core")
@@ -119,8 +119,13 @@ def advance_execution(backend: Any, key: str, wf: Workflow | None = None) -> Adv
     return Advanced(execution=key, status=status, dispatched=dispatched, result=result)
 
 
-def apply_message(backend: Any, message: Any, wf: Workflow | None = None) -> Workflow | None:
+def apply_message(backend: Any, message: Any, wf: Workflow | None = None,
+                  counts: Counter[str] | None = None) -> Workflow | None:
     """Apply one decoded message; return the handle of the execution to advance, or None.
+
+    ``counts`` (optional) tallies what the message did, named as the metrics
+    the Lambdas publish: StepsCompleted, StepsRetried, StepsFailed,
+    WorkflowsCompleted, WorkflowsHalted, WorkflowsFailed.
 
     Unknown executions are logged and dropped (nothing to apply them to).
     Raises MessageError only from ``messages.decode`` (the caller decodes).
@@ -132,10 +137,11 @@ def apply_message(backend: Any, message: Any, wf: Workflow | None = None) -> Wor
     except ExecutionNotFoundError:
         log.error("message for an unknown execution dropped", extra={"execution": key})
         return None
+    outcome: Any = None
     if isinstance(message, StepResult):
-        wf.on_step_result(message.op, message.output, run_id=message.run_id, error=message.error)
+        outcome = wf.on_step_result(message.op, message.output, run_id=message.run_id, error=message.error)
     elif isinstance(message, DispatchJob):  # from an op's dead-letter queue: never answered
-        wf.on_step_result(message.op, run_id=message.run_id, error={
+        outcome = wf.on_step_result(message.op, run_id=message.run_id, error={
             "type": DEAD_LETTER_ERROR,
             "message": f"job for step {message.op!r} run {message.run_id} was dead-lettered without a result"})
     elif isinstance(message, messages.DeadlineMessage):
@@ -143,7 +149,24 @@ def apply_message(backend: Any, message: Any, wf: Workflow | None = None) -> Wor
         schedule = getattr(backend.runner, "schedule_deadline", None)
         if pending is not None and schedule is not None:
             schedule(key, message.step, message.run_id, pending)
+    if counts is not None and isinstance(message, (StepResult, DispatchJob)):
+        _count(counts, wf.written_step(message.op), outcome)
     return wf
+
+
+_STEP_METRICS = {StepStatus.COMPLETE: "StepsCompleted", StepStatus.HALTED: "StepsCompleted",
+                 StepStatus.RETRY: "StepsRetried", StepStatus.READY: "StepsCompleted",
+                 StepStatus.FAILED: "StepsFailed"}
+_WORKFLOW_METRICS = {Complete: "WorkflowsCompleted", Halt: "WorkflowsHalted", Failed: "WorkflowsFailed"}
+
+
+def _count(counts: Counter[str], written: Any, outcome: Any) -> None:
+    """Tally a result this handle just applied (``written`` is None when it was ignored)."""
+    if written is None:
+        return
+    counts[_STEP_METRICS.get(written.status, "StepsCompleted")] += 1
+    if type(outcome) in _WORKFLOW_METRICS:
+        counts[_WORKFLOW_METRICS[type(outcome)]] += 1
 
 
 class ResultRouter:
@@ -165,12 +188,13 @@ class ResultRouter:
                 self._remaining[key] += 1
         self._handles: dict[str, Workflow] = {}
         self.advanced: list[Advanced] = []
+        self.counts: Counter[str] = Counter()  # what the batch did, by metric name
 
     def handle(self, body: str) -> None:
         message = messages.decode(body)  # MessageError: the caller logs and drops it
         key = _execution(message)
         try:
-            wf = apply_message(self.backend, message, self._handles.get(key))
+            wf = apply_message(self.backend, message, self._handles.get(key), self.counts)
         finally:
             self._remaining[key] -= 1
         if wf is None:

@@ -50,6 +50,7 @@ class Workflow:
         self.backend = backend
         self._snapshot: Snapshot | None = None
         self._fresh = False  # True while _snapshot is what the store held when last read
+        self._written: dict[str, Any] = {}  # step records the last transition committed
 
     # ---------------------------------------------------------- construction
 
@@ -95,6 +96,7 @@ class Workflow:
         backend = self.backend
         definition = backend.load_definition(self.id)
         plan = backend.plan(self.id)
+        self._written = {}
         for attempt in range(MAX_CONFLICT_RETRIES):
             snapshot, fresh = self._snapshot, self._fresh
             if snapshot is None:
@@ -115,6 +117,7 @@ class Workflow:
                 backend.record_conflict()
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
+            self._written = dict(txn.changed_steps)
             self._snapshot, self._fresh = txn.after_commit(), False
             return result
         raise ConflictError(f"execution {self.id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
@@ -201,6 +204,11 @@ class Workflow:
         caller can re-arm a timer; None otherwise. Call ``advance()`` next.
         """
         return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now))
+
+    def written_step(self, op: str) -> Any:
+        """The record of ``op`` this handle's last transition wrote, or None if it wrote none
+        (for instance, the result it was given was stale and ignored)."""
+        return self._written.get(op)
 
     def dispatch(self, jobs: list[Any]) -> list[StepResult]:
         """``backend.dispatch`` for this execution, keeping this handle's view of unsent jobs current."""

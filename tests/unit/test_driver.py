@@ -92,3 +92,25 @@ def test_advance_arms_a_wake_timer_for_a_retry_in_backoff(clock: Any) -> None:
     router.handle(body)
     safety = (started.execution, clock.now + backend.unsent_grace_seconds)
     assert wakes == [safety, (started.execution, clock.now + 5)]
+
+
+def test_the_router_counts_what_each_applied_message_did() -> None:
+    backend = rfx.Backend()
+    spec = {"steps": [{"op": "a", "max_attempts": 2, "retry": {"backoff_seconds": 0}},
+                      {"op": "b", "depends_on": ["a"]}]}
+    started = driver.start_execution(backend, spec)
+    job = backend.take_tasks()[0]
+    failed = messages.encode(messages.result_message(
+        StepResult(started.execution, "a", job.run_id, error={"type": "E", "message": "x"})))
+    router = driver.ResultRouter(backend, [failed, failed])  # the second is a duplicate: not counted
+    for body in (failed, failed):
+        router.handle(body)
+    assert router.counts == {"StepsRetried": 1}
+    retry = backend.take_tasks()[0]
+    ok = messages.encode(messages.result_message(StepResult(started.execution, "a", retry.run_id, output={})))
+    router = driver.ResultRouter(backend, [ok])
+    router.handle(ok)
+    b = backend.take_tasks()[0]
+    done = messages.encode(messages.result_message(StepResult(started.execution, "b", b.run_id, output={})))
+    router.handle(done)
+    assert router.counts == {"StepsCompleted": 2, "WorkflowsCompleted": 1}
