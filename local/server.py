@@ -1,5 +1,9 @@
 """server.py -- one moto server per process, on 127.0.0.1 and a free port.
 
+The server runs in a child process (``python -m local.server``), so moto's
+work runs on another core than the handlers and tests that call it; the
+child exits when this process does (it watches its stdin).
+
 Handlers talk to it over real HTTP through boto3, exactly as in Lambda;
 only the endpoint (``AWS_ENDPOINT_URL``) and fake credentials differ, and
 they must be in ``os.environ`` before anything builds a client.
@@ -13,9 +17,13 @@ from nothing while the endpoint stays the same.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import subprocess
+import sys
 import threading
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -28,7 +36,7 @@ from local.lambda_runtime import REGION
 HOST = "127.0.0.1"
 
 _lock = threading.Lock()
-_server: SerialisedMotoServer | None = None
+_process: subprocess.Popen[str] | None = None
 _endpoint: str | None = None
 
 
@@ -56,16 +64,35 @@ class SerialisedMotoServer(ThreadedMotoServer):
 
 def endpoint() -> str:
     """The running server's URL, starting it on first use."""
-    global _server, _endpoint
+    global _process, _endpoint
     with _lock:
         if _endpoint is None:
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-            moto_patches.install()  # for the life of the process, like the server
-            _server = SerialisedMotoServer(ip_address=HOST, port=0, verbose=False)
-            _server.start()
-            host, port = _server.get_host_and_port()
-            _endpoint = f"http://{host}:{port}"
+            _process = subprocess.Popen([sys.executable, "-m", "local.server"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+            assert _process.stdout is not None
+            line = _process.stdout.readline().strip()  # "listening on <port>"
+            if not line.startswith("listening on "):
+                raise RuntimeError(f"the local moto server did not start: {line!r}")
+            _endpoint = f"http://{HOST}:{int(line.rsplit(' ', 1)[1])}"
+            atexit.register(_stop)
         return _endpoint
+
+
+def _stop() -> None:
+    if _process is not None and _process.poll() is None:
+        _process.terminate()
+        _process.wait(timeout=10)
+
+
+def serve() -> None:
+    """The child: serve until the parent closes our stdin (it exited, or stopped us)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    moto_patches.install()  # for the life of the server
+    server = SerialisedMotoServer(ip_address=HOST, port=0, verbose=False)
+    server.start()
+    print(f"listening on {server.get_host_and_port()[1]}", flush=True)
+    sys.stdin.read()
+    server.stop()
 
 
 def reset() -> None:
@@ -92,3 +119,7 @@ def aws_environment(url: str) -> dict[str, str | None]:
         "NO_PROXY": f"{HOST},localhost",
         "no_proxy": f"{HOST},localhost",
     }
+
+
+if __name__ == "__main__":
+    serve()

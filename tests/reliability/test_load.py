@@ -1,0 +1,112 @@
+"""Load: 200 executions of a 10-step fan-out at once, results applied by concurrent routers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fault_kit import CONFIG
+
+from local.cloud import LocalCloud
+from local.deployment import Consumer, dlq_name, op_queue_name
+from local.lambda_runtime import LambdaContext, invoke, load_handler
+from runfox_core.aws import config
+from runfox_core.aws.factory import get_backend
+from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
+
+SPEC = yaml.safe_load((Path(__file__).parent / "load_workflow.yaml").read_text())
+EXECUTIONS = 200
+POLLERS = 4  # concurrent "Lambda instances", each polling every queue
+VISIBILITY_SECONDS = 60  # long enough that no message is redelivered during the run
+
+
+def expected_sum(n: int) -> int:
+    seed = n + 1
+    squares, doubles, increments = 3, 3, 2  # w0..w7 cycle square, double, increment
+    return squares * seed**2 + doubles * seed * 2 + increments * (seed + 1)
+
+
+def poll(consumers: list[Consumer], sqs: Any, done: threading.Event, errors: list[BaseException]) -> None:
+    """One poller: receive a batch from each queue, run its handler, delete what succeeded."""
+    handlers = {c.handler: load_handler(c.handler) for c in consumers}
+    try:
+        while not done.is_set():
+            delivered = 0
+            for consumer in consumers:
+                messages = sqs.receive_message(QueueUrl=consumer.queue_url, VisibilityTimeout=VISIBILITY_SECONDS,
+                                               MaxNumberOfMessages=min(consumer.batch_size, 10),
+                                               MessageSystemAttributeNames=["All"]).get("Messages", [])
+                if not messages:
+                    continue
+                delivered += len(messages)
+                records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                            "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                            "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                            "eventSourceARN": consumer.queue_arn, "awsRegion": "us-east-1"} for m in messages]
+                response = handlers[consumer.handler]({"Records": records}, LambdaContext(consumer.name))
+                failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+                entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
+                           for i, r in enumerate(records) if r["messageId"] not in failed]
+                if entries:
+                    sqs.delete_message_batch(QueueUrl=consumer.queue_url, Entries=entries)
+            if not delivered:
+                time.sleep(0.02)
+    except BaseException as exc:  # surfaced by the test
+        errors.append(exc)
+
+
+def test_two_hundred_executions_complete_exactly_under_concurrent_routers() -> None:
+    with LocalCloud(CONFIG, quiet=True) as cloud:
+        # Given 200 executions started at once
+        keys = []
+        for i in range(EXECUTIONS):
+            response = invoke(config.START_HANDLER, {"spec": SPEC, "inputs": {"n": i}})
+            assert "error" not in response, response
+            keys.append(response["execution"])
+        backend = get_backend()
+        before = backend.conflict_retries
+        started = time.monotonic()
+        # When several pollers deliver jobs and results concurrently
+        done, errors = threading.Event(), []
+        # the queues this workflow uses: its ops' queues and the results queue (Lambda polls only mapped queues)
+        tokens = {step["fn"] for step in SPEC["steps"]}
+        wanted = {op_queue_name(t) for t in tokens}
+        consumers = [c for c in cloud.consumers if c.name in wanted
+                     or (c.handler == config.RESULT_ROUTER_HANDLER and not c.name.endswith(dlq_name("")))]
+        threads = [threading.Thread(target=poll, args=(consumers, cloud.client("sqs"), done, errors))
+                   for _ in range(POLLERS)]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 600
+            pending = list(keys)
+            while pending and time.monotonic() < deadline and not errors:
+                # one read at a time: the watcher must not crowd the pollers out of the emulator
+                if backend.load_header(pending[-1]).status in TERMINAL_WORKFLOW_STATUSES:
+                    pending.pop()
+                else:
+                    time.sleep(0.25)
+        finally:
+            done.set()
+            for t in threads:
+                t.join(timeout=60)
+        seconds = time.monotonic() - started
+        assert errors == []
+        # Then every execution completed with its exact outcome, and no message was dead-lettered
+        outcomes = {k: (backend.load_header(k).status, backend.load_header(k).outcome) for k in keys}
+        wrong = {k: v for k, v in outcomes.items() if v != ("complete", {"sum": expected_sum(keys.index(k))})}
+        sqs = cloud.client("sqs")
+        dead = {name: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+                          ["Attributes"]["ApproximateNumberOfMessages"])
+                for name, url in cloud.queues.items() if name.endswith("-dlq")}
+        retries = backend.conflict_retries - before
+        steps = EXECUTIONS * len(SPEC["steps"])
+        print(f"\nload: {EXECUTIONS} executions x {len(SPEC['steps'])} steps with {POLLERS} concurrent pollers: "
+              f"{EXECUTIONS - len(wrong)}/{EXECUTIONS} complete and exact in {seconds:.1f} s; "
+              f"{sum(dead.values())} dead-lettered; {retries} optimistic-concurrency retries "
+              f"({retries / steps:.3f} per step)")
+        assert wrong == {}
+        assert sum(dead.values()) == 0, dead
