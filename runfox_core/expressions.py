@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from json_logic_path import is_logic, jsonLogic, operations
+from json_logic_path import is_logic, jsonLogic
 
 ROOTS = ("input", "steps", "state")
 _DATA_OPERATORS = ("var", "vars")
@@ -227,5 +227,3 @@ def _jsonpath(path: str, refs: References) -> None:
 def is_identifier(value: Any) -> bool:
     return isinstance(value, str) and bool(_IDENT.match(value)) and len(value) <= 64
 
-
-KNOWN_OPERATORS = frozenset(operations)

@@ -17,7 +17,6 @@ from typing import Any
 
 from ..engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.transitions import iso
-from ..errors import ExecutionNotFoundError
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
 from ..payloads import check_payload
 from ..results import DispatchJob, StepResult
@@ -147,13 +146,6 @@ class Backend:
             inputs=definition.inputs, state=self.store.load_state(key, None), steps=self.load_steps(key),
             status=header.status, outcome=header.outcome, error=header.error,
         )
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.store.load_header(key)
-        except ExecutionNotFoundError:
-            return False
-        return True
 
     def record_conflict(self) -> None:
         with self._lock:
