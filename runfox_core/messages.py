@@ -116,6 +116,8 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
             body = json.loads(raw)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"message is not JSON: {exc}") from None
+        except RecursionError:
+            raise MessageError("message JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise MessageError(f"message must be a JSON object, got {type(body).__name__}")
     kind = body.get("kind")

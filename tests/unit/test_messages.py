@@ -41,6 +41,7 @@ def test_timer_messages_round_trip() -> None:
     ('{"kind": "result", "execution": "e", "step": "a", "run_id": 0, "error": {"type": 1}}', "'error.type'"),
     ('{"kind": "job", "execution": "e", "step": "a", "run_id": 0, "token": "a", "inputs": []}', "'inputs' must be dict"),
     ('{"kind": "deadline", "execution": "e", "step": "a", "run_id": 0}', "missing field 'deadline'"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_a_malformed_message_raises_message_error_naming_the_field(body: str, fragment: str) -> None:
     with pytest.raises(MessageError, match=fragment):
