@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages
-from .errors import ExecutionExistsError, ExecutionNotFoundError
+from .errors import ExecutionExistsError, ExecutionNotFoundError, MessageError
 from .results import Complete, Dispatch, DispatchJob, Failed, Halt, Pending, StepResult
 from .status import StepStatus, WorkflowStatus
 from .workflow import Workflow
@@ -182,16 +182,19 @@ class ResultRouter:
     def __init__(self, backend: Any, bodies: list[str]):
         self.backend = backend
         self._remaining: Counter[str] = Counter()
+        self._decoded: dict[str, Any] = {}  # body -> message, so handle() does not parse it again
         for body in bodies:
-            key = _execution_of(body)
-            if key is not None:
-                self._remaining[key] += 1
+            try:
+                message = self._decoded[body] = messages.decode(body)
+            except MessageError:
+                continue  # handle() raises it again, for the caller to log
+            self._remaining[_execution(message)] += 1
         self._handles: dict[str, Workflow] = {}
         self.advanced: list[Advanced] = []
         self.counts: Counter[str] = Counter()  # what the batch did, by metric name
 
     def handle(self, body: str) -> None:
-        message = messages.decode(body)  # MessageError: the caller logs and drops it
+        message = self._decoded.get(body) or messages.decode(body)  # MessageError: the caller logs and drops it
         key = _execution(message)
         try:
             wf = apply_message(self.backend, message, self._handles.get(key), self.counts)
@@ -202,13 +205,6 @@ class ResultRouter:
         self._handles[key] = wf
         if self._remaining[key] <= 0:
             self.advanced.append(advance_execution(self.backend, key, wf))
-
-
-def _execution_of(body: str) -> str | None:
-    try:
-        return _execution(messages.decode(body))
-    except Exception:
-        return None
 
 
 def _execution(message: Any) -> str:

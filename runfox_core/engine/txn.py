@@ -115,16 +115,16 @@ class Txn:
                 out[k] = v
         return out
 
-    def context(self, refs: Any, all_state: bool = False) -> dict[str, Any]:
+    def context(self, refs: Any) -> dict[str, Any]:
         """The JSON Logic context for expressions that read ``refs``."""
         step_ids = self.plan.steps.keys() if refs.all_steps else refs.steps
-        self.prefetch([s for s in step_ids if s not in self.changed_steps], None if (refs.all_state or all_state) else refs.state_keys)
+        state_keys = None if refs.all_state else refs.state_keys
+        self.prefetch([s for s in step_ids if s not in self.changed_steps], state_keys)
         steps = {}
         for sid in step_ids:
             rec = self.step(sid)
             if rec.output is not None:
                 steps[sid] = {"output": rec.output}
-        state_keys = None if (refs.all_state or all_state) else refs.state_keys
         return {"steps": steps, "input": self.definition.inputs, "state": self.state(state_keys)}
 
     # --------------------------------------------------------------- writes

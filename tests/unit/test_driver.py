@@ -114,3 +114,18 @@ def test_the_router_counts_what_each_applied_message_did() -> None:
     done = messages.encode(messages.result_message(StepResult(started.execution, "b", b.run_id, output={})))
     router.handle(done)
     assert router.counts == {"StepsCompleted": 2, "WorkflowsCompleted": 1}
+
+
+def test_a_malformed_body_fails_only_its_own_record_not_the_batch() -> None:
+    backend = rfx.Backend()
+    started = driver.start_execution(backend, CHAIN, {"n": 1})
+    good = result_body(backend.take_tasks()[0], {"n": 10})
+    bad = "[" * 100_000 + "]" * 100_000
+    router = driver.ResultRouter(backend, [bad, good])  # building the router must not raise
+    try:
+        router.handle(bad)
+        raise AssertionError("a malformed body must raise MessageError")
+    except rfx.MessageError:
+        pass
+    router.handle(good)
+    assert [a.execution for a in router.advanced] == [started.execution]
