@@ -17,11 +17,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from json_logic_path import is_logic, jsonLogic
+from json_logic_path import is_logic, jsonLogic, operations
 
 ROOTS = ("input", "steps", "state")
+OPERATORS = frozenset(operations)  # what json-logic-path evaluates
+# Standard JSON Logic operators json-logic-path does not implement: refused, never taken for data.
+UNSUPPORTED_OPERATORS = frozenset({"all", "some", "none", "substr"}) - OPERATORS
+# Operators whose second argument is a rule evaluated per element, against the element
+# (reduce: {accumulator, current}); their first argument (the list) reads the context.
+_SCOPED_ARGUMENTS = {"map": "list, rule", "filter": "list, rule", "reduce": "list, rule, initial value",
+                     "all": "list, rule", "some": "list, rule", "none": "list, rule"}
+SCOPED_OPERATORS = frozenset(_SCOPED_ARGUMENTS) & OPERATORS
+_GUARDS = ("if", "?:")  # paths read inside them may be absent: the author handles that case
 _DATA_OPERATORS = ("var", "vars")
 _IDENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_ROOT_PATH = re.compile(r"^(?:input|steps|state)(?:\.|$)")
 # A lone key made only of symbols ("=>", "~") is an operator typo, not data.
 _OPERATOR_LIKE = re.compile(r"^[^A-Za-z0-9_]+$")
 
@@ -35,6 +45,8 @@ class References:
     all_steps: bool = False  # a wildcard or computed path over steps
     all_state: bool = False
     unknown_roots: set[str] = field(default_factory=set)  # var paths not under input/steps/state
+    input_names: set[str] = field(default_factory=set)  # top-level input names read, optionally or not
+    required_inputs: set[str] = field(default_factory=set)  # input.* paths read with no default or guard
 
     def merge(self, other: References) -> References:
         self.steps |= other.steps
@@ -42,6 +54,8 @@ class References:
         self.all_steps |= other.all_steps
         self.all_state |= other.all_state
         self.unknown_roots |= other.unknown_roots
+        self.input_names |= other.input_names
+        self.required_inputs |= other.required_inputs
         return self
 
 
@@ -69,13 +83,6 @@ def check_fields(fields: dict[str, Any], where: str) -> list[str]:
     return [msg for name, value in fields.items() for msg in check(value, f"{where}.{name}", strict=False)]
 
 
-def field_references(fields: dict[str, Any]) -> References:
-    refs = References()
-    for value in fields.values():
-        refs.merge(references(value))
-    return refs
-
-
 def truthy(condition: Any, context: dict[str, Any]) -> bool:
     return bool(jsonLogic(condition, context))
 
@@ -83,71 +90,152 @@ def truthy(condition: Any, context: dict[str, Any]) -> bool:
 def check(value: Any, where: str, strict: bool) -> list[str]:
     """Return a message per malformed expression inside ``value``.
 
-    ``strict`` (conditions): every dict must be a JSON Logic operation, since
-    conditions hold no literal objects. Otherwise dicts are literal data,
-    except a lone key that can only be a mistyped operator.
+    ``strict`` (conditions, ``set`` expressions): every dict must be a JSON
+    Logic operation, since they hold no literal objects. Otherwise dicts are
+    literal data, except a lone key that can only be a mistyped operator
+    (see ``mistyped_operator``).
     """
     problems: list[str] = []
-    _check(value, where, strict, problems, inside_logic=False, depth=0)
+    _check(value, where, strict, problems, depth=0)
     return problems
 
 
-def _check(value: Any, where: str, strict: bool, out: list[str], inside_logic: bool, depth: int) -> None:
+def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> None:
     if depth > 64:
         out.append(f"{where}: nested more than 64 levels deep")
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]", strict, out, inside_logic, depth + 1)
+            _check(item, f"{where}[{i}]", strict, out, depth + 1)
         return
     if not isinstance(value, dict):
         return
     if is_logic(value):
         (op, args), = value.items()
+        arg_list = args if isinstance(args, list) else [args]
         if op in _DATA_OPERATORS:
-            first = args[0] if isinstance(args, list) and args else args
-            if op == "var" and isinstance(args, list) and len(args) > 2:
+            first = arg_list[0] if arg_list else None
+            if op == "var" and len(arg_list) > 2:
                 out.append(f"{where}: 'var' takes a path and an optional default")
             if isinstance(first, (dict, list)) and not (isinstance(first, dict) and is_logic(first)):
                 out.append(f"{where}: {op!r} path must be a string or an expression")
-        for i, arg in enumerate(args if isinstance(args, list) else [args]):
-            # map/filter/reduce take a rule as data for each element: check it as logic too
-            _check(arg, f"{where}.{op}[{i}]", True, out, inside_logic=True, depth=depth + 1)
+        if op in SCOPED_OPERATORS and not (isinstance(args, list) and len(args) in ((2, 3) if op == "reduce" else (2,))):
+            out.append(f"{where}: {op!r} takes [{_SCOPED_ARGUMENTS[op]}]")
+            return
+        for i, arg in enumerate(arg_list):
+            # inside an operation every dict is an operation (map/filter/reduce rules included)
+            _check(arg, f"{where}.{op}[{i}]", True, out, depth + 1)
         return
     if len(value) == 1:
-        (key,) = value.keys()
-        if strict or inside_logic:
-            out.append(f"{where}: unknown JSON Logic operator {key!r}")
+        (key, arg), = value.items()
+        if strict or _OPERATOR_LIKE.match(str(key)):
+            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, suggestions(key))}")
             return
-        if _OPERATOR_LIKE.match(str(key)):
-            out.append(f"{where}: unknown JSON Logic operator {key!r}")
+        guess = mistyped_operator(key, arg)
+        if guess:
+            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, guess)} "
+                       " (to pass such a mapping as data, see Limits in the README)")
             return
-    elif strict or inside_logic:
+    elif strict:
         if not value:
             return
         out.append(f"{where}: an operation must have exactly one operator key, got {sorted(value)}")
         return
     for k, v in value.items():
-        _check(v, f"{where}.{k}", strict, out, inside_logic, depth + 1)
+        _check(v, f"{where}.{k}", strict, out, depth + 1)
+
+
+def suggestions(key: str) -> list[str]:
+    """The operators ``key`` may have meant: the same name in another case, else those one edit away."""
+    lower = str(key).lower()
+    if lower != key and lower in OPERATORS:
+        return [lower]
+    return sorted(op for op in OPERATORS if _one_edit(lower, op))
+
+
+def mistyped_operator(key: str, arg: Any) -> list[str]:
+    """The operators a lone ``{key: arg}`` in literal data was probably meant to be, or [] for data.
+
+    A typo needs both signs, so ordinary data keys stay data: the key is an
+    operator in another case (``Var``, ``VAR``), one edit from an operator of
+    three or more characters (``vr``, ``varr``; not a plural such as ``logs``),
+    a two-letter operator with a letter doubled (``iff``), or a standard JSON
+    Logic operator json-logic-path lacks (``all``, ``some``, ``none``,
+    ``substr``); and ``arg`` reads data the way operator arguments do: a path
+    string under ``input``/``steps``/``state``, or a list whose first item is
+    one or is an expression. ``{max: 3}`` is the ``max`` operator (an exact
+    name), ``{note: {var: input.x}}`` and ``{vr: 1}`` are data.
+    """
+    if not isinstance(key, str) or key in OPERATORS or not _reads_data(arg):
+        return []
+    lower = key.lower()
+    if lower in UNSUPPORTED_OPERATORS:
+        return [lower]
+    if lower != key and lower in OPERATORS:
+        return [lower]
+    return sorted(op for op in OPERATORS if _near(lower, op))
+
+
+def _near(key: str, op: str) -> bool:
+    if len(op) >= 3:
+        return _one_edit(key, op) and key != op + "s"
+    return op.isalpha() and key in (op[0] + op, op + op[1])
+
+
+def _reads_data(arg: Any) -> bool:
+    if isinstance(arg, list):
+        if not arg:
+            return False
+        arg = arg[0]
+        if isinstance(arg, dict) and is_logic(arg):
+            return True
+    return isinstance(arg, str) and _ROOT_PATH.match(arg) is not None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` becomes ``b`` by one insertion, deletion, substitution or swap of neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1:]
+
+
+def _did_you_mean(key: str, guess: list[str]) -> str:
+    if str(key).lower() in UNSUPPORTED_OPERATORS:
+        return " (json-logic-path does not implement it)"
+    return f"; did you mean {_quoted(guess)}?" if guess else ""
+
+
+def _quoted(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def references(value: Any) -> References:
-    """Collect the step ids, state keys and roots ``value`` may read."""
+    """Collect the step ids, state keys, roots and input paths ``value`` may read."""
     refs = References()
-    _collect(value, refs)
+    _collect(value, refs, optional=False)
     return refs
 
 
-def _collect(value: Any, refs: References) -> None:
+def _collect(value: Any, refs: References, optional: bool) -> None:
+    """``optional``: inside ``if``/``?:``, where a path that is absent is a case the author handles."""
     if isinstance(value, list):
         for item in value:
-            _collect(item, refs)
+            _collect(item, refs, optional)
         return
     if not isinstance(value, dict):
         return
     if not is_logic(value):
         for v in value.values():
-            _collect(v, refs)
+            _collect(v, refs, optional)
         return
     (op, args), = value.items()
     arg_list = args if isinstance(args, list) else [args]
@@ -156,13 +244,12 @@ def _collect(value: Any, refs: References) -> None:
         if isinstance(path, (int, float)) and not isinstance(path, bool):
             path = str(path)
         if isinstance(path, str):
-            _var_path(path, refs)
+            _var_path(path, refs, required=not optional and len(arg_list) < 2)
         else:
             refs.all_steps = refs.all_state = True
+            _collect(path, refs, optional)
         for a in arg_list[1:]:
-            _collect(a, refs)
-        if not isinstance(path, str):
-            _collect(path, refs)
+            _collect(a, refs, optional)
         return
     if op == "vars":
         path = arg_list[0] if arg_list else ""
@@ -170,15 +257,18 @@ def _collect(value: Any, refs: References) -> None:
             _jsonpath(path, refs)
         else:
             refs.all_steps = refs.all_state = True
-            _collect(path, refs)
+            _collect(path, refs, optional)
         return
     if op in ("missing", "missing_some"):
         refs.all_steps = refs.all_state = True
+    if op in SCOPED_OPERATORS:
+        # the rule (second argument) reads each element (reduce: accumulator and current), not the context
+        arg_list = [a for i, a in enumerate(arg_list) if i != 1]
     for a in arg_list:
-        _collect(a, refs)
+        _collect(a, refs, optional or op in _GUARDS)
 
 
-def _var_path(path: str, refs: References) -> None:
+def _var_path(path: str, refs: References, required: bool) -> None:
     if path == "":
         refs.all_steps = refs.all_state = True
         return
@@ -194,7 +284,12 @@ def _var_path(path: str, refs: References) -> None:
             refs.state_keys.add(parts[1])
         else:
             refs.all_state = True
-    elif root != "input":
+    elif root == "input":
+        if len(parts) >= 2:
+            refs.input_names.add(parts[1])
+            if required:
+                refs.required_inputs.add(path)
+    else:
         refs.unknown_roots.add(root)
 
 
@@ -220,7 +315,10 @@ def _jsonpath(path: str, refs: References) -> None:
             refs.state_keys.add(name)
         else:
             refs.all_state = True
-    elif root != "input":
+    elif root == "input":
+        if name is not None:
+            refs.input_names.add(name)
+    else:
         refs.unknown_roots.add(root)
 
 
