@@ -133,7 +133,7 @@ def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> 
             return
         guess = mistyped_operator(key, arg)
         if guess:
-            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, guess)} "
+            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, guess)}"
                        " (to pass such a mapping as data, see Limits in the README)")
             return
     elif strict:
@@ -150,7 +150,7 @@ def suggestions(key: str) -> list[str]:
     lower = str(key).lower()
     if lower != key and lower in OPERATORS:
         return [lower]
-    return sorted(op for op in OPERATORS if _one_edit(lower, op))
+    return _likeliest(lower, [op for op in OPERATORS if _one_edit(lower, op)])
 
 
 def mistyped_operator(key: str, arg: Any) -> list[str]:
@@ -173,7 +173,13 @@ def mistyped_operator(key: str, arg: Any) -> list[str]:
         return [lower]
     if lower != key and lower in OPERATORS:
         return [lower]
-    return sorted(op for op in OPERATORS if _near(lower, op))
+    return _likeliest(lower, [op for op in OPERATORS if _near(lower, op)])
+
+
+def _likeliest(key: str, candidates: list[str]) -> list[str]:
+    """Of the operators one edit from a word, those that start like it (``vr``: var, not or)."""
+    same_start = [op for op in candidates if key[:1].isalpha() and op[:1] == key[:1]]
+    return sorted(same_start or candidates)
 
 
 def _near(key: str, op: str) -> bool:
