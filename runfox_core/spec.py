@@ -248,8 +248,9 @@ def validate(spec: Any, inputs: Any = None) -> Problems:
     """Every problem with ``spec`` (and workflow ``inputs``, unless None), in spec order; [] when
     sound. The result's ``warnings`` lists what is valid but probably not meant."""
     problems: list[Problem] = []
-    plan = _build(spec, inputs, problems)
-    return Problems(problems, list(plan.warnings) if plan is not None else [])
+    warnings: list[Problem] = []
+    _build(spec, inputs, problems, warnings)
+    return Problems(problems, warnings)
 
 
 def compile_spec(spec: Any, inputs: Any = None,
@@ -286,7 +287,9 @@ def compile_start(spec: Any, inputs: Any = None,
     return plan, plan.with_defaults(given)
 
 
-def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
+def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Problem] | None = None) -> Plan | None:
+    """The Plan, or None with ``problems`` filled; ``warnings`` (also on the Plan) are filled either way."""
+    warnings = [] if warnings is None else warnings
     if inputs is not None:
         if not isinstance(inputs, dict):
             problems.append(Problem(f"inputs must be a mapping, got {type(inputs).__name__}", field="inputs"))
@@ -340,7 +343,6 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
 
     readers: list[tuple[References, str | None, str, str]] = []  # (what it reads, step, field, where)
     plans: dict[str, StepPlan] = {}
-    warnings: list[Problem] = []
     for sid, token, raw in entries:
         step_plan = _step_plan(sid, token, raw, deps, tuple(dependents[sid]), cycle is None, known, problems,
                                readers)
