@@ -171,7 +171,10 @@ def load_yaml(text: str | bytes) -> dict[str, Any]:
     """Parse a YAML spec safely; raise ``SpecError`` for syntax errors, bombs and non-mappings."""
     if not isinstance(text, (str, bytes)):
         raise SpecError([Problem(f"spec must be YAML text, got {type(text).__name__}", field="spec")])
-    loader = _SpecLoader(text)
+    try:
+        loader = _SpecLoader(text)  # reads (and checks) the first chunk of text already
+    except (yaml.YAMLError, *_PYTHON_FAILURES) as exc:
+        raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
     try:
         try:
             node = loader.get_single_node()
