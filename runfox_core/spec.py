@@ -408,8 +408,8 @@ def _shape_problems(value: Any, root: str) -> list[Problem]:
             problems.append(_located(value, root, path, f"{item} is not a JSON number"))
         elif not (item is None or isinstance(item, (str, int, float))):
             problems.append(_located(value, root, path, (
-                f"{_kind(item)} {_short(str(item))} is not a JSON value (string, number, boolean, null, list or "
-                "mapping); in YAML, quote it to pass a string")))
+                f"{_kind(item)} {_short(str(item))} is not a JSON value; specs and inputs hold only JSON values "
+                "(strings, numbers, booleans, null, lists, mappings): in YAML, quote it to pass a string")))
     if len(problems) > MAX_LISTED:
         problems[MAX_LISTED:] = [Problem(f"... and {len(problems) - MAX_LISTED:,} more values that are not JSON",
                                          field=root)]

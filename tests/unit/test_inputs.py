@@ -12,6 +12,8 @@ import runfox_core as rfx
 from runfox_core import api
 from tests.unit.conftest import BackendFactory
 
+ONLY_JSON = ("specs and inputs hold only JSON values (strings, numbers, booleans, null, lists, mappings): "
+             "in YAML, quote it to pass a string")
 FETCH = """
 steps:
   - op: fetch
@@ -235,10 +237,8 @@ def test_inputs_must_be_json_values_naming_the_path(make_backend: BackendFactory
         rfx.Workflow.from_dict({"steps": [{"op": "a"}]}, backend,
                                inputs={"when": {"at": datetime.date(2020, 1, 1)}, "tags": {1}})
     assert [str(p) for p in err.value.problems] == [
-        "field 'inputs': inputs.when.at: date '2020-01-01' is not a JSON value (string, number, boolean, null, "
-        "list or mapping); in YAML, quote it to pass a string",
-        "field 'inputs': inputs.tags: set '{1}' is not a JSON value (string, number, boolean, null, list or "
-        "mapping); in YAML, quote it to pass a string"]
+        f"field 'inputs': inputs.when.at: date '2020-01-01' is not a JSON value; {ONLY_JSON}",
+        f"field 'inputs': inputs.tags: set '{{1}}' is not a JSON value; {ONLY_JSON}"]
     assert created == []
 
 
