@@ -13,7 +13,9 @@ is computed at run time, or JSONPath wildcards over ``steps``, are marked
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,27 @@ UNSUPPORTED_OPERATORS = frozenset({"all", "some", "none", "substr"}) - OPERATORS
 _SCOPED_ARGUMENTS = {"map": "list, rule", "filter": "list, rule", "reduce": "list, rule, initial value",
                      "all": "list, rule", "some": "list, rule", "none": "list, rule"}
 SCOPED_OPERATORS = frozenset(_SCOPED_ARGUMENTS) & OPERATORS
-_GUARDS = ("if", "?:")  # paths read inside them may be absent: the author handles that case
+
+
+def _arity(fn: Callable[..., Any] | None) -> tuple[int, int | None] | None:
+    """(fewest, most) arguments an operator's function takes; None when it cannot be told (builtins)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values()) if fn is not None else None
+    except (TypeError, ValueError):
+        return None
+    if parameters is None:
+        return None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    fewest = sum(1 for p in positional if p.default is p.empty)
+    most = None if any(p.kind == p.VAR_POSITIONAL for p in parameters) else len(positional)
+    return fewest, most
+
+
+# How many arguments each operator with a fixed count takes ({"in": 1} would raise at run time).
+ARITY = {op: arity for op, fn in operations.items()
+         if (arity := _arity(fn)) is not None and arity != (0, None)}
+_GUARDS = ("if", "?:")
+_AS_DATA = " (to pass such a mapping as data, see Limits in the README)"  # paths read inside them may be absent: the author handles that case
 _DATA_OPERATORS = ("var", "vars")
 _IDENT = re.compile(r"^[A-Za-z0-9_-]+$")
 _ROOT_PATH = re.compile(r"^(?:input|steps|state)(?:\.|$)")
@@ -119,6 +141,10 @@ def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> 
                 out.append(f"{where}: 'var' takes a path and an optional default")
             if isinstance(first, (dict, list)) and not (isinstance(first, dict) and is_logic(first)):
                 out.append(f"{where}: {op!r} path must be a string or an expression")
+        arity = ARITY.get(op)
+        if arity is not None and not arity[0] <= len(arg_list) <= (arity[1] if arity[1] is not None else len(arg_list)):
+            out.append(f"{where}: {op!r} takes {_count(arity)}, got {len(arg_list)}{'' if strict else _AS_DATA}")
+            return
         if op in SCOPED_OPERATORS and not (isinstance(args, list) and len(args) in ((2, 3) if op == "reduce" else (2,))):
             out.append(f"{where}: {op!r} takes [{_SCOPED_ARGUMENTS[op]}]")
             return
@@ -133,8 +159,7 @@ def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> 
             return
         guess = mistyped_operator(key, arg)
         if guess:
-            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, guess)}"
-                       " (to pass such a mapping as data, see Limits in the README)")
+            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, guess)}{_AS_DATA}")
             return
     elif strict:
         if not value:
@@ -143,6 +168,15 @@ def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> 
         return
     for k, v in value.items():
         _check(v, f"{where}.{k}", strict, out, depth + 1)
+
+
+def _count(arity: tuple[int, int | None]) -> str:
+    fewest, most = arity
+    if most is None:
+        return f"at least {fewest} arguments"
+    if fewest == most:
+        return f"{fewest} argument" + ("" if fewest == 1 else "s")
+    return f"{fewest} to {most} arguments"
 
 
 def suggestions(key: str) -> list[str]:

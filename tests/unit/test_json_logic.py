@@ -187,3 +187,20 @@ def test_a_literal_mapping_whose_key_is_an_operator_passes_through_an_input_defa
     # Then the executor and the outcome hold the mappings as written
     assert seen == [{"cfg": {"limits": {"max": 3}, "template": {"vr": "input.x"}}, "vr": "input.x"}]
     assert result == rfx.Complete({"got": {"limits": {"max": 3}, "template": {"vr": "input.x"}}})
+
+
+@pytest.mark.parametrize("value, problem", [
+    ({"cfg": {"in": 1}}, "input.v.cfg: 'in' takes 2 arguments, got 1 (to pass such a mapping as data, see Limits"),
+    ({"?:": [True, 1]}, "input.v: '?:' takes 3 arguments, got 2"),
+    ({"+": [1, {"!": [1, 2]}]}, "input.v.+[1]: '!' takes 1 argument, got 2"),
+])
+def test_an_operator_given_the_wrong_number_of_arguments_is_refused_before_it_fails_at_run_time(
+        value: Any, problem: str) -> None:
+    # Given {in: 1} meant as data (json-logic-path would raise TypeError evaluating it)
+    messages = [p.message for p in rfx.validate({"steps": [{"op": "a", "input": {"v": value}}]})]
+    assert len(messages) == 1 and messages[0].startswith(problem), messages
+
+
+def test_a_condition_with_a_wrong_argument_count_is_refused() -> None:
+    spec = {"steps": [{"op": "a", "branch": [{"condition": {"==": [{"var": "x"}]}, "action": "complete"}]}]}
+    assert [p.message for p in rfx.validate(spec)] == ["branch[0].condition: '==' takes 2 arguments, got 1"]
