@@ -400,7 +400,7 @@ def _shape_problems(value: Any, root: str) -> list[Problem]:
                     children.append((v, depth + 1, path + (k,)))
                 else:
                     problems.append(_located(value, root, path, (
-                        f"the key {_short(k)} ({_kind(k)}) is not a string; mapping keys must be strings (in YAML, quote it)")))
+                        f"the key {_short(k)} ({json_type(k)}) is not a string; mapping keys must be strings (in YAML, quote it)")))
             stack.extend(reversed(children))
         elif isinstance(item, list):
             stack.extend(reversed([(v, depth + 1, path + (i,)) for i, v in enumerate(item)]))
@@ -408,7 +408,7 @@ def _shape_problems(value: Any, root: str) -> list[Problem]:
             problems.append(_located(value, root, path, f"{item} is not a JSON number"))
         elif not (item is None or isinstance(item, (str, int, float))):
             problems.append(_located(value, root, path, (
-                f"{_kind(item)} {_short(str(item))} is not a JSON value; specs and inputs hold only JSON values "
+                f"{json_type(item)} {_short(str(item))} is not a JSON value; specs and inputs hold only JSON values "
                 "(strings, numbers, booleans, null, lists, mappings): in YAML, quote it to pass a string")))
     if len(problems) > MAX_LISTED:
         problems[MAX_LISTED:] = [Problem(f"... and {len(problems) - MAX_LISTED:,} more values that are not JSON",
@@ -432,28 +432,16 @@ def _located(top: Any, root: str, path: tuple[str | int, ...], message: str) -> 
     return Problem(f"{where.removeprefix('spec.')}: {message}", step=step, field=field_)
 
 
-def _kind(value: Any) -> str:
-    return json_type(value) if value is None or isinstance(value, (bool, int, float, str)) \
-        else type(value).__name__
+_JSON_TYPES_OF = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+                  (dict, "object"))  # bool before int: True is an int to Python
 
 
 def json_type(value: Any) -> str:
-    """The JSON type name of a JSON value ("integer" for ints, "number" for other numbers)."""
+    """The JSON type name of a JSON value ("integer" for ints, "number" for other numbers); for
+    anything else, its Python type name."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next((name for kind, name in _JSON_TYPES_OF if isinstance(value, kind)), type(value).__name__)
 
 
 def _a(type_name: str) -> str:
