@@ -321,17 +321,18 @@ def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Probl
         return None
 
     ids: list[str] = []
+    known: set[str] = set()  # the same ids, for O(1) lookups: 10,000 steps must not cost 10,000^2
     entries: list[tuple[str, str, dict[str, Any]]] = []
     for index, raw in enumerate(raw_steps):
         sid, token = _identify(raw, index, problems)
         if sid is None:
             continue
-        if sid in ids:
+        if sid in known:
             problems.append(Problem("duplicate step id", step=sid, field="op" if "op" in raw else "id"))
             continue
         ids.append(sid)
+        known.add(sid)
         entries.append((sid, token or sid, raw))
-    known = set(ids)
 
     deps: dict[str, tuple[str, ...]] = {}
     for sid, _, raw in entries:
@@ -387,6 +388,8 @@ def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Probl
 
 def _shape_problems(value: Any, root: str) -> list[Problem]:
     """Depth and JSON-ness of a spec or inputs, each problem naming the path to the value."""
+    if _plain_json(value):
+        return []
     problems: list[Problem] = []
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 0, ())]
     while stack:
@@ -414,6 +417,31 @@ def _shape_problems(value: Any, root: str) -> list[Problem]:
         problems[MAX_LISTED:] = [Problem(f"... and {len(problems) - MAX_LISTED:,} more values that are not JSON",
                                          field=root)]
     return problems
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain_json(value: Any) -> bool:
+    """The common case, fast: plain JSON within ``MAX_DEPTH`` (False sends ``_shape_problems`` to look
+    closer, tracking paths)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if depth >= MAX_DEPTH:
+            return False
+        if kind is dict:
+            if not all(type(k) is str for k in item):
+                return False
+            stack.extend((v, depth + 1) for v in item.values())
+        elif kind is list:
+            stack.extend((v, depth + 1) for v in item)
+        elif kind is not float or not math.isfinite(item):
+            return False
+    return True
 
 
 def _located(top: Any, root: str, path: tuple[str | int, ...], message: str) -> Problem:
@@ -612,6 +640,7 @@ def _deps(sid: str, raw: dict[str, Any], known: set[str], problems: list[Problem
         problems.append(Problem("depends_on must be a list of step ids", step=sid, field="depends_on"))
         return ()
     out: list[str] = []
+    seen: set[str] = set()  # a join may wait on thousands of steps
     for d in value:
         if not isinstance(d, str):
             problems.append(Problem(f"depends_on entry {d!r} is not a step id", step=sid, field="depends_on"))
@@ -619,10 +648,11 @@ def _deps(sid: str, raw: dict[str, Any], known: set[str], problems: list[Problem
             problems.append(Problem("a step cannot depend on itself", step=sid, field="depends_on"))
         elif d not in known:
             problems.append(Problem(f"depends on unknown step {d!r}", step=sid, field="depends_on"))
-        elif d in out:
+        elif d in seen:
             problems.append(Problem(f"depends on {d!r} twice", step=sid, field="depends_on"))
         else:
             out.append(d)
+            seen.add(d)
     return tuple(out)
 
 
