@@ -8,7 +8,17 @@ The engine must know, before loading anything, which step outputs and state
 keys an expression can read: ``references()`` works that out statically, so
 a step costs O(what it reads), not O(workflow size). Expressions whose path
 is computed at run time, or JSONPath wildcards over ``steps``, are marked
-``dynamic`` and load everything they might read.
+``dynamic`` and load everything they might read. ``references()`` also lists
+the ``input.*`` paths read unconditionally (not under a ``var`` default, an
+``if``/``?:``, or ``missing``), which creation checks against the inputs. The
+rule of ``map``/``filter``/``reduce`` reads its element, not the context, so
+its paths are neither references nor checked against the roots.
+
+``check()`` finds malformed expressions: unknown operators (with a "did you
+mean" from ``suggestions``), argument counts json-logic-path cannot take, and
+in literal data a lone key that is a mistyped operator (``mistyped_operator``
+says when a key is data). Known limit: json-logic-path lacks standard JSON
+Logic's ``all``/``some``/``none``/``substr``; they are refused, not evaluated.
 """
 
 from __future__ import annotations
