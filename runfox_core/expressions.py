@@ -32,7 +32,7 @@ from typing import Any
 from json_logic_path import is_logic, jsonLogic, operations
 
 ROOTS = ("input", "steps", "state")
-OPERATORS = frozenset(operations)  # what json-logic-path evaluates
+OPERATORS = frozenset(operations)  # what the evaluator knows: validation accepts exactly these
 # Standard JSON Logic operators json-logic-path does not implement: refused, never taken for data.
 UNSUPPORTED_OPERATORS = frozenset({"all", "some", "none", "substr"}) - OPERATORS
 # Operators whose second argument is a rule evaluated per element, against the element
@@ -119,6 +119,11 @@ def truthy(condition: Any, context: dict[str, Any]) -> bool:
     return bool(jsonLogic(condition, context))
 
 
+def is_operation(value: Any) -> bool:
+    """A mapping with exactly one key, an operator in ``OPERATORS``."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in OPERATORS
+
+
 def check(value: Any, where: str, strict: bool) -> list[str]:
     """Return a message per malformed expression inside ``value``.
 
@@ -142,14 +147,14 @@ def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> 
         return
     if not isinstance(value, dict):
         return
-    if is_logic(value):
+    if is_operation(value):
         (op, args), = value.items()
         arg_list = args if isinstance(args, list) else [args]
         if op in _DATA_OPERATORS:
             first = arg_list[0] if arg_list else None
             if op == "var" and len(arg_list) > 2:
                 out.append(f"{where}: 'var' takes a path and an optional default")
-            if isinstance(first, (dict, list)) and not (isinstance(first, dict) and is_logic(first)):
+            if isinstance(first, (dict, list)) and not (isinstance(first, dict) and is_operation(first)):
                 out.append(f"{where}: {op!r} path must be a string or an expression")
         arity = ARITY.get(op)
         if arity is not None and not arity[0] <= len(arg_list) <= (arity[1] if arity[1] is not None else len(arg_list)):
@@ -237,7 +242,7 @@ def _reads_data(arg: Any) -> bool:
         if not arg:
             return False
         arg = arg[0]
-        if isinstance(arg, dict) and is_logic(arg):
+        if isinstance(arg, dict) and is_operation(arg):
             return True
     return isinstance(arg, str) and _ROOT_PATH.match(arg) is not None
 
@@ -283,7 +288,7 @@ def _collect(value: Any, refs: References, optional: bool) -> None:
         return
     if not isinstance(value, dict):
         return
-    if not is_logic(value):
+    if not is_operation(value):
         for v in value.values():
             _collect(v, refs, optional)
         return
