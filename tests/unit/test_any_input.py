@@ -4,9 +4,7 @@ problem (the start payload: an error body), never another exception, and alike o
 from __future__ import annotations
 
 import datetime
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,19 +186,21 @@ def specs(draw: Any, values: Any) -> Any:
     return spec
 
 
-SQLITE_DIR = Path(tempfile.mkdtemp(prefix="runfox-any-input-"))
-BACKENDS = {
-    "memory": rfx.Backend(store=InMemoryStore(), runner=InProcessRunner()),
-    "sqlite": rfx.Backend(store=SqliteStore(str(SQLITE_DIR / "any.db")),
-                          runner=SqliteRunner(str(SQLITE_DIR / "any.db"))),
-}
+@pytest.fixture(scope="module")
+def backends(tmp_path_factory: pytest.TempPathFactory) -> dict[str, rfx.Backend]:
+    """One of each local backend, shared by every example (each creation gets its own key)."""
+    db = str(tmp_path_factory.mktemp("any-input") / "any.db")
+    return {"memory": rfx.Backend(store=InMemoryStore(), runner=InProcessRunner()),
+            "sqlite": rfx.Backend(store=SqliteStore(db), runner=SqliteRunner(db))}
+
+
 FAST = settings(max_examples=100, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow])
 
 
-def create_everywhere(spec: Any, inputs: Any) -> None:
+def create_everywhere(backends: dict[str, rfx.Backend], spec: Any, inputs: Any) -> None:
     """Validate, then create on each backend: sound means created on all, unsound means SpecError on all."""
     problems = rfx.validate(spec, {} if inputs is None else inputs)  # creation without inputs means none
-    for name, backend in BACKENDS.items():
+    for name, backend in backends.items():
         try:
             rfx.Workflow.from_dict(spec, backend, inputs=inputs)
         except rfx.SpecError:
@@ -213,14 +213,16 @@ def create_everywhere(spec: Any, inputs: Any) -> None:
 
 @FAST
 @given(spec=specs(JSON), inputs=st.one_of(st.none(), st.dictionaries(st.text(max_size=4), JSON, max_size=3)))
-def test_any_json_spec_and_inputs_give_a_value_or_a_spec_error_alike_on_every_backend(spec: Any, inputs: Any) -> None:
-    create_everywhere(spec, inputs)
+def test_any_json_spec_and_inputs_give_a_value_or_a_spec_error_alike_on_every_backend(
+        backends: dict[str, rfx.Backend], spec: Any, inputs: Any) -> None:
+    create_everywhere(backends, spec, inputs)
 
 
 @FAST
 @given(spec=specs(YAML_SHAPED), inputs=st.one_of(st.none(), YAML_SHAPED))
-def test_any_yaml_shaped_spec_and_inputs_give_a_value_or_a_spec_error(spec: Any, inputs: Any) -> None:
-    create_everywhere(spec, inputs)
+def test_any_yaml_shaped_spec_and_inputs_give_a_value_or_a_spec_error(
+        backends: dict[str, rfx.Backend], spec: Any, inputs: Any) -> None:
+    create_everywhere(backends, spec, inputs)
 
 
 YAML_PIECES = st.sampled_from([
@@ -233,12 +235,13 @@ YAML_PIECES = st.sampled_from([
 
 @FAST
 @given(text=st.one_of(st.text(max_size=60), st.lists(YAML_PIECES, max_size=16).map("".join)))
-def test_any_text_read_as_a_yaml_spec_gives_a_value_or_a_spec_error(text: str) -> None:
+def test_any_text_read_as_a_yaml_spec_gives_a_value_or_a_spec_error(
+        backends: dict[str, rfx.Backend], text: str) -> None:
     try:
         spec = rfx.load_yaml(text)
     except rfx.SpecError:
         return
-    create_everywhere(spec, None)
+    create_everywhere(backends, spec, None)
 
 
 @FAST
