@@ -7,7 +7,10 @@ that takes them as JSON:
 
 - ``parse_start(payload, tokens)`` -> ``StartRequest(spec, inputs, name)``,
   after every check, including that each dispatch token of the spec is
-  deployed (``tokens``: the queue map's keys). Nothing is written.
+  deployed (``tokens``: the queue map's keys). ``inputs`` are the ones the
+  execution will store (the spec's declared defaults applied). Any payload
+  gets a value or one of ``REJECTED``, never another exception. Nothing is
+  written.
 - ``start(backend, request)``: ``driver.start_execution``, refusing a name
   already used for a different spec or inputs (same name and request: the
   same execution, so a retried start is harmless).
@@ -75,26 +78,23 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
         spec = load_yaml(spec)
     elif not isinstance(spec, dict):
         raise RequestError(f"'spec' must be YAML text or a mapping, got {type(spec).__name__}", field="spec")
-    try:
-        encode_json(spec)
-    except (TypeError, ValueError) as exc:  # YAML dates, sets, binary: cannot be stored as JSON
-        raise SpecError([Problem(f"spec must hold only JSON values: {exc}", field="spec")]) from None
     inputs = body.get("inputs")
     if inputs is None:
         inputs = {}
     elif not isinstance(inputs, dict):
         raise RequestError(f"'inputs' must be an object, got {type(inputs).__name__}", field="inputs")
-    try:
-        check_payload(inputs, "workflow inputs")
-    except PayloadError as exc:
-        exc.field = "inputs"  # type: ignore[attr-defined]  # read by error_body
-        raise
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
         raise RequestError(
             f"'name' must be 1-{MAX_NAME_LENGTH} letters, digits, '_', '.', ':' or '-', "
             f"starting with a letter or digit; got {_short(name)}", field="name")
-    plan = compile_spec(spec, inputs)
+    plan = compile_spec(spec, inputs)  # only JSON values, in the spec and the inputs alike
+    inputs = plan.with_defaults(inputs)  # what the execution will store: a retried start compares equal
+    try:
+        check_payload(inputs, "workflow inputs")
+    except PayloadError as exc:
+        exc.field = "inputs"  # type: ignore[attr-defined]  # read by error_body
+        raise
     if tokens is not None:
         unknown = [step for step in plan.steps.values() if step.token not in tokens]
         if unknown:

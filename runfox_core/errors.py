@@ -52,6 +52,20 @@ class Problem:
         return f"Problem({str(self)!r})"
 
 
+class Problems(list[Problem]):
+    """What ``validate`` returns: the errors, as the list itself (so ``problems == []`` means
+    sound), and ``warnings``: things that are valid but probably not what the author meant
+    (a retried step with no branch that completes it). Creation logs the warnings.
+    """
+
+    def __init__(self, errors: list[Problem] | None = None, warnings: list[Problem] | None = None):
+        super().__init__(errors or [])
+        self.warnings: list[Problem] = list(warnings or [])
+
+    def __repr__(self) -> str:
+        return f"Problems({list(self)!r}, warnings={self.warnings!r})"
+
+
 class PayloadError(RunfoxError, ValueError):
     """Raised when inputs or an output are not a JSON object, not serialisable, or too large."""
 

@@ -8,20 +8,62 @@ The engine must know, before loading anything, which step outputs and state
 keys an expression can read: ``references()`` works that out statically, so
 a step costs O(what it reads), not O(workflow size). Expressions whose path
 is computed at run time, or JSONPath wildcards over ``steps``, are marked
-``dynamic`` and load everything they might read.
+``dynamic`` and load everything they might read. ``references()`` also lists
+the ``input.*`` paths read unconditionally (not under a ``var`` default, an
+``if``/``?:``, or ``missing``), which creation checks against the inputs. The
+rule of ``map``/``filter``/``reduce`` reads its element, not the context, so
+its paths are neither references nor checked against the roots.
+
+``check()`` finds malformed expressions: unknown operators (with a "did you
+mean" from ``suggestions``), argument counts json-logic-path cannot take, and
+in literal data a lone key that is a mistyped operator (``mistyped_operator``
+says when a key is data). Known limit: json-logic-path lacks standard JSON
+Logic's ``all``/``some``/``none``/``substr``; they are refused, not evaluated.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from json_logic_path import is_logic, jsonLogic
+from json_logic_path import is_logic, jsonLogic, operations
 
 ROOTS = ("input", "steps", "state")
+OPERATORS = frozenset(operations)  # what the evaluator knows: validation accepts exactly these
+# Standard JSON Logic operators json-logic-path does not implement: refused, never taken for data.
+UNSUPPORTED_OPERATORS = frozenset({"all", "some", "none", "substr"}) - OPERATORS
+# Operators whose second argument is a rule evaluated per element, against the element
+# (reduce: {accumulator, current}); their first argument (the list) reads the context.
+_SCOPED_ARGUMENTS = {"map": "list, rule", "filter": "list, rule", "reduce": "list, rule, initial value",
+                     "all": "list, rule", "some": "list, rule", "none": "list, rule"}
+SCOPED_OPERATORS = frozenset(_SCOPED_ARGUMENTS) & OPERATORS
+
+
+def _arity(fn: Callable[..., Any] | None) -> tuple[int, int | None] | None:
+    """(fewest, most) arguments an operator's function takes; None when it cannot be told (builtins)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values()) if fn is not None else None
+    except (TypeError, ValueError):
+        return None
+    if parameters is None:
+        return None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    fewest = sum(1 for p in positional if p.default is p.empty)
+    most = None if any(p.kind == p.VAR_POSITIONAL for p in parameters) else len(positional)
+    return fewest, most
+
+
+# How many arguments each operator with a fixed count takes ({"in": 1} would raise at run time).
+ARITY = {op: arity for op, fn in operations.items()
+         if (arity := _arity(fn)) is not None and arity != (0, None)}
+_GUARDS = ("if", "?:")
+_AS_DATA = " (to pass such a mapping as data, see Limits in the README)"  # paths read inside them may be absent: the author handles that case
 _DATA_OPERATORS = ("var", "vars")
 _IDENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_ROOT_PATH = re.compile(r"^(?:input|steps|state)(?:\.|$)")
 # A lone key made only of symbols ("=>", "~") is an operator typo, not data.
 _OPERATOR_LIKE = re.compile(r"^[^A-Za-z0-9_]+$")
 
@@ -35,6 +77,8 @@ class References:
     all_steps: bool = False  # a wildcard or computed path over steps
     all_state: bool = False
     unknown_roots: set[str] = field(default_factory=set)  # var paths not under input/steps/state
+    input_names: set[str] = field(default_factory=set)  # top-level input names read, optionally or not
+    required_inputs: set[str] = field(default_factory=set)  # input.* paths read with no default or guard
 
     def merge(self, other: References) -> References:
         self.steps |= other.steps
@@ -42,6 +86,8 @@ class References:
         self.all_steps |= other.all_steps
         self.all_state |= other.all_state
         self.unknown_roots |= other.unknown_roots
+        self.input_names |= other.input_names
+        self.required_inputs |= other.required_inputs
         return self
 
 
@@ -69,85 +115,182 @@ def check_fields(fields: dict[str, Any], where: str) -> list[str]:
     return [msg for name, value in fields.items() for msg in check(value, f"{where}.{name}", strict=False)]
 
 
-def field_references(fields: dict[str, Any]) -> References:
-    refs = References()
-    for value in fields.values():
-        refs.merge(references(value))
-    return refs
-
-
 def truthy(condition: Any, context: dict[str, Any]) -> bool:
     return bool(jsonLogic(condition, context))
+
+
+def is_operation(value: Any) -> bool:
+    """A mapping with exactly one key, an operator in ``OPERATORS``."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in OPERATORS
 
 
 def check(value: Any, where: str, strict: bool) -> list[str]:
     """Return a message per malformed expression inside ``value``.
 
-    ``strict`` (conditions): every dict must be a JSON Logic operation, since
-    conditions hold no literal objects. Otherwise dicts are literal data,
-    except a lone key that can only be a mistyped operator.
+    ``strict`` (conditions, ``set`` expressions): every dict must be a JSON
+    Logic operation, since they hold no literal objects. Otherwise dicts are
+    literal data, except a lone key that can only be a mistyped operator
+    (see ``mistyped_operator``).
     """
     problems: list[str] = []
-    _check(value, where, strict, problems, inside_logic=False, depth=0)
+    _check(value, where, strict, problems, depth=0)
     return problems
 
 
-def _check(value: Any, where: str, strict: bool, out: list[str], inside_logic: bool, depth: int) -> None:
+def _check(value: Any, where: str, strict: bool, out: list[str], depth: int) -> None:
     if depth > 64:
         out.append(f"{where}: nested more than 64 levels deep")
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]", strict, out, inside_logic, depth + 1)
+            _check(item, f"{where}[{i}]", strict, out, depth + 1)
         return
     if not isinstance(value, dict):
         return
-    if is_logic(value):
+    if is_operation(value):
         (op, args), = value.items()
+        arg_list = args if isinstance(args, list) else [args]
         if op in _DATA_OPERATORS:
-            first = args[0] if isinstance(args, list) and args else args
-            if op == "var" and isinstance(args, list) and len(args) > 2:
+            first = arg_list[0] if arg_list else None
+            if op == "var" and len(arg_list) > 2:
                 out.append(f"{where}: 'var' takes a path and an optional default")
-            if isinstance(first, (dict, list)) and not (isinstance(first, dict) and is_logic(first)):
+            if isinstance(first, (dict, list)) and not (isinstance(first, dict) and is_operation(first)):
                 out.append(f"{where}: {op!r} path must be a string or an expression")
-        for i, arg in enumerate(args if isinstance(args, list) else [args]):
-            # map/filter/reduce take a rule as data for each element: check it as logic too
-            _check(arg, f"{where}.{op}[{i}]", True, out, inside_logic=True, depth=depth + 1)
+        arity = ARITY.get(op)
+        if arity is not None and not arity[0] <= len(arg_list) <= (arity[1] if arity[1] is not None else len(arg_list)):
+            out.append(f"{where}: {op!r} takes {_count(arity)}, got {len(arg_list)}{'' if strict else _AS_DATA}")
+            return
+        if op in SCOPED_OPERATORS and not (isinstance(args, list) and len(args) in ((2, 3) if op == "reduce" else (2,))):
+            out.append(f"{where}: {op!r} takes [{_SCOPED_ARGUMENTS[op]}]")
+            return
+        for i, arg in enumerate(arg_list):
+            # inside an operation every dict is an operation (map/filter/reduce rules included)
+            _check(arg, f"{where}.{op}[{i}]", True, out, depth + 1)
         return
     if len(value) == 1:
-        (key,) = value.keys()
-        if strict or inside_logic:
-            out.append(f"{where}: unknown JSON Logic operator {key!r}")
+        (key, arg), = value.items()
+        if strict or _OPERATOR_LIKE.match(str(key)):
+            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, suggestions(key))}")
             return
-        if _OPERATOR_LIKE.match(str(key)):
-            out.append(f"{where}: unknown JSON Logic operator {key!r}")
+        guess = mistyped_operator(key, arg)
+        if guess:
+            out.append(f"{where}: unknown JSON Logic operator {key!r}{_did_you_mean(key, guess)}{_AS_DATA}")
             return
-    elif strict or inside_logic:
+    elif strict:
         if not value:
             return
         out.append(f"{where}: an operation must have exactly one operator key, got {sorted(value)}")
         return
     for k, v in value.items():
-        _check(v, f"{where}.{k}", strict, out, inside_logic, depth + 1)
+        _check(v, f"{where}.{k}", strict, out, depth + 1)
+
+
+def _count(arity: tuple[int, int | None]) -> str:
+    fewest, most = arity
+    if most is None:
+        return f"at least {fewest} arguments"
+    if fewest == most:
+        return f"{fewest} argument" + ("" if fewest == 1 else "s")
+    return f"{fewest} to {most} arguments"
+
+
+def suggestions(key: str) -> list[str]:
+    """The operators ``key`` may have meant: the same name in another case, else those one edit away."""
+    lower = str(key).lower()
+    if lower != key and lower in OPERATORS:
+        return [lower]
+    return _likeliest(lower, [op for op in OPERATORS if _one_edit(lower, op)])
+
+
+def mistyped_operator(key: str, arg: Any) -> list[str]:
+    """The operators a lone ``{key: arg}`` in literal data was probably meant to be, or [] for data.
+
+    A typo needs both signs, so ordinary data keys stay data: the key is an
+    operator in another case (``Var``, ``VAR``), one edit from an operator of
+    three or more characters (``vr``, ``varr``; not a plural such as ``logs``),
+    a two-letter operator with a letter doubled (``iff``), or a standard JSON
+    Logic operator json-logic-path lacks (``all``, ``some``, ``none``,
+    ``substr``); and ``arg`` reads data the way operator arguments do: a path
+    string under ``input``/``steps``/``state``, or a list whose first item is
+    one or is an expression. ``{max: 3}`` is the ``max`` operator (an exact
+    name), ``{note: {var: input.x}}`` and ``{vr: 1}`` are data.
+    """
+    if not isinstance(key, str) or key in OPERATORS or not _reads_data(arg):
+        return []
+    lower = key.lower()
+    if lower in UNSUPPORTED_OPERATORS:
+        return [lower]
+    if lower != key and lower in OPERATORS:
+        return [lower]
+    return _likeliest(lower, [op for op in OPERATORS if _near(lower, op)])
+
+
+def _likeliest(key: str, candidates: list[str]) -> list[str]:
+    """Of the operators one edit from a word, those that start like it (``vr``: var, not or)."""
+    same_start = [op for op in candidates if key[:1].isalpha() and op[:1] == key[:1]]
+    return sorted(same_start or candidates)
+
+
+def _near(key: str, op: str) -> bool:
+    if len(op) >= 3:
+        return _one_edit(key, op) and key != op + "s"
+    return op.isalpha() and key in (op[0] + op, op + op[1])
+
+
+def _reads_data(arg: Any) -> bool:
+    if isinstance(arg, list):
+        if not arg:
+            return False
+        arg = arg[0]
+        if isinstance(arg, dict) and is_operation(arg):
+            return True
+    return isinstance(arg, str) and _ROOT_PATH.match(arg) is not None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` becomes ``b`` by one insertion, deletion, substitution or swap of neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1:]
+
+
+def _did_you_mean(key: str, guess: list[str]) -> str:
+    if str(key).lower() in UNSUPPORTED_OPERATORS:
+        return " (json-logic-path does not implement it)"
+    return f"; did you mean {_quoted(guess)}?" if guess else ""
+
+
+def _quoted(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def references(value: Any) -> References:
-    """Collect the step ids, state keys and roots ``value`` may read."""
+    """Collect the step ids, state keys, roots and input paths ``value`` may read."""
     refs = References()
-    _collect(value, refs)
+    _collect(value, refs, optional=False)
     return refs
 
 
-def _collect(value: Any, refs: References) -> None:
+def _collect(value: Any, refs: References, optional: bool) -> None:
+    """``optional``: inside ``if``/``?:``, where a path that is absent is a case the author handles."""
     if isinstance(value, list):
         for item in value:
-            _collect(item, refs)
+            _collect(item, refs, optional)
         return
     if not isinstance(value, dict):
         return
-    if not is_logic(value):
+    if not is_operation(value):
         for v in value.values():
-            _collect(v, refs)
+            _collect(v, refs, optional)
         return
     (op, args), = value.items()
     arg_list = args if isinstance(args, list) else [args]
@@ -156,13 +299,12 @@ def _collect(value: Any, refs: References) -> None:
         if isinstance(path, (int, float)) and not isinstance(path, bool):
             path = str(path)
         if isinstance(path, str):
-            _var_path(path, refs)
+            _var_path(path, refs, required=not optional and len(arg_list) < 2)
         else:
             refs.all_steps = refs.all_state = True
+            _collect(path, refs, optional)
         for a in arg_list[1:]:
-            _collect(a, refs)
-        if not isinstance(path, str):
-            _collect(path, refs)
+            _collect(a, refs, optional)
         return
     if op == "vars":
         path = arg_list[0] if arg_list else ""
@@ -170,15 +312,18 @@ def _collect(value: Any, refs: References) -> None:
             _jsonpath(path, refs)
         else:
             refs.all_steps = refs.all_state = True
-            _collect(path, refs)
+            _collect(path, refs, optional)
         return
     if op in ("missing", "missing_some"):
         refs.all_steps = refs.all_state = True
+    if op in SCOPED_OPERATORS:
+        # the rule (second argument) reads each element (reduce: accumulator and current), not the context
+        arg_list = [a for i, a in enumerate(arg_list) if i != 1]
     for a in arg_list:
-        _collect(a, refs)
+        _collect(a, refs, optional or op in _GUARDS)
 
 
-def _var_path(path: str, refs: References) -> None:
+def _var_path(path: str, refs: References, required: bool) -> None:
     if path == "":
         refs.all_steps = refs.all_state = True
         return
@@ -194,7 +339,12 @@ def _var_path(path: str, refs: References) -> None:
             refs.state_keys.add(parts[1])
         else:
             refs.all_state = True
-    elif root != "input":
+    elif root == "input":
+        if len(parts) >= 2:
+            refs.input_names.add(parts[1])
+            if required:
+                refs.required_inputs.add(path)
+    else:
         refs.unknown_roots.add(root)
 
 
@@ -220,7 +370,10 @@ def _jsonpath(path: str, refs: References) -> None:
             refs.state_keys.add(name)
         else:
             refs.all_state = True
-    elif root != "input":
+    elif root == "input":
+        if name is not None:
+            refs.input_names.add(name)
+    else:
         refs.unknown_roots.add(root)
 
 

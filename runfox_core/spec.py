@@ -8,20 +8,43 @@ compiles, so a bad spec never leaves a partial record.
 
 ``load_yaml`` refuses documents that are not a mapping, and YAML "bombs":
 alias graphs or nesting that would expand past ``MAX_NODES`` / ``MAX_DEPTH``.
+Whatever the text, it answers a value or ``SpecError``: PyYAML's own Python
+errors (``!!float ''``, ``!!int x``, ``"\\U00110000"``...) become problems.
+
+Only JSON values are accepted, in a spec and in inputs alike (string keys;
+strings, finite numbers, booleans, null, lists, mappings), so every backend
+stores what validation saw: a YAML date, ``!!binary`` or ``!!set`` is a
+problem naming its path.
+
+Inputs: a spec may declare them (``inputs: {name: {type, default,
+description}}``). Given inputs (``compile_spec(spec, inputs)``) are checked
+against that block and against every ``input.*`` path the spec reads
+unconditionally (see ``expressions.references``: a ``var`` default, ``if``,
+``?:`` and ``missing`` make a read optional). ``compile_start`` is what
+creation calls: the plan, the inputs with declared defaults applied, and the
+spec's warnings logged.
+
+Known limits: paths computed at run time (``{"var": {"cat": ...}}``) and
+JSONPath ``vars`` queries over ``input`` are not checked against the inputs.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from dataclasses import dataclass, replace
-from typing import Any
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import yaml
 
 from . import expressions
-from .errors import Problem, SpecError
+from .errors import Problem, Problems, SpecError
 from .expressions import References
+
+log = logging.getLogger(__name__)
 
 MAX_NODES = 200_000  # YAML nodes after alias expansion
 MAX_DEPTH = 64  # nesting of mappings/sequences
@@ -31,7 +54,10 @@ STEP_KEYS = frozenset(
     {"op", "id", "fn", "label", "description", "input", "depends_on", "branch",
      "max_attempts", "timeout_seconds", "retry"}
 )
-TOP_KEYS = frozenset({"name", "label", "description", "version", "steps", "outputs"})
+TOP_KEYS = frozenset({"name", "label", "description", "version", "inputs", "steps", "outputs"})
+INPUT_KEYS = frozenset({"type", "default", "description"})
+JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+MAX_LISTED = 50  # non-JSON values named in one error
 BRANCH_KEYS = frozenset({"condition", "action", "result", "label", "description"})
 RETRY_KEYS = frozenset({"backoff_seconds", "max_backoff_seconds", "jitter"})
 ACTIONS = ("halt", "complete", "set")
@@ -70,10 +96,39 @@ class StepPlan:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """One entry of a spec's ``inputs`` block."""
+
+    type: str | None = None  # a JSON type name; None: any JSON value
+    default: Any = None
+    has_default: bool = False
+    description: str | None = None
+
+
+class InputRead(NamedTuple):
+    """An ``input.*`` path the spec reads unconditionally, and where (for the error naming it)."""
+
+    path: str
+    step: str | None
+    field: str
+    where: str
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: dict[str, StepPlan]
     outputs: Any
     output_refs: References
+    inputs: dict[str, InputSpec] | None = None  # the declared inputs; None when the spec declares none
+    input_reads: tuple[InputRead, ...] = ()
+    warnings: tuple[Problem, ...] = field(default=())
+
+    def with_defaults(self, inputs: dict[str, Any] | None) -> dict[str, Any]:
+        """``inputs`` plus a copy of each declared default they do not set: what an execution stores."""
+        given = inputs or {}
+        defaults = {name: copy.deepcopy(d.default) for name, d in (self.inputs or {}).items()
+                    if d.has_default and name not in given}
+        return {**defaults, **given}
 
     @property
     def tokens(self) -> frozenset[str]:
@@ -93,23 +148,53 @@ def workflow_id(spec: dict[str, Any]) -> str:
 # --------------------------------------------------------------------- YAML
 
 
+# PyYAML raises these (not YAMLError) for some values it cannot construct or escapes it cannot decode
+_PYTHON_FAILURES = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader whose failures to construct a value name the value and its line."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except _PYTHON_FAILURES as exc:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            value = _short(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value} is not a valid {tag} ({type(exc).__name__}: {exc})", node.start_mark) from None
+
+
 def load_yaml(text: str | bytes) -> dict[str, Any]:
     """Parse a YAML spec safely; raise ``SpecError`` for syntax errors, bombs and non-mappings."""
     if not isinstance(text, (str, bytes)):
         raise SpecError([Problem(f"spec must be YAML text, got {type(text).__name__}", field="spec")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+        loader = _SpecLoader(text)  # reads (and checks) the first chunk of text already
+    except (yaml.YAMLError, *_PYTHON_FAILURES) as exc:
         raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
-    except RecursionError:
-        raise SpecError([Problem(f"YAML nests deeper than {MAX_DEPTH} levels", field="spec")]) from None
-    if node is None:
-        raise SpecError([Problem("spec is empty", field="spec")])
-    _check_node_size(node)
     try:
-        data = yaml.SafeLoader(text).get_single_data()
-    except yaml.YAMLError as exc:  # constructor errors (bad tags, bad keys)
-        raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise SpecError([Problem(f"YAML nests deeper than {MAX_DEPTH} levels", field="spec")]) from None
+        except yaml.YAMLError as exc:
+            raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
+        except _PYTHON_FAILURES as exc:  # the scanner decoding an escape such as "\U00110000"
+            mark = loader.get_mark()
+            raise SpecError([Problem(f"YAML error at line {mark.line + 1}, column {mark.column + 1}: "
+                                     f"{_one_line(exc)}", field="spec")]) from None
+        if node is None:
+            raise SpecError([Problem("spec is empty", field="spec")])
+        _check_node_size(node)
+        try:
+            data = loader.construct_document(node)
+        except (yaml.YAMLError, *_PYTHON_FAILURES) as exc:  # bad tags and keys
+            raise SpecError([Problem(f"YAML error: {_one_line(exc)}", field="spec")]) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise SpecError([Problem(f"spec must be a mapping, got {type(data).__name__}", field="spec")])
     return data
@@ -162,17 +247,21 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 # --------------------------------------------------------------- validation
 
 
-def validate(spec: Any, inputs: Any = None) -> list[Problem]:
-    """Every problem with ``spec`` (and workflow ``inputs``), in spec order; [] when sound."""
+def validate(spec: Any, inputs: Any = None) -> Problems:
+    """Every problem with ``spec`` (and workflow ``inputs``, unless None), in spec order; [] when
+    sound. The result's ``warnings`` lists what is valid but probably not meant."""
     problems: list[Problem] = []
-    _build(spec, inputs, problems)
-    return problems
+    warnings: list[Problem] = []
+    _build(spec, inputs, problems, warnings)
+    return Problems(problems, warnings)
 
 
 def compile_spec(spec: Any, inputs: Any = None,
                  op_defaults: dict[str, dict[str, Any]] | None = None) -> Plan:
     """The ``Plan`` for ``spec``; raises ``SpecError`` naming every problem.
 
+    ``inputs``: when given (even ``{}``), checked against the spec's ``inputs``
+    block and the ``input.*`` paths it reads; None checks the spec alone.
     ``op_defaults`` maps a dispatch token to settings its steps inherit when
     they do not set their own (deployment config: ``{"timeout_seconds": 60}``).
     """
@@ -190,19 +279,36 @@ def compile_spec(spec: Any, inputs: Any = None,
     return plan
 
 
-def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
-    if inputs is not None and not isinstance(inputs, dict):
-        problems.append(Problem(f"inputs must be a mapping, got {type(inputs).__name__}", field="inputs"))
+def compile_start(spec: Any, inputs: Any = None,
+                  op_defaults: dict[str, dict[str, Any]] | None = None) -> tuple[Plan, dict[str, Any]]:
+    """What creating an execution needs: the ``Plan`` and the inputs to store (given inputs, None
+    meaning none, plus declared defaults). Raises ``SpecError``; logs the spec's warnings."""
+    given = {} if inputs is None else inputs
+    plan = compile_spec(spec, given, op_defaults)
+    for warning in plan.warnings:
+        log.warning("spec warning: %s", warning, extra={"step": warning.step, "field": warning.field})
+    return plan, plan.with_defaults(given)
+
+
+def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Problem] | None = None) -> Plan | None:
+    """The Plan, or None with ``problems`` filled; ``warnings`` (also on the Plan) are filled either way."""
+    warnings = [] if warnings is None else warnings
+    if inputs is not None:
+        if not isinstance(inputs, dict):
+            problems.append(Problem(f"inputs must be a mapping, got {type(inputs).__name__}", field="inputs"))
+        else:
+            problems.extend(_shape_problems(inputs, "inputs"))
     if not isinstance(spec, dict):
         problems.append(Problem(f"spec must be a mapping, got {type(spec).__name__}", field="spec"))
         return None
-    depth_problem = _too_deep(spec)
-    if depth_problem:
-        problems.append(depth_problem)
+    shape = _shape_problems(spec, "spec")
+    if shape:
+        problems.extend(shape)
         return None
     for key in spec:
         if key not in TOP_KEYS:
             problems.append(Problem(f"unknown top-level key (allowed: {', '.join(sorted(TOP_KEYS))})", field=str(key)))
+    declared = _declared_inputs(spec.get("inputs"), problems) if "inputs" in spec else None
     raw_steps = spec.get("steps")
     if raw_steps is None:
         problems.append(Problem("spec has no steps", field="steps"))
@@ -215,17 +321,18 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
         return None
 
     ids: list[str] = []
+    known: set[str] = set()  # the same ids, for O(1) lookups: 10,000 steps must not cost 10,000^2
     entries: list[tuple[str, str, dict[str, Any]]] = []
     for index, raw in enumerate(raw_steps):
         sid, token = _identify(raw, index, problems)
         if sid is None:
             continue
-        if sid in ids:
+        if sid in known:
             problems.append(Problem("duplicate step id", step=sid, field="op" if "op" in raw else "id"))
             continue
         ids.append(sid)
+        known.add(sid)
         entries.append((sid, token or sid, raw))
-    known = set(ids)
 
     deps: dict[str, tuple[str, ...]] = {}
     for sid, _, raw in entries:
@@ -238,11 +345,17 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
         for d in deps[sid]:
             dependents[d].append(sid)
 
+    readers: list[tuple[References, str | None, str, str]] = []  # (what it reads, step, field, where)
     plans: dict[str, StepPlan] = {}
     for sid, token, raw in entries:
-        plan = _step_plan(sid, token, raw, deps, tuple(dependents[sid]), cycle is None, known, problems)
-        if plan is not None:
-            plans[sid] = plan
+        step_plan = _step_plan(sid, token, raw, deps, tuple(dependents[sid]), cycle is None, known, problems,
+                               readers)
+        if step_plan is not None:
+            plans[sid] = step_plan
+            if step_plan.max_attempts > 1 and not any(b.action == "complete" for b in step_plan.branches):
+                warnings.append(Problem(
+                    f"runs {step_plan.max_attempts} times even when it succeeds; add `{{condition: true, action: "
+                    "complete}` as the last branch to retry only on failure", step=sid, field="max_attempts"))
 
     outputs = spec.get("outputs")
     output_refs = References()
@@ -252,24 +365,236 @@ def _build(spec: Any, inputs: Any, problems: list[Problem]) -> Plan | None:
         else:
             for msg in expressions.check_fields(outputs, "outputs"):
                 problems.append(Problem(msg, field="outputs"))
-            output_refs = expressions.field_references(outputs)
+            for name, value in outputs.items():
+                refs = expressions.references(value)
+                readers.append((refs, None, "outputs", f"outputs.{name}"))
+                output_refs.merge(refs)
             _unknown_refs(output_refs, known, None, "outputs", problems, allow_roots=False)
+    if declared is not None:
+        _undeclared_reads(declared, readers, problems)
     if problems:
         return None
-    return Plan(steps=plans, outputs=outputs, output_refs=output_refs)
+    reads = tuple(InputRead(path, sid, fld, where)
+                  for refs, sid, fld, where in readers for path in sorted(refs.required_inputs))
+    plan = Plan(steps=plans, outputs=outputs, output_refs=output_refs, inputs=declared, input_reads=reads,
+                warnings=tuple(warnings))
+    if inputs is not None:
+        _check_inputs(plan, inputs, problems)
+    return plan
 
 
-def _too_deep(value: Any) -> Problem | None:
+# ------------------------------------------------------------- JSON values
+
+
+def _shape_problems(value: Any, root: str) -> list[Problem]:
+    """Depth and JSON-ness of a spec or inputs, each problem naming the path to the value."""
+    if _plain_json(value):
+        return []
+    problems: list[Problem] = []
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 0, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            return [Problem(f"{root} nests deeper than {MAX_DEPTH} levels", field=root)]
+        if isinstance(item, dict):
+            children: list[tuple[Any, int, tuple[str | int, ...]]] = []
+            for k, v in item.items():
+                if isinstance(k, str):
+                    children.append((v, depth + 1, path + (k,)))
+                else:
+                    problems.append(_located(value, root, path, (
+                        f"the key {_short(k)} ({json_type(k)}) is not a string; mapping keys must be strings (in YAML, quote it)")))
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            stack.extend(reversed([(v, depth + 1, path + (i,)) for i, v in enumerate(item)]))
+        elif isinstance(item, float) and not math.isfinite(item):
+            problems.append(_located(value, root, path, f"{item} is not a JSON number"))
+        elif not (item is None or isinstance(item, (str, int, float))):
+            problems.append(_located(value, root, path, (
+                f"{json_type(item)} {_short(str(item))} is not a JSON value; specs and inputs hold only JSON values "
+                "(strings, numbers, booleans, null, lists, mappings): in YAML, quote it to pass a string")))
+    if len(problems) > MAX_LISTED:
+        problems[MAX_LISTED:] = [Problem(f"... and {len(problems) - MAX_LISTED:,} more values that are not JSON",
+                                         field=root)]
+    return problems
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain_json(value: Any) -> bool:
+    """The common case, fast: plain JSON within ``MAX_DEPTH`` (False sends ``_shape_problems`` to look
+    closer, tracking paths)."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return Problem(f"spec nests deeper than {MAX_DEPTH} levels", field="spec")
-        if isinstance(item, dict):
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if depth >= MAX_DEPTH:
+            return False
+        if kind is dict:
+            if not all(type(k) is str for k in item):
+                return False
             stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
+        elif kind is list:
             stack.extend((v, depth + 1) for v in item)
+        elif kind is not float or not math.isfinite(item):
+            return False
+    return True
+
+
+def _located(top: Any, root: str, path: tuple[str | int, ...], message: str) -> Problem:
+    """A problem at ``path`` in a spec (naming the step and field when under ``steps``) or in inputs."""
+    where = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    if root != "spec" or not path:
+        return Problem(f"{where}: {message}", field=root)
+    step = None
+    if path[0] == "steps" and len(path) >= 2 and isinstance(path[1], int):
+        raw = top["steps"][path[1]]
+        sid = raw.get("op", raw.get("id")) if isinstance(raw, dict) else None
+        step = sid if expressions.is_identifier(sid) else None
+        field_ = str(path[2]) if len(path) >= 3 else "steps"
+    else:
+        field_ = str(path[0])
+    return Problem(f"{where.removeprefix('spec.')}: {message}", step=step, field=field_)
+
+
+_JSON_TYPES_OF = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+                  (dict, "object"))  # bool before int: True is an int to Python
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a JSON value ("integer" for ints, "number" for other numbers); for
+    anything else, its Python type name."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES_OF if isinstance(value, kind)), type(value).__name__)
+
+
+def _a(type_name: str) -> str:
+    """A JSON type name with its article: "an integer", "a string", "null"."""
+    return type_name if type_name == "null" else ("an " if type_name[0] in "aeiou" else "a ") + type_name
+
+
+def _is_type(value: Any, expected: str) -> bool:
+    given = json_type(value)
+    return given == expected or (expected == "number" and given == "integer")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def _declared_inputs(raw: Any, problems: list[Problem]) -> dict[str, InputSpec] | None:
+    """The ``inputs`` block: per name ``{type, default, description}``, each optional."""
+    if not isinstance(raw, dict):
+        problems.append(Problem("inputs must be a mapping of input name to {type, default, description}",
+                                field="inputs"))
+        return None
+    declared: dict[str, InputSpec] = {}
+    start = len(problems)
+    for name, entry in raw.items():
+        def problem(message: str, name: str = name) -> None:
+            problems.append(Problem(f"input {name!r}: {message}", field="inputs"))
+
+        if not expressions.is_identifier(name):
+            problem("names are 1-64 letters, digits, '_' or '-'")
+            continue
+        if not isinstance(entry, dict):
+            problem(f"must be a mapping with type, default and description (each optional; {{}} for none), "
+                    f"got {json_type(entry)}")
+            continue
+        for k in entry:
+            if k not in INPUT_KEYS:
+                problem(f"unknown key {k!r} (allowed: {', '.join(sorted(INPUT_KEYS))})")
+        kind = entry.get("type")
+        if kind is not None and kind not in JSON_TYPES:
+            problem(f"type must be one of {', '.join(JSON_TYPES)}; got {_short(kind)}")
+            kind = None
+        if kind is not None and "default" in entry and not _is_type(entry["default"], kind):
+            problem(f"default {_short(entry['default'])} is {_a(json_type(entry['default']))}, not {_a(kind)}")
+        description = entry.get("description")
+        if description is not None and not isinstance(description, str):
+            problem("description must be a string")
+        declared[name] = InputSpec(type=kind, default=entry.get("default"), has_default="default" in entry,
+                                   description=description)
+    return declared if len(problems) == start else None
+
+
+def _undeclared_reads(declared: dict[str, InputSpec], readers: list[tuple[References, str | None, str, str]],
+                      problems: list[Problem]) -> None:
+    names = ", ".join(sorted(declared)) or "none"
+    for refs, sid, fld, where in readers:
+        for name in sorted(refs.input_names - set(declared)):
+            problems.append(Problem(f"{where} reads input.{name}, which the inputs block does not declare "
+                                    f"(declared: {names})", step=sid, field=fld))
+
+
+def _check_inputs(plan: Plan, given: dict[str, Any], problems: list[Problem]) -> None:
+    """Given inputs against the declared block and every ``input.*`` path read unconditionally."""
+    missing: set[str] = set()
+    if plan.inputs is not None:
+        declared = plan.inputs
+        for name in given:
+            if name not in declared:
+                problems.append(Problem(f"unknown input {name!r} (declared: {', '.join(sorted(declared)) or 'none'})",
+                                        field="inputs"))
+        for name, decl in declared.items():
+            if name not in given:
+                if not decl.has_default:
+                    missing.add(name)
+                    problems.append(Problem(f"input {name!r} is required (it has no default)", field="inputs"))
+            elif decl.type is not None and not _is_type(given[name], decl.type):
+                problems.append(Problem(f"input {name!r} must be {_a(decl.type)}, got {_a(json_type(given[name]))}",
+                                        field="inputs"))
+    effective = plan.with_defaults(given)
+    for read in plan.input_reads:
+        if read.path.split(".")[1] in missing:
+            continue
+        reason = _absent(effective, read.path)
+        if reason is not None:
+            problems.append(Problem(f"{read.where} reads {read.path}: {reason}", step=read.step, field=read.field))
+
+
+def _absent(inputs: dict[str, Any], path: str) -> str | None:
+    """Why ``path`` (``input.a.b``) reads nothing in ``inputs``, or None when it exists.
+
+    Follows json-logic-path's ``var``: mapping keys, then list indices."""
+    current: Any = inputs
+    at = "input"
+    for key in path.split(".")[1:]:
+        if isinstance(current, dict):
+            if key not in current:
+                keys = _names(current)
+                if at == "input":
+                    return f"no input {key!r} ({'inputs: ' + keys if keys else 'no inputs were given'})"
+                return f"no key {key!r} in {at} ({'keys: ' + keys if keys else 'it is empty'})"
+            current = current[key]
+        elif isinstance(current, list):
+            try:
+                index = int(key)
+            except ValueError:
+                return f"{at} is an array; {key!r} is not an index"
+            if not -len(current) <= index < len(current):
+                return f"{at} has no index {index} (length {len(current)})"
+            current = current[index]
+        else:
+            return f"{at} is {_a(json_type(current))}, not an object"
+        at = f"{at}.{key}"
     return None
+
+
+def _names(mapping: dict[str, Any], limit: int = 20) -> str:
+    names = sorted(mapping)
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+# ------------------------------------------------------------------- steps
 
 
 def _identify(raw: Any, index: int, problems: list[Problem]) -> tuple[str | None, str | None]:
@@ -315,6 +640,7 @@ def _deps(sid: str, raw: dict[str, Any], known: set[str], problems: list[Problem
         problems.append(Problem("depends_on must be a list of step ids", step=sid, field="depends_on"))
         return ()
     out: list[str] = []
+    seen: set[str] = set()  # a join may wait on thousands of steps
     for d in value:
         if not isinstance(d, str):
             problems.append(Problem(f"depends_on entry {d!r} is not a step id", step=sid, field="depends_on"))
@@ -322,10 +648,11 @@ def _deps(sid: str, raw: dict[str, Any], known: set[str], problems: list[Problem
             problems.append(Problem("a step cannot depend on itself", step=sid, field="depends_on"))
         elif d not in known:
             problems.append(Problem(f"depends on unknown step {d!r}", step=sid, field="depends_on"))
-        elif d in out:
+        elif d in seen:
             problems.append(Problem(f"depends on {d!r} twice", step=sid, field="depends_on"))
         else:
             out.append(d)
+            seen.add(d)
     return tuple(out)
 
 
@@ -388,7 +715,7 @@ def _number(value: Any) -> bool:
 
 def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[str, ...]],
                dependents: tuple[str, ...], acyclic: bool, known: set[str],
-               problems: list[Problem]) -> StepPlan | None:
+               problems: list[Problem], readers: list[tuple[References, str | None, str, str]]) -> StepPlan | None:
     start = len(problems)
     step_input = raw.get("input")
     input_refs = References()
@@ -398,7 +725,10 @@ def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[
         else:
             for msg in expressions.check_fields(step_input, "input"):
                 problems.append(Problem(msg, step=sid, field="input"))
-            input_refs = expressions.field_references(step_input)
+            for name, value in step_input.items():
+                refs = expressions.references(value)
+                readers.append((refs, sid, "input", f"input.{name}"))
+                input_refs.merge(refs)
             _unknown_refs(input_refs, known, sid, "input", problems, allow_roots=False)
             for ref in sorted(input_refs.steps & known):
                 if not acyclic or _is_upstream(ref, sid, deps):
@@ -415,7 +745,7 @@ def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[
         problems.append(Problem(f"timeout_seconds must be a number in (0, 604800], got {timeout!r}",
                                 step=sid, field="timeout_seconds"))
     retry = _retry(sid, raw.get("retry"), problems)
-    branches, branch_refs = _branches(sid, raw.get("branch"), known, problems)
+    branches, branch_refs = _branches(sid, raw.get("branch"), known, problems, readers)
     if len(problems) > start:
         return None
     return StepPlan(
@@ -451,7 +781,8 @@ def _retry(sid: str, raw: Any, problems: list[Problem]) -> RetryPolicy:
     return RetryPolicy()
 
 
-def _branches(sid: str, raw: Any, known: set[str], problems: list[Problem]) -> tuple[tuple[Branch, ...], References]:
+def _branches(sid: str, raw: Any, known: set[str], problems: list[Problem],
+              readers: list[tuple[References, str | None, str, str]]) -> tuple[tuple[Branch, ...], References]:
     refs = References()
     if raw is None:
         return (), refs
@@ -475,6 +806,7 @@ def _branches(sid: str, raw: Any, known: set[str], problems: list[Problem]) -> t
             problems.append(Problem(msg, step=sid, field="branch"))
         cond_refs = expressions.references(condition)
         _unknown_refs(cond_refs, known, sid, "branch", problems, allow_roots=True)
+        readers.append((cond_refs, sid, "branch", f"{where}.condition"))
         refs.merge(cond_refs)
         action = entry.get("action")
         if action in ("halt", "complete"):
@@ -486,7 +818,7 @@ def _branches(sid: str, raw: Any, known: set[str], problems: list[Problem]) -> t
             if action.get("value", "ready") != "ready":
                 problems.append(Problem(f"{where} set value must be 'ready'", step=sid, field="branch"))
             target = action["set"]
-            _check_set_target(sid, where, target, known, problems, refs)
+            _check_set_target(sid, where, target, known, problems, refs, readers)
             out.append(Branch(condition, "set", set_target=target, result=entry.get("result")))
         else:
             problems.append(Problem(
@@ -512,16 +844,20 @@ def set_target_ids(raw: Any) -> list[Any]:
 
 
 def _check_set_target(sid: str, where: str, target: Any, known: set[str], problems: list[Problem],
-                      refs: References) -> None:
+                      refs: References, readers: list[tuple[References, str | None, str, str]]) -> None:
     if isinstance(target, dict):
         for msg in expressions.check(target, f"{where}.set", strict=True):
             problems.append(Problem(msg, step=sid, field="branch"))
-        refs.merge(expressions.references(target))
+        target_refs = expressions.references(target)
+        readers.append((target_refs, sid, "branch", f"{where}.set"))
+        refs.merge(target_refs)
         return
     if not isinstance(target, (str, list)) or (isinstance(target, list) and not target):
         problems.append(Problem(f"{where} set target must be a step, a list of steps or an expression",
                                 step=sid, field="branch"))
         return
     for tid in set_target_ids(target):
-        if tid not in known:
+        if not isinstance(tid, str):
+            problems.append(Problem(f"{where} set target {_short(tid)} is not a step id", step=sid, field="branch"))
+        elif tid not in known:
             problems.append(Problem(f"{where} sets unknown step {tid!r}", step=sid, field="branch"))

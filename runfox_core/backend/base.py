@@ -20,7 +20,7 @@ from ..engine.transitions import iso
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
 from ..payloads import check_payload
 from ..results import DispatchJob, StepResult
-from ..spec import Plan, compile_spec, workflow_id
+from ..spec import Plan, compile_spec, compile_start, workflow_id
 from ..status import WorkflowStatus
 from .inmemory_store import InMemoryStore
 from .inprocess_runner import InProcessRunner
@@ -80,8 +80,7 @@ class Backend:
     def create(self, spec: dict[str, Any], inputs: dict[str, Any] | None = None, name: str | None = None) -> str:
         """Validate, then store a new execution; return its key. Raises SpecError, PayloadError,
         ExecutionExistsError; writes nothing when it raises."""
-        plan = compile_spec(spec, inputs, self.op_defaults)
-        inputs = inputs or {}
+        plan, inputs = compile_start(spec, inputs, self.op_defaults)  # declared defaults applied
         check_payload(inputs, "workflow inputs")
         now = self.clock()
         definition = ExecutionDefinition(

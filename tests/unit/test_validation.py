@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -131,3 +132,48 @@ def test_literal_dicts_in_input_are_data_and_nested_expressions_resolve() -> Non
                                             "list": [{"var": "input.n"}, 2]}}]}
     wf = rfx.Workflow.from_dict(spec, rfx.Backend(), inputs={"n": 7})
     assert wf.advance().jobs[0].inputs == {"cfg": {"mode": "fast", "n": 7}, "list": [7, 2]}
+
+
+# ---------------------------------------------------------------- warnings
+
+RETRIED = "runs 3 times even when it succeeds; add `{condition: true, action: complete}` as the last branch " \
+          "to retry only on failure"
+
+
+@pytest.mark.parametrize("branch", [
+    None,  # the issue: no branch at all
+    [{"condition": {">=": [{"var": "unsafe"}, 0.7]}, "action": "halt"}],  # the README's old moderate step
+])
+def test_a_retried_step_no_branch_completes_is_warned_about_apart_from_the_errors(branch: Any) -> None:
+    # Given a step with three attempts and no branch that completes it
+    step: dict[str, Any] = {"op": "moderate", "max_attempts": 3}
+    if branch is not None:
+        step["branch"] = branch
+    # When it is validated
+    problems = rfx.validate({"steps": [step]})
+    # Then it is sound (the list of errors is empty, as before) and warned about
+    assert problems == [] and list(problems) == []
+    assert [(w.step, w.field, w.message) for w in problems.warnings] == [("moderate", "max_attempts", RETRIED)]
+
+
+@pytest.mark.parametrize("step", [
+    {"op": "a", "max_attempts": 3, "branch": [{"condition": True, "action": "complete"}]},
+    {"op": "a", "max_attempts": 1},
+    {"op": "a"},
+])
+def test_a_step_that_completes_on_success_or_runs_once_is_not_warned_about(step: dict[str, Any]) -> None:
+    assert rfx.validate({"steps": [step]}).warnings == []
+
+
+def test_creation_logs_each_warning_and_still_creates(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="runfox_core"):
+        rfx.Workflow.from_dict({"steps": [{"op": "moderate", "max_attempts": 3}]}, rfx.Backend())
+    assert [r.getMessage() for r in caplog.records] == [
+        f"spec warning: step 'moderate', field 'max_attempts': {RETRIED}"]
+
+
+def test_validate_still_reports_errors_as_a_list_alongside_warnings() -> None:
+    problems = rfx.Workflow.validate({"steps": [{"op": "a", "max_attempts": 3, "depends_on": ["b"]}]})
+    assert isinstance(problems, list)
+    assert [str(p) for p in problems] == ["step 'a', field 'depends_on': depends on unknown step 'b'"]
+    assert [w.message for w in problems.warnings] == [RETRIED]
