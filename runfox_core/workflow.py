@@ -10,7 +10,13 @@ never lose an update or claim a step twice.
 A handle remembers what its own last commit wrote (header version, records,
 state) and starts the next transition from there instead of re-reading; if
 anything else committed in between, the version check fails and it re-reads.
-Properties (``status``, ``outcome``...) always read the store.
+A transition that would change nothing (an idle ``advance``, a result judged
+stale, a deadline not reached) is never answered from that memory: with no
+commit there is no version check, so the transition runs again on data read
+just now, and only that answer is returned. Handles are therefore
+interchangeable: any number of them, in any processes, may drive one
+execution in any order. Properties (``status``, ``outcome``...) always read
+the store.
 
 Caller protocol (event-driven): ``advance()`` -> ``Dispatch(jobs)`` ->
 ``backend.dispatch(id, jobs)``; for each result ``on_step_result(op, output,
@@ -48,8 +54,8 @@ class Workflow:
     def __init__(self, workflow_execution_id: str, backend: Any):
         self.id = workflow_execution_id
         self.backend = backend
+        # What this handle's last transition knew; never trusted for an answer that commits nothing.
         self._snapshot: Snapshot | None = None
-        self._fresh = False  # True while _snapshot is what the store held when last read
         self._written: dict[str, Any] = {}  # step records the last transition committed
 
     # ---------------------------------------------------------- construction
@@ -71,8 +77,8 @@ class Workflow:
         """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError).
 
         The header read to check it exists (and the records of ``steps``, when
-        the caller knows which it will touch) seed the handle, so the next
-        transition starts without another read.
+        the caller knows which it will touch) seed the handle, so a next
+        transition that commits starts without another read.
         """
         wanted = list(steps)
         loader = getattr(backend.store, "load_snapshot", None)
@@ -82,7 +88,7 @@ class Workflow:
             header = backend.load_header(workflow_execution_id)
             records = backend.store.load_steps(workflow_execution_id, wanted) if wanted else {}
         wf = cls(workflow_execution_id, backend)
-        wf._snapshot, wf._fresh = Snapshot(header, records, {}, False), True
+        wf._snapshot = Snapshot(header, records, {}, False)
         return wf
 
     @staticmethod
@@ -98,7 +104,7 @@ class Workflow:
         plan = backend.plan(self.id)
         self._written = {}
         for attempt in range(MAX_CONFLICT_RETRIES):
-            snapshot, fresh = self._snapshot, self._fresh
+            snapshot, fresh = self._snapshot, False
             if snapshot is None:
                 snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
             txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
@@ -108,7 +114,13 @@ class Workflow:
                 self._snapshot = None
                 continue
             if not changed:
-                self._snapshot, self._fresh = snapshot, fresh
+                # Nothing to commit means no version check: an answer from remembered data could be
+                # stale (another handle may have completed, reset or re-claimed since). Ask again
+                # on data read now; only that answer stands.
+                if not fresh:
+                    self._snapshot = None
+                    continue
+                self._snapshot = snapshot  # a next transition that commits is version-checked
                 return result
             try:
                 backend.store.commit(self.id, txn.to_commit())
@@ -118,7 +130,7 @@ class Workflow:
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
             self._written = dict(txn.changed_steps)
-            self._snapshot, self._fresh = txn.after_commit(), False
+            self._snapshot = txn.after_commit()
             return result
         raise ConflictError(f"execution {self.id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
