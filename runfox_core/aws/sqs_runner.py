@@ -185,7 +185,7 @@ class SQSRunner(Runner):
         body = messages.encode(messages.deadline_message(workflow_execution_id, step, run_id, at_epoch_seconds))
         _sqs.send_one(self.sqs, self._results_url("deadline messages"), body, at_epoch_seconds - self.clock())
 
-    def submit_work_result(self, result: StepResult) -> None:
+    def file_result(self, result: StepResult) -> None:
         """Send a worker's result to the result-router (an unsendable output becomes a PayloadError result)."""
         _sqs.send_one(self.sqs, self._results_url("results"), _sqs.result_body(result))
 
