@@ -11,8 +11,8 @@ working; it also carries ``run_id``, ``error`` and ``workflow_execution_id``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 

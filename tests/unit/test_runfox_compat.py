@@ -35,10 +35,11 @@ def test_gathered_results_unpack_as_op_output_pairs_and_keep_their_run_id(make_b
 def test_submit_work_result_takes_the_runfox_signature(make_backend: BackendFactory) -> None:
     backend = make_backend()
     wf = rfx.Workflow.from_dict(SPEC, backend, inputs={"n": 1})
-    for op in ("a", "b"):
+    for expected in ("a", "b"):
         job = wf.advance().jobs[0]
         backend.dispatch(wf.id, [job])
         (taken,) = backend.take_tasks()
+        assert taken.op == expected
         backend.runner.submit_work_result(wf.id, taken.op, {"n": taken.inputs["n"] + 1})
         for op_, output in backend.gather(wf.id):
             wf.on_step_result(op_, output)
