@@ -21,7 +21,7 @@ from ..ids import execution_key, new_execution_id, step_key, step_run_key
 from ..payloads import check_payload
 from ..results import DispatchJob, StepResult
 from ..spec import Plan, compile_spec, workflow_id
-from ..status import WorkflowStatus
+from ..status import WorkflowStatus, step_status
 from .inmemory_store import InMemoryStore
 from .inprocess_runner import InProcessRunner
 from .inprocess_worker import InProcessWorker
@@ -133,10 +133,17 @@ class Backend:
         return self.store.load_header(key)
 
     def load_steps(self, key: str) -> dict[str, StepRecord]:
-        """Every step's record in spec order (defaults for steps never touched)."""
+        """Every step's record in spec order (defaults for steps never touched), as readers see it:
+        once the execution has ended, a step still open is reported CANCELLED (see ``status.py``)."""
         plan = self.plan(key)
         stored = self.store.load_steps(key, None)
-        return {sid: stored.get(sid) or StepRecord(step_id=sid, token=p.token) for sid, p in plan.steps.items()}
+        ended = self.store.load_header(key).status
+        out = {}
+        for sid, p in plan.steps.items():
+            rec = stored.get(sid) or StepRecord(step_id=sid, token=p.token)
+            shown = step_status(rec.status, ended)
+            out[sid] = rec if shown == rec.status else rec.evolve(status=shown)
+        return out
 
     def load(self, key: str) -> ExecutionView:
         definition = self.load_definition(key)
