@@ -295,6 +295,7 @@ class Workflow:
 
     @property
     def step_statuses(self) -> dict[str, StepStatus]:
+        """Each step's status; once the execution ended, steps left open read ``cancelled``."""
         return {sid: rec.status for sid, rec in self._records().items()}
 
     @property
@@ -313,6 +314,8 @@ class Workflow:
         now = datetime.fromtimestamp(self.backend.clock()).astimezone()
         out = {}
         for sid, rec in self._records().items():
+            if rec.status == StepStatus.CANCELLED and not rec.end_time:
+                continue  # it never finished: no duration to report
             if rec.start_time:
                 end = datetime.fromisoformat(rec.end_time) if rec.end_time else now
                 out[sid] = (end - datetime.fromisoformat(rec.start_time)).total_seconds()
@@ -321,7 +324,8 @@ class Workflow:
     @property
     def elapsed(self) -> float:
         """Seconds from the earliest step start to the latest end (or now, if still running)."""
-        records = [r for r in self._records().values() if r.start_time]
+        records = [r for r in self._records().values()
+                   if r.start_time and (r.end_time or r.status != StepStatus.CANCELLED)]
         if not records:
             return 0.0
         start = min(datetime.fromisoformat(r.start_time) for r in records if r.start_time)
@@ -332,11 +336,12 @@ class Workflow:
         return (end - start).total_seconds()
 
     def timeline(self) -> list[dict[str, Any]]:
-        """One row per step, in spec order: step, run_id, status, start, end, seconds."""
+        """One row per step, in spec order: step, run_id, status, start, end, seconds, and
+        missing_paths (paths its conditions read that did not exist, when no branch fired)."""
         durations = self.step_durations
         return [
             {"step": sid, "run_id": rec.run_id, "status": str(rec.status), "start": rec.start_time,
-             "end": rec.end_time, "seconds": durations.get(sid)}
+             "end": rec.end_time, "seconds": durations.get(sid), "missing_paths": rec.missing_paths}
             for sid, rec in self._records().items()
         ]
 
