@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from .backend.base import Backend
+from .backend.runner import Worker
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn
 from .errors import ConflictError, Problem
@@ -51,7 +53,7 @@ class _Reload(Exception):
 
 
 class Workflow:
-    def __init__(self, workflow_execution_id: str, backend: Any):
+    def __init__(self, workflow_execution_id: str, backend: Backend):
         self.id = workflow_execution_id
         self.backend = backend
         # What this handle's last transition knew; never trusted for an answer that commits nothing.
@@ -61,19 +63,19 @@ class Workflow:
     # ---------------------------------------------------------- construction
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any], backend: Any, inputs: dict[str, Any] | None = None,
+    def from_dict(cls, spec: dict[str, Any], backend: Backend, inputs: dict[str, Any] | None = None,
                   name: str | None = None) -> Workflow:
         """Validate ``spec`` and create an execution. Raises SpecError (nothing written) or
         ExecutionExistsError (``name`` already used). Call ``advance()`` next."""
         return cls(backend.create(spec, inputs, name=name), backend)
 
     @classmethod
-    def from_yaml(cls, text: str, backend: Any, inputs: dict[str, Any] | None = None,
+    def from_yaml(cls, text: str, backend: Backend, inputs: dict[str, Any] | None = None,
                   name: str | None = None) -> Workflow:
         return cls.from_dict(load_yaml(text), backend, inputs, name=name)
 
     @classmethod
-    def resume(cls, workflow_execution_id: str, backend: Any, steps: Iterable[str] = ()) -> Workflow:
+    def resume(cls, workflow_execution_id: str, backend: Backend, steps: Iterable[str] = ()) -> Workflow:
         """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError).
 
         The header read to check it exists (and the records of ``steps``, when
@@ -232,7 +234,7 @@ class Workflow:
                     del self._snapshot.header.unsent[job.op]
         return results
 
-    def run(self, worker: Any = None, timeout: float | None = None) -> Complete | Halt | Failed:
+    def run(self, worker: Worker | None = None, timeout: float | None = None) -> Complete | Halt | Failed:
         """Drive the execution to its end: advance, dispatch, run the worker, apply results.
 
         ``worker`` is anything with ``run(workflow_execution_id)`` (default:

@@ -21,9 +21,21 @@ runfox library's ``(op, output)`` pairs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..results import DispatchJob, StepResult
+
+
+@runtime_checkable
+class Worker(Protocol):
+    """Anything ``Workflow.run(worker=...)`` can drive: works the pending jobs it can, now.
+
+    ``InProcessWorker`` is one; so is an adapter over an external process.
+    The argument is the execution being run (a worker may ignore it and
+    work every pending job, filing each result under its own execution).
+    """
+
+    def run(self, workflow_execution_id: str) -> Any: ...
 
 
 class Runner(ABC):
