@@ -3,6 +3,10 @@
 Values in ``input``, ``outputs``, branch ``condition`` and ``set`` may be JSON
 Logic (json-logic-path: ``var`` for one value, ``vars`` for a JSONPath list).
 Plain dicts and lists are walked so expressions may sit anywhere inside them.
+The engine evaluates with ``resolve`` / ``resolve_fields`` (strict: a path
+that does not exist is a MissingPathError naming the keys that exist) and
+``condition_holds`` (null for a missing path, noted); see the section at the
+end of this module.
 
 The engine must know, before loading anything, which step outputs and state
 keys an expression can read: ``references()`` works that out statically, so

@@ -4,6 +4,10 @@ The Backend creates executions (validating first, so a bad spec writes
 nothing), caches what never changes (definitions and compiled plans), and
 passes dispatch and results through to the runner. All state transitions
 live in the engine; the Backend only wires parts together.
+
+``load_steps``/``load`` report steps as readers should see them: once an
+execution has ended, a step still open reads ``cancelled`` (derived here,
+never stored; see ``status.py``).
 """
 
 from __future__ import annotations

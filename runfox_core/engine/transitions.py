@@ -12,6 +12,16 @@ which wait for dispatch; ``header.joins`` counts incomplete dependencies of
 waiting steps that have two or more. Invariant: while a step is not
 complete, none of its transitive dependents has started, because a reset
 always takes every transitive dependent with it.
+
+Expressions never raise out of a transition: inputs resolve strictly at
+claim (a missing path or an operator that raises fails the step:
+``InputError``), branches are decided before anything changes (a condition
+or ``set`` target that raises fails the attempt: ``BranchError``), and
+``outputs`` that cannot be resolved fail the execution (``OutputError``).
+
+Ending an execution (halt, failure) writes only the ending step and the
+header, whatever the width: steps left open are *reported* cancelled by
+readers (``status.step_status``), and their results are ignored as stale.
 """
 
 from __future__ import annotations
