@@ -174,14 +174,18 @@ class Workflow:
                 if done is not None:
                     return True, done
             if found:
-                return True, found
+                # more to claim only if this commit stopped at the store's limit
+                return True, (found, bool(tx.claimable(txn, now, 1)))
             return changed, tx.idle_result(txn)
 
         while True:  # one commit per batch the store can take; loop until nothing is left to claim
             result = self._transact(step)
-            if not isinstance(result, list):
+            if not isinstance(result, tuple):
                 return Dispatch(jobs) if jobs else result
-            jobs.extend(result)
+            found, more = result
+            jobs.extend(found)
+            if not more:
+                return Dispatch(jobs)
 
     def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None) -> Pending | Complete | Halt | Failed | None:
