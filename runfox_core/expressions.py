@@ -253,6 +253,10 @@ def is_identifier(value: Any) -> bool:
 # --------------------------------------------------------------------------
 
 MAX_KEYS_SHOWN = 20  # keys listed in a MissingPathError message
+# The engine loads only the steps and state keys an expression names (see ``references``), so a miss
+# right under these roots cannot list what exists; the engine lists state keys itself on error paths.
+_PARTIAL_ROOTS = ("steps", "state")
+_PARTIAL: Any = object()
 
 
 class MissingPathError(LookupError):
@@ -269,10 +273,14 @@ class MissingPathError(LookupError):
 
     def with_keys(self, keys: list[str]) -> MissingPathError:
         """The same miss, listing ``keys`` (the caller knows more of that level than the context held)."""
-        return MissingPathError(self.path, self.missing, self.depth, sorted(keys), self._found)
+        return MissingPathError(self.path, self.missing, self.depth, sorted(keys))
 
     def _message(self) -> str:
         parent = ".".join(self.path.split(".")[: self.depth]) or "the context"
+        if self._found is _PARTIAL:  # the context held only the keys expressions name: listing them misleads
+            if parent == "steps":
+                return f"{self.path}: step {self.missing!r} has no output"
+            return f"{self.path}: no key {self.missing!r} in {parent}"
         if self.keys is None:
             kind = "null" if self._found is None else type(self._found).__name__
             return f"{self.path}: no key {self.missing!r} ({parent} is {kind})"
@@ -378,7 +386,10 @@ def _var(data: Any, args: list[Any], strict: bool, misses: list[str] | None) -> 
             if key in current:
                 current = current[key]
                 continue
-            miss = MissingPathError(path, key, depth, sorted(str(k) for k in current))
+            if depth == 1 and parts[0] in _PARTIAL_ROOTS and isinstance(data, dict) and data.get(parts[0]) is current:
+                miss = MissingPathError(path, key, depth, None, _PARTIAL)
+            else:
+                miss = MissingPathError(path, key, depth, sorted(str(k) for k in current))
         elif isinstance(current, (list, tuple)):
             try:
                 current = current[int(key)]

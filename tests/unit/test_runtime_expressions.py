@@ -177,3 +177,11 @@ def test_outputs_reading_a_missing_path_fail_the_execution_naming_field_and_path
     assert result == rfx.Failed(rfx.StepError(step="outputs", run_id=0, type="OutputError",
                                               message="outputs 'total': steps.a.output.totl: no key 'totl' "
                                                       "(keys: total)"))
+
+
+def test_a_condition_missing_a_state_key_does_not_list_a_partial_view_of_the_state(
+        make_backend: BackendFactory) -> None:
+    spec = {"steps": [{"op": "a", "branch": [{"condition": {"var": "state.don"}, "action": "halt"}]}]}
+    wf = rfx.Workflow.from_dict(spec, make_backend(executor=lambda op, inputs: {"done": True}))
+    assert wf.run() == rfx.Complete({})
+    assert wf.timeline()[0]["missing_paths"] == ["state.don: no key 'don' in state"]
