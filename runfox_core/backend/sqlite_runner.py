@@ -68,10 +68,11 @@ CREATE TABLE IF NOT EXISTS tasks (
     op TEXT GENERATED ALWAYS AS (step) VIRTUAL);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_by_execution ON tasks (execution, status);
-CREATE INDEX IF NOT EXISTS tasks_by_runfox_key ON tasks (workflow_execution_id, op, status);
 """
-# Statuses a finished task may have: ours, then the two the runfox library's workers write.
-FINISHED = ("DONE", "COMPLETE", "ERROR")
+# Statuses of a task with a result: ours and the runfox library's COMPLETE; its ERROR carries the
+# error text in ``output``.
+DONE = ("DONE", "COMPLETE")
+RUNFOX_ERROR = "ERROR"
 
 
 def _add_runfox_columns(conn: sqlite3.Connection) -> None:
@@ -101,7 +102,7 @@ def _job(row: tuple) -> DispatchJob:
                        token=token, timeout_seconds=timeout)
 
 
-def _result(execution: str, step: str, run_id: int, status: str, output: str | None,
+def _result(execution: str, step: str, run_id: int, runfox_error: bool, output: str | None,
             error: str | None) -> StepResult:
     """A gathered row as a StepResult; anything a worker wrote that cannot be read is a failed attempt."""
     try:
@@ -110,7 +111,7 @@ def _result(execution: str, step: str, run_id: int, status: str, output: str | N
     except ValueError as exc:
         return StepResult(execution, step, run_id, error={
             "type": "PayloadError", "message": f"task {execution}#{step}#{run_id}: result is not JSON: {exc}"})
-    if problem is None and status == "ERROR":  # a runfox-style worker: the error text rides in output
+    if problem is None and runfox_error:  # a runfox-style worker: the error text rides in output
         message = value if isinstance(value, str) else json.dumps(value)
         problem = {"type": "Error", "message": message}
     if problem is not None:
@@ -141,13 +142,18 @@ class SqliteRunner(Runner):
         return []
 
     def gather(self, workflow_execution_id: str) -> list[StepResult]:
-        with self._db.write() as conn:  # select, then mark: RETURNING would give the new status
-            rows = conn.execute(
-                "SELECT task_key, step, run_id, status, output, error FROM tasks WHERE execution = ?"
-                " AND status IN (?, ?, ?)", (workflow_execution_id, *FINISHED)).fetchall()
-            conn.executemany("UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE task_key = ?",
-                             [(_now(), row[0]) for row in rows])
-        return [_result(workflow_execution_id, *row[1:]) for row in rows]
+        now = _now()
+        with self._db.write() as conn:  # runfox's ERROR rows apart: RETURNING gives only the new status
+            done = conn.execute(
+                "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status IN (?, ?)"
+                " RETURNING step, run_id, output, error", (now, workflow_execution_id, *DONE)).fetchall()
+            failed = conn.execute(
+                "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status = ?"
+                " RETURNING step, run_id, output, error", (now, workflow_execution_id, RUNFOX_ERROR)).fetchall()
+        return ([_result(workflow_execution_id, step, run_id, False, output, error)
+                 for step, run_id, output, error in done]
+                + [_result(workflow_execution_id, step, run_id, True, output, error)
+                   for step, run_id, output, error in failed])
 
     def list_pending_jobs(self) -> list[DispatchJob]:
         rows = self._db.get().execute(
