@@ -321,7 +321,7 @@ def _compact(expression: Any, limit: int = 200) -> str:
 def resolve(value: Any, context: dict[str, Any]) -> Any:
     """``evaluate`` with strict paths: raises MissingPathError, or what an operator raised."""
     if isinstance(value, dict):
-        if is_logic(value):
+        if is_logic(value) or (len(value) == 1 and next(iter(value)) in _SCOPED):
             return _logic(value, context, True, None)
         return {k: resolve(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -432,8 +432,23 @@ def _or(values: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
     return result
 
 
+def _all(items: Any, rule: Any) -> bool:
+    items = items or []
+    return bool(items) and all(_jl.jsonLogic(rule, item) for item in items)
+
+
+def _some(items: Any, rule: Any) -> bool:
+    return any(_jl.jsonLogic(rule, item) for item in (items or []))
+
+
+def _none(items: Any, rule: Any) -> bool:
+    return not _some(items, rule)
+
+
 _LAZY = {"if": _if, "?:": _if, "and": _and, "or": _or}
-_SCOPED = {"map": _jl.logic_map, "filter": _jl.logic_filter, "reduce": _jl.logic_reduce}
+# json-logic-path has map/filter/reduce; all/some/none are JSON Logic's too, with the same element scope
+_SCOPED = {"map": _jl.logic_map, "filter": _jl.logic_filter, "reduce": _jl.logic_reduce,
+           "all": _all, "some": _some, "none": _none}
 _DATA_HELPERS = {"vars": _jl.get_vars, "missing": _jl.missing, "missing_some": _jl.missing_some}
 _operations = _jl.operations
 _get_var = _jl.get_var

@@ -84,6 +84,10 @@ def test_paths_inside_map_filter_and_reduce_address_the_current_element() -> Non
     assert expressions.resolve(total, context) == 6
     assert expressions.resolve({"filter": [{"var": "input.xs"}, {">": [{"var": ""}, 1]}]}, context) == [2, 3]
     assert expressions.resolve({"map": [{"var": "input.xs"}, {"var": "missing.inside"}]}, context) == [None] * 3
+    assert expressions.resolve({"all": [{"var": "input.xs"}, {">": [{"var": ""}, 0]}]}, context) is True
+    assert expressions.resolve({"some": [{"var": "input.xs"}, {">": [{"var": ""}, 2]}]}, context) is True
+    assert expressions.resolve({"none": [{"var": "input.xs"}, {">": [{"var": ""}, 2]}]}, context) is False
+    assert expressions.resolve({"all": [[], {"var": ""}]}, context) is False  # JSON Logic: all of nothing is false
     with pytest.raises(expressions.MissingPathError, match="input.ys: no key 'ys' \\(keys: xs\\)"):
         expressions.resolve({"map": [{"var": "input.ys"}, {"var": ""}]}, context)
 
