@@ -45,6 +45,9 @@ def refuse_runfox_file(conn: sqlite3.Connection, db_path: str) -> None:
     if {"steps", "state", "spec"} <= workflows:
         legacy.append("table 'workflows' holds runfox's whole workflow records")
     if tasks and "run_id" not in tasks:
+        if not {"workflow_execution_id", "op"} <= tasks:
+            raise LegacyDatabaseError(f"{db_path}: table 'tasks' is not a SqliteRunner tasks table (no run_id, "
+                                      "no workflow_execution_id or op column); use another file")
         legacy.append("table 'tasks' has no run_id column")
     if legacy:
         raise LegacyDatabaseError(f"{db_path} was written by the runfox library ({'; '.join(legacy)}). {MIGRATION}")

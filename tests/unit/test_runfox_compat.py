@@ -152,3 +152,11 @@ def test_a_tasks_table_from_an_earlier_runfox_core_gains_the_runfox_columns(tmp_
     assert (job.workflow_execution_id, job.op) == ("w#e", "a")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT workflow_execution_id, op FROM tasks").fetchall() == [("w#e", "a")]
+
+
+def test_a_foreign_tasks_table_is_refused_without_blaming_runfox(tmp_path: Path) -> None:
+    db = str(tmp_path / "other-app.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT)")
+    with pytest.raises(LegacyDatabaseError, match="'tasks' is not a SqliteRunner tasks table"):
+        SqliteRunner(db)
