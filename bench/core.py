@@ -44,7 +44,7 @@ def fanout(n: int) -> dict[str, Any]:
 
 def loop(n: int) -> dict[str, Any]:
     return {
-        "steps": [{"op": "count", "input": {"x": {"var": "state.x"}},
+        "steps": [{"op": "count", "input": {"x": {"var": ["state.x", 0]}},
                    "branch": [{"condition": {"<": [{"var": "state.x"}, n]}, "action": {"set": "count"}},
                               {"condition": {">=": [{"var": "state.x"}, n]}, "action": "complete"}]}],
         "outputs": {"x": {"var": "state.x"}},

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages
+from .backend.base import Backend
 from .errors import ExecutionExistsError, ExecutionNotFoundError, MessageError
 from .results import Complete, Dispatch, DispatchJob, Failed, Halt, Pending, StepResult
 from .status import StepStatus, WorkflowStatus
@@ -65,7 +66,7 @@ class Advanced:
         return out
 
 
-def start_execution(backend: Any, spec: dict[str, Any], inputs: dict[str, Any] | None = None,
+def start_execution(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None = None,
                     name: str | None = None) -> Advanced:
     """Create (or, for a ``name`` already used, find) an execution and advance it.
 
@@ -91,13 +92,13 @@ def start_execution(backend: Any, spec: dict[str, Any], inputs: dict[str, Any] |
     return advanced
 
 
-def _existing(backend: Any, key: str) -> Advanced:
+def _existing(backend: Backend, key: str) -> Advanced:
     advanced = advance_execution(backend, key)  # idempotent: re-drives it if it was left mid-way
     advanced.created = False
     return advanced
 
 
-def advance_execution(backend: Any, key: str, wf: Workflow | None = None) -> Advanced:
+def advance_execution(backend: Backend, key: str, wf: Workflow | None = None) -> Advanced:
     """Claim and dispatch everything ready now; safe to repeat and to run concurrently.
 
     Raises ExecutionNotFoundError for an unknown key.
@@ -119,7 +120,7 @@ def advance_execution(backend: Any, key: str, wf: Workflow | None = None) -> Adv
     return Advanced(execution=key, status=status, dispatched=dispatched, result=result)
 
 
-def apply_message(backend: Any, message: Any, wf: Workflow | None = None,
+def apply_message(backend: Backend, message: Any, wf: Workflow | None = None,
                   counts: Counter[str] | None = None) -> Workflow | None:
     """Apply one decoded message; return the handle of the execution to advance, or None.
 
@@ -179,7 +180,7 @@ class ResultRouter:
     Results are fenced by run_id, so a redelivered record is harmless.
     """
 
-    def __init__(self, backend: Any, bodies: list[str]):
+    def __init__(self, backend: Backend, bodies: list[str]):
         self.backend = backend
         self._remaining: Counter[str] = Counter()
         self._decoded: dict[str, Any] = {}  # body -> message, so handle() does not parse it again

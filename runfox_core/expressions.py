@@ -3,6 +3,10 @@
 Values in ``input``, ``outputs``, branch ``condition`` and ``set`` may be JSON
 Logic (json-logic-path: ``var`` for one value, ``vars`` for a JSONPath list).
 Plain dicts and lists are walked so expressions may sit anywhere inside them.
+The engine evaluates with ``resolve`` / ``resolve_fields`` (strict: a path
+that does not exist is a MissingPathError naming the keys that exist) and
+``condition_holds`` (null for a missing path, noted); see the section at the
+end of this module.
 
 The engine must know, before loading anything, which step outputs and state
 keys an expression can read: ``references()`` works that out statically, so
@@ -24,15 +28,17 @@ Logic's ``all``/``some``/``none``/``substr``; they are refused, not evaluated.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import json_logic_path as _jl
 from json_logic_path import is_logic, jsonLogic, operations
 
 ROOTS = ("input", "steps", "state")
-OPERATORS = frozenset(operations)  # what the evaluator knows: validation accepts exactly these
+OPERATORS = frozenset(operations) | {"all", "some", "none"}  # what the evaluator knows (all/some/none: ours, below)
 # Standard JSON Logic operators json-logic-path does not implement: refused, never taken for data.
 UNSUPPORTED_OPERATORS = frozenset({"all", "some", "none", "substr"}) - OPERATORS
 # Operators whose second argument is a rule evaluated per element, against the element
@@ -380,3 +386,222 @@ def _jsonpath(path: str, refs: References) -> None:
 def is_identifier(value: Any) -> bool:
     return isinstance(value, str) and bool(_IDENT.match(value)) and len(value) <= 64
 
+
+
+# --------------------------------------------------------------------------
+# Run-time evaluation: strict paths
+#
+# ``evaluate`` above (kept for callers that want JSON Logic's nulls) turns a
+# path that does not exist into null. The engine evaluates with ``resolve``
+# instead: a ``var`` path that does not exist raises MissingPathError naming
+# the path and the keys that do exist, unless the expression says the value
+# is optional -- a default (``{"var": [path, default]}``), ``missing`` /
+# ``missing_some``, or the test of an ``if`` / ``?:`` (null when missing).
+# ``if``, ``?:``, ``and`` and ``or`` evaluate lazily, so the branch a test
+# rules out is never read. Conditions (``condition_holds``) keep null for a
+# missing path and report what was missing. Inside ``map``, ``filter`` and
+# ``reduce`` paths address the current element (``accumulator`` /
+# ``current`` in ``reduce``) and keep json-logic-path's own resolution.
+# A lookup costs O(path length): nothing here walks the state.
+# --------------------------------------------------------------------------
+
+MAX_KEYS_SHOWN = 20  # keys listed in a MissingPathError message
+# The engine loads only the steps and state keys an expression names (see ``references``), so a miss
+# right under these roots cannot list what exists; the engine lists state keys itself on error paths.
+_PARTIAL_ROOTS = ("steps", "state")
+_PARTIAL: Any = object()
+
+
+class MissingPathError(LookupError):
+    """Raised when an expression reads a path that does not exist and gave no default.
+
+    ``path`` is the path as written, ``missing`` the first part not found,
+    ``depth`` its index in the path, ``keys`` what exists at that level.
+    """
+
+    def __init__(self, path: str, missing: str, depth: int, keys: list[str] | None, found: Any = None):
+        self.path, self.missing, self.depth, self.keys = path, missing, depth, keys
+        self._found = found
+        super().__init__(self._message())
+
+    def with_keys(self, keys: list[str]) -> MissingPathError:
+        """The same miss, listing ``keys`` (the caller knows more of that level than the context held)."""
+        return MissingPathError(self.path, self.missing, self.depth, sorted(keys))
+
+    def _message(self) -> str:
+        parent = ".".join(self.path.split(".")[: self.depth]) or "the context"
+        if self._found is _PARTIAL:  # the context held only the keys expressions name: listing them misleads
+            if parent == "steps":
+                return f"{self.path}: step {self.missing!r} has no output"
+            return f"{self.path}: no key {self.missing!r} in {parent}"
+        if self.keys is None:
+            kind = "null" if self._found is None else type(self._found).__name__
+            return f"{self.path}: no key {self.missing!r} ({parent} is {kind})"
+        if not self.keys:
+            return f"{self.path}: no key {self.missing!r} ({parent} is empty)"
+        shown = ", ".join(self.keys[:MAX_KEYS_SHOWN])
+        if len(self.keys) > MAX_KEYS_SHOWN:
+            shown += f", ... {len(self.keys) - MAX_KEYS_SHOWN} more"
+        return f"{self.path}: no key {self.missing!r} (keys: {shown})"
+
+    def __str__(self) -> str:  # LookupError would quote the message
+        return self._message()
+
+
+class ExpressionError(ValueError):
+    """Raised by ``resolve_fields`` when one field's expression fails: names the field and why."""
+
+    def __init__(self, field: str, expression: Any, cause: Exception):
+        self.field, self.expression, self.cause = field, expression, cause
+        super().__init__(describe_failure(field, expression, cause))
+
+
+def describe_failure(field: str, expression: Any, cause: Exception) -> str:
+    """``field: path: no key ...`` for a missing path, else ``field: <expression>: Type: message``."""
+    if isinstance(cause, MissingPathError):
+        return f"{field}: {cause}"
+    return f"{field}: {_compact(expression)}: {type(cause).__name__}: {cause}"
+
+
+def _compact(expression: Any, limit: int = 200) -> str:
+    try:
+        text = json.dumps(expression, separators=(",", ":"), default=str)
+    except ValueError:  # a cycle cannot come from a spec, but a message must never raise
+        text = repr(expression)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def resolve(value: Any, context: dict[str, Any]) -> Any:
+    """``evaluate`` with strict paths: raises MissingPathError, or what an operator raised."""
+    if isinstance(value, dict):
+        if is_logic(value) or (len(value) == 1 and next(iter(value)) in _SCOPED):
+            return _logic(value, context, True, None)
+        return {k: resolve(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, context) for v in value]
+    return value
+
+
+def resolve_fields(fields: dict[str, Any], context: dict[str, Any], where: str) -> dict[str, Any]:
+    """Resolve a step's ``input`` or the workflow's ``outputs`` strictly; a failure is an
+    ExpressionError naming ``where`` and the field (``input 'text'``)."""
+    out = {}
+    for name, value in fields.items():
+        try:
+            out[name] = resolve(value, context)
+        except Exception as exc:  # noqa: BLE001 -- any operator may raise; all become one error
+            raise ExpressionError(f"{where} {name!r}", value, exc) from exc
+    return out
+
+
+def condition_holds(condition: Any, context: dict[str, Any], misses: list[str]) -> bool:
+    """Evaluate a branch condition: a missing path reads as null, and its description is
+    appended to ``misses``. Any other failure raises (the caller fails the attempt)."""
+    return bool(_logic(condition, context, False, misses))
+
+
+def _logic(rule: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
+    if not isinstance(rule, dict):
+        return rule
+    if not rule:
+        return None
+    op, values = next(iter(rule.items()))
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    if op == "var":
+        return _var(data, [_logic(v, data, strict, misses) for v in values], strict, misses)
+    if op in _LAZY:
+        return _LAZY[op](values, data, strict, misses)
+    if op in _SCOPED:  # the rule is data for each element: only the list is read from the context
+        args = [_logic(values[0], data, strict, misses), *values[1:2]]
+        if op == "reduce":
+            args.append(_logic(values[2], data, strict, misses) if len(values) > 2 else None)
+        return _SCOPED[op](*args)
+    if op in _DATA_HELPERS:
+        return _DATA_HELPERS[op](data, *[_logic(v, data, strict, misses) for v in values])
+    function = _operations.get(op)
+    if function is None:
+        raise ValueError(f"unrecognised operation: {op!r}")
+    return function(*[_logic(v, data, strict, misses) for v in values])
+
+
+def _var(data: Any, args: list[Any], strict: bool, misses: list[str] | None) -> Any:
+    path = args[0] if args else ""
+    if len(args) > 1:  # a default makes the path optional
+        return _get_var(data, path, args[1])
+    if path == "" or path is None:
+        return data
+    path = str(path)
+    current = data
+    parts = path.split(".")
+    for depth, key in enumerate(parts):
+        if isinstance(current, dict):
+            if key in current:
+                current = current[key]
+                continue
+            if depth == 1 and parts[0] in _PARTIAL_ROOTS and isinstance(data, dict) and data.get(parts[0]) is current:
+                miss = MissingPathError(path, key, depth, None, _PARTIAL)
+            else:
+                miss = MissingPathError(path, key, depth, sorted(str(k) for k in current))
+        elif isinstance(current, (list, tuple)):
+            try:
+                current = current[int(key)]
+                continue
+            except (ValueError, IndexError):
+                miss = MissingPathError(path, key, depth, [str(i) for i in range(len(current))])
+        else:
+            miss = MissingPathError(path, key, depth, None, current)
+        if strict:
+            raise miss
+        if misses is not None and str(miss) not in misses:
+            misses.append(str(miss))
+        return None
+    return current
+
+
+def _if(values: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
+    # A test reads optional data: a missing path there is null (and noted by conditions), never an error.
+    for i in range(0, len(values) - 1, 2):
+        if _logic(values[i], data, False, misses):
+            return _logic(values[i + 1], data, strict, misses)
+    return _logic(values[-1], data, strict, misses) if len(values) % 2 else None
+
+
+def _and(values: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
+    result: Any = True
+    for v in values:
+        result = _logic(v, data, strict, misses)
+        if not result:
+            return result
+    return result
+
+
+def _or(values: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
+    result: Any = False
+    for v in values:
+        result = _logic(v, data, strict, misses)
+        if result:
+            return result
+    return result
+
+
+def _all(items: Any, rule: Any) -> bool:
+    items = items or []
+    return bool(items) and all(_jl.jsonLogic(rule, item) for item in items)
+
+
+def _some(items: Any, rule: Any) -> bool:
+    return any(_jl.jsonLogic(rule, item) for item in (items or []))
+
+
+def _none(items: Any, rule: Any) -> bool:
+    return not _some(items, rule)
+
+
+_LAZY = {"if": _if, "?:": _if, "and": _and, "or": _or}
+# json-logic-path has map/filter/reduce; all/some/none are JSON Logic's too, with the same element scope
+_SCOPED = {"map": _jl.logic_map, "filter": _jl.logic_filter, "reduce": _jl.logic_reduce,
+           "all": _all, "some": _some, "none": _none}
+_DATA_HELPERS = {"vars": _jl.get_vars, "missing": _jl.missing, "missing_some": _jl.missing_some}
+_operations = _jl.operations
+_get_var = _jl.get_var

@@ -1,12 +1,17 @@
 """results.py -- the closed set of values the engine hands back to callers.
 
 ``advance()`` returns one of ``Dispatch | Pending | Complete | Halt | Failed``;
-``on_step_result()`` returns ``None`` or one of ``Pending | Halt | Failed``.
+``on_step_result()`` returns ``None`` or one of ``Pending | Complete | Halt | Failed``.
 ``DispatchJob`` is one claimed step; ``StepResult`` is what a worker sends back.
+
+``StepResult`` unpacks as the runfox library's ``(op, output)`` pair (and
+compares equal to one), so code written for ``gather()`` returning pairs keeps
+working; it also carries ``run_id``, ``error`` and ``workflow_execution_id``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,15 +53,42 @@ class DispatchJob:
             self.token = self.op
 
 
-@dataclass
+@dataclass(eq=False)
 class StepResult:
-    """A worker's answer for one job: an output dict, or an error (type and message)."""
+    """A worker's answer for one job: an output dict, or an error (type and message).
+
+    ``op, output = result`` works (the runfox library's pair), and
+    ``result == (op, output)`` compares the pair; two StepResults compare
+    every field.
+    """
 
     workflow_execution_id: str
     op: str
     run_id: int | None
     output: Any = None
     error: dict[str, str] | None = None
+
+    def _pair(self) -> tuple[str, Any]:
+        return (self.op, self.output)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._pair())
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> Any:
+        return self._pair()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StepResult):
+            return (self.workflow_execution_id, self.op, self.run_id, self.output, self.error) == (
+                other.workflow_execution_id, other.op, other.run_id, other.output, other.error)
+        if isinstance(other, tuple):
+            return self._pair() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like any dataclass with eq
 
 
 @dataclass

@@ -3,6 +3,12 @@
 Values are stored as plain strings so records stay readable without this
 module; ``tests/unit/test_status.py`` pins them, because changing one
 would orphan every stored record that uses it.
+
+``StepStatus.CANCELLED`` is never stored: a step still ready, retrying or in
+progress when its execution ended (halted, failed, later cancelled) is
+*reported* cancelled by every reader (``step_status``). Deriving it at read
+time keeps the ending transition O(1): rewriting every open step's record
+in one commit would make halting a 10,000-wide execution one huge write.
 """
 
 from enum import StrEnum
@@ -15,6 +21,7 @@ class StepStatus(StrEnum):
     HALTED = "halted"  # a halt branch fired on this step
     RETRY = "retry"  # an attempt failed (or no branch fired) and attempts remain
     FAILED = "failed"  # attempts exhausted; the execution failed with it
+    CANCELLED = "cancelled"  # reported, never stored: open when the execution ended (see above)
 
 
 class WorkflowStatus(StrEnum):
@@ -25,7 +32,16 @@ class WorkflowStatus(StrEnum):
     FAILED = "failed"
 
 
-TERMINAL_STEP_STATUSES = frozenset({StepStatus.COMPLETE, StepStatus.HALTED, StepStatus.FAILED})
+TERMINAL_STEP_STATUSES = frozenset(
+    {StepStatus.COMPLETE, StepStatus.HALTED, StepStatus.FAILED, StepStatus.CANCELLED}
+)
 TERMINAL_WORKFLOW_STATUSES = frozenset(
     {WorkflowStatus.COMPLETE, WorkflowStatus.HALTED, WorkflowStatus.FAILED}
 )
+
+
+def step_status(stored: StepStatus, execution: WorkflowStatus) -> StepStatus:
+    """What a reader reports for a step: ``stored``, or CANCELLED if it is still open and the execution ended."""
+    if execution in TERMINAL_WORKFLOW_STATUSES and stored not in TERMINAL_STEP_STATUSES:
+        return StepStatus.CANCELLED
+    return stored

@@ -10,7 +10,13 @@ never lose an update or claim a step twice.
 A handle remembers what its own last commit wrote (header version, records,
 state) and starts the next transition from there instead of re-reading; if
 anything else committed in between, the version check fails and it re-reads.
-Properties (``status``, ``outcome``...) always read the store.
+A transition that would change nothing (an idle ``advance``, a result judged
+stale, a deadline not reached) is never answered from that memory: with no
+commit there is no version check, so the transition runs again on data read
+just now, and only that answer is returned. Handles are therefore
+interchangeable: any number of them, in any processes, may drive one
+execution in any order. Properties (``status``, ``outcome``...) always read
+the store.
 
 Caller protocol (event-driven): ``advance()`` -> ``Dispatch(jobs)`` ->
 ``backend.dispatch(id, jobs)``; for each result ``on_step_result(op, output,
@@ -27,6 +33,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from .backend.base import Backend
+from .backend.runner import Worker
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn
 from .errors import ConflictError, Problem
@@ -45,34 +53,34 @@ class _Reload(Exception):
 
 
 class Workflow:
-    def __init__(self, workflow_execution_id: str, backend: Any):
+    def __init__(self, workflow_execution_id: str, backend: Backend):
         self.id = workflow_execution_id
         self.backend = backend
+        # What this handle's last transition knew; never trusted for an answer that commits nothing.
         self._snapshot: Snapshot | None = None
-        self._fresh = False  # True while _snapshot is what the store held when last read
         self._written: dict[str, Any] = {}  # step records the last transition committed
 
     # ---------------------------------------------------------- construction
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any], backend: Any, inputs: dict[str, Any] | None = None,
+    def from_dict(cls, spec: dict[str, Any], backend: Backend, inputs: dict[str, Any] | None = None,
                   name: str | None = None) -> Workflow:
         """Validate ``spec`` and create an execution. Raises SpecError (nothing written) or
         ExecutionExistsError (``name`` already used). Call ``advance()`` next."""
         return cls(backend.create(spec, inputs, name=name), backend)
 
     @classmethod
-    def from_yaml(cls, text: str, backend: Any, inputs: dict[str, Any] | None = None,
+    def from_yaml(cls, text: str, backend: Backend, inputs: dict[str, Any] | None = None,
                   name: str | None = None) -> Workflow:
         return cls.from_dict(load_yaml(text), backend, inputs, name=name)
 
     @classmethod
-    def resume(cls, workflow_execution_id: str, backend: Any, steps: Iterable[str] = ()) -> Workflow:
+    def resume(cls, workflow_execution_id: str, backend: Backend, steps: Iterable[str] = ()) -> Workflow:
         """A handle on an existing execution; raises ExecutionNotFoundError (a KeyError).
 
         The header read to check it exists (and the records of ``steps``, when
-        the caller knows which it will touch) seed the handle, so the next
-        transition starts without another read.
+        the caller knows which it will touch) seed the handle, so a next
+        transition that commits starts without another read.
         """
         wanted = list(steps)
         loader = getattr(backend.store, "load_snapshot", None)
@@ -82,7 +90,7 @@ class Workflow:
             header = backend.load_header(workflow_execution_id)
             records = backend.store.load_steps(workflow_execution_id, wanted) if wanted else {}
         wf = cls(workflow_execution_id, backend)
-        wf._snapshot, wf._fresh = Snapshot(header, records, {}, False), True
+        wf._snapshot = Snapshot(header, records, {}, False)
         return wf
 
     @staticmethod
@@ -98,7 +106,7 @@ class Workflow:
         plan = backend.plan(self.id)
         self._written = {}
         for attempt in range(MAX_CONFLICT_RETRIES):
-            snapshot, fresh = self._snapshot, self._fresh
+            snapshot, fresh = self._snapshot, False
             if snapshot is None:
                 snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
             txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
@@ -108,7 +116,13 @@ class Workflow:
                 self._snapshot = None
                 continue
             if not changed:
-                self._snapshot, self._fresh = snapshot, fresh
+                # Nothing to commit means no version check: an answer from remembered data could be
+                # stale (another handle may have completed, reset or re-claimed since). Ask again
+                # on data read now; only that answer stands.
+                if not fresh:
+                    self._snapshot = None
+                    continue
+                self._snapshot = snapshot  # a next transition that commits is version-checked
                 return result
             try:
                 backend.store.commit(self.id, txn.to_commit())
@@ -118,7 +132,7 @@ class Workflow:
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
             self._written = dict(txn.changed_steps)
-            self._snapshot, self._fresh = txn.after_commit(), False
+            self._snapshot = txn.after_commit()
             return result
         raise ConflictError(f"execution {self.id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
@@ -160,14 +174,18 @@ class Workflow:
                 if done is not None:
                     return True, done
             if found:
-                return True, found
+                # more to claim only if this commit stopped at the store's limit
+                return True, (found, bool(tx.claimable(txn, now, 1)))
             return changed, tx.idle_result(txn)
 
         while True:  # one commit per batch the store can take; loop until nothing is left to claim
             result = self._transact(step)
-            if not isinstance(result, list):
+            if not isinstance(result, tuple):
                 return Dispatch(jobs) if jobs else result
-            jobs.extend(result)
+            found, more = result
+            jobs.extend(found)
+            if not more:
+                return Dispatch(jobs)
 
     def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None) -> Pending | Complete | Halt | Failed | None:
@@ -220,7 +238,7 @@ class Workflow:
                     del self._snapshot.header.unsent[job.op]
         return results
 
-    def run(self, worker: Any = None, timeout: float | None = None) -> Complete | Halt | Failed:
+    def run(self, worker: Worker | None = None, timeout: float | None = None) -> Complete | Halt | Failed:
         """Drive the execution to its end: advance, dispatch, run the worker, apply results.
 
         ``worker`` is anything with ``run(workflow_execution_id)`` (default:
@@ -283,6 +301,7 @@ class Workflow:
 
     @property
     def step_statuses(self) -> dict[str, StepStatus]:
+        """Each step's status; once the execution ended, steps left open read ``cancelled``."""
         return {sid: rec.status for sid, rec in self._records().items()}
 
     @property
@@ -301,6 +320,8 @@ class Workflow:
         now = datetime.fromtimestamp(self.backend.clock()).astimezone()
         out = {}
         for sid, rec in self._records().items():
+            if rec.status == StepStatus.CANCELLED and not rec.end_time:
+                continue  # it never finished: no duration to report
             if rec.start_time:
                 end = datetime.fromisoformat(rec.end_time) if rec.end_time else now
                 out[sid] = (end - datetime.fromisoformat(rec.start_time)).total_seconds()
@@ -309,7 +330,8 @@ class Workflow:
     @property
     def elapsed(self) -> float:
         """Seconds from the earliest step start to the latest end (or now, if still running)."""
-        records = [r for r in self._records().values() if r.start_time]
+        records = [r for r in self._records().values()
+                   if r.start_time and (r.end_time or r.status != StepStatus.CANCELLED)]
         if not records:
             return 0.0
         start = min(datetime.fromisoformat(r.start_time) for r in records if r.start_time)
@@ -320,11 +342,12 @@ class Workflow:
         return (end - start).total_seconds()
 
     def timeline(self) -> list[dict[str, Any]]:
-        """One row per step, in spec order: step, run_id, status, start, end, seconds."""
+        """One row per step, in spec order: step, run_id, status, start, end, seconds, and
+        missing_paths (paths its conditions read that did not exist, when no branch fired)."""
         durations = self.step_durations
         return [
             {"step": sid, "run_id": rec.run_id, "status": str(rec.status), "start": rec.start_time,
-             "end": rec.end_time, "seconds": durations.get(sid)}
+             "end": rec.end_time, "seconds": durations.get(sid), "missing_paths": rec.missing_paths}
             for sid, rec in self._records().items()
         ]
 

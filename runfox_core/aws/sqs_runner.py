@@ -185,8 +185,12 @@ class SQSRunner(Runner):
         body = messages.encode(messages.deadline_message(workflow_execution_id, step, run_id, at_epoch_seconds))
         _sqs.send_one(self.sqs, self._results_url("deadline messages"), body, at_epoch_seconds - self.clock())
 
-    def submit_work_result(self, result: StepResult) -> None:
-        """Send a worker's result to the result-router (an unsendable output becomes a PayloadError result)."""
+    def file_result(self, result: StepResult) -> None:
+        """Send a worker's result to the result-router (an unsendable output becomes a PayloadError result).
+        Raises MessageError for a result without the job's run_id: the router could not fence it."""
+        if result.run_id is None:
+            raise MessageError(f"result for step {result.op!r} of {result.workflow_execution_id} has no run_id: "
+                               "on SQS pass the job's run_id (submit_work_result(StepResult(...)))")
         _sqs.send_one(self.sqs, self._results_url("results"), _sqs.result_body(result))
 
     # ---------------------------------------------------- polling (not in Lambda)

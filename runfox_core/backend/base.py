@@ -4,6 +4,10 @@ The Backend creates executions (validating first, so a bad spec writes
 nothing), caches what never changes (definitions and compiled plans), and
 passes dispatch and results through to the runner. All state transitions
 live in the engine; the Backend only wires parts together.
+
+``load_steps``/``load`` report steps as readers should see them: once an
+execution has ended, a step still open reads ``cancelled`` (derived here,
+never stored; see ``status.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +21,20 @@ from typing import Any
 
 from ..engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.transitions import iso
+from ..executor import Executor
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
 from ..payloads import check_payload
-from ..results import DispatchJob, StepResult
+from ..results import DispatchJob, StateChangeEvent, StepResult
 from ..spec import Plan, compile_spec, compile_start, workflow_id
-from ..status import WorkflowStatus
+from ..status import WorkflowStatus, step_status
 from .inmemory_store import InMemoryStore
 from .inprocess_runner import InProcessRunner
 from .inprocess_worker import InProcessWorker
-from .runner import Runner
+from .runner import Runner, Worker
 from .store import Store
+
+#: ``on_state_change(workflow_execution_id, previous_state, new_state, event)``
+StateChangeCallback = Callable[[str, dict[str, Any], dict[str, Any], StateChangeEvent], None]
 
 DEFINITION_CACHE_SIZE = 1024  # definitions kept per process (they never change)
 UNSENT_GRACE_SECONDS = 60.0  # a claimed job unconfirmed this long is re-emitted by advance()
@@ -50,11 +58,11 @@ class ExecutionView:
 class Backend:
     def __init__(
         self,
-        executor: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+        executor: Executor | None = None,
         store: Store | None = None,
         runner: Runner | None = None,
         poll_interval: float | None = None,
-        on_state_change: Callable[[str, dict[str, Any], dict[str, Any], Any], None] | None = None,
+        on_state_change: StateChangeCallback | None = None,
         clock: Callable[[], float] = time.time,
         unsent_grace_seconds: float = UNSENT_GRACE_SECONDS,
         op_defaults: dict[str, dict[str, Any]] | None = None,
@@ -64,7 +72,7 @@ class Backend:
         ``op_defaults``: per dispatch token, settings its steps inherit (``timeout_seconds``)."""
         self.store = store if store is not None else InMemoryStore()
         self.runner = runner if runner is not None else InProcessRunner()
-        self.worker = InProcessWorker(self.runner, executor) if executor is not None else None
+        self.worker: Worker | None = InProcessWorker(self.runner, executor) if executor is not None else None
         self.poll_interval = poll_interval if poll_interval is not None else self.runner.poll_interval
         self.on_state_change = on_state_change
         self.clock = clock
@@ -132,10 +140,17 @@ class Backend:
         return self.store.load_header(key)
 
     def load_steps(self, key: str) -> dict[str, StepRecord]:
-        """Every step's record in spec order (defaults for steps never touched)."""
+        """Every step's record in spec order (defaults for steps never touched), as readers see it:
+        once the execution has ended, a step still open is reported CANCELLED (see ``status.py``)."""
         plan = self.plan(key)
         stored = self.store.load_steps(key, None)
-        return {sid: stored.get(sid) or StepRecord(step_id=sid, token=p.token) for sid, p in plan.steps.items()}
+        ended = self.store.load_header(key).status
+        out = {}
+        for sid, p in plan.steps.items():
+            rec = stored.get(sid) or StepRecord(step_id=sid, token=p.token)
+            shown = step_status(rec.status, ended)
+            out[sid] = rec if shown == rec.status else rec.evolve(status=shown)
+        return out
 
     def load(self, key: str) -> ExecutionView:
         definition = self.load_definition(key)

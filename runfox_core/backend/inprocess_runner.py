@@ -40,6 +40,6 @@ class InProcessRunner(Runner):
             self._pending.clear()
             return jobs
 
-    def submit_work_result(self, result: StepResult) -> None:
+    def file_result(self, result: StepResult) -> None:
         with self._lock:
             self._results.setdefault(result.workflow_execution_id, []).append(result)

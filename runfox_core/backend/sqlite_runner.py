@@ -2,10 +2,13 @@
 
 Table ``tasks`` (may share a file with SqliteStore):
 ``task_key`` = ``{execution}#{step}#{run_id}``, execution, step, token,
-run_id, inputs JSON, status, output JSON, error JSON, worker, timestamps.
+run_id, inputs JSON, status, output JSON, error JSON, worker, timestamps;
+``workflow_execution_id`` and ``op`` are generated copies of execution and
+step, so SQL written for the runfox library's tasks table runs unchanged.
 
 Task lifecycle: PENDING (dispatched) -> STARTED (a worker took it) -> DONE
-(result submitted) -> GATHERED (the workflow took the result).
+(result submitted; the runfox library's COMPLETE and ERROR are accepted too)
+-> GATHERED (the workflow took the result).
 
 External worker protocol (any language; ``InProcessWorker(SqliteRunner(db),
 execute).run()`` in a loop does exactly this):
@@ -29,6 +32,18 @@ execute).run()`` in a loop does exactly this):
    ``error`` is ``{"type": ..., "message": ...}`` for a failed attempt.
 A result for an old run lands on its own (old) task row, and the workflow
 ignores it when gathered: the step has moved on to a newer run.
+
+A worker written for the runfox library works as it is: it reads
+``SELECT * FROM tasks WHERE status = 'PENDING'``, marks rows ``STARTED`` by
+``task_key``, calls ``op`` (the step id, which is also the dispatch token
+unless the step has an ``fn``), and reports with
+``UPDATE tasks SET status='COMPLETE', output=? WHERE workflow_execution_id=?
+AND op=? AND status='STARTED'`` (or ``status='ERROR'`` with the error text as
+``output``, which becomes a failed attempt). Such a worker does not say which
+run it answers; the run_id of the row it updated still fences the result.
+
+Output a worker wrote that is not JSON becomes a failed attempt
+(``PayloadError``) when gathered, never an exception in ``gather``.
 """
 
 from __future__ import annotations
@@ -36,21 +51,45 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 from datetime import UTC, datetime
 
 from ..results import DispatchJob, StepResult
 from .runner import Runner
-from .sqlite_base import SqliteConnections
+from .sqlite_base import SqliteConnections, columns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
     task_key TEXT PRIMARY KEY, execution TEXT NOT NULL, step TEXT NOT NULL, token TEXT NOT NULL,
     run_id INTEGER NOT NULL, inputs TEXT NOT NULL, timeout_seconds REAL,
     status TEXT NOT NULL DEFAULT 'PENDING', output TEXT, error TEXT, worker TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT);
+    created_at TEXT NOT NULL, updated_at TEXT,
+    workflow_execution_id TEXT GENERATED ALWAYS AS (execution) VIRTUAL,
+    op TEXT GENERATED ALWAYS AS (step) VIRTUAL);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_by_execution ON tasks (execution, status);
 """
+# Statuses of a task with a result: ours and the runfox library's COMPLETE; its ERROR carries the
+# error text in ``output``.
+DONE = ("DONE", "COMPLETE")
+RUNFOX_ERROR = "ERROR"
+
+
+def _add_runfox_columns(conn: sqlite3.Connection) -> None:
+    """Files written before the runfox-compatible columns existed get them (generated: no data moves)."""
+    have = columns(conn, "tasks")
+    if not have or "workflow_execution_id" in have:
+        return
+    conn.execute("BEGIN IMMEDIATE")  # another process may be upgrading the same file
+    try:
+        if "workflow_execution_id" not in columns(conn, "tasks"):
+            conn.execute("ALTER TABLE tasks ADD COLUMN workflow_execution_id TEXT"
+                         " GENERATED ALWAYS AS (execution) VIRTUAL")
+            conn.execute("ALTER TABLE tasks ADD COLUMN op TEXT GENERATED ALWAYS AS (step) VIRTUAL")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _now() -> str:
@@ -63,11 +102,31 @@ def _job(row: tuple) -> DispatchJob:
                        token=token, timeout_seconds=timeout)
 
 
+def _result(execution: str, step: str, run_id: int, runfox_error: bool, output: str | None,
+            error: str | None) -> StepResult:
+    """A gathered row as a StepResult; anything a worker wrote that cannot be read is a failed attempt."""
+    try:
+        value = json.loads(output) if output is not None else None
+        problem = json.loads(error) if error is not None else None
+    except ValueError as exc:
+        return StepResult(execution, step, run_id, error={
+            "type": "PayloadError", "message": f"task {execution}#{step}#{run_id}: result is not JSON: {exc}"})
+    if problem is None and runfox_error:  # a runfox-style worker: the error text rides in output
+        message = value if isinstance(value, str) else json.dumps(value)
+        problem = {"type": "Error", "message": message}
+    if problem is not None:
+        if not isinstance(problem, dict):
+            problem = {"type": "Error", "message": str(problem)}
+        return StepResult(execution, step, run_id, error={"type": str(problem.get("type", "Error")),
+                                                          "message": str(problem.get("message", ""))})
+    return StepResult(execution, step, run_id, output=value)
+
+
 class SqliteRunner(Runner):
     poll_interval = 0.01
 
     def __init__(self, db_path: str, poll_interval: float | None = None, worker_id: str | None = None):
-        self._db = SqliteConnections(db_path, SCHEMA)
+        self._db = SqliteConnections(db_path, SCHEMA, upgrade=_add_runfox_columns)
         if poll_interval is not None:
             self.poll_interval = poll_interval
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -83,14 +142,18 @@ class SqliteRunner(Runner):
         return []
 
     def gather(self, workflow_execution_id: str) -> list[StepResult]:
-        with self._db.write() as conn:
-            rows = conn.execute(
-                "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status = 'DONE'"
-                " RETURNING step, run_id, output, error", (_now(), workflow_execution_id)).fetchall()
-        return [StepResult(workflow_execution_id, step, run_id,
-                           output=json.loads(output) if output is not None else None,
-                           error=json.loads(error) if error is not None else None)
-                for step, run_id, output, error in rows]
+        now = _now()
+        with self._db.write() as conn:  # runfox's ERROR rows apart: RETURNING gives only the new status
+            done = conn.execute(
+                "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status IN (?, ?)"
+                " RETURNING step, run_id, output, error", (now, workflow_execution_id, *DONE)).fetchall()
+            failed = conn.execute(
+                "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status = ?"
+                " RETURNING step, run_id, output, error", (now, workflow_execution_id, RUNFOX_ERROR)).fetchall()
+        return ([_result(workflow_execution_id, step, run_id, False, output, error)
+                 for step, run_id, output, error in done]
+                + [_result(workflow_execution_id, step, run_id, True, output, error)
+                   for step, run_id, output, error in failed])
 
     def list_pending_jobs(self) -> list[DispatchJob]:
         rows = self._db.get().execute(
@@ -107,7 +170,7 @@ class SqliteRunner(Runner):
                 (self.worker_id, _now(), limit)).fetchall()
         return [_job(r) for r in rows]
 
-    def submit_work_result(self, result: StepResult) -> None:
+    def file_result(self, result: StepResult) -> None:
         output = None if result.error is not None else json.dumps(result.output, separators=(",", ":"))
         error = json.dumps(result.error) if result.error is not None else None
         with self._db.write() as conn:

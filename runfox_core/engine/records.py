@@ -123,6 +123,8 @@ class StepRecord:
     start_time: str | None = None
     end_time: str | None = None
     host: str | None = None
+    # when no branch fired: the paths its conditions read that did not exist (each "path: no key ...")
+    missing_paths: list[str] | None = None
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` (dataclasses.replace, without its per-call overhead on the hot path)."""
@@ -147,6 +149,7 @@ class StepRecord:
             start_time=d.get("start_time"),
             end_time=d.get("end_time"),
             host=d.get("host"),
+            missing_paths=d.get("missing_paths"),
         )
 
 

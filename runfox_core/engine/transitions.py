@@ -12,6 +12,16 @@ which wait for dispatch; ``header.joins`` counts incomplete dependencies of
 waiting steps that have two or more. Invariant: while a step is not
 complete, none of its transitive dependents has started, because a reset
 always takes every transitive dependent with it.
+
+Expressions never raise out of a transition: inputs resolve strictly at
+claim (a missing path or an operator that raises fails the step:
+``InputError``), branches are decided before anything changes (a condition
+or ``set`` target that raises fails the attempt: ``BranchError``), and
+``outputs`` that cannot be resolved fail the execution (``OutputError``).
+
+Ending an execution (halt, failure) writes only the ending step and the
+header, whatever the width: steps left open are *reported* cancelled by
+readers (``status.step_status``), and their results are ignored as stale.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from .txn import Txn, encode_inputs
 log = logging.getLogger("runfox_core")
 
 _HOST = socket.gethostname()
+OUTPUTS = "outputs"  # the step name an OutputError is recorded under
 
 
 def iso(ts: float) -> str:
@@ -114,12 +125,12 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
-            inputs, size = encode_inputs(expressions.evaluate_fields(p.input, txn.context(p.input_refs)), p.id)
+            inputs, size = encode_inputs(expressions.resolve_fields(p.input, txn.context(p.input_refs), "input"), p.id)
         except PayloadError as exc:
             return _fail_unclaimed(txn, p, run_id, attempt, {"type": "PayloadError", "message": str(exc)}, now)
-        except Exception as exc:  # a JSON Logic evaluation error
+        except expressions.ExpressionError as exc:  # a path that does not exist, or an operator that raised
             return _fail_unclaimed(txn, p, run_id, attempt, {
-                "type": "InputError", "message": f"resolving step {p.id!r} input: {type(exc).__name__}: {exc}"}, now)
+                "type": "InputError", "message": f"step {p.id!r}, {_explain(txn, exc)}"}, now)
         if max_bytes is not None and jobs and total + size > max_bytes:
             break  # the rest go in the next commit
         total += size
@@ -142,6 +153,14 @@ def _fail_unclaimed(txn: Txn, p: StepPlan, run_id: int, attempt: int, error: dic
     record = StepRecord(step_id=p.id, token=p.token, run_id=run_id, attempt=attempt)
     _fail_step(txn, p.id, record, error, now)
     return []
+
+
+def _explain(txn: Txn, exc: expressions.ExpressionError) -> str:
+    """The failure's message; a missing state key lists every state key (read only on this error path)."""
+    cause = exc.cause
+    if isinstance(cause, expressions.MissingPathError) and cause.depth == 1 and cause.path.startswith("state."):
+        cause = cause.with_keys(list(txn.state(None)))
+    return expressions.describe_failure(exc.field, exc.expression, cause)
 
 
 def _job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:
@@ -170,7 +189,9 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         log.warning("result for unknown step ignored", extra={"execution": txn.key, "step": sid})
         return False, None
     if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
-        log.info("result after the execution ended ignored", extra={"execution": txn.key, "step": sid})
+        # the step is reported cancelled (status.py): this answer is stale, like any fenced-off one
+        log.info("stale result ignored: the execution has ended, so the step is cancelled",
+                 extra={"execution": txn.key, "step": sid, "run_id": run_id, "status": str(txn.header.status)})
         return False, None
     rec = txn.step(sid)
     if rec.status != StepStatus.IN_PROGRESS or (run_id is not None and run_id != rec.run_id):
@@ -197,11 +218,18 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
 
 def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -> Any:
     p = txn.plan.steps[sid]
+    misses: list[str] = []
+    try:  # decided before anything changes: a branch that cannot be evaluated fails the attempt
+        branch, targets = _decide(txn, p, output, misses)
+    except expressions.ExpressionError as exc:
+        return fail_attempt(txn, sid, {"type": "BranchError", "message": f"step {sid!r}, {_explain(txn, exc)}"}, now)
     txn.merge_state(output)
-    rec = rec.evolve(output=output, error=None)
+    rec = rec.evolve(output=output, error=None, missing_paths=(misses or None) if branch is None else None)
     txn.put_step(rec)
-    branch = _fired_branch(txn, p, output)
     if branch is None:
+        if misses:
+            log.warning("no branch fired; its conditions read paths that do not exist",
+                        extra={"execution": txn.key, "step": sid, "run_id": rec.run_id, "missing_paths": misses})
         if rec.attempt + 1 < p.max_attempts:  # runfox semantics: no exit taken, run again
             _schedule_retry(txn, sid, rec, now, backoff=False)
             return Pending()
@@ -213,28 +241,46 @@ def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -
         return Halt(branch.result)
     if branch.action == "complete":
         return _complete_step(txn, sid, now)
-    targets = _set_targets(txn, p, branch.set_target, output)
     reset(txn, [*targets, sid], now)
     return None
 
 
-def _fired_branch(txn: Txn, p: StepPlan, output: dict[str, Any]) -> Any:
+def _decide(txn: Txn, p: StepPlan, output: dict[str, Any], misses: list[str]) -> tuple[Any, list[str]]:
+    """The branch that fires on ``output`` (None: none did) and, for a set branch, its targets.
+
+    Conditions see the state as it will be once ``output`` is merged, the
+    step's own output at top level and under ``steps``. A missing path in a
+    condition reads as null and is noted in ``misses``; any other failure,
+    and a set target that is not a step, raises ExpressionError naming the
+    branch field.
+    """
     if not p.branches:
-        return None
-    context = {**txn.context(p.branch_refs), **output}
-    for branch in p.branches:
-        if expressions.truthy(branch.condition, context):
-            return branch
-    return None
+        return None, []
+    context = txn.context(p.branch_refs)
+    context = {**context, "state": {**context["state"], **output},
+               "steps": {**context["steps"], p.id: {"output": output}}, **output}
+    for i, branch in enumerate(p.branches):
+        field = f"branch[{i}].condition"
+        try:
+            fired = expressions.condition_holds(branch.condition, context, misses)
+        except Exception as exc:  # noqa: BLE001 -- whatever an operator raised fails the attempt
+            raise expressions.ExpressionError(field, branch.condition, exc) from exc
+        if fired:
+            if branch.action != "set":
+                return branch, []
+            return branch, _set_targets(txn, p, i, branch.set_target, context)
+    return None, []
 
 
-def _set_targets(txn: Txn, p: StepPlan, raw: Any, output: dict[str, Any]) -> list[str]:
-    if isinstance(raw, dict):
-        raw = expressions.evaluate(raw, {**txn.context(p.branch_refs), **output})
-    ids = set_target_ids(raw)
-    unknown = [t for t in ids if t not in txn.plan.steps]
-    if unknown:
-        raise ValueError(f"step {p.id!r} set branch resolved to unknown steps {unknown!r}")
+def _set_targets(txn: Txn, p: StepPlan, index: int, raw: Any, context: dict[str, Any]) -> list[str]:
+    field = f"branch[{index}].action.set"
+    try:
+        ids = set_target_ids(expressions.resolve(raw, context) if isinstance(raw, dict) else raw)
+        unknown = [t for t in ids if not isinstance(t, str) or t not in txn.plan.steps]
+        if unknown:
+            raise LookupError(f"resolved to {', '.join(repr(t) for t in unknown)}, which is not a step")
+    except Exception as exc:  # noqa: BLE001
+        raise expressions.ExpressionError(field, raw, exc) from exc
     return ids
 
 
@@ -258,9 +304,20 @@ def _complete_step(txn: Txn, sid: str, now: float) -> Any:
     return None
 
 
-def complete_workflow(txn: Txn) -> Complete:
+def complete_workflow(txn: Txn) -> Complete | Failed:
+    """Every step is complete: resolve ``outputs``. One that cannot be resolved (a path that does
+    not exist, an operator that raised) fails the execution with an ``OutputError`` naming the
+    field, recorded under the step name ``outputs``."""
     plan = txn.plan
-    outcome = expressions.evaluate_fields(plan.outputs, txn.context(plan.output_refs)) if plan.outputs else {}
+    try:
+        outcome = expressions.resolve_fields(plan.outputs, txn.context(plan.output_refs), "outputs") \
+            if plan.outputs else {}
+    except expressions.ExpressionError as exc:
+        error = StepError(step=OUTPUTS, run_id=0, type="OutputError", message=_explain(txn, exc))
+        txn.header.status = WorkflowStatus.FAILED
+        txn.header.error = error.to_dict()
+        txn.header.ready.clear()
+        return Failed(error)
     txn.header.status = WorkflowStatus.COMPLETE
     txn.header.outcome = outcome
     txn.header.ready.clear()
@@ -323,7 +380,8 @@ def reset(txn: Txn, seeds: list[str], now: float) -> None:
         if rec.status == StepStatus.COMPLETE:
             txn.header.remaining += 1
         txn.put_step(rec.evolve(status=StepStatus.READY, run_id=rec.run_id + 1, attempt=0,
-                             inputs=None, output=None, error=None, start_time=None, end_time=None))
+                             inputs=None, output=None, error=None, start_time=None, end_time=None,
+                             missing_paths=None))
         txn.header.reruns[sid] = [rec.run_id + 1, 0]
         txn.header.ready.pop(sid, None)
         txn.header.joins.pop(sid, None)

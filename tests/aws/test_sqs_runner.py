@@ -10,7 +10,7 @@ from aws_kit import AwsKit, record_calls
 
 from runfox_core import messages
 from runfox_core.aws.sqs_runner import TASK_DISPATCHED, SQSRunner
-from runfox_core.errors import DispatchError, PayloadError, RunfoxError
+from runfox_core.errors import DispatchError, MessageError, PayloadError, RunfoxError
 from runfox_core.results import DispatchJob, StepResult
 
 NOW = 1_700_000_000.0
@@ -144,6 +144,16 @@ def test_wake_deadline_and_worker_results_go_to_the_results_queue(aws: AwsKit) -
     assert bodies[2] == messages.deadline_message(KEY, "a", 2, NOW + 5000)
     assert bodies[3] == {"kind": "result", "execution": KEY, "step": "a", "run_id": 1, "output": {"y": 1}}
     assert bodies[4]["error"]["type"] == "PayloadError"
+
+
+def test_a_runfox_style_result_is_sent_with_its_run_id_and_refused_without_one(aws: AwsKit) -> None:
+    calls = record_calls(aws.sqs)
+    r = runner(aws)
+    r.submit_work_result(KEY, "a", {"y": 1}, run_id=3)
+    assert json.loads(calls[0][1]["MessageBody"])["run_id"] == 3
+    with pytest.raises(MessageError, match="has no run_id"):
+        r.submit_work_result(KEY, "a", {"y": 1})
+    assert len(calls) == 1
 
 
 def test_gather_and_list_pending_jobs_say_why_they_cannot_work(aws: AwsKit) -> None:

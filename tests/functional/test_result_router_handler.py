@@ -118,3 +118,19 @@ def test_the_sample_router_event_is_dropped_as_an_unknown_execution(cloud: Local
     # Given events/result_router.json (its execution is a placeholder)
     # When / Then: logged and dropped, not failed
     assert failed_ids(call(ROUTER, load_event("result_router"))) == []
+
+
+def test_a_branch_condition_that_raises_fails_the_attempt_not_the_record(cloud: LocalCloud) -> None:
+    # Given an execution whose step has a condition that divides by zero
+    spec = {"steps": [{"op": "make_greeting", "input": {"name": {"var": "input.name"}},
+                       "branch": [{"condition": {"/": [1, 0]}, "action": "complete"}]}]}
+    key = call(config.START_HANDLER, {"spec": spec, "inputs": {"name": "world"}})["execution"]
+    take_messages(cloud, op_queue_name("make_greeting"))
+    # When its result arrives at the router
+    response = call(ROUTER, sqs_event(result(key, "make_greeting", 0, {"text": "hello"})))
+    # Then the record succeeds and the execution has failed, naming the step, the field and the expression
+    assert failed_ids(response) == []
+    wf = Workflow(key, get_backend())
+    assert wf.status == "failed"
+    assert wf.error is not None and wf.error["type"] == "BranchError"
+    assert wf.error["message"].startswith("step 'make_greeting', branch[0].condition: {\"/\":[1,0]}: ZeroDivisionError")

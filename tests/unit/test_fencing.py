@@ -6,7 +6,7 @@ from typing import Any
 
 import runfox_core as rfx
 
-COUNTER = {"steps": [{"op": "add", "input": {"total": {"var": "state.total"}}}],
+COUNTER = {"steps": [{"op": "add", "input": {"total": {"var": ["state.total", None]}}}],
            "outputs": {"total": {"var": "state.total"}}}
 
 

@@ -131,7 +131,7 @@ def test_halt_branch_ends_with_the_branch_result(make_backend: Any) -> None:
     wf, result = run(make_backend, spec, lambda op, i: {"unsafe": 0.9})
     assert result == rfx.Halt({"status": "rejected"})
     assert wf.status == rfx.WorkflowStatus.HALTED
-    assert wf.step_statuses == {"check": rfx.StepStatus.HALTED, "publish": rfx.StepStatus.READY}
+    assert wf.step_statuses == {"check": rfx.StepStatus.HALTED, "publish": rfx.StepStatus.CANCELLED}
 
 
 def test_no_branch_fired_reruns_until_attempts_are_spent(make_backend: Any) -> None:
@@ -214,10 +214,10 @@ def test_game_of_life_blinker_loops_cell_steps_per_generation(make_backend: Any)
     cell_steps = [{"id": f"c{r}{c}", "fn": "cell", "depends_on": ["gen"],
                    "input": {"r": r, "c": c, "board": {"var": "state.board"}}} for r, c in cells]
     spec = {
-        "steps": [{"op": "gen", "input": {"board": {"var": "state.board"}, "start": {"var": "input.board"}}},
+        "steps": [{"op": "gen", "input": {"board": {"var": ["state.board", None]}, "start": {"var": "input.board"}}},
                   *cell_steps,
                   {"op": "tick", "depends_on": [s["id"] for s in cell_steps],
-                   "input": {"cells": {"vars": "steps[*].output.cell"}, "generation": {"var": "state.generation"}},
+                   "input": {"cells": {"vars": "steps[*].output.cell"}, "generation": {"var": ["state.generation", None]}},
                    "branch": [{"condition": {"<": [{"var": "state.generation"}, 4]}, "action": {"set": "gen"}},
                               {"condition": {">=": [{"var": "state.generation"}, 4]}, "action": "complete"}]}],
         "outputs": {"board": {"var": "state.board"}, "generation": {"var": "state.generation"}},

@@ -6,7 +6,7 @@ from runfox_core import StepStatus, WorkflowStatus
 def test_step_status_values_are_pinned() -> None:
     assert {s.name: s.value for s in StepStatus} == {
         "READY": "ready", "IN_PROGRESS": "in_progress", "COMPLETE": "complete",
-        "HALTED": "halted", "RETRY": "retry", "FAILED": "failed",
+        "HALTED": "halted", "RETRY": "retry", "FAILED": "failed", "CANCELLED": "cancelled",
     }
 
 
