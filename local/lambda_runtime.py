@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from runfox_core.aws import config
+from runfox_deploy import facts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO_ROOT / config.LAMBDAS_DIR
@@ -52,8 +53,8 @@ class LambdaContext:
     """What the Lambda runtime passes as ``context`` (the attributes Powertools uses)."""
 
     function_name: str
-    memory_limit_in_mb: int = config.ENGINE_MEMORY_MB
-    timeout_seconds: int = config.ENGINE_TIMEOUT_SECONDS
+    memory_limit_in_mb: int = facts.ENGINE_MEMORY_MB
+    timeout_seconds: int = facts.ENGINE_TIMEOUT_SECONDS
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     _started: float = field(default_factory=time.monotonic)
 
@@ -83,8 +84,8 @@ def load_handler(path: str) -> Handler:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def invoke(path: str, event: dict[str, Any], *, memory_mb: int = config.ENGINE_MEMORY_MB,
-           timeout_seconds: int = config.ENGINE_TIMEOUT_SECONDS) -> Any:
+def invoke(path: str, event: dict[str, Any], *, memory_mb: int = facts.ENGINE_MEMORY_MB,
+           timeout_seconds: int = facts.ENGINE_TIMEOUT_SECONDS) -> Any:
     """Invoke handler ``path`` with ``event`` and a fresh context; return what it returns."""
     name = function_name(path)
     context = LambdaContext(function_name=name, memory_limit_in_mb=memory_mb, timeout_seconds=timeout_seconds)
