@@ -51,12 +51,12 @@ from runfox_deploy import facts, topology
 from runfox_deploy.executors import ExecutorsConfig, check_code, validate_op, validate_results
 from runfox_deploy.topology import Topology
 
-#: What the engine functions call on each table (the recorded calls in tests/infra prove each is used).
-#: TransactWriteItems is authorised item by item (Put, Update, ConditionCheck); TransactGetItems as GetItem.
+#: What the engine functions call on each table (tests/infra/test_iam.py proves each against the recorded
+#: calls). TransactWriteItems is authorised item by item (its Puts and Updates); TransactGetItems as GetItem.
 TABLE_ACTIONS = {
     "workflows": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-                  "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
-    "tasks": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
+                  "dynamodb:UpdateItem"),
+    "tasks": ("dynamodb:BatchWriteItem",),
 }
 
 

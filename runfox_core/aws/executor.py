@@ -9,8 +9,9 @@ The clock: before each job the harness compares the time the invocation has
 left (``context.get_remaining_time_in_millis()``) with what the job may need:
 its step timeout (the job's ``timeout_seconds``; without one, the longest job
 this container has run) plus a margin for sending the result
-(``RUNFOX_JOB_MARGIN_SECONDS``, default 2). A job that no longer fits is not
-started: it is reported as a batch item failure, so SQS redelivers it after
+(``RUNFOX_JOB_MARGIN_SECONDS``, default 2). The first job of an invocation
+always runs (a new invocation would have no more time); a later job that no
+longer fits is not started: it is reported as a batch item failure, so SQS redelivers it after
 the queue's visibility timeout and no attempt is counted (metric
 ``JobDeferred``). Size batches so this is rare: ``batch_size x (step timeout
 + margin) <= the function's timeout_seconds`` (see the README); each deferral
@@ -99,6 +100,7 @@ class _SQSExecutor:
         self._context: Any = None  # the invocation's Lambda context (one invocation at a time per container)
         self._margin: float | None = None
         self._longest = 0.0  # seconds, the longest job this container has run
+        self._started = 0  # jobs started in the current invocation
 
     def _margin_seconds(self) -> float:
         if self._margin is None:
@@ -112,7 +114,7 @@ class _SQSExecutor:
     def _check_time_left(self, job: DispatchJob) -> None:
         """Raise ``NoTimeLeftError`` when the invocation cannot fit ``job`` plus the margin."""
         remaining = getattr(self._context, "get_remaining_time_in_millis", None)
-        if remaining is None:
+        if remaining is None or not self._started:
             return
         needed = (job.timeout_seconds if job.timeout_seconds is not None else self._longest) + self._margin_seconds()
         left = remaining() / 1000
@@ -135,6 +137,7 @@ class _SQSExecutor:
         self._setup()
         self._margin_seconds()
         self._context = context
+        self._started = 0
         try:
             return dict(process_partial_response(
                 event=event, record_handler=self.record, processor=self.processor, context=context))
@@ -161,6 +164,7 @@ class _SQSExecutor:
         self.logger.set_correlation_id(job.workflow_execution_id)
         with self.logger.append_context_keys(step=job.op, run_id=job.run_id, token=job.token):
             self._check_time_left(job)
+            self._started += 1
             started = time.monotonic()
             result = _sqs.checked(call_executor(self.execute, job))
             self._longest = max(self._longest, time.monotonic() - started)

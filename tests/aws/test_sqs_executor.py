@@ -184,3 +184,14 @@ def test_a_bad_margin_fails_the_invocation_naming_the_variable(aws: AwsKit, monk
     handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
     with pytest.raises(RunfoxError, match="RUNFOX_JOB_MARGIN_SECONDS"):
         handler(sqs_event(job_body("a")), None)
+
+
+def test_the_first_job_of_an_invocation_always_runs(aws: AwsKit) -> None:
+    # Given a step timeout longer than the whole invocation (60 s step, 30 s function)
+    clock = FakeClock(timeout_seconds=30, job_seconds=5)
+    handler = sqs_executor(clock.execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    # When a batch of two arrives
+    response = handler(sqs_event(timed_job("j0", 60), timed_job("j1", 60)), clock)
+    # Then the first runs (a fresh invocation would have no more time), the second waits for one
+    assert clock.started == ["j0"]
+    assert len(response["batchItemFailures"]) == 1
