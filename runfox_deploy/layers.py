@@ -11,9 +11,13 @@ as wheels for the Lambda runtime and architecture (``pip --platform``), every
 package constrained by ``constraints/layer.txt``. Each folder keeps a stamp
 of its inputs (packages, constraints, platform, runfox_core's sources): a
 folder whose stamp matches is left alone, so a deploy rebuilds nothing that
-did not change. ``--lock`` rewrites the constraints from what pip resolved
-(``make lock``); the tests run against the same pins (``tests/infra`` checks
-that the venv's versions match them).
+did not change.
+
+The pins: ``--pin`` (run by every ``make layer``) writes the versions of the
+layer's packages and their dependencies *installed in the venv the tests run
+in*, so the layer ships what the tests ran; an executor's ``requirements`` are
+pinned to what pip resolves the first time they are built and stay so until
+``--lock`` (``make lock``) re-resolves everything afresh.
 
 Known limits: packages with no wheel for the platform cannot be built (pip
 says which); the AWS SDK is pruned, since the runtime ships it.
@@ -24,10 +28,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 
 from runfox_deploy import facts
@@ -69,7 +75,7 @@ def build(root: Path, executors_path: Path, *, lock: bool = False) -> list[Path]
         stamp = _inputs_hash(architecture, packages, constraints, runfox_sources if with_core else None)
         if not lock and (folder / STAMP).is_file() and (folder / STAMP).read_text() == stamp:
             continue
-        _pip_install(folder, architecture, packages, constraints, lock)
+        _pip_install(folder, architecture, packages, constraints, lock and not with_core)
         if with_core:
             shutil.copytree(runfox_sources, folder / "python" / "runfox_core",
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -80,6 +86,7 @@ def build(root: Path, executors_path: Path, *, lock: bool = False) -> list[Path]
 
 
 def _pip_install(folder: Path, architecture: str, packages: Iterable[str], constraints: Path, lock: bool) -> None:
+    """pip-install ``packages`` for ``architecture`` into ``folder/python``; ``lock``: ignore and rewrite pins."""
     shutil.rmtree(folder, ignore_errors=True)
     target = folder / "python"
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
@@ -88,24 +95,54 @@ def _pip_install(folder: Path, architecture: str, packages: Iterable[str], const
     if constraints.is_file() and not lock:
         command += ["--constraint", str(constraints)]
     subprocess.run([*command, *packages], check=True)
-    if lock:
-        _write_constraints(target, constraints)
+    _write_constraints(target, constraints, replace=lock)
     for entry in target.iterdir():
         base = entry.name.split("-")[0]
         if base in PRUNE or entry.name in PRUNE or entry.name == "six.py":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def _write_constraints(target: Path, constraints: Path) -> None:
-    """Merge the versions pip installed into ``constraints`` (one ``name==version`` a line, sorted)."""
-    pins = dict(_read_pins(constraints))
+def _write_constraints(target: Path, constraints: Path, *, replace: bool) -> None:
+    """Add the versions pip installed in ``target`` to ``constraints`` (``replace``: overwrite existing pins)."""
+    installed = {}
     for info in target.glob("*.dist-info"):
         name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
-        pins[name.lower().replace("_", "-")] = version
+        installed[_normal(name)] = version
+    pins = dict(_read_pins(constraints))
+    _save(constraints, {**installed, **pins} if not replace else {**pins, **installed})
+
+
+def pin_from_environment(root: Path) -> dict[str, str]:
+    """Pin the layer's packages and their dependencies to the versions installed here (the tests' versions)."""
+    constraints = root / facts.LAYER_CONSTRAINTS
+    found: dict[str, str] = {}
+    pending = [re.split(r"[\[<>=!~; ]", p, maxsplit=1)[0] for p in LAYER_PACKAGES] + ["aws-xray-sdk"]
+    while pending:
+        name = _normal(pending.pop())
+        if name in found:
+            continue
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # an optional dependency not installed here
+        found[name] = distribution.version
+        for requirement in distribution.requires or []:
+            if "extra ==" not in requirement:
+                pending.append(re.split(r"[\[<>=!~; (]", requirement, maxsplit=1)[0])
+    _save(constraints, {**dict(_read_pins(constraints)), **found})
+    return found
+
+
+def _save(constraints: Path, pins: dict[str, str]) -> None:
     constraints.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Written by `make lock` (python -m runfox_deploy.layers --lock): the versions the layers and",
-             "# the tests run. `make layer` installs exactly these."]
+    lines = ["# Written by `make layer` (python -m runfox_deploy.layers): the layer's packages at the versions",
+             "# installed in the venv the tests run in, and each executor's requirements as first resolved.",
+             "# `make lock` re-resolves the executor requirements."]
     constraints.write_text("\n".join(lines + [f"{n}=={v}" for n, v in sorted(pins.items())]) + "\n")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _read_pins(constraints: Path) -> Iterable[tuple[str, str]]:
@@ -116,7 +153,7 @@ def _read_pins(constraints: Path) -> Iterable[tuple[str, str]]:
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
-            pins.append((name.strip().lower().replace("_", "-"), version.strip()))
+            pins.append((_normal(name.strip()), version.strip()))
     return pins
 
 
@@ -142,10 +179,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--config", type=Path, default=None, help="executors config (default executors.json)")
     parser.add_argument("--lock", action="store_true", help="resolve afresh and rewrite the constraints")
+    parser.add_argument("--pin-only", action="store_true", help="only pin the layer to this venv's versions")
     args = parser.parse_args(argv)
     config_path = args.config or args.root / facts.DEFAULT_EXECUTORS_CONFIG
+    pin_from_environment(args.root)
+    if args.pin_only:
+        return
     for folder in build(args.root, config_path, lock=args.lock):
         print(f"built {folder}")
+    pin_from_environment(args.root)  # the shared layer stays at the tests' versions, even after --lock
 
 
 if __name__ == "__main__":
