@@ -43,9 +43,9 @@ CFN_MAX_RESOURCES = 500
 CFN_MAX_OUTPUTS = 200
 CFN_MAX_PARAMETERS = 200
 CFN_MAX_TEMPLATE_BYTES = 1_000_000  # bytes, a template uploaded to S3 (what CDK deploys)
-#: Ops per nested stack. An op with a handler costs 15 resources (queue, DLQ, two queue
-#: policies, function, role, policy, log group, two event source mappings, four alarms,
-#: plus its requirements layer): 20 ops stay near 300, far from 500 with room to grow.
+#: Ops per nested stack. An op with a handler costs 14 resources (queue, DLQ, two queue
+#: policies, function, role, policy, log group, two event source mappings, four alarms),
+#: plus a layer per distinct requirements set: 20 ops are 280, far from 500 with room to grow.
 OPS_PER_STACK = 20
 
 # --- operations ----------------------------------------------------------------------

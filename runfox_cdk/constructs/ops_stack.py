@@ -1,7 +1,7 @@
 """ops_stack.py -- a nested stack holding a slice of the ops (``facts.OPS_PER_STACK`` at most).
 
 CloudFormation allows 500 resources per stack; an op with a handler costs
-about 15, so the ops go in nested stacks (``Topology.op_stacks``) and the
+14, so the ops go in nested stacks (``Topology.op_stacks``) and the
 parent keeps the engine. What crosses the boundary does not grow with the
 ops: the results queue, the router, the alarm topic and the layers become a
 handful of parameters; nothing comes back as an output.

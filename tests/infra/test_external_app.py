@@ -1,5 +1,7 @@
 """test_external_app.py -- RunfoxEngine in a user's own CDK app, from the distribution's packages alone.
 
+The app is the README's example ("In your own CDK app"), run as written.
+
 The app lives in a temp folder outside this repository, with two executors
 whose code is in that folder too. It runs in a fresh interpreter whose import
 path holds only the packages pyproject.toml ships (copied out of the repo),
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,24 +24,14 @@ from setuptools import find_packages
 
 REPO = Path(__file__).resolve().parents[2]
 
-APP = '''
-from aws_cdk import App, Stack
-from runfox_cdk import RunfoxEngine
-from runfox_deploy import ExecutorsConfig, OpConfig
+README = REPO / "README.md"
 
-app = App(outdir="cdk.out")
-stack = Stack(app, "MyService")
-engine = RunfoxEngine(
-    stack, "Workflows",
-    executors=ExecutorsConfig(ops={
-        "embed": OpConfig(code="services/embed", handler="embed_main.handler", memory_mb=512),
-        "rank": OpConfig(code="services/rank", handler="ranking.handler", step_timeout_seconds=20),
-    }),
-    layer_dir="build/layer", lambdas_dir=LAMBDAS, queue_prefix="mysvc-",
-)
-assert set(engine.ops) == {"embed", "rank"}
-app.synth()
-'''
+
+def readme_block(first_line: str, language: str) -> str:
+    """The README code block of ``language`` whose body starts with ``first_line``."""
+    blocks = re.findall(r"^```" + language + r"[^\n]*\n(.*?)^```", README.read_text(), re.S | re.M)
+    (found,) = [b for b in blocks if b.startswith(first_line)]
+    return found
 
 
 def shipped_packages() -> list[str]:
@@ -63,7 +56,8 @@ def test_a_users_own_cdk_app_deploys_two_executors_from_its_own_folders(tmp_path
         (project / "services" / folder).mkdir(parents=True)
         (project / "services" / folder / f"{module}.py").write_text("def handler(event, context):\n    return {}\n")
     (project / "build" / "layer" / "python").mkdir(parents=True)
-    (project / "app.py").write_text(f"LAMBDAS = {str(REPO / 'lambdas')!r}\n" + APP)
+    app = readme_block("# app.py (your CDK app)", "python")  # the README's own example, run as written
+    (project / "app.py").write_text(f"LAMBDAS = {str(REPO / 'lambdas')!r}\n" + app)
     # When the app synthesizes in a fresh interpreter
     environment = {**os.environ, "PYTHONPATH": str(site), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     run = subprocess.run([sys.executable, "-B", "app.py"], cwd=project, env=environment,
@@ -76,3 +70,11 @@ def test_a_users_own_cdk_app_deploys_two_executors_from_its_own_folders(tmp_path
     assert {"embed_main.handler", "ranking.handler"} <= handlers
     names = {r["Properties"].get("QueueName") for r in resources if r["Type"] == "AWS::SQS::Queue"}
     assert {"mysvc-embed", "mysvc-rank", "mysvc-embed-dlq", "mysvc-rank-dlq"} <= names
+
+
+def test_the_readme_op_example_is_a_valid_executors_config() -> None:
+    # Given the README's "Add an op" JSON / Then it parses, with every per-op field it shows
+    from runfox_deploy.executors import parse_executors_config
+
+    op = parse_executors_config(json.loads(readme_block('{"ops": {"summarise"', "json"))).ops["summarise"]
+    assert (op.code, op.handler, op.reserved_concurrency) == ("services/summarise", "app.handler", 4)
