@@ -10,51 +10,26 @@ The outputs do not grow with the ops: an op's queue URL is
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from runfox_cdk.engine import RunfoxEngine
 from runfox_core.aws import config
 from runfox_deploy import facts
-from runfox_deploy.executors import ExecutorsConfig
 
 TAGS = {"project": "runfox", "service": config.SERVICE_NAME}
 
 
 class RunfoxStack(Stack):
-    """Everything ``executors`` declares, plus the engine; ``engine`` for further composition."""
+    """One ``RunfoxEngine`` (``engine``, for further composition), tagged, with outputs."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        executors: ExecutorsConfig,
-        layer_dir: str | Path,
-        lambdas_dir: str | Path,
-        project_root: str | Path | None = None,
-        queue_prefix: str | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        execution_retention_days: int = config.DEFAULT_EXECUTION_RETENTION_DAYS,
-        alarm_email: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, *, engine: Mapping[str, Any], **kwargs: Any) -> None:
+        """``engine``: the keyword arguments of ``RunfoxEngine`` (executors, layer_dir, ...); ``kwargs``: Stack's."""
         super().__init__(scope, id, **kwargs)
-        self.engine = RunfoxEngine(
-            self,
-            "Engine",
-            executors=executors,
-            layer_dir=layer_dir,
-            lambdas_dir=lambdas_dir,
-            project_root=project_root,
-            queue_prefix=queue_prefix,
-            removal_policy=removal_policy,
-            execution_retention_days=execution_retention_days,
-            alarm_email=alarm_email,
-        )
+        self.engine = RunfoxEngine(self, "Engine", **engine)
         for key, value in TAGS.items():
             Tags.of(self).add(key, value)
         engine = self.engine
