@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Arn, ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -87,18 +87,15 @@ def check_environment_size(op_name: str, environment: dict[str, str], log_level:
 
 
 def _secret_statement(stack: Stack, secret: str) -> iam.PolicyStatement:
+    """Read access to one ``secretsmanager:<name|ARN>`` or ``ssm:<parameter name|ARN>``."""
     kind, _, name = secret.partition(":")
-    if kind == "secretsmanager":
-        arn = name if name.startswith("arn:") else stack.format_arn(
-            service="secretsmanager", resource="secret", resource_name=f"{name}-??????",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        return iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[arn])
-    arn = Arn.format(stack=stack, components=_ssm_components(name)) if not name.startswith("arn:") else name
-    return iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[arn])
-
-
-def _ssm_components(name: str):  # type: ignore[no-untyped-def]
-    from aws_cdk import ArnComponents
-
-    return ArnComponents(service="ssm", resource="parameter", resource_name=name.lstrip("/"),
-                         arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+    if name.startswith("arn:"):
+        arn = name
+    elif kind == "secretsmanager":  # Secrets Manager appends a 6-character suffix to a secret's ARN
+        arn = stack.format_arn(service="secretsmanager", resource="secret", resource_name=f"{name}-??????",
+                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    else:
+        arn = stack.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"),
+                               arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+    action = "secretsmanager:GetSecretValue" if kind == "secretsmanager" else "ssm:GetParameter"
+    return iam.PolicyStatement(actions=[action], resources=[arn])
