@@ -41,6 +41,8 @@ DLQ_RETENTION_SECONDS = facts.DLQ_RETENTION_DAYS * 86_400
 
 __all__ = ["Consumer", "Deployment", "deploy", "dlq_name", "op_queue_name"]
 
+_manifest_dir: Path | None = None
+
 
 @dataclass(frozen=True)
 class Consumer:
@@ -118,7 +120,10 @@ def _write_manifest(plan: Topology, queue_map: dict[str, str], results_url: str)
     for op_name in plan.imported_ops():
         document["ops"][op_name].pop("queue_name", None)
         document["ops"][op_name]["queue_url"] = queue_map[op_name]
-    path = Path(tempfile.mkdtemp(prefix="runfox-local-")) / facts.OPS_MANIFEST_FILE
+    global _manifest_dir
+    if _manifest_dir is None:  # one folder per process, rewritten by each deploy (one LocalCloud at a time)
+        _manifest_dir = Path(tempfile.mkdtemp(prefix="runfox-local-"))
+    path = _manifest_dir / facts.OPS_MANIFEST_FILE
     path.write_text(json.dumps(document), encoding="utf-8")
     return path
 
