@@ -13,14 +13,19 @@ deployment, shared with ``runfox_cdk``) with local names:
 - the ops manifest the engine Lambdas read (written to a temp file) and their
   environment (``runfox_deploy.topology.engine_environment``).
 
-Names are local only (the stack names op queues ``<stack>-<op>``).
-Known limits: an op's ``code`` folder other than ``lambdas/`` is not on the
-local runtime's import path, so such executors run only on AWS.
+Names are local only (the stack names op queues ``<stack>-<op>``). As synth
+does, ``deploy`` checks every handler exists (``check_code``); an op's ``code``
+folder (relative to the project root, or absolute) is put on the import path
+after ``lambdas/``, as Lambda puts it on the function's.
+
+Known limits: every executor shares one process, so two code folders with a
+module of the same name shadow each other here (on AWS each function has its own).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +34,7 @@ from typing import Any
 from runfox_core.aws import config
 from runfox_core.aws.tables import create_tables
 from runfox_deploy import facts, topology
-from runfox_deploy.executors import ExecutorsConfig
+from runfox_deploy.executors import DEFAULT_CODE, ExecutorsConfig, check_code, code_folder
 from runfox_deploy.topology import Topology, dlq_name
 
 PREFIX = "runfox-local"
@@ -37,6 +42,7 @@ WORKFLOWS_TABLE = f"{PREFIX}-workflows"
 TASKS_TABLE = f"{PREFIX}-tasks"
 RESULTS_QUEUE = f"{PREFIX}-results"
 OP_QUEUE_PREFIX = "rf-"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # relative code folders resolve here, as in app.py
 DLQ_RETENTION_SECONDS = facts.DLQ_RETENTION_DAYS * 86_400
 
 __all__ = ["Consumer", "Deployment", "deploy", "dlq_name", "op_queue_name"]
@@ -77,6 +83,11 @@ def op_queue_name(op: str) -> str:
 def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
     """Create the tables and queues for ``executors``; return what the Lambdas and driver need."""
     plan = Topology(executors, OP_QUEUE_PREFIX)
+    check_code(executors.ops, PROJECT_ROOT)
+    for op in executors.ops.values():
+        folder = str(code_folder(op, PROJECT_ROOT))
+        if op.handler is not None and op.code != DEFAULT_CODE and folder not in sys.path:
+            sys.path.append(folder)
     create_tables(dynamodb, WORKFLOWS_TABLE, TASKS_TABLE)
     queues: dict[str, str] = {}
     roles = {topology.RESULTS: RESULTS_QUEUE, topology.RESULTS_DLQ: dlq_name(RESULTS_QUEUE)}
