@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""app.py -- the CDK entry point (``cdk.json`` runs it); everything lives in ``infra.app``."""
+"""app.py -- the CDK entry point (``cdk.json`` runs it); everything lives in ``runfox_cdk.app``."""
 
-from infra.app import main
+from runfox_cdk.app import main
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,5 @@
-"""infra -- the AWS CDK kit that deploys runfox_core: tables, queues and Lambdas.
+"""infra -- kept so ``python -m infra.invoke`` and old imports work; the constructs live in ``runfox_cdk``."""
 
-``RunfoxEngine`` is the reusable construct (compose it in your own stack);
-``RunfoxStack`` is the ready-made stack built from ``executors.json``.
-Names, sizes and Lambda defaults live in ``runfox_core.aws.config``.
-"""
+from runfox_cdk import RunfoxEngine, RunfoxStack
 
-from infra.engine import OpResources, RunfoxEngine
-from infra.stack import RunfoxStack
-
-__all__ = ["OpResources", "RunfoxEngine", "RunfoxStack"]
+__all__ = ["RunfoxEngine", "RunfoxStack"]

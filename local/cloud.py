@@ -22,14 +22,14 @@ import boto3
 from local import server
 from local.deployment import Consumer, Deployment, deploy
 from runfox_core.aws import config
-from runfox_core.aws.config import ExecutorsConfig, load_executors_config
+from runfox_deploy.executors import ExecutorsConfig, load_executors_config
 
 _active: LocalCloud | None = None
 
 
 class LocalCloud:
     def __init__(self, executors: ExecutorsConfig | str | os.PathLike[str] | None = None, *, quiet: bool = False):
-        """``executors``: a parsed config or its path (default: ``config.executors_config_path()``)."""
+        """``executors``: a parsed config or its path (default: ``executors_config_path()``)."""
         if not isinstance(executors, ExecutorsConfig):
             executors = load_executors_config(executors)
         self.executors = executors

@@ -29,6 +29,7 @@ from runfox_core.aws import config
 from runfox_core.results import StepResult
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
+from runfox_deploy.executors import executors_config_path
 
 RETRY_VISIBILITY_SECONDS = 2  # a failed batch reappears after 2 s here, not the queue's minutes
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     with LocalCloud(args.config, quiet=not args.verbose) as cloud:
         print(f"runfox demo: {args.spec or 'events/start.json'} on local AWS (moto at {cloud.endpoint})")
         print(f"  {len(cloud.tokens)} ops, {len(cloud.queues)} queues, {len(cloud.consumers)} event sources "
-              f"from {args.config or config.executors_config_path()}")
+              f"from {args.config or executors_config_path()}")
         started = time.monotonic()
         response = invoke(config.START_HANDLER, payload)
         if "error" in response:

@@ -11,6 +11,11 @@ JSON lines) goes where Lambda sends it, to a log, not the terminal: the
 last ``MAX_OUTPUT_LINES`` lines are kept in ``OUTPUT`` as (function, line),
 so tests can read the metrics a handler emitted (``emitted_metrics``).
 
+Every AWS API call a handler makes is recorded in ``AWS_CALLS`` as
+(handler path, IAM action, resource name): a botocore ``before-parameter-build`` hook
+on every client created while a handler runs (``record_aws_calls``). The
+tests compare these with the IAM policies of the synthesized stack.
+
 Known limits: every handler shares one process and one ``os.environ``; the
 executor functions in AWS get only their own variables, here they see all.
 Powertools Loggers of one service share a formatter, so keys one function
@@ -22,6 +27,7 @@ captured in ``OUTPUT``: only what is printed during the call is.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import io
 import json
@@ -35,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from runfox_core.aws import config
+from runfox_deploy import facts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO_ROOT / config.LAMBDAS_DIR
@@ -46,14 +53,19 @@ OUTPUT: deque[tuple[str, str]] = deque(maxlen=MAX_OUTPUT_LINES)  # (function nam
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
+#: (handler path, IAM action, resource name) of every AWS call a handler made in this process.
+AWS_CALLS: set[tuple[str, str, str]] = set()
+_current_handler: contextvars.ContextVar[str | None] = contextvars.ContextVar("runfox_handler", default=None)
+_recording = False
+
 
 @dataclass
 class LambdaContext:
     """What the Lambda runtime passes as ``context`` (the attributes Powertools uses)."""
 
     function_name: str
-    memory_limit_in_mb: int = config.ENGINE_MEMORY_MB
-    timeout_seconds: int = config.ENGINE_TIMEOUT_SECONDS
+    memory_limit_in_mb: int = facts.ENGINE_MEMORY_MB
+    timeout_seconds: int = facts.ENGINE_TIMEOUT_SECONDS
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     _started: float = field(default_factory=time.monotonic)
 
@@ -83,18 +95,115 @@ def load_handler(path: str) -> Handler:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def invoke(path: str, event: dict[str, Any], *, memory_mb: int = config.ENGINE_MEMORY_MB,
-           timeout_seconds: int = config.ENGINE_TIMEOUT_SECONDS) -> Any:
+def invoke(path: str, event: dict[str, Any], *, memory_mb: int = facts.ENGINE_MEMORY_MB,
+           timeout_seconds: int = facts.ENGINE_TIMEOUT_SECONDS) -> Any:
     """Invoke handler ``path`` with ``event`` and a fresh context; return what it returns."""
     name = function_name(path)
     context = LambdaContext(function_name=name, memory_limit_in_mb=memory_mb, timeout_seconds=timeout_seconds)
     handler = load_handler(path)
+    record_aws_calls()
     printed = io.StringIO()
+    token = _current_handler.set(path)
     try:
         with contextlib.redirect_stdout(printed):
             return handler(event, context)
     finally:
+        _current_handler.reset(token)
         OUTPUT.extend((name, line) for line in printed.getvalue().splitlines())
+
+
+def record_aws_calls() -> None:
+    """From now on, hook every new botocore client so its calls land in ``AWS_CALLS`` (idempotent)."""
+    global _recording
+    if _recording:
+        return
+    import botocore.session
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-parameter-build.*.*", _record_call)
+        return client
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    _recording = True
+
+
+def _record_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+    path = _current_handler.get()
+    if path is None:  # a test or the driver, not a handler
+        return
+    service = model.service_model.endpoint_prefix
+    for action, resource in iam_requests(service, model.name, params):
+        AWS_CALLS.add((path, action, resource))
+
+
+#: API operations authorised as another IAM action.
+_SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+                "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+_TRANSACT_ITEMS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                   "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (IAM action, resource name) pairs one API call is authorised as.
+
+    DynamoDB transactions are authorised item by item (``TransactWriteItems``
+    with a Put needs ``dynamodb:PutItem`` on that table); batches on each table
+    they name; SQS batch calls as their single-message action.
+    """
+    if service == "sqs":
+        return [(f"sqs:{_SQS_ACTIONS.get(operation, operation)}", str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])]
+    if service == "dynamodb":
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            return sorted({(f"dynamodb:{_TRANSACT_ITEMS[kind]}", body["TableName"])
+                           for item in params["TransactItems"] for kind, body in item.items()})
+        if "RequestItems" in params:
+            return [(f"dynamodb:{operation}", table) for table in params["RequestItems"]]
+        return [(f"dynamodb:{operation}", str(params.get("TableName", "")))]
+    return [(f"{service}:{operation}", "*")]
+
+
+#: The committed recording: function kind -> sorted [IAM action, resource kind] pairs.
+RECORDING = REPO_ROOT / "tests" / "infra" / "aws_calls.json"
+
+
+def recorded_iam_calls() -> dict[str, list[list[str]]]:
+    """``AWS_CALLS`` reduced to what the IAM test can check against a template.
+
+    Function kinds: ``start``, ``advance``, ``result_router``, ``executor``;
+    resource kinds: ``table:workflows``, ``table:tasks``, ``queue:results``,
+    ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``
+    (from the emulator's naming in ``local.deployment``).
+    """
+    from local import deployment
+
+    kinds = {config.START_HANDLER: "start", config.ADVANCE_HANDLER: "advance",
+             config.RESULT_ROUTER_HANDLER: "result_router"}
+    named = {deployment.WORKFLOWS_TABLE: "table:workflows", deployment.TASKS_TABLE: "table:tasks",
+             deployment.RESULTS_QUEUE: "queue:results",
+             deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq"}
+
+    def resource_kind(name: str) -> str:
+        if name in named:
+            return named[name]
+        if name.startswith(deployment.OP_QUEUE_PREFIX):
+            return "queue:op-dlq" if name == deployment.dlq_name(name[: -len(deployment.dlq_name(""))]) else "queue:op"
+        return "queue:imported"
+
+    calls: dict[str, set[tuple[str, str]]] = {}
+    for path, action, resource in AWS_CALLS:
+        calls.setdefault(kinds.get(path, "executor"), set()).add((action, resource_kind(resource)))
+    return {kind: sorted(map(list, pairs)) for kind, pairs in sorted(calls.items())}
+
+
+def merge_recording(path: Path = RECORDING) -> None:
+    """Add this process's calls to the committed recording (``RUNFOX_UPDATE_AWS_CALLS=1``)."""
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    for kind, pairs in recorded_iam_calls().items():
+        merged[kind] = sorted({tuple(p) for p in merged.get(kind, [])} | {tuple(p) for p in pairs})
+    path.write_text(json.dumps({k: [list(p) for p in v] for k, v in sorted(merged.items())}, indent=1) + "\n")
 
 
 def function_name(path: str) -> str:

@@ -5,6 +5,18 @@ record of the SQS batch it runs ``execute`` through ``call_executor`` (an
 exception or an output that is not a JSON object within the payload limit
 becomes an error result) and sends the result message to the results queue.
 
+The clock: before each job the harness compares the time the invocation has
+left (``context.get_remaining_time_in_millis()``) with what the job may need:
+its step timeout (the job's ``timeout_seconds``; without one, the longest job
+this container has run) plus a margin for sending the result
+(``RUNFOX_JOB_MARGIN_SECONDS``, default 2). The first job of an invocation
+always runs (a new invocation would have no more time); a later job that no
+longer fits is not started: it is reported as a batch item failure, so SQS redelivers it after
+the queue's visibility timeout and no attempt is counted (metric
+``JobDeferred``). Size batches so this is rare: ``batch_size x (step timeout
++ margin) <= the function's timeout_seconds`` (see the README); each deferral
+still counts one receive towards the queue's ``max_receive_count``.
+
 Failure rules (Powertools ``BatchProcessor`` partial batch responses):
 
 - a record that is not a job message is logged and dropped (it can never
@@ -27,6 +39,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +55,8 @@ from ..results import DispatchJob
 from . import _sqs
 from ._clients import default_client
 from .config import (
+    DEFAULT_JOB_MARGIN_SECONDS,
+    ENV_JOB_MARGIN_SECONDS,
     ENV_POWERTOOLS_METRICS_NAMESPACE,
     ENV_POWERTOOLS_SERVICE_NAME,
     ENV_RESULTS_QUEUE_URL,
@@ -62,6 +77,10 @@ def sqs_executor(
     return _SQSExecutor(execute, results_queue_url, sqs_client, logger, metrics).handle
 
 
+class NoTimeLeftError(RunfoxError):
+    """Raised when an invocation has no time left for a job: the job goes back to its queue unstarted."""
+
+
 def _unless_env(name: str, default: str) -> str | None:
     # Powertools prefers an explicit argument over its environment variable,
     # so pass our default only when the variable is not set.
@@ -78,6 +97,31 @@ class _SQSExecutor:
         self.logger = logger or Logger(service=_unless_env(ENV_POWERTOOLS_SERVICE_NAME, SERVICE_NAME))
         self.metrics = metrics or Metrics(namespace=_unless_env(ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE))
         self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self._context: Any = None  # the invocation's Lambda context (one invocation at a time per container)
+        self._margin: float | None = None
+        self._longest = 0.0  # seconds, the longest job this container has run
+        self._started = 0  # jobs started in the current invocation
+
+    def _margin_seconds(self) -> float:
+        if self._margin is None:
+            raw = os.environ.get(ENV_JOB_MARGIN_SECONDS, "").strip()
+            try:
+                self._margin = float(raw) if raw else DEFAULT_JOB_MARGIN_SECONDS
+            except ValueError:
+                raise RunfoxError(f"{ENV_JOB_MARGIN_SECONDS} must be a number of seconds, got {raw!r}") from None
+        return self._margin
+
+    def _check_time_left(self, job: DispatchJob) -> None:
+        """Raise ``NoTimeLeftError`` when the invocation cannot fit ``job`` plus the margin."""
+        remaining = getattr(self._context, "get_remaining_time_in_millis", None)
+        if remaining is None or not self._started:
+            return
+        needed = (job.timeout_seconds if job.timeout_seconds is not None else self._longest) + self._margin_seconds()
+        left = remaining() / 1000
+        if left < needed:
+            self.metrics.add_metric(name="JobDeferred", unit=MetricUnit.Count, value=1)
+            raise NoTimeLeftError(f"job {job.op!r} of {job.workflow_execution_id} may need {needed:.1f} s, "
+                                  f"{left:.1f} s left: deferred to the next delivery")
 
     def _setup(self) -> tuple[str, Any]:
         with self._lock:
@@ -91,6 +135,9 @@ class _SQSExecutor:
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._setup()
+        self._margin_seconds()
+        self._context = context
+        self._started = 0
         try:
             return dict(process_partial_response(
                 event=event, record_handler=self.record, processor=self.processor, context=context))
@@ -100,6 +147,7 @@ class _SQSExecutor:
             # With POWERTOOLS_METRICS_DISABLED, flush keeps the metrics, which then pile
             # up across invocations and print themselves at 100 values; drop them.
             self.metrics.clear_metrics()
+            self._context = None
 
     def record(self, record: SQSRecord) -> None:
         url, sqs = self._setup()
@@ -115,7 +163,11 @@ class _SQSExecutor:
             return
         self.logger.set_correlation_id(job.workflow_execution_id)
         with self.logger.append_context_keys(step=job.op, run_id=job.run_id, token=job.token):
+            self._check_time_left(job)
+            self._started += 1
+            started = time.monotonic()
             result = _sqs.checked(call_executor(self.execute, job))
+            self._longest = max(self._longest, time.monotonic() - started)
             try:
                 _sqs.send_one(sqs, url, messages.encode(messages.result_message(result)))
             except Exception:  # the record fails and SQS redelivers it

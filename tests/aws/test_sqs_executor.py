@@ -127,3 +127,71 @@ def test_metrics_and_logs_work_without_aws(aws: AwsKit, capsys: pytest.CaptureFi
     assert logs["step errored"]["error"] == {"type": "ValueError", "message": "bad input x"}
     assert logs["dropping malformed job message"]["level"] == "ERROR"
     assert logs["dropping malformed job message"].get("correlation_id") is None
+
+
+class FakeClock:
+    """A Lambda context whose remaining time drops by each job's duration (no real waiting)."""
+
+    def __init__(self, timeout_seconds: float, job_seconds: float) -> None:
+        self.left = timeout_seconds
+        self.job_seconds = job_seconds
+        self.started: list[str] = []
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.left * 1000)
+
+    def execute(self, token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        self.started.append(inputs["n"])
+        self.left -= self.job_seconds
+        return {"n": inputs["n"]}
+
+
+def timed_job(n: str, timeout_seconds: float | None) -> str:
+    job = DispatchJob(KEY, n, {"n": n}, 1, token="op_a", timeout_seconds=timeout_seconds)
+    return messages.encode(messages.job_message(job))
+
+
+def test_a_job_with_no_time_left_goes_back_to_its_queue_unstarted(aws: AwsKit) -> None:
+    # Given a 30 s invocation and five 7-second jobs whose step timeout is 7 s (margin 2 s)
+    clock = FakeClock(timeout_seconds=30, job_seconds=7)
+    handler = sqs_executor(clock.execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    event = sqs_event(*(timed_job(f"j{i}", 7) for i in range(5)))
+    # When the batch runs
+    response = handler(event, clock)
+    # Then four jobs fit (30, 23, 16, 9 s left each time >= 7 + 2) and the fifth is not started
+    assert clock.started == ["j0", "j1", "j2", "j3"]
+    assert sorted(results(aws)) == ["j0", "j1", "j2", "j3"]
+    # And it is reported as a batch item failure, so SQS redelivers it and no attempt is counted
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][4]["messageId"]}]}
+
+
+def test_without_a_step_timeout_the_longest_job_seen_is_the_estimate(aws: AwsKit,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given jobs with no step timeout that take 10 s each, a 25 s invocation and a 1 s margin
+    monkeypatch.setenv("RUNFOX_JOB_MARGIN_SECONDS", "1")
+    clock = FakeClock(timeout_seconds=25, job_seconds=10)
+    handler = sqs_executor(clock.execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    monkeypatch.setattr("runfox_core.aws.executor.time.monotonic", iter(range(0, 1000, 10)).__next__)
+    # When three jobs arrive
+    response = handler(sqs_event(*(timed_job(f"j{i}", None) for i in range(3))), clock)
+    # Then the first two run (25 s and 15 s left >= 10 + 1 after the first took 10 s) and the third waits
+    assert clock.started == ["j0", "j1"]
+    assert len(response["batchItemFailures"]) == 1
+
+
+def test_a_bad_margin_fails_the_invocation_naming_the_variable(aws: AwsKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNFOX_JOB_MARGIN_SECONDS", "soon")
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    with pytest.raises(RunfoxError, match="RUNFOX_JOB_MARGIN_SECONDS"):
+        handler(sqs_event(job_body("a")), None)
+
+
+def test_the_first_job_of_an_invocation_always_runs(aws: AwsKit) -> None:
+    # Given a step timeout longer than the whole invocation (60 s step, 30 s function)
+    clock = FakeClock(timeout_seconds=30, job_seconds=5)
+    handler = sqs_executor(clock.execute, results_queue_url=aws.results_url, sqs_client=aws.sqs)
+    # When a batch of two arrives
+    response = handler(sqs_event(timed_job("j0", 60), timed_job("j1", 60)), clock)
+    # Then the first runs (a fresh invocation would have no more time), the second waits for one
+    assert clock.started == ["j0"]
+    assert len(response["batchItemFailures"]) == 1

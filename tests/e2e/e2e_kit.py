@@ -22,11 +22,11 @@ from local.events import EXAMPLES_DIR
 from local.lambda_runtime import invoke, load_handler
 from runfox_core import api
 from runfox_core.aws import config
-from runfox_core.aws.config import load_executors_config
 from runfox_core.aws.factory import get_backend
 from runfox_core.backend.base import Backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
+from runfox_deploy.executors import load_executors_config
 
 EXAMPLES_CONFIG = EXAMPLES_DIR / "executors.json"
 EXECUTORS = load_executors_config(EXAMPLES_CONFIG)

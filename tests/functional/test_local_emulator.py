@@ -14,7 +14,8 @@ from local.event_source import EventSourceDriver
 from local.events import SPEC_SOURCES, load_event, stale_events
 from runfox_core import api
 from runfox_core.aws import config
-from runfox_core.aws.config import load_executors_config
+from runfox_core.aws.config import Settings
+from runfox_deploy.executors import load_executors_config
 
 
 def attributes(cloud: LocalCloud, queue: str) -> dict[str, str]:
@@ -39,8 +40,8 @@ def test_every_op_gets_a_queue_and_a_dlq_with_the_configured_redrive(cloud: Loca
 
 
 def test_the_lambdas_environment_names_the_deployment(cloud: LocalCloud) -> None:
-    # Then the engine variables are set, and the queue map covers every op
-    assert json.loads(os.environ[config.ENV_QUEUE_MAP]) == {
+    # Then the engine variables are set, and the queue map they derive covers every op
+    assert Settings.from_env().queue_map == {
         name: cloud.queues[op_queue_name(name)] for name in load_executors_config(EXAMPLES_CONFIG).ops}
     assert os.environ[config.ENV_RESULTS_QUEUE_URL] == cloud.queues[RESULTS_QUEUE]
     assert os.environ["AWS_ENDPOINT_URL"] == cloud.endpoint

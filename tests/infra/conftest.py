@@ -21,9 +21,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import Stack  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
-from infra_testkit import TEST_EXECUTORS, CfnView, app_context  # noqa: E402
+from infra_testkit import TEST_EXECUTORS, CfnView, app_context, load_templates  # noqa: E402
 
-from infra.app import build_app  # noqa: E402
+from runfox_cdk.app import build_app  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +32,9 @@ def asset_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("assets")
     (root / "layer" / "python").mkdir(parents=True)
     (root / "layer" / "python" / "placeholder.py").write_text("")
-    (root / "lambdas").mkdir()
+    (root / "lambdas" / "executors").mkdir(parents=True)
     (root / "lambdas" / "start.py").write_text("def handler(event, context):\n    return None\n")
+    (root / "lambdas" / "executors" / "greeting.py").write_text("def handler(event, context):\n    return None\n")
     config_path = root / "executors.json"
     config_path.write_text(json.dumps(TEST_EXECUTORS))
     return {"layer": root / "layer", "lambdas": root / "lambdas", "config": config_path, "root": root}
@@ -46,6 +47,13 @@ def synthesized(asset_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFa
     assembly = app.synth()
     (stack,) = [child for child in app.node.children if isinstance(child, Stack)]
     yield stack, Path(assembly.directory)
+
+
+@pytest.fixture(scope="session")
+def templates(synthesized: tuple[Stack, Path]) -> dict[str, CfnView]:
+    """Every template of the assembly (the parent and its nested stacks): file name -> view."""
+    _, directory = synthesized
+    return load_templates(directory)
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,11 @@ with another tier's conftest.)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from infra.app import CONTEXT_EXECUTORS_CONFIG, CONTEXT_LAMBDAS_DIR, CONTEXT_LAYER_DIR
+from runfox_cdk.app import CONTEXT_EXECUTORS_CONFIG, CONTEXT_LAMBDAS_DIR, CONTEXT_LAYER_DIR, CONTEXT_PROJECT_ROOT
 
 # Every kind of op: two Lambda handlers (one batching above 10), an external
 # worker whose queue we create, and an existing queue we import.
@@ -38,8 +39,14 @@ def app_context(asset_dirs: dict[str, Path], **extra: Any) -> dict[str, Any]:
         CONTEXT_LAYER_DIR: str(asset_dirs["layer"]),
         CONTEXT_LAMBDAS_DIR: str(asset_dirs["lambdas"]),
         CONTEXT_EXECUTORS_CONFIG: str(asset_dirs["config"]),
+        CONTEXT_PROJECT_ROOT: str(asset_dirs["lambdas"].parent),
         **extra,
     }
+
+
+def load_templates(directory: Path) -> dict[str, CfnView]:
+    """Every ``*.template.json`` of a cloud assembly folder: file name -> view."""
+    return {path.name: CfnView(json.loads(path.read_text())) for path in sorted(directory.glob("*.template.json"))}
 
 
 class CfnView:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from infra_testkit import app_context
 
-from infra import app as infra_app
+from runfox_cdk import app as infra_app
 from runfox_core.aws.config import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,15 +10,16 @@ import pytest
 from infra_testkit import LEGACY_ARN, TEST_EXECUTORS
 
 from runfox_core.aws import config
-from runfox_core.aws.config import (
-    ConfigError,
+from runfox_core.aws.config import ConfigError
+from runfox_core.errors import RunfoxError
+from runfox_deploy import executors, facts
+from runfox_deploy.executors import (
     OpConfig,
     ResultsConfig,
     load_executors_config,
     parse_executors_config,
     validate_op,
 )
-from runfox_core.errors import RunfoxError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ def with_op(op: str, **fields: Any) -> dict[str, Any]:
 def test_the_repository_executors_json_declares_the_greeting_ops() -> None:
     # Given the executors.json shipped at the repository root
     # When it is loaded
-    loaded = load_executors_config(REPO_ROOT / config.DEFAULT_EXECUTORS_CONFIG)
+    loaded = load_executors_config(REPO_ROOT / facts.DEFAULT_EXECUTORS_CONFIG)
     # Then both greeting ops run the greeting handler in lambdas/executors/greeting.py
     assert set(loaded.ops) >= {"make_greeting", "shout"}
     assert loaded.ops["make_greeting"].handler == "executors.greeting.handler"
@@ -63,8 +64,8 @@ def test_a_valid_file_loads_with_defaults_merged_under_every_op(tmp_path: Path) 
 
 def test_the_path_defaults_to_the_environment_variable_then_executors_json() -> None:
     # Given / When / Then: the env var wins, else the default file name
-    assert config.executors_config_path({config.ENV_EXECUTORS_CONFIG: "/x/ops.json"}) == Path("/x/ops.json")
-    assert config.executors_config_path({}) == Path("executors.json")
+    assert executors.executors_config_path({config.ENV_EXECUTORS_CONFIG: "/x/ops.json"}) == Path("/x/ops.json")
+    assert executors.executors_config_path({}) == Path("executors.json")
 
 
 def test_the_visibility_timeout_defaults_to_six_times_the_function_timeout() -> None:
@@ -189,16 +190,3 @@ def test_config_errors_belong_to_the_runfox_hierarchy() -> None:
     # Given / When / Then: callers can catch every runfox failure as one
     assert issubclass(ConfigError, RunfoxError)
     assert issubclass(ConfigError, ValueError)
-
-
-def test_op_defaults_document_has_one_entry_per_op() -> None:
-    # Given two ops, one with a step timeout
-    ops = {"a": OpConfig(handler="m.f"), "b": OpConfig(handler="m.f", step_timeout_seconds=5)}
-    # When the RUNFOX_OP_DEFAULTS document is built / Then every op has an entry
-    assert config.op_defaults_document(ops) == {"a": {"timeout_seconds": None}, "b": {"timeout_seconds": 5}}
-
-
-def test_queue_output_keys_are_camel_cased_op_names() -> None:
-    # Given / When / Then
-    assert config.queue_output_key("make_greeting") == "OpQueueUrlMakeGreeting"
-    assert config.queue_output_key("gpu-embed") == "OpQueueUrlGpuEmbed"

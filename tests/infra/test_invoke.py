@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.invoke import invoke_start, start_function_name
+from runfox_cdk.invoke import invoke_start, start_function_name
 
 
 class FakeCloudFormation:

@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from infra_testkit import CfnView
 
-from infra import nag
+from runfox_cdk import nag
 
 
 def violations(report: dict[str, Any]) -> list[str]:
@@ -66,7 +66,8 @@ def test_only_the_expected_rules_are_acknowledged(cfn: CfnView) -> None:
         "AwsSolutions-SQS3",
         "AwsSolutions-L1",
         "AwsSolutions-IAM5[Resource::*]",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:Runfox-*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:Runfox-*-dlq]",
     }
 
 

@@ -4,16 +4,19 @@ The layer is built from a local folder (``make layer`` writes ``build/layer/pyth
 and holds runfox_core, Powertools and their dependencies. We bundle Powertools
 rather than use the public Powertools layer ARN: synth stays offline and
 region-free, one pinned version runs in Lambda and locally, and each function
-needs one layer instead of two. The code asset is the whole ``lambdas/``
-folder, shared by engine functions and executors (CDK uploads it once).
+needs one layer instead of two.
 
-All three functions get the same environment (both tables, the results queue
-URL, the queue map and op defaults, the task TTL); ``infra.engine`` builds it
-and adds grants and event sources, since it knows the queues.
+The engine's code asset is the ``lambdas/`` folder plus the ops manifest
+(``runfox_ops.json``, from ``Topology.ops_manifest``), staged together in a
+temporary folder at synth: the manifest is the one config object the engine
+reads at cold start, so adding an op changes the code, never the environment.
+All three functions get the same, constant-size environment.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,11 +24,10 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.constructs.function import ARCHITECTURE, RUNTIME, python_function
+from runfox_cdk.constructs.function import ARCHITECTURES, RUNTIME, python_function
+from runfox_cdk.constructs.op import NOT_CODE
 from runfox_core.aws import config
-
-# Bytecode caches left by local runs would change the asset hash (and redeploy) for nothing.
-_NOT_CODE = ["**/__pycache__", "**/*.pyc"]
+from runfox_deploy import facts
 
 
 class EngineFunctions(Construct):
@@ -38,20 +40,14 @@ class EngineFunctions(Construct):
         *,
         layer_dir: Path,
         lambdas_dir: Path,
+        manifest_json: str,
         environment: Mapping[str, str],
         log_level: str,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
-        self.layer = lambda_.LayerVersion(
-            self,
-            "Layer",
-            code=lambda_.Code.from_asset(str(layer_dir), exclude=_NOT_CODE),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
-            description="runfox_core with Powertools and their dependencies",
-        )
-        self.code = lambda_.Code.from_asset(str(lambdas_dir), exclude=_NOT_CODE)
+        self.layer = runfox_layer(self, "Layer", layer_dir, facts.LAMBDA_ARCHITECTURE)
+        self.code = lambda_.Code.from_asset(str(stage_engine_code(lambdas_dir, manifest_json)), exclude=NOT_CODE)
 
         def engine_function(id: str, handler: str, description: str) -> lambda_.Function:
             return python_function(
@@ -59,9 +55,9 @@ class EngineFunctions(Construct):
                 id,
                 handler=handler,
                 code=self.code,
-                layer=self.layer,
-                memory_mb=config.ENGINE_MEMORY_MB,
-                timeout_seconds=config.ENGINE_TIMEOUT_SECONDS,
+                layers=[self.layer],
+                memory_mb=facts.ENGINE_MEMORY_MB,
+                timeout_seconds=facts.ENGINE_TIMEOUT_SECONDS,
                 environment=environment,
                 log_level=log_level,
                 removal_policy=removal_policy,
@@ -77,3 +73,23 @@ class EngineFunctions(Construct):
     @property
     def all(self) -> tuple[lambda_.Function, ...]:
         return (self.start, self.advance, self.result_router)
+
+
+def runfox_layer(scope: Construct, id: str, layer_dir: Path, architecture: str) -> lambda_.LayerVersion:
+    """The shared layer (runfox_core, Powertools, dependencies) built for ``architecture``."""
+    return lambda_.LayerVersion(
+        scope,
+        id,
+        code=lambda_.Code.from_asset(str(layer_dir), exclude=NOT_CODE),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURES[architecture]],
+        description=f"runfox_core with Powertools and their dependencies ({architecture})",
+    )
+
+
+def stage_engine_code(lambdas_dir: Path, manifest_json: str) -> Path:
+    """A temporary copy of ``lambdas_dir`` with the ops manifest added (CDK copies it into cdk.out)."""
+    staged = Path(tempfile.mkdtemp(prefix="runfox-engine-")) / "code"
+    shutil.copytree(lambdas_dir, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (staged / facts.OPS_MANIFEST_FILE).write_text(manifest_json, encoding="utf-8")
+    return staged

@@ -3,16 +3,19 @@
 Context keys (``cdk.json``, or ``-c key=value`` with the CDK CLI):
 
 - ``runfox:stackName``        stack name (default ``Runfox``)
-- ``runfox:removalPolicy``    ``retain`` (default) or ``destroy``: tables and log groups
+- ``runfox:removalPolicy``    ``retain`` (default) or ``destroy``: tables, queues and log groups
 - ``runfox:executorsConfig``  executors config path (default $RUNFOX_EXECUTORS_CONFIG, then executors.json)
 - ``runfox:layerDir``         layer folder (default build/layer, from ``make layer``)
-- ``runfox:lambdasDir``       code asset folder (default lambdas)
+- ``runfox:lambdasDir``       the engine handlers' folder (default lambdas)
+- ``runfox:queuePrefix``      op queue name prefix (default ``<stack name>-``, at most 12 characters)
+- ``runfox:retentionDays``    days a finished execution is kept (default 90)
+- ``runfox:alarmEmail``       an address subscribed to the alarm topic (default none)
 
-Relative paths resolve against the repository root, so the app synthesizes
-the same from any working directory. Run without the CDK CLI (``make synth``),
-``main`` reads the context from cdk.json itself and writes ./cdk.out; under the
-CLI, the CLI passes both. No AWS credentials are needed to synthesize: the
-stack is environment-agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set.
+Relative paths resolve against the project root (the folder of cdk.json), so
+the app synthesizes the same from any working directory; an op's ``code``
+folder resolves there too. Run without the CDK CLI (``make synth``), ``main``
+reads the context from cdk.json itself and writes ./cdk.out; under the CLI,
+the CLI passes both. No AWS credentials are needed to synthesize.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from typing import Any
 
 from aws_cdk import App, Environment, RemovalPolicy
 
-from infra import nag
-from infra.stack import RunfoxStack
+from runfox_cdk import nag
+from runfox_cdk.stack import RunfoxStack
 from runfox_core.aws import config
 from runfox_core.aws.config import ConfigError
+from runfox_deploy import facts
+from runfox_deploy.executors import executors_config_path, load_executors_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_STACK_NAME = "runfox:stackName"
@@ -37,6 +42,10 @@ CONTEXT_REMOVAL_POLICY = "runfox:removalPolicy"
 CONTEXT_EXECUTORS_CONFIG = "runfox:executorsConfig"
 CONTEXT_LAYER_DIR = "runfox:layerDir"
 CONTEXT_LAMBDAS_DIR = "runfox:lambdasDir"
+CONTEXT_QUEUE_PREFIX = "runfox:queuePrefix"
+CONTEXT_RETENTION_DAYS = "runfox:retentionDays"
+CONTEXT_ALARM_EMAIL = "runfox:alarmEmail"
+CONTEXT_PROJECT_ROOT = "runfox:projectRoot"
 DEFAULT_STACK_NAME = "Runfox"
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
@@ -50,9 +59,10 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         raise ConfigError(
             f"context {CONTEXT_REMOVAL_POLICY} must be one of {sorted(REMOVAL_POLICIES)}, got {removal!r}"
         )
-    executors_path = _resolve(ctx(CONTEXT_EXECUTORS_CONFIG) or config.executors_config_path())
-    layer_dir = _resolve(ctx(CONTEXT_LAYER_DIR) or config.LAYER_DIR)
-    lambdas_dir = _resolve(ctx(CONTEXT_LAMBDAS_DIR) or config.LAMBDAS_DIR)
+    root = Path(ctx(CONTEXT_PROJECT_ROOT) or ROOT)
+    executors_path = _resolve(root, ctx(CONTEXT_EXECUTORS_CONFIG) or executors_config_path())
+    layer_dir = _resolve(root, ctx(CONTEXT_LAYER_DIR) or facts.LAYER_DIR)
+    lambdas_dir = _resolve(root, ctx(CONTEXT_LAMBDAS_DIR) or config.LAMBDAS_DIR)
     if not (layer_dir / "python").is_dir():
         raise ConfigError(f"layer folder {layer_dir}/python is missing: run `make layer` first")
     if not lambdas_dir.is_dir():
@@ -60,10 +70,16 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     RunfoxStack(
         app,
         str(ctx(CONTEXT_STACK_NAME) or DEFAULT_STACK_NAME),
-        executors=config.load_executors_config(executors_path),
-        layer_dir=layer_dir,
-        lambdas_dir=lambdas_dir,
-        removal_policy=REMOVAL_POLICIES[removal],
+        engine={
+            "executors": load_executors_config(executors_path),
+            "layer_dir": layer_dir,
+            "lambdas_dir": lambdas_dir,
+            "project_root": root,
+            "queue_prefix": ctx(CONTEXT_QUEUE_PREFIX) or None,
+            "removal_policy": REMOVAL_POLICIES[removal],
+            "execution_retention_days": _retention_days(ctx(CONTEXT_RETENTION_DAYS)),
+            "alarm_email": ctx(CONTEXT_ALARM_EMAIL) or None,
+        },
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="runfox serverless workflow engine",
     )
@@ -89,6 +105,18 @@ def main() -> None:
         sys.exit(f"runfox: {exc}")
 
 
-def _resolve(path: str | os.PathLike[str]) -> Path:
+def _retention_days(value: Any) -> int:
+    if value is None or value == "":
+        return config.DEFAULT_EXECUTION_RETENTION_DAYS
+    try:
+        days = int(str(value))
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise ConfigError(f"context {CONTEXT_RETENTION_DAYS} must be a whole number of days >= 1, got {value!r}")
+    return days
+
+
+def _resolve(root: Path, path: str | os.PathLike[str]) -> Path:
     candidate = Path(path)
-    return candidate if candidate.is_absolute() else ROOT / candidate
+    return candidate if candidate.is_absolute() else root / candidate
