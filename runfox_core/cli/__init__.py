@@ -1,0 +1,291 @@
+"""cli -- ``runfox``: validate, graph, run, start, status, watch and cancel executions.
+
+Installed as the ``runfox`` console script (``pyproject.toml``
+``[project.scripts]``); ``python -m runfox_core.cli`` is the same. Every
+command is a thin shell over ``runfox_core.operations`` (the functions the
+Lambdas use), so the CLI and the deployed system cannot disagree.
+
+Exit codes: 0 ok; 1 the workflow failed, halted or was cancelled (or
+``--timeout`` passed with it still running); 2 bad
+usage, a bad spec or inputs, an unknown execution, a cancel of an ended one
+(nothing changed). ``--json`` on every read command prints one JSON document
+instead of text. ``--help`` on every command.
+
+Known limits: targets are in process (``run``) and ``--db FILE`` (SQLite);
+the local emulator and a deployed stack are not targets yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import operations
+from ..api import RequestError
+from ..backend.base import Backend
+from ..errors import (
+    ExecutionEndedError,
+    ExecutionExistsError,
+    ExecutionNotFoundError,
+    PayloadError,
+    SpecError,
+)
+from ..inspector import Description
+from ..spec import compile_spec, load_yaml, validate
+from ..status import WorkflowStatus
+from . import targets
+from .follow import follow, timeline_table
+from .graph import execution_graph, spec_graph
+
+OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
+#: how an execution that ended this way exits (any other status: OK)
+ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
+#: errors that mean the request was wrong (exit 2, nothing changed)
+BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionEndedError,
+               ExecutionExistsError, targets.TargetError)
+
+
+class UsageError(ValueError):
+    """Raised for an argument argparse cannot check (a spec file that is missing, inputs that are not JSON)."""
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; return its exit code."""
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.command(args, out))
+    except (UsageError, *BAD_REQUEST) as exc:
+        print(f"runfox {args.command_name}: {_message(exc)}", file=sys.stderr)
+        return BAD_USAGE
+    except TimeoutError as exc:  # still running: not ok, not a bad request
+        print(f"runfox {args.command_name}: {exc}", file=sys.stderr)
+        return WORKFLOW_ENDED_BADLY
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        spec = _spec(args.spec)
+    except SpecError as exc:  # YAML that does not parse: reported like any other problem
+        problems, warnings = list(exc.problems), []
+    else:
+        found = validate(spec, _inputs(args.inputs))
+        problems, warnings = list(found), list(found.warnings)
+    if args.json:
+        _json(out, {"valid": not problems, "errors": [p.to_dict() for p in problems],
+                    "warnings": [w.to_dict() for w in warnings]})
+    else:
+        for p in problems:
+            out.write(f"error: {p}\n")
+        for w in warnings:
+            out.write(f"warning: {w}\n")
+        out.write(f"{args.spec}: {'invalid' if problems else 'valid'} "
+                  f"({len(problems)} errors, {len(warnings)} warnings)\n")
+    return BAD_USAGE if problems else OK
+
+
+def cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
+    if Path(args.subject).is_file():
+        text = spec_graph(compile_spec(_spec(args.subject)))
+        status = None
+    else:
+        if args.db is None:
+            raise UsageError(f"{args.subject!r} is not a spec file; to graph an execution, give its target (--db)")
+        description = operations.describe(_target(args), args.subject)
+        text, status = execution_graph(description), description.status
+    if args.json:
+        _json(out, {"mermaid": text, "status": None if status is None else str(status)})
+    else:
+        out.write(text)
+    return OK
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    spec, inputs = _spec(args.spec), _inputs(args.inputs) or {}
+    executor = targets.load_executor(args.executors)
+    backend = targets.sqlite_backend(args.db, executor) if args.db else targets.memory_backend(executor)
+    started = operations.start(backend, spec, inputs, args.name)
+    log = _log(args, out)
+    log.write(f"runfox run: {started.execution} ({'SQLite ' + args.db if args.db else 'in process'})\n")
+    description = follow(backend, started.execution, log, drive=True, worker=backend.worker, timeout=args.timeout)
+    return _ended(args, out, description)
+
+
+def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
+    started = operations.start(_target(args), _spec(args.spec), _inputs(args.inputs) or {}, args.name)
+    if args.json:
+        _json(out, {**started.to_dict(), "created": started.created})
+    else:
+        jobs = ", ".join(job.op for job in started.dispatched) or "nothing"
+        verb = "started" if started.created else "already started"
+        out.write(f"{started.execution}\n{verb}: {started.status}, dispatched {jobs}\n")
+    return OK
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    description = operations.describe(_target(args), args.execution)
+    if args.json:
+        _json(out, description.to_dict())
+    else:
+        _summary(out, description)
+        out.write(timeline_table(description))
+    return WORKFLOW_ENDED_BADLY if description.status in ENDED_BADLY else OK
+
+
+def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
+    backend = _target(args, targets.load_executor(args.executors) if args.executors else None)
+    log = _log(args, out)
+    log.write(f"runfox watch: {args.execution}\n")
+    description = follow(backend, args.execution, log, drive=True, worker=backend.worker, timeout=args.timeout)
+    return _ended(args, out, description)
+
+
+def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
+    cancelled = operations.cancel(_target(args), args.execution, args.reason)
+    if args.json:
+        _json(out, cancelled.to_dict())
+    else:
+        out.write(f"{cancelled.execution}: cancelled\n")
+    return OK
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _ended(args: argparse.Namespace, out: TextIO, description: Description) -> int:
+    """Print how a followed execution ended (text or JSON); its exit code."""
+    if args.json:
+        _json(out, description.to_dict())
+    else:
+        out.write("\n")
+        _summary(out, description)
+        out.write(timeline_table(description))
+    return WORKFLOW_ENDED_BADLY if description.status in ENDED_BADLY else OK
+
+
+def _summary(out: TextIO, d: Description) -> None:
+    out.write(f"{d.execution}: {d.status}" + (f" (name {d.name})" if d.name else "") + "\n")
+    if d.error:
+        out.write(f"error: step {d.error['step']!r} run {d.error['run_id']}: {d.error['type']}: "
+                  f"{d.error['message']}\n")
+    elif d.outcome is not None:
+        out.write(f"outcome: {json.dumps(d.outcome, sort_keys=True)}\n")
+
+
+def _log(args: argparse.Namespace, out: TextIO) -> TextIO:
+    """Where progress lines go: ``out``, or stderr when ``out`` carries JSON."""
+    return sys.stderr if args.json else out
+
+
+def _target(args: argparse.Namespace, executor: Any = None) -> Backend:
+    return targets.sqlite_backend(args.db, executor)
+
+
+def _spec(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read spec {path!r}: {exc.strerror}") from None
+    return load_yaml(text)
+
+
+def _inputs(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--inputs is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--inputs must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _json(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runfox", description="Validate, graph, run and operate runfox workflow executions.",
+        epilog="exit codes: 0 ok, 1 the workflow failed, halted or was cancelled, 2 bad usage or bad spec")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=handler, command_name=name)
+        return sub
+
+    def read(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+
+    def target(sub: argparse.ArgumentParser, required: bool = True) -> None:
+        sub.add_argument("--db", metavar="FILE", required=required, help="the SQLite file holding the executions")
+
+    def start_arguments(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("spec", metavar="SPEC", help="the workflow spec (a YAML file)")
+        sub.add_argument("--inputs", metavar="JSON", help="the workflow inputs, a JSON object")
+        sub.add_argument("--name", help="a unique name: starting the same request again finds the same execution")
+
+    sub = command("validate", cmd_validate, "Check a spec (and inputs): every error and warning at once.")
+    sub.add_argument("spec", metavar="SPEC", help="the workflow spec (a YAML file)")
+    sub.add_argument("--inputs", metavar="JSON", help="also check these workflow inputs (a JSON object)")
+    read(sub)
+
+    sub = command("graph", cmd_graph, "Print a spec or an execution as a Mermaid flowchart "
+                                      "(an execution's steps styled by status, with run and duration).")
+    sub.add_argument("subject", metavar="SPEC|EXECUTION", help="a spec file, or an execution key (with --db)")
+    target(sub, required=False)
+    read(sub)
+
+    sub = command("run", cmd_run, "Run a spec to its end with your executor, in process or on SQLite, "
+                                  "printing each step as it lands and the timeline at the end.")
+    start_arguments(sub)
+    sub.add_argument("--executors", metavar="MODULE:FUNCTION", required=True,
+                     help="your execute(op, inputs) -> dict function")
+    target(sub, required=False)
+    sub.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
+    read(sub)
+
+    sub = command("start", cmd_start, "Start an execution on a target; print its key.")
+    start_arguments(sub)
+    target(sub)
+    read(sub)
+
+    sub = command("status", cmd_status, "Show an execution: status, outcome or error, and each step.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    read(sub)
+
+    sub = command("watch", cmd_watch, "Follow an execution to its end, a line per step change, then the timeline.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    sub.add_argument("--executors", metavar="MODULE:FUNCTION",
+                     help="also work its jobs with this execute(op, inputs) function")
+    sub.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
+    read(sub)
+
+    sub = command("cancel", cmd_cancel, "Cancel a running execution: nothing more is dispatched for it.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    sub.add_argument("--reason", help="why (kept with the execution)")
+    read(sub)
+    return parser
+
+
+def run() -> None:
+    """The console script's entry point."""
+    sys.exit(main())
