@@ -11,8 +11,14 @@ usage, a bad spec or inputs, an unknown execution, a cancel of an ended one
 (nothing changed). ``--json`` on every read command prints one JSON document
 instead of text. ``--help`` on every command.
 
-Known limits: targets are in process (``run``) and ``--db FILE`` (SQLite);
-the local emulator and a deployed stack are not targets yet.
+Targets: in process (``run``), ``--db FILE`` (SQLite: ``watch`` applies
+results and, with ``--executors``, works the jobs) and ``--local`` (the
+embedded AWS that ``runfox local up`` keeps running: the start and advance
+operations run here against it, its event sources run the router and the
+executors, as deployed; see ``localdev.py``).
+
+Known limits: no ``--stack`` target yet (the deployed stack publishes no
+CloudFormation outputs to find it by).
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
-from .. import operations
+from .. import api, operations
 from ..api import RequestError
 from ..backend.base import Backend
 from ..errors import (
@@ -36,7 +42,7 @@ from ..errors import (
 from ..inspector import Description
 from ..spec import compile_spec, load_yaml, validate
 from ..status import WorkflowStatus
-from . import targets
+from . import localdev, targets
 from .follow import follow, timeline_table
 from .graph import execution_graph, spec_graph
 
@@ -45,7 +51,13 @@ OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
 ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
 #: errors that mean the request was wrong (exit 2, nothing changed)
 BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionEndedError,
-               ExecutionExistsError, targets.TargetError)
+               ExecutionExistsError, targets.TargetError, localdev.LocalError)
+
+
+class Target(NamedTuple):
+    backend: Backend
+    tokens: Any  # the deployed dispatch tokens (a start is checked against them), None: any
+    drive: bool  # whether a follower applies results itself (SQLite), or a router does (AWS)
 
 
 class UsageError(ValueError):
@@ -95,9 +107,10 @@ def cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
         text = spec_graph(compile_spec(_spec(args.subject)))
         status = None
     else:
-        if args.db is None:
-            raise UsageError(f"{args.subject!r} is not a spec file; to graph an execution, give its target (--db)")
-        description = operations.describe(_target(args), args.subject)
+        if args.db is None and not args.local:
+            raise UsageError(f"{args.subject!r} is not a spec file; to graph an execution, give its target "
+                             "(--db or --local)")
+        description = operations.describe(_target(args).backend, args.subject)
         text, status = execution_graph(description), description.status
     if args.json:
         _json(out, {"mermaid": text, "status": None if status is None else str(status)})
@@ -118,7 +131,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
-    started = operations.start(_target(args), _spec(args.spec), _inputs(args.inputs) or {}, args.name)
+    target = _target(args)
+    request = api.parse_start({"spec": _spec(args.spec), "inputs": _inputs(args.inputs) or {}, "name": args.name},
+                              target.tokens)
+    started = api.start(target.backend, request)
     if args.json:
         _json(out, {**started.to_dict(), "created": started.created})
     else:
@@ -129,7 +145,7 @@ def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    description = operations.describe(_target(args), args.execution)
+    description = operations.describe(_target(args).backend, args.execution)
     if args.json:
         _json(out, description.to_dict())
     else:
@@ -139,15 +155,18 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    backend = _target(args, targets.load_executor(args.executors) if args.executors else None)
+    if args.executors and args.local:
+        raise UsageError("--executors is for --db: on --local the executors run in the local AWS")
+    target = _target(args, targets.load_executor(args.executors) if args.executors else None)
     log = _log(args, out)
     log.write(f"runfox watch: {args.execution}\n")
-    description = follow(backend, args.execution, log, drive=True, worker=backend.worker, timeout=args.timeout)
+    description = follow(target.backend, args.execution, log, drive=target.drive, worker=target.backend.worker,
+                         timeout=args.timeout)
     return _ended(args, out, description)
 
 
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
-    cancelled = operations.cancel(_target(args), args.execution, args.reason)
+    cancelled = operations.cancel(_target(args).backend, args.execution, args.reason)
     if args.json:
         _json(out, cancelled.to_dict())
     else:
@@ -183,8 +202,15 @@ def _log(args: argparse.Namespace, out: TextIO) -> TextIO:
     return sys.stderr if args.json else out
 
 
-def _target(args: argparse.Namespace, executor: Any = None) -> Backend:
-    return targets.sqlite_backend(args.db, executor)
+def _target(args: argparse.Namespace, executor: Any = None) -> Target:
+    if args.local:
+        factory = localdev.use_local()
+        return Target(factory.get_backend(), factory.get_settings().queue_map, drive=False)
+    return Target(targets.sqlite_backend(args.db, executor), None, drive=True)
+
+
+def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
+    return localdev.up(args.config, out) if args.action == "up" else localdev.down(out)
 
 
 def _spec(path: str) -> dict[str, Any]:
@@ -233,7 +259,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="print one JSON document instead of text")
 
     def target(sub: argparse.ArgumentParser, required: bool = True) -> None:
-        sub.add_argument("--db", metavar="FILE", required=required, help="the SQLite file holding the executions")
+        where = sub.add_mutually_exclusive_group(required=required)
+        where.add_argument("--db", metavar="FILE", help="the SQLite file holding the executions")
+        where.add_argument("--local", action="store_true", help="the local AWS that `runfox local up` runs")
 
     def start_arguments(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("spec", metavar="SPEC", help="the workflow spec (a YAML file)")
@@ -274,7 +302,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
     target(sub)
     sub.add_argument("--executors", metavar="MODULE:FUNCTION",
-                     help="also work its jobs with this execute(op, inputs) function")
+                     help="with --db: also work its jobs with this execute(op, inputs) function")
     sub.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
     read(sub)
 
@@ -283,6 +311,12 @@ def _parser() -> argparse.ArgumentParser:
     target(sub)
     sub.add_argument("--reason", help="why (kept with the execution)")
     read(sub)
+
+    sub = command("local", cmd_local, "Start or stop the local AWS (moto, the tables and queues, the real "
+                                      "handlers) as a background dev server for --local.")
+    sub.add_argument("action", choices=("up", "down"), help="up: start it (if not up); down: stop it")
+    sub.add_argument("--config", metavar="FILE", help="executors config (default: $RUNFOX_EXECUTORS_CONFIG "
+                                                      "or executors.json)")
     return parser
 
 

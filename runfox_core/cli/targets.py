@@ -1,10 +1,12 @@
-"""targets.py -- where a CLI command finds executions: a Backend for ``--db`` (and in process).
+"""targets.py -- the local Backends of the CLI (in process, ``--db``) and ``--executors``.
 
 - in process (``runfox run`` without ``--db``): ``Backend(executor=...)``, in memory.
 - ``--db FILE``: ``SqliteStore`` + ``SqliteRunner`` on one file; jobs wait in
   its tasks table for a worker (``--executors`` on ``run``/``watch``, or any
   process speaking the SQLite worker protocol), and ``watch`` applies their
   results (on SQLite nothing else does).
+
+``--local`` is ``localdev.py``.
 
 Known limits: ``--db`` creates the file if it does not exist (so a typo in
 the path finds no execution, and says so: ``ExecutionNotFoundError``).
