@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; return its exit code."""
     out = out or sys.stdout
     args = _parser().parse_args(argv)
+    if not args.verbose:  # an executor's exception is already in the progress line; its log warning is noise
+        logging.getLogger("runfox_core").setLevel(logging.ERROR)
     try:
         return int(args.command(args, out))
     except (UsageError, *BAD_REQUEST) as exc:
@@ -98,7 +101,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         for w in warnings:
             out.write(f"warning: {w}\n")
         out.write(f"{args.spec}: {'invalid' if problems else 'valid'} "
-                  f"({len(problems)} errors, {len(warnings)} warnings)\n")
+                  f"({_count(len(problems), 'error')}, {_count(len(warnings), 'warning')})\n")
     return BAD_USAGE if problems else OK
 
 
@@ -237,6 +240,10 @@ def _json(out: TextIO, value: Any) -> None:
     out.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _message(exc: BaseException) -> str:
     return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
@@ -248,6 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runfox", description="Validate, graph, run and operate runfox workflow executions.",
         epilog="exit codes: 0 ok, 1 the workflow failed, halted or was cancelled, 2 bad usage or bad spec")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the engine's log warnings")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:

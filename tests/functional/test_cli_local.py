@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -94,3 +95,24 @@ def test_local_without_a_server_up_is_bad_usage(tmp_path: Path) -> None:
     done = lonely("status", "a#b", "--local")
     assert done.returncode == 2 and "run `runfox local up` first" in done.stderr
     assert lonely("local", "down").stdout == "local AWS is not up\n"
+
+
+def test_the_readme_local_commands_print_what_it_shows(runfox: Runfox) -> None:
+    # Given the README's --local block (the server is already up: its up and down lines are the fixture's)
+    from tests.unit.test_readme_operate import CONSOLE, commands, local, masked, section
+
+    block = next(b for b in CONSOLE.findall(section()) if "runfox local up" in b)
+    execution = None
+    for command, documented in commands(block):
+        if not local(command) or command.startswith("runfox local"):
+            continue
+        argv = [execution or "" if a == "<execution>" else a for a in shlex.split(command)[1:]]
+        done = subprocess.run([sys.executable, "-m", "runfox_core.cli", *argv], capture_output=True, text=True,
+                              cwd=ROOT, env=runfox.env, timeout=120)
+        lines = done.stdout.splitlines()
+        assert done.returncode == 0, done.stderr
+        if argv[0] == "start":
+            execution = lines[0]
+            assert masked(lines) == masked(documented)
+        else:  # progress lines depend on timing; the ending and the timeline do not
+            assert masked(lines[lines.index(""):]) == masked(documented[documented.index(""):])
