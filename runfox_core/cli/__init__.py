@@ -12,13 +12,12 @@ usage, a bad spec or inputs, an unknown execution, a cancel of an ended one
 instead of text. ``--help`` on every command.
 
 Targets: in process (``run``), ``--db FILE`` (SQLite: ``watch`` applies
-results and, with ``--executors``, works the jobs) and ``--local`` (the
+results and, with ``--executors``, works the jobs), ``--local`` (the
 embedded AWS that ``runfox local up`` keeps running: the start and advance
 operations run here against it, its event sources run the router and the
-executors, as deployed; see ``localdev.py``).
-
-Known limits: no ``--stack`` target yet (the deployed stack publishes no
-CloudFormation outputs to find it by).
+executors, as deployed; see ``localdev.py``) and ``--stack NAME`` (the
+deployed stack: start and cancel invoke its Lambdas, reads go to its table;
+see ``stack.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
@@ -46,19 +46,23 @@ from ..status import WorkflowStatus
 from . import localdev, targets
 from .follow import follow, timeline_table
 from .graph import execution_graph, spec_graph
+from .stack import StackError, StackTarget
 
 OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
 #: how an execution that ended this way exits (any other status: OK)
 ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
 #: errors that mean the request was wrong (exit 2, nothing changed)
 BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionEndedError,
-               ExecutionExistsError, targets.TargetError, localdev.LocalError)
+               ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError)
 
 
 class Target(NamedTuple):
+    """Where executions live: a Backend to read them, and how to start and cancel one there."""
+
     backend: Backend
-    tokens: Any  # the deployed dispatch tokens (a start is checked against them), None: any
     drive: bool  # whether a follower applies results itself (SQLite), or a router does (AWS)
+    start: Callable[[dict[str, Any]], dict[str, Any]]  # a start payload -> the start Lambda's answer
+    cancel: Callable[[str, str | None], dict[str, Any]]  # (execution, reason) -> the advance Lambda's answer
 
 
 class UsageError(ValueError):
@@ -69,8 +73,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     """Run one command; return its exit code."""
     out = out or sys.stdout
     args = _parser().parse_args(argv)
+    engine_log = logging.getLogger("runfox_core")
+    level = engine_log.level
     if not args.verbose:  # an executor's exception is already in the progress line; its log warning is noise
-        logging.getLogger("runfox_core").setLevel(logging.ERROR)
+        engine_log.setLevel(logging.ERROR)
     try:
         return int(args.command(args, out))
     except (UsageError, *BAD_REQUEST) as exc:
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except TimeoutError as exc:  # still running: not ok, not a bad request
         print(f"runfox {args.command_name}: {exc}", file=sys.stderr)
         return WORKFLOW_ENDED_BADLY
+    finally:
+        engine_log.setLevel(level)  # main() may run inside a longer-lived process (tests, notebooks)
 
 
 # ---------------------------------------------------------------- commands
@@ -110,9 +118,9 @@ def cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
         text = spec_graph(compile_spec(_spec(args.subject)))
         status = None
     else:
-        if args.db is None and not args.local:
+        if args.db is None and not args.local and not args.stack:
             raise UsageError(f"{args.subject!r} is not a spec file; to graph an execution, give its target "
-                             "(--db or --local)")
+                             "(--db, --local or --stack)")
         description = operations.describe(_target(args).backend, args.subject)
         text, status = execution_graph(description), description.status
     if args.json:
@@ -134,16 +142,16 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
-    target = _target(args)
-    request = api.parse_start({"spec": _spec(args.spec), "inputs": _inputs(args.inputs) or {}, "name": args.name},
-                              target.tokens)
-    started = api.start(target.backend, request)
+    payload = {"spec": _spec(args.spec), "inputs": _inputs(args.inputs) or {}}
+    if args.name is not None:
+        payload["name"] = args.name
+    started = _target(args).start(payload)
     if args.json:
-        _json(out, {**started.to_dict(), "created": started.created})
+        _json(out, started)
     else:
-        jobs = ", ".join(job.op for job in started.dispatched) or "nothing"
-        verb = "started" if started.created else "already started"
-        out.write(f"{started.execution}\n{verb}: {started.status}, dispatched {jobs}\n")
+        jobs = ", ".join(job["step"] for job in started["dispatched"]) or "nothing"
+        verb = "started" if started["created"] else "already started"
+        out.write(f"{started['execution']}\n{verb}: {started['status']}, dispatched {jobs}\n")
     return OK
 
 
@@ -158,8 +166,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    if args.executors and args.local:
-        raise UsageError("--executors is for --db: on --local the executors run in the local AWS")
+    if args.executors and not args.db:
+        raise UsageError("--executors is for --db: on --local and --stack the deployed executors run the jobs")
     target = _target(args, targets.load_executor(args.executors) if args.executors else None)
     log = _log(args, out)
     log.write(f"runfox watch: {args.execution}\n")
@@ -169,11 +177,11 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
-    cancelled = operations.cancel(_target(args).backend, args.execution, args.reason)
+    cancelled = _target(args).cancel(args.execution, args.reason)
     if args.json:
-        _json(out, cancelled.to_dict())
+        _json(out, cancelled)
     else:
-        out.write(f"{cancelled.execution}: cancelled\n")
+        out.write(f"{cancelled['execution']}: {cancelled['status']}\n")
     return OK
 
 
@@ -206,10 +214,26 @@ def _log(args: argparse.Namespace, out: TextIO) -> TextIO:
 
 
 def _target(args: argparse.Namespace, executor: Any = None) -> Target:
+    if args.stack:
+        deployed = StackTarget(args.stack)
+        return Target(deployed.backend, False, deployed.start, deployed.cancel)
     if args.local:
         factory = localdev.use_local()
-        return Target(factory.get_backend(), factory.get_settings().queue_map, drive=False)
-    return Target(targets.sqlite_backend(args.db, executor), None, drive=True)
+        return _engine_here(factory.get_backend(), factory.get_settings().queue_map, drive=False)
+    return _engine_here(targets.sqlite_backend(args.db, executor), None, drive=True)
+
+
+def _engine_here(backend: Backend, tokens: Any, drive: bool) -> Target:
+    """A target whose operations run in this process (SQLite, the local AWS), as the Lambdas run them."""
+
+    def start(payload: dict[str, Any]) -> dict[str, Any]:
+        started = api.start(backend, api.parse_start(payload, tokens))
+        return {**started.to_dict(), "created": started.created}
+
+    def cancel(execution: str, reason: str | None) -> dict[str, Any]:
+        return operations.cancel(backend, execution, reason).to_dict()
+
+    return Target(backend, drive, start, cancel)
 
 
 def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
@@ -270,6 +294,8 @@ def _parser() -> argparse.ArgumentParser:
         where = sub.add_mutually_exclusive_group(required=required)
         where.add_argument("--db", metavar="FILE", help="the SQLite file holding the executions")
         where.add_argument("--local", action="store_true", help="the local AWS that `runfox local up` runs")
+        where.add_argument("--stack", metavar="NAME", help="the deployed stack (found from its CloudFormation "
+                                                           "outputs, with your AWS credentials)")
 
     def start_arguments(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("spec", metavar="SPEC", help="the workflow spec (a YAML file)")

@@ -194,3 +194,10 @@ def test_cli_operations_are_the_ones_the_lambdas_use(workdir: Path) -> None:
     backend: Any = targets.sqlite_backend(str(workdir / "w.db"))
     key = runfox("start", "greet.yaml", "--inputs", '{"name": "hu"}', "--db", "w.db")[1].splitlines()[0]
     assert operations.describe(backend, key).step_statuses == {"make_greeting": "in_progress", "shout": "ready"}
+
+
+def test_the_cli_imports_no_aws_sdk_until_a_target_needs_it() -> None:
+    code = ("import sys, runfox_core.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr

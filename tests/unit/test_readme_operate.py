@@ -5,8 +5,9 @@ Each command runs through ``runfox_core.cli.main`` from the repository root
 (``runs.db`` becomes a fresh temporary file; ``<execution>`` is the execution
 the last ``start`` or ``run`` printed), and its output must match the README's
 once execution keys and numbers (durations) are masked. ``--local`` lines
-need the dev server: here they must parse; tests/functional/test_cli_local.py
-runs them. ``python -m tests.unit.test_readme_operate`` prints the real output
+need the dev server and ``--stack`` lines a deployed stack: here they must
+parse; tests/functional/test_cli_local.py runs the ``--local`` block and
+test_cli_stack.py the same commands against a stand-in stack. ``python -m tests.unit.test_readme_operate`` prints the real output
 of every block, to paste when the commands change.
 """
 
@@ -52,7 +53,8 @@ def masked(lines: list[str]) -> list[str]:
 
 
 def local(command: str) -> bool:
-    return "--local" in command or command.startswith("runfox local")
+    """A command for the local dev server or a deployed stack: not run by this tier."""
+    return "--local" in command or "--stack" in command or command.startswith("runfox local")
 
 
 def run_documented(command: str, db: Path, execution: str | None) -> tuple[int, list[str]]:
