@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from test_cli_local import STUCK
 
 from local.cloud import LocalCloud
 from local.lambda_runtime import invoke
@@ -28,14 +29,6 @@ from runfox_deploy import facts
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {"runfox-start": config.START_HANDLER, "runfox-advance": config.ADVANCE_HANDLER}
-STUCK = """\
-steps:
-  - op: shout
-    input: {text: {var: input.n}}
-    max_attempts: 3
-    retry: {backoff_seconds: 60}
-    branch: [{condition: true, action: complete}]
-"""
 
 
 class EmulatedLambda:
