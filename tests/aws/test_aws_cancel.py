@@ -1,9 +1,14 @@
-"""Cancel on DynamoDB + SQS: one header write, and not one message to an op queue after it returns."""
+"""Cancel on DynamoDB + SQS: one header write, not one message to an op queue after it returns,
+and under concurrent load not one commit after it returns."""
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
+import time
 
+import pytest
 from aws_kit import AwsKit
 
 import runfox_core as rfx
@@ -15,6 +20,10 @@ WIDTH = 20
 FAN = {"steps": [{"id": "seed", "fn": "op_a"}]
        + [{"id": f"w{i}", "fn": "op_a", "depends_on": ["seed"], "timeout_seconds": 5} for i in range(WIDTH)]
        + [{"id": "join", "fn": "op_b", "depends_on": [f"w{i}" for i in range(WIDTH)]}]}
+# ten steps that each loop until an output says stop (none does): only a cancel ends it, so it is always running when cancelled
+SPINNING = {"steps": [{"id": f"spin{i}", "fn": "op_a",
+                       "branch": [{"condition": {"var": ["stop", False]}, "action": "complete"},
+                                  {"condition": True, "action": {"set": f"spin{i}"}}]} for i in range(10)]}
 
 
 def backend(aws: AwsKit) -> rfx.Backend:
@@ -64,3 +73,55 @@ def test_the_cancel_commit_is_one_write_to_the_header(aws: AwsKit) -> None:
     header = b.store.load_header(key)
     assert header.status == "cancelled" and header.unsent == {} and header.ready == {}
     assert json.dumps(header.outcome) == '{"reason": null}'
+
+
+@pytest.mark.parametrize("store", ["memory", "dynamodb"])
+def test_cancelled_under_load_no_commit_lands_after_cancel_returns(
+        aws: AwsKit, serialised_moto: None, store: str) -> None:
+    # Given four executions whose jobs three router threads keep answering, advancing each
+    b = backend(aws) if store == "dynamodb" else rfx.Backend()
+    out: queue.Queue[rfx.DispatchJob] = queue.Queue()  # jobs sent and not answered yet
+    keys = []
+    for _ in range(4):
+        started = operations.start(b, SPINNING)
+        keys.append(started.execution)
+        for job in started.dispatched:
+            out.put(job)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def router() -> None:  # answers a job, advances its execution, and queues what that dispatched
+        try:
+            while not stop.is_set():
+                try:
+                    job = out.get(timeout=0.01)
+                except queue.Empty:
+                    continue
+                wf = rfx.Workflow(job.workflow_execution_id, b)
+                wf.on_step_result(job.op, {"v": 1}, run_id=job.run_id)
+                for sent in operations.advance(b, job.workflow_execution_id, wf).dispatched:
+                    out.put(sent)
+        except BaseException as exc:  # re-raised in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=router) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    # When each is cancelled while they run, and the routers carry on for a while
+    versions = {}
+    for key in keys:
+        running_by = time.monotonic() + 10
+        while b.store.load_header(key).version < 5 and time.monotonic() < running_by:
+            time.sleep(0.01)  # until routers have applied a few results of this one
+        assert operations.cancel(b, key).status == "cancelled"
+        versions[key] = b.store.load_header(key).version  # what cancel left
+    time.sleep(0.3)
+    stop.set()
+    moved = [b.store.load_header(key).version for key in keys]
+    for thread in threads:
+        thread.join()
+    # Then no claim, result or timer committed anything after cancel returned
+    assert failures == []
+    assert {key: b.store.load_header(key).version for key in keys} == versions
+    assert all(b.store.load_header(key).status == "cancelled" for key in keys)
+    assert min(versions.values()) > 5 and moved == list(versions.values())  # they did run before the cancel
