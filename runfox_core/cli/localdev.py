@@ -12,7 +12,8 @@ stack; ``down`` stops the process (by its recorded pid) and removes the file.
 
 Known limits: needs a checkout of the kit (``local/`` and ``lambdas/`` are not
 part of the installed package); one dev server per state file; its data lives
-only as long as the process; failed batches come back after
+only as long as the process; ``--local`` sets the AWS environment of the
+process it runs in (the CLI runs one command per process); failed batches come back after
 ``RETRY_VISIBILITY_SECONDS`` (not the queues' minutes), as in ``make demo``.
 """
 
