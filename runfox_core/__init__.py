@@ -8,6 +8,7 @@ from .backend.base import Backend
 from .errors import (
     ConflictError,
     DispatchError,
+    ExecutionEndedError,
     ExecutionExistsError,
     ExecutionNotFoundError,
     MessageError,
@@ -17,6 +18,7 @@ from .errors import (
     SpecError,
 )
 from .results import (
+    Cancelled,
     Complete,
     Dispatch,
     DispatchJob,
@@ -32,7 +34,7 @@ from .status import StepStatus, WorkflowStatus
 from .workflow import Workflow
 
 __all__ = [
-    "Backend", "Complete", "ConflictError", "Dispatch", "DispatchError", "DispatchJob", "ExecutionExistsError",
+    "Backend", "Cancelled", "Complete", "ConflictError", "Dispatch", "DispatchError", "DispatchJob", "ExecutionEndedError", "ExecutionExistsError",
     "ExecutionNotFoundError", "Failed", "Halt", "MessageError", "PayloadError", "Pending", "Problem",
     "RunfoxError", "SpecError", "StateChangeEvent", "StepError", "StepResult", "StepStatus", "Workflow",
     "WorkflowStatus", "load_yaml", "validate",

@@ -2,7 +2,7 @@
 
 Owns the contract of the start payload ``{"spec": <YAML text or object>,
 "inputs": {...}, "name": <optional string>}`` and of the advance payload
-``{"execution": <key>}``, for the start and advance Lambdas and anything else
+``{"execution": <key>, "action": "advance" | "cancel", "reason": <optional>}``, for the start and advance Lambdas and anything else
 that takes them as JSON:
 
 - ``parse_start(payload, tokens)`` -> ``StartRequest(spec, inputs, name)``,
@@ -11,9 +11,11 @@ that takes them as JSON:
   execution will store (the spec's declared defaults applied). Any payload
   gets a value or one of ``REJECTED``, never another exception. Nothing is
   written.
-- ``start(backend, request)``: ``driver.start_execution``, refusing a name
-  already used for a different spec or inputs (same name and request: the
-  same execution, so a retried start is harmless).
+- ``start(backend, request)``: ``operations.start`` for a parsed request
+  (a name already used for a different spec or inputs is refused; the same
+  name and request find the same execution, so a retried start is harmless).
+- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason)``:
+  ``action`` is ``advance`` (the default) or ``cancel``.
 - ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
   for any error in ``REJECTED``; callers answer with it instead of raising.
 
@@ -30,16 +32,26 @@ import re
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from . import driver
-from .errors import ExecutionExistsError, PayloadError, Problem, RunfoxError, SpecError
-from .payloads import check_payload, encode_json
+from . import operations
+from .errors import (
+    ExecutionEndedError,
+    ExecutionExistsError,
+    ExecutionNotFoundError,
+    PayloadError,
+    Problem,
+    RunfoxError,
+    SpecError,
+)
+from .payloads import check_payload
 from .spec import compile_spec, load_yaml
 
 MAX_START_PAYLOAD_BYTES = 1024 * 1024  # bytes of JSON: 1 MiB, well under Lambda's 6 MB invoke limit
 MAX_NAME_LENGTH = 128  # characters
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_NAME_LENGTH - 1}}}")
 START_KEYS = ("spec", "inputs", "name")
-ADVANCE_KEYS = ("execution",)
+ADVANCE_KEYS = ("execution", "action", "reason")
+ADVANCE_ACTIONS = ("advance", "cancel")
+MAX_REASON_LENGTH = 1024  # characters: a note for operators, kept in the header
 MAX_EXECUTION_KEY_LENGTH = 512  # characters: real keys are {md5}#{timestamp id}, about 70
 
 
@@ -61,8 +73,15 @@ class StartRequest(NamedTuple):
     name: str | None
 
 
+class AdvanceRequest(NamedTuple):
+    execution: str
+    action: str  # one of ADVANCE_ACTIONS
+    reason: str | None
+
+
 #: Errors that mean "bad request": answer with ``error_body``; anything else is an infrastructure fault.
-REJECTED: tuple[type[Exception], ...] = (RequestError, SpecError, PayloadError, ExecutionExistsError)
+REJECTED: tuple[type[Exception], ...] = (RequestError, SpecError, PayloadError, ExecutionExistsError,
+                                         ExecutionNotFoundError, ExecutionEndedError)
 
 
 def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartRequest:
@@ -105,13 +124,28 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
     return StartRequest(spec, inputs, name)
 
 
-def parse_advance(payload: Any) -> str:
-    """The execution key of an advance payload; raise ``RequestError`` if it has none."""
+def parse_advance(payload: Any) -> AdvanceRequest:
+    """The execution and action of an advance payload; raise ``RequestError`` naming what is wrong."""
     body = _object(payload, ADVANCE_KEYS)
     key = body.get("execution")
     if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
         raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
-    return key
+    action = body.get("action", "advance")
+    if action not in ADVANCE_ACTIONS:
+        raise RequestError(f"'action' must be one of {', '.join(ADVANCE_ACTIONS)}; got {_short(action)}",
+                           field="action")
+    reason = body.get("reason")
+    if reason is not None and (action != "cancel" or not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
+        raise RequestError(f"'reason' must be text of at most {MAX_REASON_LENGTH} characters, with action cancel",
+                           field="reason")
+    return AdvanceRequest(key, action, reason)
+
+
+def run_advance(backend: Any, request: AdvanceRequest) -> operations.Advanced:
+    """The operation an advance payload asks for: ``operations.advance`` or ``operations.cancel``."""
+    if request.action == "cancel":
+        return operations.cancel(backend, request.execution, request.reason)
+    return operations.advance(backend, request.execution)
 
 
 def execution_named(body: str) -> str | None:
@@ -123,17 +157,10 @@ def execution_named(body: str) -> str | None:
     return execution if isinstance(execution, str) else None
 
 
-def start(backend: Any, request: StartRequest) -> driver.Advanced:
-    """Start (or find, by name) an execution and advance it; raise ``ExecutionExistsError``
-    if the name is already used for a different spec or inputs."""
-    if request.name is not None:
-        existing = backend.store.find_by_name(request.name)
-        if existing is not None:
-            _check_same(backend, existing, request)
-    advanced = driver.start_execution(backend, request.spec, request.inputs, request.name)
-    if not advanced.created and request.name is not None:
-        _check_same(backend, advanced.execution, request)  # lost a race to a different request
-    return advanced
+def start(backend: Any, request: StartRequest) -> operations.Advanced:
+    """``operations.start`` for a parsed request; raises ``ExecutionExistsError`` if the name is
+    already used for a different spec or inputs."""
+    return operations.start(backend, request.spec, request.inputs, request.name)
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
@@ -144,6 +171,10 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         error.update(step=exc.first.step, field=exc.first.field, problems=[p.to_dict() for p in exc.problems])
     elif isinstance(exc, ExecutionExistsError):
         error.update(field="name", execution=exc.existing_key)
+    elif isinstance(exc, ExecutionEndedError):
+        error.update(field="execution", status=exc.status)
+    elif isinstance(exc, ExecutionNotFoundError):
+        error.update(field="execution")
     elif not isinstance(exc, RunfoxError):  # never echo an unexpected exception's text to a caller
         error.update(type="InternalError", message="internal error; see the function's logs")
     return {"error": error}
@@ -174,14 +205,6 @@ def _object(payload: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
 def _check_size(size: int) -> None:
     if size > MAX_START_PAYLOAD_BYTES:
         raise RequestError(f"payload is {size:,} bytes of JSON; the limit is {MAX_START_PAYLOAD_BYTES:,} bytes")
-
-
-def _check_same(backend: Any, key: str, request: StartRequest) -> None:
-    stored = backend.load_definition(key)
-    if encode_json(stored.spec) != encode_json(request.spec) or encode_json(stored.inputs) != encode_json(request.inputs):
-        raise ExecutionExistsError(
-            f"name {request.name!r} is already used by execution {key} with a different spec or inputs",
-            existing_key=key)
 
 
 def _short(value: Any, limit: int = 60) -> str:

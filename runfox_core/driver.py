@@ -1,12 +1,10 @@
 """driver.py -- the event-driven operations every deployment runs.
 
-The start, advance and result-router Lambdas (and the local emulator) are
-thin shells around these functions, which work with any Backend:
+The result-router Lambda (and the local emulator) is a thin shell around
+``ResultRouter``; start and advance live in ``operations.py`` (the one home
+of operations on an execution), and ``start_execution`` /
+``advance_execution`` / ``Advanced`` here are those, under their old names:
 
-- ``start_execution``: validate, create (idempotent on ``name``), arm a safety
-  wake-up, advance.
-- ``advance_execution``: claim ready steps, dispatch them, apply any results
-  the runner produced locally, arm a wake-up timer for retry backoff.
 - ``ResultRouter``: apply a batch of messages (results, deadline and wake
   timers, dead-lettered jobs), then advance each execution touched, once,
   right after its last message in the batch.
@@ -26,14 +24,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import messages
+from . import messages, operations
 from .backend.base import Backend
-from .errors import ExecutionExistsError, ExecutionNotFoundError, MessageError
-from .results import Complete, Dispatch, DispatchJob, Failed, Halt, Pending, StepResult
-from .status import StepStatus, WorkflowStatus
+from .errors import ExecutionNotFoundError, MessageError
+from .operations import Advanced
+from .results import Complete, DispatchJob, Failed, Halt, StepResult
+from .status import StepStatus
 from .workflow import Workflow
 
 log = logging.getLogger("runfox_core")
@@ -41,83 +39,15 @@ log = logging.getLogger("runfox_core")
 DEAD_LETTER_ERROR = "DeadLetterError"
 
 
-@dataclass
-class Advanced:
-    """What one advance did: the execution's status and the jobs it dispatched."""
-
-    execution: str
-    status: WorkflowStatus
-    dispatched: list[DispatchJob] = field(default_factory=list)
-    result: Any = None
-    created: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "execution": self.execution,
-            "status": str(self.status),
-            "dispatched": [{"step": j.op, "token": j.token, "run_id": j.run_id} for j in self.dispatched],
-        }
-        if isinstance(self.result, Complete):
-            out["outcome"] = self.result.outcome
-        elif isinstance(self.result, Halt):
-            out["outcome"] = self.result.result
-        elif isinstance(self.result, Failed):
-            out["error"] = self.result.error.to_dict()
-        return out
-
-
 def start_execution(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None = None,
                     name: str | None = None) -> Advanced:
-    """Create (or, for a ``name`` already used, find) an execution and advance it.
-
-    Raises SpecError / PayloadError before anything is written.
-    """
-    if name is not None:
-        existing = backend.store.find_by_name(name)
-        if existing is not None:
-            return _existing(backend, existing)
-    try:
-        wf = Workflow.from_dict(spec, backend, inputs=inputs, name=name)
-    except ExecutionExistsError as exc:  # lost a race for the same name
-        if exc.existing_key is None:
-            raise
-        return _existing(backend, exc.existing_key)
-    # A safety timer before anything is claimed: if this process dies between the
-    # claim and the send, the wake re-drives advance() once the claim is stale.
-    schedule = getattr(backend.runner, "schedule_wake", None)
-    if schedule is not None:
-        schedule(wf.id, backend.clock() + backend.unsent_grace_seconds)
-    advanced = advance_execution(backend, wf.id, wf)
-    advanced.created = True
-    return advanced
-
-
-def _existing(backend: Backend, key: str) -> Advanced:
-    advanced = advance_execution(backend, key)  # idempotent: re-drives it if it was left mid-way
-    advanced.created = False
-    return advanced
+    """``operations.start`` (kept under this name for existing callers)."""
+    return operations.start(backend, spec, inputs, name)
 
 
 def advance_execution(backend: Backend, key: str, wf: Workflow | None = None) -> Advanced:
-    """Claim and dispatch everything ready now; safe to repeat and to run concurrently.
-
-    Raises ExecutionNotFoundError for an unknown key.
-    """
-    wf = wf or Workflow.resume(key, backend)
-    dispatched: list[DispatchJob] = []
-    while isinstance(result := wf.advance(), Dispatch):
-        dispatched += result.jobs
-        for r in wf.dispatch(result.jobs):  # results of jobs the runner ran locally
-            wf.on_step_result(r.op, r.output, run_id=r.run_id, error=r.error)
-    if isinstance(result, Pending) and result.wake_at is not None:
-        schedule = getattr(backend.runner, "schedule_wake", None)
-        if schedule is not None:
-            schedule(key, result.wake_at)
-    # Pending after claims means in progress (an execution's roots are claimable
-    # at once), so the status needs no extra read.
-    status = {Complete: WorkflowStatus.COMPLETE, Halt: WorkflowStatus.HALTED,
-              Failed: WorkflowStatus.FAILED}.get(type(result), WorkflowStatus.IN_PROGRESS)
-    return Advanced(execution=key, status=status, dispatched=dispatched, result=result)
+    """``operations.advance`` (kept under this name for existing callers)."""
+    return operations.advance(backend, key, wf)
 
 
 def apply_message(backend: Backend, message: Any, wf: Workflow | None = None,

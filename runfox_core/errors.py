@@ -89,6 +89,17 @@ class ExecutionExistsError(RunfoxError):
         self.existing_key = existing_key
 
 
+class ExecutionEndedError(RunfoxError):
+    """Raised when an operation needs a running execution (cancel) but it has ended; nothing changed.
+
+    ``status`` is how it ended.
+    """
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
 class ConflictError(RunfoxError):
     """Raised by ``Store.commit`` when the record changed since it was loaded.
 

@@ -1,6 +1,6 @@
 """results.py -- the closed set of values the engine hands back to callers.
 
-``advance()`` returns one of ``Dispatch | Pending | Complete | Halt | Failed``;
+``advance()`` returns one of ``Dispatch | Pending | Complete | Halt | Failed | Cancelled``;
 ``on_step_result()`` returns ``None`` or one of ``Pending | Complete | Halt | Failed``.
 ``DispatchJob`` is one claimed step; ``StepResult`` is what a worker sends back.
 
@@ -128,6 +128,13 @@ class Failed:
     """A step spent its attempts; ``error`` says which step, run, type and message."""
 
     error: StepError
+
+
+@dataclass
+class Cancelled:
+    """An operator cancelled the execution; ``reason`` is what they gave, if anything."""
+
+    reason: str | None = None
 
 
 @dataclass

@@ -5,7 +5,7 @@ module; ``tests/unit/test_status.py`` pins them, because changing one
 would orphan every stored record that uses it.
 
 ``StepStatus.CANCELLED`` is never stored: a step still ready, retrying or in
-progress when its execution ended (halted, failed, later cancelled) is
+progress when its execution ended (halted, failed, cancelled) is
 *reported* cancelled by every reader (``step_status``). Deriving it at read
 time keeps the ending transition O(1): rewriting every open step's record
 in one commit would make halting a 10,000-wide execution one huge write.
@@ -30,13 +30,14 @@ class WorkflowStatus(StrEnum):
     COMPLETE = "complete"
     HALTED = "halted"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # an operator cancelled it (``operations.cancel``); it dispatches nothing more
 
 
 TERMINAL_STEP_STATUSES = frozenset(
     {StepStatus.COMPLETE, StepStatus.HALTED, StepStatus.FAILED, StepStatus.CANCELLED}
 )
 TERMINAL_WORKFLOW_STATUSES = frozenset(
-    {WorkflowStatus.COMPLETE, WorkflowStatus.HALTED, WorkflowStatus.FAILED}
+    {WorkflowStatus.COMPLETE, WorkflowStatus.HALTED, WorkflowStatus.FAILED, WorkflowStatus.CANCELLED}
 )
 
 

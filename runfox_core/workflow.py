@@ -30,7 +30,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from .backend.base import Backend
@@ -38,7 +37,8 @@ from .backend.runner import Worker
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn
 from .errors import ConflictError, Problem
-from .results import Complete, Dispatch, Failed, Halt, Pending, StateChangeEvent, StepResult
+from .inspector import Description, describe
+from .results import Cancelled, Complete, Dispatch, Failed, Halt, Pending, StateChangeEvent, StepResult
 from .spec import load_yaml, validate
 from .status import StepStatus, WorkflowStatus
 
@@ -136,7 +136,7 @@ class Workflow:
             return result
         raise ConflictError(f"execution {self.id}: gave up after {MAX_CONFLICT_RETRIES} conflicting writes")
 
-    def advance(self) -> Dispatch | Pending | Complete | Halt | Failed:
+    def advance(self) -> Dispatch | Pending | Complete | Halt | Failed | Cancelled:
         """Claim every dispatchable step and return its jobs (already marked in progress).
 
         Also fails steps past their deadline and re-emits jobs whose send was
@@ -223,6 +223,11 @@ class Workflow:
         """
         return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now))
 
+    def cancel(self, reason: str | None = None) -> Complete | Halt | Failed | Cancelled:
+        """End the execution as cancelled (one small commit); if it had already ended, return
+        how it ended and change nothing. Use ``operations.cancel``, which says which it was."""
+        return self._transact(lambda txn, now: tx.cancel(txn, reason, now))
+
     def written_step(self, op: str) -> Any:
         """The record of ``op`` this handle's last transition wrote, or None if it wrote none
         (for instance, the result it was given was stale and ignored)."""
@@ -238,7 +243,8 @@ class Workflow:
                     del self._snapshot.header.unsent[job.op]
         return results
 
-    def run(self, worker: Worker | None = None, timeout: float | None = None) -> Complete | Halt | Failed:
+    def run(self, worker: Worker | None = None,
+            timeout: float | None = None) -> Complete | Halt | Failed | Cancelled:
         """Drive the execution to its end: advance, dispatch, run the worker, apply results.
 
         ``worker`` is anything with ``run(workflow_execution_id)`` (default:
@@ -251,7 +257,7 @@ class Workflow:
         give_up = None if timeout is None else clock() + timeout
         while True:
             result = self.advance()
-            if isinstance(result, (Complete, Halt, Failed)):
+            if isinstance(result, (Complete, Halt, Failed, Cancelled)):
                 return result
             progressed = False
             if isinstance(result, Dispatch):
@@ -277,79 +283,54 @@ class Workflow:
         return self.on_step_result(result.op, result.output, run_id=result.run_id, error=result.error)
 
     # ------------------------------------------------------------ inspection
+    # Thin delegates to ``inspector.describe`` (the runfox API has these names); each reads the store.
+
+    def describe(self) -> Description:
+        """Everything about the execution now, from one load (see ``inspector.py``)."""
+        return describe(self.backend, self.id)
 
     @property
     def status(self) -> WorkflowStatus:
-        return self.backend.load_header(self.id).status
+        return describe(self.backend, self.id, steps=False).status
 
     @property
     def outcome(self) -> Any:
-        """Resolved outputs (complete), the branch result (halted), else None."""
-        return self.backend.load_header(self.id).outcome
+        """Resolved outputs (complete), the branch result (halted), ``{"reason"}`` (cancelled), else None."""
+        return describe(self.backend, self.id, steps=False).outcome
 
     @property
     def error(self) -> dict[str, Any] | None:
         """The failing step's error (step, run_id, type, message) once the execution failed."""
-        return self.backend.load_header(self.id).error
+        return describe(self.backend, self.id, steps=False).error
 
     @property
     def state(self) -> dict[str, Any]:
-        return self.backend.store.load_state(self.id, None)
-
-    def _records(self) -> dict[str, Any]:
-        return self.backend.load_steps(self.id)
+        return self.describe().state
 
     @property
     def step_statuses(self) -> dict[str, StepStatus]:
         """Each step's status; once the execution ended, steps left open read ``cancelled``."""
-        return {sid: rec.status for sid, rec in self._records().items()}
+        return self.describe().step_statuses
 
     @property
     def progress(self) -> dict[str, int]:
         """Count of steps in each status, plus 'total'."""
-        counts: dict[str, int] = {str(s): 0 for s in StepStatus}
-        records = self._records()
-        for rec in records.values():
-            counts[str(rec.status)] += 1
-        counts["total"] = len(records)
-        return counts
+        return self.describe().progress
 
     @property
     def step_durations(self) -> dict[str, float]:
         """Seconds each started step has run (its latest run; unfinished ones up to now)."""
-        now = datetime.fromtimestamp(self.backend.clock()).astimezone()
-        out = {}
-        for sid, rec in self._records().items():
-            if rec.status == StepStatus.CANCELLED and not rec.end_time:
-                continue  # it never finished: no duration to report
-            if rec.start_time:
-                end = datetime.fromisoformat(rec.end_time) if rec.end_time else now
-                out[sid] = (end - datetime.fromisoformat(rec.start_time)).total_seconds()
-        return out
+        return self.describe().step_durations
 
     @property
     def elapsed(self) -> float:
         """Seconds from the earliest step start to the latest end (or now, if still running)."""
-        records = [r for r in self._records().values()
-                   if r.start_time and (r.end_time or r.status != StepStatus.CANCELLED)]
-        if not records:
-            return 0.0
-        start = min(datetime.fromisoformat(r.start_time) for r in records if r.start_time)
-        if all(r.end_time for r in records):
-            end = max(datetime.fromisoformat(r.end_time) for r in records if r.end_time)
-        else:
-            end = datetime.fromtimestamp(self.backend.clock()).astimezone()
-        return (end - start).total_seconds()
+        return self.describe().elapsed
 
     def timeline(self) -> list[dict[str, Any]]:
         """One row per step, in spec order: step, run_id, status, start, end, seconds, and
         missing_paths (paths its conditions read that did not exist, when no branch fired)."""
-        durations = self.step_durations
-        return [
-            {"step": sid, "run_id": rec.run_id, "status": str(rec.status), "start": rec.start_time,
-             "end": rec.end_time, "seconds": durations.get(sid), "missing_paths": rec.missing_paths}
-            for sid, rec in self._records().items()
-        ]
+        return self.describe().timeline()
 
     def __repr__(self) -> str:
         return f"Workflow(id={self.id!r})"

@@ -19,7 +19,7 @@ claim (a missing path or an operator that raises fails the step:
 or ``set`` target that raises fails the attempt: ``BranchError``), and
 ``outputs`` that cannot be resolved fail the execution (``OutputError``).
 
-Ending an execution (halt, failure) writes only the ending step and the
+Ending an execution (halt, failure, ``cancel``) writes only the ending step and the
 header, whatever the width: steps left open are *reported* cancelled by
 readers (``status.step_status``), and their results are ignored as stale.
 """
@@ -35,7 +35,7 @@ from typing import Any
 from .. import expressions
 from ..errors import PayloadError
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload
-from ..results import Complete, DispatchJob, Failed, Halt, Pending, StepError
+from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from .records import StepRecord
@@ -51,8 +51,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
-def terminal_result(txn: Txn) -> Complete | Halt | Failed | None:
+def terminal_result(txn: Txn) -> Complete | Halt | Failed | Cancelled | None:
     h = txn.header
+    if h.status == WorkflowStatus.CANCELLED:
+        return Cancelled((h.outcome or {}).get("reason"))
     if h.status == WorkflowStatus.COMPLETE:
         return Complete(h.outcome)
     if h.status == WorkflowStatus.HALTED:
@@ -407,3 +409,28 @@ def check_deadline(txn: Txn, sid: str, run_id: int, now: float) -> tuple[bool, f
         return False, entry[1]
     expire_deadlines(txn, now)
     return True, None
+
+
+# ------------------------------------------------------------------ cancel
+
+
+def cancel(txn: Txn, reason: str | None, now: float) -> tuple[bool, Complete | Halt | Failed | Cancelled]:
+    """End a running execution as cancelled: one header write, whatever its width.
+
+    Steps left open are reported cancelled and their results ignored (as for
+    any ended execution); nothing ready, retrying or unsent is dispatched
+    again, because every advance starts with ``terminal_result``. An ended
+    execution is left as it is and its ending returned (changed: False).
+    """
+    done = terminal_result(txn)
+    if done is not None:
+        return False, done
+    h = txn.header
+    h.status = WorkflowStatus.CANCELLED
+    h.outcome = {"reason": reason}
+    h.updated_at = iso(now)
+    h.ready.clear()
+    h.deadlines.clear()
+    txn.unsent_remove.extend(h.unsent)  # nothing is owed a resend any more
+    h.unsent.clear()
+    return True, Cancelled(reason)

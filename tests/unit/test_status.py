@@ -13,5 +13,5 @@ def test_step_status_values_are_pinned() -> None:
 def test_workflow_status_values_are_pinned() -> None:
     assert {s.name: s.value for s in WorkflowStatus} == {
         "PENDING": "pending", "IN_PROGRESS": "in_progress", "COMPLETE": "complete",
-        "HALTED": "halted", "FAILED": "failed",
+        "HALTED": "halted", "FAILED": "failed", "CANCELLED": "cancelled",
     }

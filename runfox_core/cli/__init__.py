@@ -1,0 +1,359 @@
+"""cli -- ``runfox``: validate, graph, run, start, status, watch and cancel executions.
+
+Installed as the ``runfox`` console script (``pyproject.toml``
+``[project.scripts]``); ``python -m runfox_core.cli`` is the same. Every
+command is a thin shell over ``runfox_core.operations`` (the functions the
+Lambdas use), so the CLI and the deployed system cannot disagree.
+
+Exit codes: 0 ok; 1 the workflow failed, halted or was cancelled (or
+``--timeout`` passed with it still running); 2 bad
+usage, a bad spec or inputs, an unknown execution, a cancel of an ended one
+(nothing changed). ``--json`` on every read command prints one JSON document
+instead of text. ``--help`` on every command.
+
+Targets: in process (``run``), ``--db FILE`` (SQLite: ``watch`` applies
+results and, with ``--executors``, works the jobs), ``--local`` (the
+embedded AWS that ``runfox local up`` keeps running: the start and advance
+operations run here against it, its event sources run the router and the
+executors, as deployed; see ``localdev.py``) and ``--stack NAME`` (the
+deployed stack: start and cancel invoke its Lambdas, reads go to its table;
+see ``stack.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple, TextIO
+
+from .. import api, operations
+from ..api import RequestError
+from ..backend.base import Backend
+from ..errors import (
+    ExecutionEndedError,
+    ExecutionExistsError,
+    ExecutionNotFoundError,
+    PayloadError,
+    SpecError,
+)
+from ..inspector import Description
+from ..spec import compile_spec, load_yaml, validate
+from ..status import WorkflowStatus
+from . import localdev, targets
+from .follow import follow, timeline_table
+from .graph import execution_graph, spec_graph
+from .stack import StackError, StackTarget
+
+OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
+#: how an execution that ended this way exits (any other status: OK)
+ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
+#: errors that mean the request was wrong (exit 2, nothing changed)
+BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionEndedError,
+               ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError)
+
+
+class Target(NamedTuple):
+    """Where executions live: a Backend to read them, and how to start and cancel one there."""
+
+    backend: Backend
+    drive: bool  # whether a follower applies results itself (SQLite), or a router does (AWS)
+    start: Callable[[dict[str, Any]], dict[str, Any]]  # a start payload -> the start Lambda's answer
+    cancel: Callable[[str, str | None], dict[str, Any]]  # (execution, reason) -> the advance Lambda's answer
+
+
+class UsageError(ValueError):
+    """Raised for an argument argparse cannot check (a spec file that is missing, inputs that are not JSON)."""
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; return its exit code."""
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    engine_log = logging.getLogger("runfox_core")
+    level = engine_log.level
+    if not args.verbose:  # an executor's exception is already in the progress line; its log warning is noise
+        engine_log.setLevel(logging.ERROR)
+    try:
+        return int(args.command(args, out))
+    except (UsageError, *BAD_REQUEST) as exc:
+        print(f"runfox {args.command_name}: {_message(exc)}", file=sys.stderr)
+        return BAD_USAGE
+    except TimeoutError as exc:  # still running: not ok, not a bad request
+        print(f"runfox {args.command_name}: {exc}", file=sys.stderr)
+        return WORKFLOW_ENDED_BADLY
+    finally:
+        engine_log.setLevel(level)  # main() may run inside a longer-lived process (tests, notebooks)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        spec = _spec(args.spec)
+    except SpecError as exc:  # YAML that does not parse: reported like any other problem
+        problems, warnings = list(exc.problems), []
+    else:
+        found = validate(spec, _inputs(args.inputs))
+        problems, warnings = list(found), list(found.warnings)
+    if args.json:
+        _json(out, {"valid": not problems, "errors": [p.to_dict() for p in problems],
+                    "warnings": [w.to_dict() for w in warnings]})
+    else:
+        for p in problems:
+            out.write(f"error: {p}\n")
+        for w in warnings:
+            out.write(f"warning: {w}\n")
+        out.write(f"{args.spec}: {'invalid' if problems else 'valid'} "
+                  f"({_count(len(problems), 'error')}, {_count(len(warnings), 'warning')})\n")
+    return BAD_USAGE if problems else OK
+
+
+def cmd_graph(args: argparse.Namespace, out: TextIO) -> int:
+    if Path(args.subject).is_file():
+        text = spec_graph(compile_spec(_spec(args.subject)))
+        status = None
+    else:
+        if args.db is None and not args.local and not args.stack:
+            raise UsageError(f"{args.subject!r} is not a spec file; to graph an execution, give its target "
+                             "(--db, --local or --stack)")
+        description = operations.describe(_target(args).backend, args.subject)
+        text, status = execution_graph(description), description.status
+    if args.json:
+        _json(out, {"mermaid": text, "status": None if status is None else str(status)})
+    else:
+        out.write(text)
+    return OK
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    spec, inputs = _spec(args.spec), _inputs(args.inputs) or {}
+    executor = targets.load_executor(args.executors)
+    backend = targets.sqlite_backend(args.db, executor) if args.db else targets.memory_backend(executor)
+    started = operations.start(backend, spec, inputs, args.name)
+    log = _log(args, out)
+    log.write(f"runfox run: {started.execution} ({'SQLite ' + args.db if args.db else 'in process'})\n")
+    description = follow(backend, started.execution, log, drive=True, worker=backend.worker, timeout=args.timeout)
+    return _ended(args, out, description)
+
+
+def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
+    payload = {"spec": _spec(args.spec), "inputs": _inputs(args.inputs) or {}}
+    if args.name is not None:
+        payload["name"] = args.name
+    started = _target(args).start(payload)
+    if args.json:
+        _json(out, started)
+    else:
+        jobs = ", ".join(job["step"] for job in started["dispatched"]) or "nothing"
+        verb = "started" if started["created"] else "already started"
+        out.write(f"{started['execution']}\n{verb}: {started['status']}, dispatched {jobs}\n")
+    return OK
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    description = operations.describe(_target(args).backend, args.execution)
+    if args.json:
+        _json(out, description.to_dict())
+    else:
+        _summary(out, description)
+        out.write(timeline_table(description))
+    return WORKFLOW_ENDED_BADLY if description.status in ENDED_BADLY else OK
+
+
+def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.executors and not args.db:
+        raise UsageError("--executors is for --db: on --local and --stack the deployed executors run the jobs")
+    target = _target(args, targets.load_executor(args.executors) if args.executors else None)
+    log = _log(args, out)
+    log.write(f"runfox watch: {args.execution}\n")
+    description = follow(target.backend, args.execution, log, drive=target.drive, worker=target.backend.worker,
+                         timeout=args.timeout)
+    return _ended(args, out, description)
+
+
+def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
+    cancelled = _target(args).cancel(args.execution, args.reason)
+    if args.json:
+        _json(out, cancelled)
+    else:
+        out.write(f"{cancelled['execution']}: {cancelled['status']}\n")
+    return OK
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _ended(args: argparse.Namespace, out: TextIO, description: Description) -> int:
+    """Print how a followed execution ended (text or JSON); its exit code."""
+    if args.json:
+        _json(out, description.to_dict())
+    else:
+        out.write("\n")
+        _summary(out, description)
+        out.write(timeline_table(description))
+    return WORKFLOW_ENDED_BADLY if description.status in ENDED_BADLY else OK
+
+
+def _summary(out: TextIO, d: Description) -> None:
+    out.write(f"{d.execution}: {d.status}" + (f" (name {d.name})" if d.name else "") + "\n")
+    if d.error:
+        out.write(f"error: step {d.error['step']!r} run {d.error['run_id']}: {d.error['type']}: "
+                  f"{d.error['message']}\n")
+    elif d.outcome is not None:
+        out.write(f"outcome: {json.dumps(d.outcome, sort_keys=True)}\n")
+
+
+def _log(args: argparse.Namespace, out: TextIO) -> TextIO:
+    """Where progress lines go: ``out``, or stderr when ``out`` carries JSON."""
+    return sys.stderr if args.json else out
+
+
+def _target(args: argparse.Namespace, executor: Any = None) -> Target:
+    if args.stack:
+        deployed = StackTarget(args.stack)
+        return Target(deployed.backend, False, deployed.start, deployed.cancel)
+    if args.local:
+        factory = localdev.use_local()
+        return _engine_here(factory.get_backend(), factory.get_settings().queue_map, drive=False)
+    return _engine_here(targets.sqlite_backend(args.db, executor), None, drive=True)
+
+
+def _engine_here(backend: Backend, tokens: Any, drive: bool) -> Target:
+    """A target whose operations run in this process (SQLite, the local AWS), as the Lambdas run them."""
+
+    def start(payload: dict[str, Any]) -> dict[str, Any]:
+        started = api.start(backend, api.parse_start(payload, tokens))
+        return {**started.to_dict(), "created": started.created}
+
+    def cancel(execution: str, reason: str | None) -> dict[str, Any]:
+        return operations.cancel(backend, execution, reason).to_dict()
+
+    return Target(backend, drive, start, cancel)
+
+
+def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
+    return localdev.up(args.config, out) if args.action == "up" else localdev.down(out)
+
+
+def _spec(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read spec {path!r}: {exc.strerror}") from None
+    return load_yaml(text)
+
+
+def _inputs(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--inputs is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--inputs must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _json(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runfox", description="Validate, graph, run and operate runfox workflow executions.",
+        epilog="exit codes: 0 ok, 1 the workflow failed, halted or was cancelled, 2 bad usage or bad spec")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the engine's log warnings")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=handler, command_name=name)
+        return sub
+
+    def read(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+
+    def target(sub: argparse.ArgumentParser, required: bool = True) -> None:
+        where = sub.add_mutually_exclusive_group(required=required)
+        where.add_argument("--db", metavar="FILE", help="the SQLite file holding the executions")
+        where.add_argument("--local", action="store_true", help="the local AWS that `runfox local up` runs")
+        where.add_argument("--stack", metavar="NAME", help="the deployed stack (found from its CloudFormation "
+                                                           "outputs, with your AWS credentials)")
+
+    def start_arguments(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("spec", metavar="SPEC", help="the workflow spec (a YAML file)")
+        sub.add_argument("--inputs", metavar="JSON", help="the workflow inputs, a JSON object")
+        sub.add_argument("--name", help="a unique name: starting the same request again finds the same execution")
+
+    sub = command("validate", cmd_validate, "Check a spec (and inputs): every error and warning at once.")
+    sub.add_argument("spec", metavar="SPEC", help="the workflow spec (a YAML file)")
+    sub.add_argument("--inputs", metavar="JSON", help="also check these workflow inputs (a JSON object)")
+    read(sub)
+
+    sub = command("graph", cmd_graph, "Print a spec or an execution as a Mermaid flowchart "
+                                      "(an execution's steps styled by status, with run and duration).")
+    sub.add_argument("subject", metavar="SPEC|EXECUTION", help="a spec file, or an execution key (with --db)")
+    target(sub, required=False)
+    read(sub)
+
+    sub = command("run", cmd_run, "Run a spec to its end with your executor, in process or on SQLite, "
+                                  "printing each step as it lands and the timeline at the end.")
+    start_arguments(sub)
+    sub.add_argument("--executors", metavar="MODULE:FUNCTION", required=True,
+                     help="your execute(op, inputs) -> dict function")
+    target(sub, required=False)
+    sub.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
+    read(sub)
+
+    sub = command("start", cmd_start, "Start an execution on a target; print its key.")
+    start_arguments(sub)
+    target(sub)
+    read(sub)
+
+    sub = command("status", cmd_status, "Show an execution: status, outcome or error, and each step.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    read(sub)
+
+    sub = command("watch", cmd_watch, "Follow an execution to its end, a line per step change, then the timeline.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    sub.add_argument("--executors", metavar="MODULE:FUNCTION",
+                     help="with --db: also work its jobs with this execute(op, inputs) function")
+    sub.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
+    read(sub)
+
+    sub = command("cancel", cmd_cancel, "Cancel a running execution: nothing more is dispatched for it.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    sub.add_argument("--reason", help="why (kept with the execution)")
+    read(sub)
+
+    sub = command("local", cmd_local, "Start or stop the local AWS (moto, the tables and queues, the real "
+                                      "handlers) as a background dev server for --local.")
+    sub.add_argument("action", choices=("up", "down"), help="up: start it (if not up); down: stop it")
+    sub.add_argument("--config", metavar="FILE", help="executors config (default: $RUNFOX_EXECUTORS_CONFIG "
+                                                      "or executors.json)")
+    return parser
+
+
+def run() -> None:
+    """The console script's entry point."""
+    sys.exit(main())
