@@ -14,11 +14,11 @@ def test_cancel_through_the_advance_lambda_ends_it_and_later_advances_send_nothi
     # Given a started execution whose first job is out
     key = call(config.START_HANDLER, load_event("start"))["execution"]
     take_messages(cloud, op_queue_name("make_greeting"))
-    # When it is cancelled, then advanced again
-    cancelled = call(config.ADVANCE_HANDLER, {"execution": key, "action": "cancel", "reason": "by hand"})
+    # When it is cancelled with events/cancel.json's action and reason, then advanced again
+    cancelled = call(config.ADVANCE_HANDLER, {**load_event("cancel"), "execution": key})
     again = call(config.ADVANCE_HANDLER, {"execution": key})
     # Then it reads cancelled and no job was sent after the cancel
-    assert cancelled == {"execution": key, "status": "cancelled", "dispatched": [], "reason": "by hand"}
+    assert cancelled == {"execution": key, "status": "cancelled", "dispatched": [], "reason": "stopped by an operator"}
     assert (again["status"], again["dispatched"]) == ("cancelled", [])
     assert take_messages(cloud, op_queue_name("make_greeting")) == []
 
@@ -31,6 +31,12 @@ def test_cancelling_an_ended_or_unknown_execution_is_answered_with_the_problem(c
     assert call(config.ADVANCE_HANDLER, {"execution": key, "action": "cancel"})["status"] == "cancelled"
     unknown = call(config.ADVANCE_HANDLER, {"execution": "no#such", "action": "cancel"})["error"]
     assert (unknown["type"], unknown["field"]) == ("ExecutionNotFoundError", "execution")
+
+
+def test_the_sample_cancel_payload_names_an_unknown_execution(cloud: LocalCloud) -> None:
+    # Given events/cancel.json (its key is a placeholder)
+    # When / Then
+    assert call(config.ADVANCE_HANDLER, load_event("cancel"))["error"]["type"] == "ExecutionNotFoundError"
 
 
 def test_an_unknown_action_or_a_reason_without_cancel_is_refused(cloud: LocalCloud) -> None:
