@@ -75,9 +75,11 @@ test-reliability: $(VENV)/.installed-dev  ## fault injection, bad-input corpus, 
 reliability: $(VENV)/.installed-dev  ## the reliability tier at full size (200 executions), printing its figures
 	$(PYTEST) tests/reliability -s -p no:xdist
 
-lint: $(VENV)/.installed-dev  ## ruff, and mypy over runfox_core, lambdas, infra and local
+lint: $(VENV)/.installed-dev  ## ruff; mypy over runfox_core, lambdas, infra, local; a user's script, strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	@# from an empty folder, as a user's code is checked: runfox_core is found only where it is installed
+	cd "$$(mktemp -d)" && $(abspath $(VENV))/bin/mypy --strict --no-incremental $(CURDIR)/tests/typing/user_script.py
 
 bench: $(VENV)/.installed-dev  ## engine speed figures (bench/core.py)
 	$(PY) bench/core.py
