@@ -20,7 +20,7 @@ TEST_LOAD_EXECUTIONS ?= 40
 
 help:  ## list the targets
 	@echo "usage: make <target> [VAR=value ...]"
-	@awk -F':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "variables: SPEC, INPUTS, CONFIG (demo); JOBS (test workers); PAYLOAD (invoke); CDK_FLAGS (deploy)"
 
 # ---------------------------------------------------------------- install

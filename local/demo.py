@@ -74,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in response:
             print("start rejected:", _one_line(response["error"]))
             return 1
-        key = response["execution"]
+        execution_key = response["execution"]
         jobs = ", ".join(job["step"] for job in response["dispatched"]) or "nothing"
-        print(f"start -> {key}: {response['status']}, dispatched {jobs}")
+        print(f"start -> {execution_key}: {response['status']}, dispatched {jobs}")
         from runfox_core.aws.factory import get_backend  # after LocalCloud set the environment
 
-        workflow = Workflow(key, get_backend())
+        workflow = Workflow(execution_key, get_backend())
         driver = EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=RETRY_VISIBILITY_SECONDS,
                                    on_delivery=_progress(workflow, started))
         try:
