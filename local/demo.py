@@ -119,22 +119,24 @@ def _payload(path: Path, inputs: str | None) -> dict[str, Any]:
     if path.suffix in (".yaml", ".yml"):
         payload = {"spec": text, "inputs": example_inputs(path)}
     else:
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--spec {path}: not valid JSON ({exc}); a .yaml file is read as a spec") from None
-        if not isinstance(payload, dict):
-            raise UsageError(f"--spec {path}: a start payload is a JSON object with a 'spec'")
+        payload = _json_object(text, f"--spec {path}", "a start payload, a JSON object like events/start.json "
+                                                       "(a .yaml file is read as a spec)")
     if inputs is not None:
-        try:
-            given = json.loads(inputs)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--inputs is not valid JSON ({exc}): {inputs!r}") from None
-        if not isinstance(given, dict):
-            raise UsageError(f"--inputs must be a JSON object, like '{{\"n\": 10}}', not {inputs!r}")
+        given = _json_object(inputs, "--inputs", """a JSON object like '{"n": 10}'""")
         current = payload.get("inputs")
         payload["inputs"] = {**(current if isinstance(current, dict) else {}), **given}
     return payload
+
+
+def _json_object(text: str, what: str, expected: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object, or a ``UsageError`` naming ``what`` and what was expected."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON ({exc}); expected {expected}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what} must be {expected}, not a JSON {type(value).__name__}")
+    return value
 
 
 def example_inputs(spec: Path) -> dict[str, Any]:
