@@ -13,14 +13,17 @@ one line per command and the targets: `make demo` under 60 s, `make test` under
 `make test-*`, in the order `make test` runs them), so the figure comes with its
 parts.
 
-Known limits: wall-clock time on a shared machine moves with its load (the load
-average is printed before and after); the clone is deleted unless ``--keep``.
+Known limits: wall-clock time on a shared machine moves with its load, so each
+line also gives the CPU seconds the command and its children used (user +
+system), and the load average is printed before and after; the clone is
+deleted unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,15 +50,21 @@ def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def timed(target: str, clone: Path, env: dict[str, str]) -> float:
-    """Run ``make <target>`` in the clone; return its wall-clock seconds (raise if it fails)."""
-    started = time.monotonic()
+def cpu_seconds() -> float:
+    """User + system CPU seconds of every finished child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(target: str, clone: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Run ``make <target>`` in the clone; return its wall-clock and CPU seconds (raise if it fails)."""
+    started, cpu = time.monotonic(), cpu_seconds()
     result = subprocess.run(["make", target], cwd=clone, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
         raise SystemExit(f"make {target} failed after {seconds:.0f} s:\n{tail}")
-    return seconds
+    return seconds, cpu_seconds() - cpu
 
 
 def verdict(seconds: float, target: float) -> str:
@@ -80,14 +89,16 @@ def main() -> int:
     clone = workdir / "runfox"
     try:
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-        demo = timed("demo", clone, env)
-        print(f"make demo (from nothing): {demo:6.1f} s  {verdict(demo, DEMO_TARGET_SECONDS)}")
+        demo, demo_cpu = timed("demo", clone, env)
+        print(f"make demo (from nothing):    {demo:6.1f} s  ({demo_cpu:5.1f} s CPU)  "
+              f"{verdict(demo, DEMO_TARGET_SECONDS)}")
         if not args.demo_only:
             parts = {step: timed(step, clone, env) for step in TEST_STEPS}
-            total = sum(parts.values())
-            print(f"make test (after make demo): {total:6.1f} s  {verdict(total, TEST_TARGET_SECONDS)}")
-            for step, seconds in parts.items():
-                print(f"  make {step:<17} {seconds:6.1f} s")
+            total, total_cpu = (sum(p[i] for p in parts.values()) for i in (0, 1))
+            print(f"make test (after make demo): {total:6.1f} s  ({total_cpu:5.1f} s CPU)  "
+                  f"{verdict(total, TEST_TARGET_SECONDS)}")
+            for step, (seconds, cpu) in parts.items():
+                print(f"  make {step:<17}      {seconds:6.1f} s  ({cpu:5.1f} s CPU)")
         print(f"done; {load()}")
     finally:
         if args.keep:

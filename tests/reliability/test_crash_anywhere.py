@@ -9,8 +9,6 @@ makes its own clean run to compare with.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fault_kit import WORKFLOW_CONFIG, CallTap, Ending, operations, run_once, tapped
 
@@ -25,8 +23,10 @@ def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
 
 
-def run(tap: CallTap, name: str, monkeypatch: Any) -> Ending:
-    with LocalCloud(WORKFLOW_CONFIG, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch):
+def run(tap: CallTap, name: str) -> Ending:
+    # a MonkeyPatch per run: the tap's wrappers come off again instead of stacking up run after run
+    with (pytest.MonkeyPatch.context() as monkeypatch,
+          LocalCloud(WORKFLOW_CONFIG, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
         return run_once(cloud, tap, name)
 
 
@@ -34,11 +34,10 @@ SHARDS = 2
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
-def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: int,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: int) -> None:
     # Given the clean run of a workflow with a fan-out, a join and a loop, and its numbered AWS calls
     clean_tap = CallTap()
-    clean = run(clean_tap, "clean", monkeypatch)
+    clean = run(clean_tap, "clean")
     assert clean.status == "complete" and clean.outcome == {"sum": 19, "count": 3}
     total = len(clean_tap.calls)
     survived, broken = 0, []
@@ -46,7 +45,7 @@ def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: i
     crashes = range(1 + shard, total + 1, SHARDS)
     for k in crashes:
         tap = CallTap(fail_at=k)
-        ending = run(tap, f"crash-{k}", monkeypatch)
+        ending = run(tap, f"crash-{k}")
         assert tap.fired is not None, f"call {k} was never made: the injection did not happen"
         # Then the run ends with the same outcome, the same run ids (no result applied twice) and exact state
         if ending == clean:
