@@ -15,14 +15,16 @@ server stays the default, as it is what a Lambda talks to (HTTP, a separate
 process, one request at a time), and threads need its serialised requests.
 
 Known limits: one LocalCloud at a time per process (they share the server
-and ``os.environ``); ``quiet`` sets the Lambdas' log level to ERROR, which
-Powertools reads when a handler module is first imported. In-process moto is
+and ``os.environ``); ``quiet`` sets the Lambdas' log level to ERROR (in the
+environment, and on the service's logger, which Powertools configures only
+once per process). In-process moto is
 not safe for handlers called from several threads at once.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -74,6 +76,10 @@ class LocalCloud:
             self.deployment = deploy(self.executors, self.client("sqs"), self.client("dynamodb"))
             self._set_env(dict(self.deployment.environment))
             _forget_cached_backends()
+            if self.quiet:  # Powertools sets a logger's level once per process: set it for this cloud's life
+                service_logger = logging.getLogger(config.SERVICE_NAME)
+                self._undo.append(functools.partial(service_logger.setLevel, service_logger.level))
+                service_logger.setLevel(logging.ERROR)
         except BaseException:
             self.stop()
             raise
