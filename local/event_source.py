@@ -152,8 +152,10 @@ class EventSourceDriver:
             failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
             if not failed <= ids:  # Lambda fails the whole batch on an unknown identifier
                 failed = ids
-        except Exception:
-            log.exception("handler %s failed its whole batch of %d", consumer.handler, len(records))
+        except Exception as exc:  # Lambda's verdict too: the whole batch failed; SQS redelivers it
+            log.warning("%s failed its whole batch of %d: %s: %s", consumer.handler, len(records),
+                        type(exc).__name__, exc)
+            log.debug("%s traceback", consumer.handler, exc_info=True)
             failed = ids
         if not duplicate:
             self.stats.records += len(records)

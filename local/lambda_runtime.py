@@ -126,7 +126,7 @@ def record_aws_calls() -> None:
         client.meta.events.register("before-parameter-build.*.*", _record_call)
         return client
 
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    botocore.session.Session.create_client = create_client
     _recording = True
 
 

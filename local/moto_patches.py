@@ -50,7 +50,7 @@ def install() -> Callable[[], None]:
     touched: dict[str, list[tuple[Any, Any]]] = {}  # table -> (hash, range) keys the transaction names
 
     def item_backup(item: Any) -> Any:
-        new = Item.__new__(Item)
+        new: Any = Item.__new__(Item)  # filled by hand: Item.__init__ would copy every attribute
         new.hash_key, new.range_key = item.hash_key, item.range_key
         attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.__init__(attrs)

@@ -103,8 +103,11 @@ def reset() -> None:
         response.read()
 
 
-def aws_environment(url: str) -> dict[str, str | None]:
-    """What boto3 needs to reach the server with fake credentials and nothing from ~/.aws (None: unset)."""
+def aws_environment(url: str | None) -> dict[str, str | None]:
+    """What boto3 needs to reach the server with fake credentials and nothing from ~/.aws (None: unset).
+
+    ``url=None``: no endpoint override, for moto in process (``mock_aws`` intercepts AWS's own URLs).
+    """
     return {
         "AWS_ENDPOINT_URL": url,
         "AWS_DEFAULT_REGION": REGION,

@@ -26,8 +26,10 @@ def call_executor(execute: Executor, job: DispatchJob) -> StepResult:
     try:
         output = execute(job.token, job.inputs)
     except Exception as exc:  # the executor's own failure is a failed attempt
-        log.warning("executor raised", extra={"execution": job.workflow_execution_id, "step": job.op,
-                                              "run_id": job.run_id, "error": repr(exc)})
+        # one line naming the step, run, execution and error (the fields ride in ``extra`` too, for JSON logs)
+        log.warning("step %r run %d of %s: executor raised %s: %s", job.op, job.run_id, job.workflow_execution_id,
+                    type(exc).__name__, exc, extra={"execution": job.workflow_execution_id, "step": job.op,
+                                                    "run_id": job.run_id, "error": repr(exc)})
         return StepResult(job.workflow_execution_id, job.op, job.run_id,
                           error={"type": type(exc).__name__, "message": str(exc)})
     try:

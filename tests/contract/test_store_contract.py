@@ -61,7 +61,8 @@ STORE_FACTORIES: dict[str, Callable[[], contextlib.AbstractContextManager[Store]
 }
 
 
-@pytest.fixture(params=sorted(STORE_FACTORIES))
+@pytest.fixture(params=[pytest.param(name, marks=[pytest.mark.aws] if name == "dynamodb" else [])
+                        for name in sorted(STORE_FACTORIES)])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     with STORE_FACTORIES[request.param]() as s:
         yield s

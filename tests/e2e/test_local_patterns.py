@@ -3,6 +3,9 @@
 Delivery modes (``e2e_kit.MODES``): in order; shuffled; every message
 delivered twice; both. Run-id fencing must make duplicates harmless, so the
 outcome, the error and the accumulated state are the same in every mode.
+Each pattern runs in order and in the hardest mode (shuffled, every message
+twice), which disorders and duplicates at once; "shuffled" and "twice" on
+their own each exercise a part of it, at the cost of two more runs per pattern.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from local.events import load_event
 PATTERNS = ["start", "chain", "fanout", "fanin", "diamond", "state", "halt", "retry", "fibonacci", "raises"]
 
 
-@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("mode", ["in-order", "shuffled-twice"])
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_a_pattern_ends_on_the_emulator_as_it_does_in_process(cloud: LocalCloud, pattern: str, mode: str) -> None:
     # Given a pattern's start payload from events/
@@ -40,14 +43,14 @@ def test_the_greeting_shouts_and_the_failing_executor_reports_its_error(cloud: L
 
 
 def test_a_counter_accumulated_in_state_is_exact_when_every_message_comes_twice(cloud: LocalCloud) -> None:
-    # Given the state pattern counting to 25 by ones
+    # Given the state pattern counting to 12 by ones
     payload = load_event("state")
-    payload["inputs"] = {"add": 1, "target": 25}
+    payload["inputs"] = {"add": 1, "target": 12}
     # When every message is delivered twice, in shuffled order
     local = run_local(cloud, [payload], shuffle=True, duplicate=True, seed=3)
     # Then no pass was counted twice
     (end,) = local.endings
-    assert (end.status, end.outcome, end.state) == ("complete", {"final_count": 25}, {"count": 25})
+    assert (end.status, end.outcome, end.state) == ("complete", {"final_count": 12}, {"count": 12})
 
 
 def test_a_retry_with_backoff_waits_for_its_wake_timer(cloud: LocalCloud) -> None:

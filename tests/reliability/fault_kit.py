@@ -14,6 +14,7 @@ next advance, and timers re-drive executions.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from local.event_source import EventSourceDriver
 from local.events import EXAMPLES_DIR
 from local.lambda_runtime import invoke
 from runfox_core.aws import config
+from runfox_core.aws.config import ExecutorsConfig, load_executors_config
 from runfox_core.aws.factory import get_backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
@@ -38,6 +40,16 @@ from runfox_core.workflow import Workflow
 CONFIG = EXAMPLES_DIR / "executors.json"
 SPEC = yaml.safe_load((Path(__file__).parent / "crash_workflow.yaml").read_text())
 INPUTS = {"start": 2}
+
+
+def only_ops_of(spec: dict[str, Any]) -> ExecutorsConfig:
+    """The examples' deployment cut to ``spec``'s ops: fewer queues to create and for the event sources to poll."""
+    everything = load_executors_config(CONFIG)
+    tokens = {step["fn"] for step in spec["steps"]}
+    return dataclasses.replace(everything, ops={t: op for t, op in everything.ops.items() if t in tokens})
+
+
+WORKFLOW_CONFIG = only_ops_of(SPEC)
 START_RETRIES = 20  # a caller retrying a failed start, as a client SDK would
 
 

@@ -1,11 +1,16 @@
-"""Crash anywhere: for every AWS call the handlers make, a run where that call fails ends like the clean run."""
+"""Crash anywhere: for every AWS call the handlers make, a run where that call fails ends like the clean run.
+
+Each run is on moto in this process (``LocalCloud(in_process=True)``): one
+thread drives the handlers, so the server's HTTP hop and second process add
+nothing but time. The calls are split over ``SHARDS`` tests (call k goes to
+shard k mod SHARDS), so pytest-xdist can run them side by side; each shard
+makes its own clean run to compare with.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from fault_kit import CONFIG, CallTap, Ending, operations, run_once, tapped
+from fault_kit import WORKFLOW_CONFIG, CallTap, Ending, operations, run_once, tapped
 
 from local.cloud import LocalCloud
 from runfox_core.aws import config
@@ -18,29 +23,37 @@ def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
 
 
-def run(tap: CallTap, name: str, monkeypatch: Any) -> Ending:
-    with LocalCloud(CONFIG, quiet=True) as cloud, tapped(tap, monkeypatch):
+def run(tap: CallTap, name: str) -> Ending:
+    # a MonkeyPatch per run: the tap's wrappers come off again instead of stacking up run after run
+    with (pytest.MonkeyPatch.context() as monkeypatch,
+          LocalCloud(WORKFLOW_CONFIG, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
         return run_once(cloud, tap, name)
 
 
-def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(monkeypatch: pytest.MonkeyPatch) -> None:
+SHARDS = 2
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: int) -> None:
     # Given the clean run of a workflow with a fan-out, a join and a loop, and its numbered AWS calls
     clean_tap = CallTap()
-    clean = run(clean_tap, "clean", monkeypatch)
+    clean = run(clean_tap, "clean")
     assert clean.status == "complete" and clean.outcome == {"sum": 19, "count": 3}
     total = len(clean_tap.calls)
     survived, broken = 0, []
-    # When each call k in turn fails (the Lambda "dies" there) and recovery is left to the system
-    for k in range(1, total + 1):
+    # When each call k (of this shard) in turn fails (the Lambda "dies" there) and recovery is left to the system
+    crashes = range(1 + shard, total + 1, SHARDS)
+    for k in crashes:
         tap = CallTap(fail_at=k)
-        ending = run(tap, f"crash-{k}", monkeypatch)
+        ending = run(tap, f"crash-{k}")
         assert tap.fired is not None, f"call {k} was never made: the injection did not happen"
         # Then the run ends with the same outcome, the same run ids (no result applied twice) and exact state
         if ending == clean:
             survived += 1
         else:
             broken.append((k, clean_tap.calls[k - 1], ending))
-    print(f"\ncrash-anywhere: {total} AWS calls in the clean run "
+    print(f"\ncrash-anywhere, shard {shard + 1} of {SHARDS}: {total} AWS calls in the clean run "
           f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
-          f"{survived}/{total} crash runs ended exactly like the clean run")
+          f"{survived}/{len(crashes)} crash runs (every {SHARDS}th call from call {shard + 1}) "
+          f"ended exactly like the clean run")
     assert broken == []
