@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from .backend.store import StoreLimitError
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn
 from .errors import ConflictError, Problem
@@ -92,11 +93,16 @@ class Workflow:
 
     # ------------------------------------------------------------ transitions
 
-    def _transact(self, transition: Callable[[Txn, float], tuple[bool, T]]) -> T:
+    def _transact(self, transition: Callable[[Txn, float], tuple[bool, T]], about: str | None = None,
+                  when_limited: Callable[[Failed], Any] = lambda failed: failed) -> T:
+        """Run ``transition`` until it commits. If the store cannot hold its commit at all
+        (``StoreLimitError``), the execution ends ``failed`` instead, naming the step concerned
+        (the store's, else ``about``), and ``when_limited`` maps that Failed to the result."""
         backend = self.backend
         definition = backend.load_definition(self.id)
         plan = backend.plan(self.id)
         self._written = {}
+        limited: StoreLimitError | None = None
         for attempt in range(MAX_CONFLICT_RETRIES):
             snapshot, fresh = self._snapshot, self._fresh
             if snapshot is None:
@@ -116,6 +122,17 @@ class Workflow:
                 self._snapshot = None
                 backend.record_conflict()
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                continue
+            except StoreLimitError as exc:
+                if limited is not None:
+                    raise
+                log.error("transition cannot be stored; failing the execution",
+                          extra={"execution": self.id, "step": exc.step or about, "error": str(exc)})
+                limited, self._snapshot = exc, None
+
+                def transition(txn: Txn, now: float, step: str | None = exc.step or about,
+                               message: str = str(exc)) -> tuple[bool, Any]:
+                    return True, when_limited(tx.fail_for_limit(txn, step, message, now))
                 continue
             self._written = dict(txn.changed_steps)
             self._snapshot, self._fresh = txn.after_commit(), False
@@ -138,20 +155,24 @@ class Workflow:
             if done is not None:
                 return False, done
             changed = False
-            if any(d <= now for _, d in txn.header.deadlines.values()):
-                tx.expire_deadlines(txn, now)
+            if tx.expired(txn, now):
+                tx.expire_deadlines(txn, now, limit)  # the rest in the next commit of this loop
                 changed = True
                 done = tx.terminal_result(txn)
                 if done is not None:
                     return True, done
+                if tx.expired(txn, now):
+                    return True, []
             found: list[Any] = []
             emitted = {job.op for job in jobs}  # this call's own claims are not stale
             stale = [sid for sid in tx.stale_unsent(txn, now, grace) if sid not in emitted]
             if stale:
                 if not txn.fresh:
                     raise _Reload()
-                found += tx.reemit_unsent(txn, stale, now)
+                found += tx.reemit_unsent(txn, stale[:limit], now)  # the rest in the next commit
                 changed = True
+                if limit and len(stale) > limit:
+                    return True, found
             sids = tx.claimable(txn, now, limit)
             if sids:
                 found += tx.claim(txn, sids, now, max_bytes)
@@ -191,7 +212,7 @@ class Workflow:
                 seen["run_id"] = txn.step(op).run_id
             return applied, result
 
-        result = self._transact(step)
+        result = self._transact(step, about=op)
         if callback is not None and seen.get("applied") and "new" in seen:
             event = StateChangeEvent(op=op, run_id=seen["run_id"], changed_keys=sorted(output or {}))
             callback(self.id, seen["previous"], seen["new"], event)
@@ -203,7 +224,8 @@ class Workflow:
         Returns the deadline (epoch s) if it has not been reached yet, so the
         caller can re-arm a timer; None otherwise. Call ``advance()`` next.
         """
-        return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now))
+        return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now), about=op,
+                              when_limited=lambda failed: None)
 
     def written_step(self, op: str) -> Any:
         """The record of ``op`` this handle's last transition wrote, or None if it wrote none

@@ -31,6 +31,24 @@ from typing import Any
 
 from ..status import StepStatus, WorkflowStatus
 
+MAX_ERROR_MESSAGE_CHARS = 4096  # an attempt's error message is cut to this many characters
+MAX_ERROR_TYPE_CHARS = 128  # and its type to this many
+
+
+def bounded_error(error: dict[str, Any]) -> dict[str, str]:
+    """``{"type", "message"}`` of a failed attempt, cut to the sizes above.
+
+    A cut message ends with how long the original was, so nothing is silently
+    lost: an executor's 220 KB traceback must not make its step's record too
+    large to store (a record also carries up to 192 KiB of inputs).
+    """
+    kind, text = str(error.get("type", "Error")), str(error.get("message", ""))
+    if len(kind) > MAX_ERROR_TYPE_CHARS:
+        kind = kind[:MAX_ERROR_TYPE_CHARS]
+    if len(text) > MAX_ERROR_MESSAGE_CHARS:
+        text = f"{text[:MAX_ERROR_MESSAGE_CHARS]}... (truncated; the original was {len(text):,} characters)"
+    return {"type": kind, "message": text}
+
 
 @dataclass
 class ExecutionDefinition:
