@@ -13,7 +13,11 @@ sk                  attributes
 ``header``          ``version`` (N) the optimistic-concurrency fence;
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
                     ``claimed_at`` (N)}, changed only by per-step deltas;
-                    ``body`` (S) JSON of the rest of ExecutionHeader.
+                    ``body`` JSON of the rest of ExecutionHeader: (S) up to
+                    1 KB, else (B) zlib-compressed; ``pending`` (M) the
+                    journal marker while a large commit is half applied.
+``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
+                    version v: items and unsent changes still to apply.
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
@@ -41,13 +45,38 @@ higher version and the commit fails with ``ConflictError``). Loading named
 steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
 
-Known limits (checked before any write; ``CommitTooLargeError`` /
-``ItemTooLargeError``): one commit is one transaction, so at most 100 items
-(the header + step records + state entries: one output can merge at most 98
-keys into state) and 4 MB; any item at most 400 KB; a definition at most
-about 3.9 MB compressed. ``max_steps_per_commit`` is 50 so a claim leaves
-room for state entries; ``max_bytes_per_commit`` is a hint the engine may use
-to split claims whose resolved inputs are large.
+Commits larger than a transaction (a fan-out of any width, a loop resetting
+hundreds of steps, an output merging hundreds of state keys): ``commit``
+writes what does not fit as journal items (plain PutItems, invisible: no
+reader looks at them unless the header names them), then the one fenced
+header update -- version check, new header, and the marker ``pending`` =
+{version, pieces, next} -- with as many items as fit, then one transaction
+per journal piece, each conditioned on ``pending.next`` naming that piece
+and advancing it (the last removes the marker), then deletes the journal.
+
+The invariant that makes this safe to crash anywhere and to repeat: *no one
+reads or writes an execution on top of a half-applied commit.* Every read
+that can serve a transition (``load_header``, ``load_snapshot``, named and
+whole ``load_steps``/``load_state``) sees the marker first (the header rides
+along, or is read first) and finishes the journal before returning; every
+commit is also conditioned on the marker being absent. A crash before the
+header update leaves only unreferenced journal items (the transition is
+simply run again); a crash after it leaves a marker that the next reader
+completes, exactly once per piece (the ``next`` condition), whoever it is.
+The version moves once per commit, so the engine's optimistic retry loop is
+unchanged. A small commit (the usual step) takes the single-transaction path
+and pays nothing for this.
+
+Known limits (checked before any write; ``ItemTooLargeError`` /
+``CommitTooLargeError``, both ``StoreLimitError``: the engine then ends the
+execution ``failed`` naming the limit, never retries it forever): any item
+at most 400 KB (a step record, a state entry, the header); a commit whose
+items over 350 KB (too large to journal) do not fit in one 4 MB transaction;
+a definition at most about 3.9 MB compressed. The header still grows with
+width (the ready set, join counters, deadlines and unsent claims of steps in
+flight; the body is compressed when over 1 KB): about 10,000 steps with
+24-character ids fit. ``max_steps_per_commit`` (50) is how many claims one
+commit takes, so jobs go out as they are claimed.
 """
 
 from __future__ import annotations
@@ -90,6 +119,7 @@ DEF_PIECE_BYTES = 350_000  # compressed definition bytes per item
 JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
 MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
 MAX_UNSENT_DELTAS = 40  # unsent changes per header update, keeping its expression far under 4 KB
+HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
 _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", PENDING)  # what step/state loads read
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
@@ -173,7 +203,10 @@ class DynamoDBStore(Store):
         body = header.to_dict()
         for name in ("version", "status", "unsent"):
             body.pop(name)
-        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": it.js(body)}
+        text = it.js(body)
+        if len(text["S"]) > HEADER_BODY_INLINE_BYTES:  # compressed: the ready set of a wide fan-out shrinks ~5x
+            text = {"B": zlib.compress(text["S"].encode("utf-8"))}
+        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": text}
 
     @staticmethod
     def _unsent_value(entry: list[float]) -> dict[str, Any]:
@@ -181,7 +214,8 @@ class DynamoDBStore(Store):
 
     @staticmethod
     def _header_from_item(item: dict[str, Any]) -> ExecutionHeader:
-        d = it.from_js(item["body"])
+        body = item["body"]
+        d = it.from_js(body) if "S" in body else json.loads(zlib.decompress(bytes(body["B"])))
         d["version"] = int(item["version"]["N"])
         d["status"] = item["status"]["S"]
         d["unsent"] = {
