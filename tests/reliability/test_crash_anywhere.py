@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fault_kit import CONFIG, CallTap, Ending, operations, run_once, tapped
+from fault_kit import CONFIG, CallTap, Ending, nth, operations, run_once, tapped, wide_fan_out
 
 from local.cloud import LocalCloud
 from runfox_core.aws import config
@@ -18,9 +18,12 @@ def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
 
 
-def run(tap: CallTap, name: str, monkeypatch: Any) -> Ending:
+WIDE = 300  # a fan-out wider than any one DynamoDB transaction, with a join over all of it
+
+
+def run(tap: CallTap, name: str, monkeypatch: Any, **kwargs: Any) -> Ending:
     with LocalCloud(CONFIG, quiet=True) as cloud, tapped(tap, monkeypatch):
-        return run_once(cloud, tap, name)
+        return run_once(cloud, tap, name, **kwargs)
 
 
 def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,4 +46,32 @@ def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(monkeypa
     print(f"\ncrash-anywhere: {total} AWS calls in the clean run "
           f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
           f"{survived}/{total} crash runs ended exactly like the clean run")
+    assert broken == []
+
+
+def test_a_crash_at_a_sample_of_the_calls_of_a_300_wide_fan_out_ends_like_the_clean_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the clean run of a 300-wide fan-out and join, and its numbered AWS calls
+    spec = wide_fan_out(WIDE)
+    clean_tap = CallTap()
+    clean = run(clean_tap, "wide-clean", monkeypatch, spec=spec, timeout=600.0)
+    assert clean.status == "complete" and clean.outcome == {"sum": 4 * WIDE}
+    # When, in turn, these calls fail (a run of this width takes about a minute on the emulator, so a
+    # sample): the send of the 300 claimed jobs (claimed, never sent), the first confirmation that
+    # they were sent, and a result commit half-way through the run
+    calls = clean_tap.calls
+    transactions = [i + 1 for i, op in enumerate(calls) if op == "dynamodb.TransactWriteItems"]
+    points = [nth(calls, "sqs.SendMessageBatch", 2), nth(calls, "dynamodb.UpdateItem", 2),
+              transactions[len(transactions) // 2]]
+    broken = []
+    for k in points:
+        tap = CallTap(fail_at=k)
+        ending = run(tap, f"wide-crash-{k}", monkeypatch, spec=spec, timeout=600.0)
+        assert tap.fired is not None, f"call {k} was never made"
+        if ending != clean:
+            broken.append((k, clean_tap.calls[k - 1], ending.status))
+    # Then every run ends exactly like the clean one
+    print(f"\ncrash-anywhere, {WIDE}-wide fan-out: {len(clean_tap.calls)} AWS calls in the clean run "
+          f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); crashed at "
+          f"{len(points)} of them; {len(points) - len(broken)}/{len(points)} ended exactly like the clean run")
     assert broken == []
