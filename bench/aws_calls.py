@@ -208,7 +208,7 @@ def run(shape: str, n: int) -> dict[str, Any]:
         results = admin_sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
         meter = Meter(admin, "workflows")
         ddb, sqs = meter.attach(boto3.client("dynamodb")), meter.attach(boto3.client("sqs"))
-        runner = SQSRunner({"inc": op_queue}, "tasks", results, sqs_client=sqs, dynamodb_client=ddb)
+        runner = SQSRunner({"inc": op_queue}, results, sqs_client=sqs)
         backend = rfx.Backend(store=DynamoDBStore("workflows", client=ddb), runner=runner)
         handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")))
         platform: Counter[str] = Counter()

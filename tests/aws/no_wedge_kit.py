@@ -253,8 +253,7 @@ def _on_aws(kit: Any, shape: str, w: int, grace: float) -> Ending:
     ddb = strict_limits(kit.client("dynamodb"), kit.workflows_table)
     sqs = QueuesInMemory()
     queue = f"https://sqs.local/runfox-{TOKEN}"
-    runner: Any = SQSRunner({TOKEN: queue}, kit.tasks_table, kit.results_url, sqs_client=sqs,
-                            dynamodb_client=ddb, clock=clock)
+    runner: Any = SQSRunner({TOKEN: queue}, kit.results_url, sqs_client=sqs, clock=clock)
     if shape == "crash":
         runner = _CrashOnce(runner)
     backend = rfx.Backend(store=DynamoDBStore(kit.workflows_table, client=ddb), runner=runner, clock=clock,
