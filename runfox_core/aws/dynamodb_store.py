@@ -508,9 +508,11 @@ class DynamoDBStore(Store):
             item = self._state_item(key, k, v)
             puts.append((item, self._check_size(item, f"execution {key!r}: state entry {k!r}")))
         attrs = self._header_attrs(commit.header)
-        header_size = self._check_size({**self._key(key, SK_HEADER), **attrs, "unsent": {"M": {}}},
-                                       f"execution {key!r}: the header")
         removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
+        unsent = {**{s: e for s, e in commit.header.unsent.items() if s not in removes}, **commit.unsent_add}
+        header_size = self._check_size(
+            {**self._key(key, SK_HEADER), **attrs, "unsent": {"M": {s: self._unsent_value(e) for s, e in unsent.items()}}},
+            f"execution {key!r}: the header")
         deltas: list[tuple[str, list[float] | None]] = [*commit.unsent_add.items(), *((s, None) for s in removes)]
         total = header_size + sum(size for _, size in puts)
         if (1 + len(puts) <= it.MAX_TRANSACTION_ITEMS and total <= it.MAX_TRANSACTION_BYTES

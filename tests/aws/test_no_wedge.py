@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aws_kit import record_calls
 from botocore.exceptions import ClientError
-from no_wedge_kit import HANG_FOR, SHAPES, FakeClock, deadlines, execute, in_memory, on_aws, strict_limits
+from no_wedge_kit import HANG_FOR, SHAPES, FakeClock, deadlines, execute, fan_out, in_memory, on_aws, strict_limits
 
 import runfox_core as rfx
 from runfox_core import driver, messages
@@ -133,3 +133,19 @@ class _ConflictOnce:
 def _workflow_backend(aws: Any, executor: Any) -> rfx.Backend:
     store = DynamoDBStore(aws.workflows_table, client=strict_limits(aws.client("dynamodb"), aws.workflows_table))
     return rfx.Backend(executor=executor, store=store, runner=InProcessRunner())
+
+
+def test_a_transition_no_store_can_hold_ends_the_execution_failed_naming_the_limit(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a store whose items may hold only 1,500 bytes (DynamoDB's 400 KB, scaled down to a test)
+    monkeypatch.setattr(_items, "MAX_ITEM_BYTES", 1_500)
+    backend = rfx.Backend(store=DynamoDBStore(aws.workflows_table, client=aws.dynamodb), runner=InProcessRunner())
+    wf = rfx.Workflow.from_dict(fan_out(60), backend)
+    wf.dispatch(wf.advance().jobs)
+    seed = backend.take_tasks()[0]
+    # When the seed's result makes 60 steps ready and their claims would grow the header past it
+    result = wf.on_step_result("seed", execute(seed.token, seed.inputs), run_id=0, claim_ready=True)
+    # Then the execution ends failed with an error naming the item, its size and the limit, and stays failed
+    assert isinstance(result, rfx.Failed) and result.error.type == "LimitError" and result.error.step == "seed"
+    assert "the header is" in result.error.message and "holds at most 1,500" in result.error.message
+    assert wf.status == rfx.WorkflowStatus.FAILED and isinstance(wf.advance(), rfx.Failed)
