@@ -39,6 +39,7 @@ log = logging.getLogger("runfox_core")
 T = TypeVar("T")
 
 MAX_CONFLICT_RETRIES = 200
+MAX_JOBS_PER_ADVANCE = 1000  # claims one advance() returns, so claims not yet confirmed sent stay bounded
 
 
 class _Reload(Exception):
@@ -145,6 +146,10 @@ class Workflow:
 
         Also fails steps past their deadline and re-emits jobs whose send was
         never confirmed. Safe to call any number of times, concurrently.
+        At most about ``MAX_JOBS_PER_ADVANCE`` jobs come back at once: after
+        dispatching them, call ``advance()`` again while it returns Dispatch
+        (``run()`` and the driver do), so the execution's record of claims not
+        yet sent stays bounded however wide the fan-out.
         """
         grace = self.backend.unsent_grace_seconds
         limit = self.backend.store.max_steps_per_commit
@@ -191,6 +196,8 @@ class Workflow:
             if not isinstance(result, list):
                 return Dispatch(jobs) if jobs else result
             jobs.extend(result)
+            if len(jobs) >= MAX_JOBS_PER_ADVANCE:  # the caller dispatches these, then calls advance() again
+                return Dispatch(jobs)
 
     def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None,

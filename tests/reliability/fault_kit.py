@@ -34,6 +34,7 @@ from runfox_core.aws import config
 from runfox_core.aws.factory import get_backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
+from tests.aws.no_wedge_kit import Ending
 
 CONFIG = EXAMPLES_DIR / "executors.json"
 SPEC = yaml.safe_load((Path(__file__).parent / "crash_workflow.yaml").read_text())
@@ -84,14 +85,6 @@ def tapped(tap: CallTap, monkeypatch: Any) -> Iterator[CallTap]:
     monkeypatch.setattr(BaseClient, "_make_api_call", call)
     monkeypatch.setattr(local.event_source, "invoke", invoke_in_span)
     yield tap
-
-
-@dataclass(frozen=True)
-class Ending:
-    status: str
-    outcome: Any
-    run_ids: dict[str, int]
-    state: dict[str, Any]
 
 
 def start(tap: CallTap, name: str, spec: dict[str, Any] = SPEC) -> str:
