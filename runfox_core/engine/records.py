@@ -19,8 +19,17 @@ An execution is not one document. It is:
 
 The header holds nothing that grows with the number of steps except the
 ready set, join counters of steps still waiting on two or more dependencies,
-run counters of steps waiting to run again, and deadlines of steps in
-flight: all bounded by the width of the workflow, not its length.
+run counters of steps waiting to run again, deadlines of steps in flight and
+unsent claims (at most ``workflow.MAX_JOBS_PER_ADVANCE`` per advance before
+they are confirmed sent): all bounded by the width of the workflow, not its
+length. Known limit: it is still one item, so a store with an item limit
+(DynamoDB's 400 KB) caps the width; past it the execution fails with a
+``StoreLimitError`` naming the size, never stalls. Moving these maps to
+items of their own is the next step for unbounded width.
+
+A ``Commit`` may hold any number of records and state entries; a store whose
+transactions are bounded applies a large one as a sequence no reader sees
+half done (``engine/txn.py``, ``aws/dynamodb_store.py``).
 """
 
 from __future__ import annotations
