@@ -14,13 +14,37 @@ client. Request units are computed from item sizes (moto's consumed
 capacity is fixed, not computed): writes ceil(size/1 KB) per item, x2 in a
 transaction, an update billed at max(size before, size after); strongly
 consistent reads ceil(size/4 KB) per item (x2 in TransactGetItems), at
-least 1 per key asked. SQS: one request per call (every message < 64 KB).
+least 1 per key asked. SQS: one request per call (every message < 64 KB),
+ours and the event sources' ReceiveMessage + DeleteMessageBatch.
 
-Prices (us-east-1, on-demand, list prices as of 2024-11): DynamoDB
-$0.625 per million write request units, $0.125 per million read request
-units; SQS standard $0.40 per million requests; Step Functions Standard
-$25 per million state transitions (at least one per step). Lambda compute
-and free tiers are left out of both sides.
+Engine Lambdas (start, advance, result-router; the executors are the user's
+work, counted apart): one request per invocation, and GB-seconds from each
+invocation's duration measured in this run: its wall time minus the time
+spent inside moto (timed around every AWS call), plus a round trip per AWS
+call of ``LATENCY_DYNAMODB_S`` / ``LATENCY_SQS_S`` (typical in-region
+latencies, an assumption: moto in-process is slower than the real services),
+rounded up to 1 ms per invocation as Lambda bills, at ``ENGINE_MEMORY_MB``
+on arm64 (``runfox_core/aws/config.py``).
+
+Critical path per step: between one executor sending its result and the
+next job being sent, the queue hops (results queue, op queue) and the
+DynamoDB round trips the router makes before its first job send, counted in
+the router invocations that dispatched something (median).
+
+Idle cost of a deployed stack per month: each SQS event source mapping
+long-polls its queue (``IDLE_POLLERS`` concurrent 20-second receives, since
+the stack sets maximum concurrency and so Lambda's scale-down to 2 pollers is
+unavailable); the stack maps the results queue, and per op its queue and its
+dead-letter queue; one CloudWatch alarm per dead-letter queue (results + one
+per op). DynamoDB on demand and Lambda cost nothing idle (storage aside).
+
+Prices (us-east-1, list prices): DynamoDB on demand $0.625 per million
+write request units, $0.125 per million read request units; SQS standard
+$0.40 per million requests; Lambda arm64 $0.20 per million requests and
+$0.0000133334 per GB-second; CloudWatch standard alarm $0.10 per month;
+Step Functions Standard $25 per million state transitions; Lambda durable
+functions $8.00 per million durable operations plus $0.25 per GB written.
+Free tiers are left out.
 
 Usage: python bench/aws_calls.py [--sizes 10,200]
 """
@@ -30,8 +54,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -49,6 +75,7 @@ import runfox_core as rfx  # noqa: E402
 from local.moto_patches import fast_moto_transactions  # noqa: E402
 from runfox_core import driver  # noqa: E402
 from runfox_core.aws import _items  # noqa: E402
+from runfox_core.aws.config import ENGINE_MEMORY_MB, LAMBDA_ARCHITECTURE  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402
 from runfox_core.aws.executor import sqs_executor  # noqa: E402
 from runfox_core.aws.sqs_runner import SQSRunner  # noqa: E402
@@ -58,8 +85,20 @@ from tests.aws.aws_kit import sqs_event  # noqa: E402
 PRICE_WRU = 0.625 / 1e6  # $ per write request unit
 PRICE_RRU = 0.125 / 1e6  # $ per read request unit
 PRICE_SQS = 0.40 / 1e6  # $ per SQS request
+PRICE_LAMBDA_REQUEST = 0.20 / 1e6  # $ per Lambda request (arm64)
+PRICE_LAMBDA_GBS = 0.0000133334  # $ per GB-second (arm64)
+PRICE_ALARM = 0.10  # $ per standard CloudWatch alarm per month
 PRICE_SFN = 25.0 / 1e6  # $ per Step Functions Standard state transition
+PRICE_DURABLE_OP = 8.0 / 1e6  # $ per Lambda durable functions operation
+PRICE_DURABLE_GB = 0.25  # $ per GB written by durable functions
+LATENCY_DYNAMODB_S = 0.006  # assumed round trip of one DynamoDB call from Lambda (s)
+LATENCY_SQS_S = 0.010  # assumed round trip of one SQS call from Lambda (s)
+IDLE_POLLERS = 5  # concurrent long polls per event source mapping at idle
+POLLS_PER_MINUTE = 3  # one 20-second long poll at a time per poller
+MINUTES_PER_MONTH = 60 * 24 * 30
 TARGET_CALLS_PER_STEP = 8
+TARGET_DOLLARS = 5.0  # all in, per million steps
+TARGET_WRU = 5.0  # write units per step
 
 
 def chain(n: int) -> dict[str, Any]:
@@ -94,15 +133,26 @@ class Meter:
         self.wru = self.rru = 0.0
         self._params: dict[int, dict[str, Any]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # item key -> last known size
+        self.aws_seconds = 0.0  # time spent inside moto (subtracted from handler durations)
+        self.sequence: list[str] = []  # "service.Operation" of every call, in order
+        self._started: dict[int, float] = {}
 
     def attach(self, client: Any) -> Any:
         client.meta.events.register("provide-client-params.*.*", self._before)
         client.meta.events.register("after-call.dynamodb.*", self._after)
+        client.meta.events.register("after-call.*.*", self._timed)
         return client
 
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls[model.name] += 1
         self._params[threading.get_ident()] = params
+        self.sequence.append(f"{model.service_model.service_name}.{model.name}:{params.get('QueueUrl', '')}")
+        self._started[threading.get_ident()] = time.perf_counter()
+
+    def _timed(self, **_: Any) -> None:
+        started = self._started.pop(threading.get_ident(), None)
+        if started is not None:
+            self.aws_seconds += time.perf_counter() - started
 
     def _size_now(self, key: dict[str, Any]) -> int:
         item = self.reader.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
@@ -158,7 +208,7 @@ def run(shape: str, n: int) -> dict[str, Any]:
         results = admin_sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
         meter = Meter(admin, "workflows")
         ddb, sqs = meter.attach(boto3.client("dynamodb")), meter.attach(boto3.client("sqs"))
-        runner = SQSRunner({"inc": op_queue}, "tasks", results, sqs_client=sqs, dynamodb_client=ddb)
+        runner = SQSRunner({"inc": op_queue}, results, sqs_client=sqs)
         backend = rfx.Backend(store=DynamoDBStore("workflows", client=ddb), runner=runner)
         handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")))
         platform: Counter[str] = Counter()
@@ -172,26 +222,66 @@ def run(shape: str, n: int) -> dict[str, Any]:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
             return msgs
 
-        started = driver.start_execution(backend, spec, {"x": 0})
+        engine: list[float] = []  # billed seconds of each engine Lambda invocation
+        paths: list[int] = []  # DynamoDB round trips before the first job send, per dispatching router call
+        handled: list[int] = []  # where in meter.sequence each routed message began
+        executors = 0
+
+        def invoke(fn: Any, *args: Any, router: bool = False) -> Any:
+            wall, aws, mark = time.perf_counter(), meter.aws_seconds, len(meter.sequence)
+            out = fn(*args)
+            seq = meter.sequence[mark:]
+            ours = (time.perf_counter() - wall) - (meter.aws_seconds - aws)
+            latency = sum(LATENCY_DYNAMODB_S if c.startswith("dynamodb") else LATENCY_SQS_S for c in seq)
+            engine.append(math.ceil((ours + latency) * 1000) / 1000)
+            sends = [mark + i for i, c in enumerate(seq) if c.endswith(op_queue) and "SendMessage" in c]
+            if router and sends:  # from the start of the message that unblocked the send, to the send
+                since = max(m for m in handled if m < sends[0])
+                paths.append(sum(1 for c in meter.sequence[since:sends[0]] if c.startswith("dynamodb")))
+            return out
+
+        started = invoke(driver.start_execution, backend, spec, {"x": 0})
         status = started.status
         while status not in (rfx.WorkflowStatus.COMPLETE, rfx.WorkflowStatus.FAILED, rfx.WorkflowStatus.HALTED):
             jobs = take(op_queue)
             if jobs:
+                executors += 1
                 handler(sqs_event(*(m["Body"] for m in jobs)), None)
             bodies = [m["Body"] for m in take(results)]
-            router = driver.ResultRouter(backend, bodies)
-            for body in bodies:
-                router.handle(body)
-            for advanced in router.advanced:
-                status = advanced.status
+
+            def route(bodies: list[str] = bodies) -> list[Any]:
+                router = driver.ResultRouter(backend, bodies)
+                for body in bodies:
+                    handled.append(len(meter.sequence))
+                    router.handle(body)
+                return router.advanced
+
+            if bodies:
+                for advanced in invoke(route, router=True):
+                    status = advanced.status
             if not jobs and not bodies:
                 raise RuntimeError(f"{shape} N={n}: stalled in status {status}")
         assert status == rfx.WorkflowStatus.COMPLETE, status
         ours = sum(meter.calls.values())
         sqs_requests = sum(v for k, v in meter.calls.items() if k in _SQS_OPS) + sum(platform.values())
+        gbs = sum(engine) * ENGINE_MEMORY_MB / 1024
         return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
-                "sqs": sqs_requests / n}
+                "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
+                "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0}
+
+
+def dollars(r: dict[str, Any]) -> dict[str, float]:
+    """$ per million steps, by service."""
+    return {"dynamodb": (r["wru"] * PRICE_WRU + r["rru"] * PRICE_RRU) * 1e6, "sqs": r["sqs"] * PRICE_SQS * 1e6,
+            "lambda": (r["lambda"] * PRICE_LAMBDA_REQUEST + r["gbs"] * PRICE_LAMBDA_GBS) * 1e6}
+
+
+def idle(ops: int) -> float:
+    """$ per month of a deployed stack with ``ops`` ops and no traffic (see the module docstring)."""
+    polled = 1 + 2 * ops  # the results queue; each op's queue and dead-letter queue
+    receives = polled * IDLE_POLLERS * POLLS_PER_MINUTE * MINUTES_PER_MONTH
+    return receives * PRICE_SQS + (1 + ops) * PRICE_ALARM
 
 
 _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
@@ -202,18 +292,32 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,200")
     args = parser.parse_args()
     rows = [run(shape, int(n)) for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
-    print(f"{'shape':11} {'N':>5} {'calls/step':>10} {'(ESM)':>6} {'WRU/step':>9} {'RRU/step':>9} "
-          f"{'SQS req/step':>12} {'$/M steps':>10}   calls per step by operation (ours)")
+    print(f"Per step. Engine Lambdas at {ENGINE_MEMORY_MB} MB {LAMBDA_ARCHITECTURE}; $ per million steps, all in.")
+    print(f"{'shape':11} {'N':>4} {'calls':>6} {'RRU':>5} {'WRU':>5} {'SQS req':>7} {'(ESM)':>6} {'Lambda req':>10} "
+          f"{'GB-s':>8} {'ms/inv':>6} {'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ all in':>8}  critical path")
     for r in rows:
-        dollars = (r["wru"] * PRICE_WRU + r["rru"] * PRICE_RRU + r["sqs"] * PRICE_SQS) * 1e6
+        cost = dollars(r)
+        print(f"{r['shape']:11} {r['n']:>4} {r['calls']:>6.2f} {r['rru']:>5.2f} {r['wru']:>5.2f} {r['sqs']:>7.2f} "
+              f"{r['platform']:>6.2f} {r['lambda']:>10.2f} {r['gbs']:>8.5f} {r['ms']:>6.1f} {cost['dynamodb']:>6.2f} "
+              f"{cost['sqs']:>6.2f} {cost['lambda']:>8.2f} {sum(cost.values()):>8.2f}  "
+              f"2 queue hops, {r['path']:g} DynamoDB round trips")
+    print("\nOur calls per step by operation:")
+    for r in rows:
         ops = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))
-        print(f"{r['shape']:11} {r['n']:>5} {r['calls']:>10.2f} {r['platform']:>6.2f} {r['wru']:>9.2f} "
-              f"{r['rru']:>9.2f} {r['sqs']:>12.2f} {dollars:>10.2f}   {ops}")
-    worst = max(r["calls"] for r in rows)
-    print(f"\nTarget <= {TARGET_CALLS_PER_STEP} API calls per step by our code: worst {worst:.2f} "
-          f"({'met' if worst <= TARGET_CALLS_PER_STEP else 'NOT met'}).")
-    print(f"Step Functions Standard: >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each). "
-          "Lambda compute is excluded on both sides.")
+        print(f"  {r['shape']:11} {r['n']:>4}: {ops}")
+    worst = max(sum(dollars(r).values()) for r in rows)
+    wru = [r["wru"] for r in rows]
+    print(f"\nTargets: <= ${TARGET_DOLLARS:.2f} per million steps all in: worst ${worst:.2f} "
+          f"({'met' if worst <= TARGET_DOLLARS else 'NOT met'}); <= {TARGET_WRU:g} write units per step: "
+          f"{min(wru):.2f} to {max(wru):.2f} ({'met' if max(wru) <= TARGET_WRU else 'NOT met'}); "
+          f"<= {TARGET_CALLS_PER_STEP} calls per step: worst {max(r['calls'] for r in rows):.2f}.")
+    per_step = ", ".join(f"{r['shape']} {r['n']}: {r['executors']:.2f}" for r in rows)
+    print(f"Executor invocations (the user's Lambdas, not counted above): {per_step} per step.")
+    print(f"Idle stack per month: ${idle(1):.2f} with 1 op, ${idle(10):.2f} with 10, +${idle(2) - idle(1):.2f} per op "
+          f"({IDLE_POLLERS} long-polling receivers per mapped queue, one alarm per dead-letter queue).")
+    print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
+          f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
+          "(one operation and 1 KB written each); both before their Lambda compute.")
 
 
 if __name__ == "__main__":

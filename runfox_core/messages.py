@@ -16,10 +16,14 @@ deadline {"kind": "deadline", "execution": str, "step": str, "run_id": int,
           "deadline": float}                       -- epoch seconds
 wake    {"kind": "wake", "execution": str}          -- re-drive advance()
 
-``execution`` is the workflow execution id (``{workflow_id}#{execution_id}``);
-``step`` the step id; ``token`` what the executor switches on; ``run_id`` the
-fence: a result is applied only while its step is in progress at that run.
-Parsing never trusts a field: a bad message raises ``MessageError`` naming it.
+``execution`` is the workflow execution id (``{workflow_id}#{execution_id}``),
+at most ``MAX_EXECUTION_KEY_CHARS`` characters; ``step`` the step id (1-64
+letters, digits, ``_`` or ``-``, as in a spec); ``token`` what the executor
+switches on; ``run_id`` the fence, an integer from 0 to ``MAX_RUN_ID``: a
+result is applied only while its step is in progress at that run.
+Parsing never trusts a field: a bad message raises ``MessageError`` naming it,
+so a message that could never address a stored record (an over-long key, a
+step id no spec allows, a run id no store holds) is dropped, not retried.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import MessageError
+from .expressions import is_identifier
 from .payloads import encode_json
 from .results import DispatchJob, StepResult
 
@@ -37,6 +42,9 @@ RESULT = "result"
 DEADLINE = "deadline"
 WAKE = "wake"
 KINDS = (JOB, RESULT, DEADLINE, WAKE)
+
+MAX_EXECUTION_KEY_CHARS = 256  # ours are 68 (32 hex + '#' + 35); DynamoDB's partition key holds 2,048 bytes
+MAX_RUN_ID = 2**53 - 1  # the largest integer every JSON reader keeps exactly
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,19 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
     if kind not in KINDS:
         raise MessageError(f"message field 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
     execution = _field(body, "execution", str)
+    if len(execution) > MAX_EXECUTION_KEY_CHARS:
+        raise MessageError(f"{kind} message field 'execution' is {len(execution):,} characters; "
+                           f"an execution key has at most {MAX_EXECUTION_KEY_CHARS}")
     if kind == WAKE:
         return WakeMessage(execution=execution)
     step = _field(body, "step", str)
+    if not is_identifier(step):
+        shown = step if len(step) <= 80 else f"{step[:80]}... ({len(step):,} characters)"
+        raise MessageError(f"{kind} message field 'step' {shown!r} is not a step id "
+                           "(1-64 letters, digits, '_' or '-')")
     run_id = _field(body, "run_id", int)
+    if not 0 <= run_id <= MAX_RUN_ID:
+        raise MessageError(f"{kind} message field 'run_id' must be from 0 to {MAX_RUN_ID}, got {run_id}")
     if kind == DEADLINE:
         return DeadlineMessage(execution, step, run_id, float(_field(body, "deadline", (int, float))))
     if kind == JOB:

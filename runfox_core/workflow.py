@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from .backend.base import Backend
 from .backend.runner import Worker
+from .backend.store import StoreLimitError
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn
 from .errors import ConflictError, Problem
@@ -46,6 +47,7 @@ log = logging.getLogger("runfox_core")
 T = TypeVar("T")
 
 MAX_CONFLICT_RETRIES = 200
+MAX_JOBS_PER_ADVANCE = 1000  # claims one advance() returns, so claims not yet confirmed sent stay bounded
 
 
 class _Reload(Exception):
@@ -59,6 +61,7 @@ class Workflow:
         # What this handle's last transition knew; never trusted for an answer that commits nothing.
         self._snapshot: Snapshot | None = None
         self._written: dict[str, Any] = {}  # step records the last transition committed
+        self._claimed: list[Any] = []  # jobs claimed with a result (claim_ready), for the next advance()
 
     # ---------------------------------------------------------- construction
 
@@ -100,11 +103,16 @@ class Workflow:
 
     # ------------------------------------------------------------ transitions
 
-    def _transact(self, transition: Callable[[Txn, float], tuple[bool, T]]) -> T:
+    def _transact(self, transition: Callable[[Txn, float], tuple[bool, T]], about: str | None = None,
+                  when_limited: Callable[[Failed], Any] = lambda failed: failed) -> T:
+        """Run ``transition`` until it commits. If the store cannot hold its commit at all
+        (``StoreLimitError``), the execution ends ``failed`` instead, naming the step concerned
+        (the store's, else ``about``), and ``when_limited`` maps that Failed to the result."""
         backend = self.backend
         definition = backend.load_definition(self.id)
         plan = backend.plan(self.id)
         self._written = {}
+        limited: StoreLimitError | None = None
         for attempt in range(MAX_CONFLICT_RETRIES):
             snapshot, fresh = self._snapshot, False
             if snapshot is None:
@@ -131,6 +139,17 @@ class Workflow:
                 backend.record_conflict()
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
+            except StoreLimitError as exc:
+                if limited is not None:
+                    raise
+                log.error("transition cannot be stored; failing the execution",
+                          extra={"execution": self.id, "step": exc.step or about, "error": str(exc)})
+                limited, self._snapshot = exc, None
+
+                def transition(txn: Txn, now: float, step: str | None = exc.step or about,
+                               message: str = str(exc)) -> tuple[bool, Any]:
+                    return True, when_limited(tx.fail_for_limit(txn, step, message, now))
+                continue
             self._written = dict(txn.changed_steps)
             self._snapshot = txn.after_commit()
             return result
@@ -141,31 +160,40 @@ class Workflow:
 
         Also fails steps past their deadline and re-emits jobs whose send was
         never confirmed. Safe to call any number of times, concurrently.
+        At most about ``MAX_JOBS_PER_ADVANCE`` jobs come back at once: after
+        dispatching them, call ``advance()`` again while it returns Dispatch
+        (``run()`` and the driver do), so the execution's record of claims not
+        yet sent stays bounded however wide the fan-out.
         """
         grace = self.backend.unsent_grace_seconds
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
-        jobs: list[Any] = []
+        jobs: list[Any] = self._claimed  # already claimed by on_step_result(claim_ready=True)
+        self._claimed = []
 
         def step(txn: Txn, now: float) -> tuple[bool, Any]:
             done = tx.terminal_result(txn)
             if done is not None:
                 return False, done
             changed = False
-            if any(d <= now for _, d in txn.header.deadlines.values()):
-                tx.expire_deadlines(txn, now)
+            if tx.expired(txn, now):
+                tx.expire_deadlines(txn, now, limit)  # the rest in the next commit of this loop
                 changed = True
                 done = tx.terminal_result(txn)
                 if done is not None:
                     return True, done
+                if tx.expired(txn, now):
+                    return True, ([], True)
             found: list[Any] = []
             emitted = {job.op for job in jobs}  # this call's own claims are not stale
             stale = [sid for sid in tx.stale_unsent(txn, now, grace) if sid not in emitted]
             if stale:
                 if not txn.fresh:
                     raise _Reload()
-                found += tx.reemit_unsent(txn, stale, now)
+                found += tx.reemit_unsent(txn, stale[:limit], now)  # the rest in the next commit
                 changed = True
+                if limit and len(stale) > limit:
+                    return True, (found, True)
             sids = tx.claimable(txn, now, limit)
             if sids:
                 found += tx.claim(txn, sids, now, max_bytes)
@@ -184,22 +212,35 @@ class Workflow:
                 return Dispatch(jobs) if jobs else result
             found, more = result
             jobs.extend(found)
-            if not more:
+            # done once nothing is left to claim; past MAX_JOBS_PER_ADVANCE the caller dispatches
+            # these, then calls advance() again
+            if not more or len(jobs) >= MAX_JOBS_PER_ADVANCE:
                 return Dispatch(jobs)
 
     def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
-                       error: dict[str, str] | None = None) -> Pending | Complete | Halt | Failed | None:
+                       error: dict[str, str] | None = None,
+                       claim_ready: bool = False) -> Pending | Complete | Halt | Failed | None:
         """Apply one worker result for step ``op`` (fenced by ``run_id`` when given).
 
         ``error`` ({"type", "message"}) reports a failed attempt instead of an
         output. Returns Halt/Failed/Complete when the execution ended,
         Pending when the step will run again, else None. Stale or duplicate
         results change nothing and return None. Call ``advance()`` next.
+
+        ``claim_ready``: also claim, in the same commit, the steps this result
+        made ready; the next ``advance()`` of this handle returns their jobs.
+        One commit instead of two per step (a header write saved): use it
+        only when this handle's ``advance()`` follows, as the result-router's
+        does. The claims are fenced and recorded as unsent like any other, so
+        if the process dies before sending them they are re-emitted.
         """
         callback = self.backend.on_state_change
         seen: dict[str, Any] = {}
+        limit = self.backend.store.max_steps_per_commit
+        max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
 
         def step(txn: Txn, now: float) -> tuple[bool, Any]:
+            seen["jobs"] = []
             if callback is not None and error is None and op in txn.plan.steps:
                 seen["previous"] = txn.state(None)
             applied, result = tx.apply_result(txn, op, run_id, output, error, now)
@@ -207,9 +248,22 @@ class Workflow:
             if applied and callback is not None and "previous" in seen and txn.changed_state:
                 seen["new"] = txn.state(None)
                 seen["run_id"] = txn.step(op).run_id
+            seen["written"] = txn.changed_steps.get(op)  # what the result made of op (a claim may follow)
+            if applied and claim_ready and tx.terminal_result(txn) is None:
+                sids = tx.claimable(txn, now, limit)
+                if sids:
+                    seen["jobs"] = tx.claim(txn, sids, now, max_bytes)
+                    result = tx.terminal_result(txn) or result  # an input that cannot resolve fails it
             return applied, result
 
-        result = self._transact(step)
+        def limited(failed: Failed) -> Failed:  # the failing commit replaced ours: nothing was claimed
+            seen.update(jobs=[], written=None, applied=False)
+            return failed
+
+        result = self._transact(step, about=op, when_limited=limited)
+        self._claimed.extend(seen.get("jobs") or [])
+        if seen.get("written") is not None and op in self._written:
+            self._written[op] = seen["written"]  # written_step(op) is the result's record, not a re-claim
         if callback is not None and seen.get("applied") and "new" in seen:
             event = StateChangeEvent(op=op, run_id=seen["run_id"], changed_keys=sorted(output or {}))
             callback(self.id, seen["previous"], seen["new"], event)
@@ -221,7 +275,8 @@ class Workflow:
         Returns the deadline (epoch s) if it has not been reached yet, so the
         caller can re-arm a timer; None otherwise. Call ``advance()`` next.
         """
-        return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now))
+        return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now), about=op,
+                              when_limited=lambda failed: None)
 
     def cancel(self, reason: str | None = None) -> Complete | Halt | Failed | Cancelled:
         """End the execution as cancelled (one small commit); if it had already ended, return

@@ -9,6 +9,7 @@ Sort keys of the workflows table (see ``dynamodb_store.py`` for attributes)::
     header            the versioned ExecutionHeader
     step#<step_id>    one StepRecord
     state#<key>       one state entry
+    journal#<v>#<i>   piece i of the commit to version v, while it is half applied
     name              (under pk ``name#<name>``) the name claim
 
 A name that would push a key past DynamoDB's key size limit (or that starts
@@ -31,6 +32,7 @@ SK_HEADER = "header"
 SK_NAME = "name"
 STEP_PREFIX = "step#"
 STATE_PREFIX = "state#"
+JOURNAL_PREFIX = "journal#"
 NAME_PREFIX = "name#"
 
 MAX_SK_BYTES = 1024  # DynamoDB sort key limit
@@ -55,6 +57,11 @@ def step_sk(step_id: str) -> str:
 
 def state_sk(state_key: str) -> str:
     return _bounded(STATE_PREFIX, state_key, MAX_SK_BYTES)
+
+
+def journal_sk(version: int, index: int) -> str:
+    """Sort key of journal piece ``index`` of the commit that makes header version ``version``."""
+    return f"{JOURNAL_PREFIX}{version:012d}#{index:05d}"
 
 
 def name_pk(name: str) -> str:

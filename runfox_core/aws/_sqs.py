@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import messages
+from ..engine.records import bounded_error
 from ..errors import PayloadError, RunfoxError
 from ..payloads import check_payload
 from ..results import StepResult
@@ -20,22 +21,13 @@ from ..results import StepResult
 MAX_BATCH_ENTRIES = 10  # SendMessageBatch / DeleteMessageBatch entries per call
 MAX_BATCH_BYTES = 256 * 1024  # SQS payload per message and per batch
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling (15 minutes)
-MAX_ERROR_MESSAGE_CHARS = 4096  # an executor's exception text is cut to this
-
-
-def _bounded(error: dict[str, str]) -> dict[str, str]:
-    text = str(error.get("message"))
-    if len(text) > MAX_ERROR_MESSAGE_CHARS:
-        text = text[:MAX_ERROR_MESSAGE_CHARS] + "... (truncated)"
-    return {"type": str(error.get("type")), "message": text}
-
 
 def checked(result: StepResult) -> StepResult:
-    """``result`` made sendable: an error's message bounded, an output that is not a JSON
+    """``result`` made sendable: an error's message bounded (``engine.records.bounded_error``), an output that is not a JSON
     object within the payload limit replaced by a PayloadError result (the same rule as
     ``runfox_core.executor.call_executor``)."""
     if result.error is not None:
-        return StepResult(result.workflow_execution_id, result.op, result.run_id, error=_bounded(result.error))
+        return StepResult(result.workflow_execution_id, result.op, result.run_id, error=bounded_error(result.error))
     try:
         check_payload(result.output, f"step {result.op!r} output")
     except PayloadError as exc:

@@ -13,7 +13,11 @@ sk                  attributes
 ``header``          ``version`` (N) the optimistic-concurrency fence;
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
                     ``claimed_at`` (N)}, changed only by per-step deltas;
-                    ``body`` (S) JSON of the rest of ExecutionHeader.
+                    ``body`` JSON of the rest of ExecutionHeader: (S) up to
+                    1 KB, else (B) zlib-compressed; ``pending`` (M) the
+                    journal marker while a large commit is half applied.
+``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
+                    version v: items and unsent changes still to apply.
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
@@ -41,18 +45,44 @@ higher version and the commit fails with ``ConflictError``). Loading named
 steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
 
-Known limits (checked before any write; ``CommitTooLargeError`` /
-``ItemTooLargeError``): one commit is one transaction, so at most 100 items
-(the header + step records + state entries: one output can merge at most 98
-keys into state) and 4 MB; any item at most 400 KB; a definition at most
-about 3.9 MB compressed. ``max_steps_per_commit`` is 50 so a claim leaves
-room for state entries; ``max_bytes_per_commit`` is a hint the engine may use
-to split claims whose resolved inputs are large.
+Commits larger than a transaction (a fan-out of any width, a loop resetting
+hundreds of steps, an output merging hundreds of state keys): ``commit``
+writes what does not fit as journal items (plain PutItems, invisible: no
+reader looks at them unless the header names them), then the one fenced
+header update -- version check, new header, and the marker ``pending`` =
+{version, pieces, next} -- with as many items as fit, then one transaction
+per journal piece, each conditioned on ``pending.next`` naming that piece
+and advancing it (the last removes the marker), then deletes the journal.
+
+The invariant that makes this safe to crash anywhere and to repeat: *no one
+reads or writes an execution on top of a half-applied commit.* Every read
+that can serve a transition (``load_header``, ``load_snapshot``, named and
+whole ``load_steps``/``load_state``) sees the marker first (the header rides
+along, or is read first) and finishes the journal before returning; every
+commit is also conditioned on the marker being absent. A crash before the
+header update leaves only unreferenced journal items (the transition is
+simply run again); a crash after it leaves a marker that the next reader
+completes, exactly once per piece (the ``next`` condition), whoever it is.
+The version moves once per commit, so the engine's optimistic retry loop is
+unchanged. A small commit (the usual step) takes the single-transaction path
+and pays nothing for this.
+
+Known limits (checked before any write; ``ItemTooLargeError`` /
+``CommitTooLargeError``, both ``StoreLimitError``: the engine then ends the
+execution ``failed`` naming the limit, never retries it forever): any item
+at most 400 KB (a step record, a state entry, the header); a commit whose
+items over 350 KB (too large to journal) do not fit in one 4 MB transaction;
+a definition at most about 3.9 MB compressed. The header still grows with
+width (the ready set, join counters, deadlines and unsent claims of steps in
+flight; the body is compressed when over 1 KB): about 10,000 steps with
+24-character ids fit. ``max_steps_per_commit`` (50) is how many claims one
+commit takes, so jobs go out as they are claimed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -76,15 +106,51 @@ from ._keys import (
     STATE_PREFIX,
     STEP_PREFIX,
     def_chunk_sk,
+    journal_sk,
     name_pk,
     state_sk,
     step_sk,
 )
 from .exceptions import CommitTooLargeError, ItemTooLargeError
 
+log = logging.getLogger("runfox_core.aws")
+
 DEF_PIECE_BYTES = 350_000  # compressed definition bytes per item
-_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value")  # what step/state loads read
+JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
+MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
+MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
+HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
+PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
+_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", PENDING)  # what step/state loads read
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
+
+
+def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
+    """The journal marker of a header item (``pending``), as ints, or None."""
+    raw = header_item.get(PENDING)
+    return {name: int(value["N"]) for name, value in raw["M"].items()} if raw else None
+
+
+def _pieces(items: list[tuple[dict[str, Any], int]],
+            deltas: list[tuple[str, list[float] | None]]) -> list[dict[str, Any]]:
+    """Journal pieces, each small enough to apply in one transaction with the header update."""
+    pieces: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"items": [], "unsent": []}
+    size = 0
+    for item, item_size in items:
+        if len(current["items"]) == MAX_PIECE_ITEMS or size + item_size > JOURNAL_PIECE_BYTES:
+            pieces.append(current)
+            current, size = {"items": [], "unsent": []}, 0
+        current["items"].append(item)
+        size += item_size
+    for delta in deltas:
+        if len(current["unsent"]) == MAX_UNSENT_DELTAS:
+            pieces.append(current)
+            current = {"items": [], "unsent": []}
+        current["unsent"].append(list(delta))
+    if current["items"] or current["unsent"]:
+        pieces.append(current)
+    return pieces
 
 
 def _chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:
@@ -137,7 +203,10 @@ class DynamoDBStore(Store):
         body = header.to_dict()
         for name in ("version", "status", "unsent"):
             body.pop(name)
-        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": it.js(body)}
+        text = it.js(body)
+        if len(text["S"]) > HEADER_BODY_INLINE_BYTES:  # compressed: the ready set of a wide fan-out shrinks ~5x
+            text = {"B": zlib.compress(text["S"].encode("utf-8"))}
+        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": text}
 
     @staticmethod
     def _unsent_value(entry: list[float]) -> dict[str, Any]:
@@ -145,7 +214,8 @@ class DynamoDBStore(Store):
 
     @staticmethod
     def _header_from_item(item: dict[str, Any]) -> ExecutionHeader:
-        d = it.from_js(item["body"])
+        body = item["body"]
+        d = it.from_js(body) if "S" in body else json.loads(zlib.decompress(bytes(body["B"])))
         d["version"] = int(item["version"]["N"])
         d["status"] = item["status"]["S"]
         d["unsent"] = {
@@ -167,10 +237,11 @@ class DynamoDBStore(Store):
         return item
 
     @staticmethod
-    def _check_size(item: dict[str, Any], what: str) -> int:
+    def _check_size(item: dict[str, Any], what: str, step: str | None = None) -> int:
         size = it.item_size(item)
         if size > it.MAX_ITEM_BYTES:
-            raise ItemTooLargeError(f"{what} is {size:,} bytes; a DynamoDB item holds at most {it.MAX_ITEM_BYTES:,}")
+            raise ItemTooLargeError(f"{what} is {size:,} bytes; a DynamoDB item holds at most {it.MAX_ITEM_BYTES:,}",
+                                    step=step)
         return size
 
     def _not_found(self, key: str) -> ExecutionNotFoundError:
@@ -273,10 +344,6 @@ class DynamoDBStore(Store):
         )
         return "Item" in resp
 
-    def _require(self, key: str) -> None:
-        if not self.exists(key):
-            raise self._not_found(key)
-
     def load_definition(self, key: str) -> ExecutionDefinition:
         # Not cached here: the Backend caches definitions per process.
         items = sorted(self._query_prefix(key, SK_DEF), key=lambda item: item[SK]["S"])
@@ -292,23 +359,26 @@ class DynamoDBStore(Store):
         resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True)
         if "Item" not in resp:
             raise self._not_found(key)
+        if self._settle(resp["Item"], key):
+            return self.load_header(key)
         return self._header_from_item(resp["Item"])
+
+    def _all(self, key: str, prefix: str) -> list[dict[str, Any]]:
+        """Every item under ``prefix``, read after finishing any half-applied commit (header first)."""
+        pending = self._pending(key)
+        if pending is not None:
+            self._drain(key, pending)
+        return self._query_prefix(key, prefix)
 
     def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
         if step_ids is None:
-            items = self._query_prefix(key, STEP_PREFIX)
-            if not items:
-                self._require(key)
-            return self._steps_from(items)
+            return self._steps_from(self._all(key, STEP_PREFIX))
         items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in dict.fromkeys(step_ids)])
         return self._steps_from(items)
 
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
         if keys is None:
-            items = self._query_prefix(key, STATE_PREFIX)
-            if not items:
-                self._require(key)
-            return self._state_from(items)
+            return self._state_from(self._all(key, STATE_PREFIX))
         items = self._batch_get_checked(key, [self._key(key, state_sk(k)) for k in dict.fromkeys(keys)])
         return self._state_from(items)
 
@@ -354,6 +424,8 @@ class DynamoDBStore(Store):
             found = [r.get("Item") for r in resp["Responses"]]
             if not found[0]:
                 raise self._not_found(key)
+            if self._settle(found[0], key):
+                continue
             n_steps = len(step_ids)
             steps = self._steps_from(i for i in found[1 : 1 + n_steps] if i)
             state = self._state_from(i for i in found[1 + n_steps :] if i)
@@ -396,6 +468,9 @@ class DynamoDBStore(Store):
         items = [item for item in found if item[SK]["S"] != SK_HEADER]
         if len(items) == len(found):
             raise self._not_found(key)
+        header = next(item for item in found if item[SK]["S"] == SK_HEADER)
+        if self._settle(header, key):
+            return self._batch_get_checked(key, keys)
         return items
 
     def _batch_get(self, keys: list[dict[str, Any]], projection: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -422,31 +497,33 @@ class DynamoDBStore(Store):
     # -- writes -------------------------------------------------------------
 
     def commit(self, key: str, commit: Commit) -> None:
-        puts = [self._step_item(key, record) for record in commit.steps.values()]
-        puts += [self._state_item(key, k, v) for k, v in commit.state.items()]
-        count = 1 + len(puts)
-        if count > it.MAX_TRANSACTION_ITEMS:
-            raise CommitTooLargeError(
-                f"execution {key!r}: one commit needs {count} items (the header, {len(commit.steps)} step "
-                f"records, {len(commit.state)} state entries); a DynamoDB transaction holds at most "
-                f"{it.MAX_TRANSACTION_ITEMS}"
-            )
-        total = 0
-        for item in puts:
-            what = (
-                f"step {item['step_id']['S']!r} record"
-                if "step_id" in item
-                else f"state entry {item['state_key']['S']!r}"
-            )
-            total += self._check_size(item, f"execution {key!r}: {what}")
+        """Apply ``commit`` under the version fence: one TransactWriteItems when it fits, else a
+        journaled sequence (see "Commits larger than a transaction" in the module docstring)."""
+        puts: list[tuple[dict[str, Any], int]] = []
+        for record in commit.steps.values():
+            item = self._step_item(key, record)
+            puts.append((item, self._check_size(item, f"execution {key!r}: step {record.step_id!r} record",
+                                                step=record.step_id)))
+        for k, v in commit.state.items():
+            item = self._state_item(key, k, v)
+            puts.append((item, self._check_size(item, f"execution {key!r}: state entry {k!r}")))
         attrs = self._header_attrs(commit.header)
-        total += self._check_size({**self._key(key, SK_HEADER), **attrs}, f"execution {key!r}: the header")
-        update = self._header_update(key, commit, attrs)
-        if total > it.MAX_TRANSACTION_BYTES:
-            raise CommitTooLargeError(
-                f"execution {key!r}: one commit writes {total:,} bytes; a DynamoDB transaction holds at most "
-                f"{it.MAX_TRANSACTION_BYTES:,}"
-            )
+        removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
+        unsent = {**{s: e for s, e in commit.header.unsent.items() if s not in removes}, **commit.unsent_add}
+        header_size = self._check_size(
+            {**self._key(key, SK_HEADER), **attrs, "unsent": {"M": {s: self._unsent_value(e) for s, e in unsent.items()}}},
+            f"execution {key!r}: the header")
+        deltas: list[tuple[str, list[float] | None]] = [*commit.unsent_add.items(), *((s, None) for s in removes)]
+        total = header_size + sum(size for _, size in puts)
+        if (1 + len(puts) <= it.MAX_TRANSACTION_ITEMS and total <= it.MAX_TRANSACTION_BYTES
+                and len(deltas) <= MAX_UNSENT_DELTAS):
+            self._commit_once(key, commit, attrs, [item for item, _ in puts], deltas)
+        else:
+            self._commit_journaled(key, commit, attrs, header_size, puts, deltas)
+
+    def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
+                     deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None) -> None:
+        update = self._header_update(key, commit, attrs, deltas, pending)
         actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}} for item in puts]
         try:
             self._transact_write(actions)
@@ -461,12 +538,12 @@ class DynamoDBStore(Store):
                 ) from None
             raise
 
-    def _header_update(self, key: str, commit: Commit, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The conditional header Update of a commit: new body, version, and unsent deltas.
-
-        A step both removed and added keeps the added entry (the newer claim).
-        """
-        names = {"#v": "version", "#st": "status", "#b": "body"}
+    def _header_update(self, key: str, commit: Commit, attrs: dict[str, Any],
+                       deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None) -> dict[str, Any]:
+        """The conditional header Update of a commit: new body, version, unsent deltas, and the
+        journal marker when the commit continues in pieces. Fenced by ``version`` and by the
+        absence of an unfinished journal (a commit never builds on a half-applied one)."""
+        names = {"#v": "version", "#st": "status", "#b": "body", "#p": PENDING}
         values = {
             ":v": attrs["version"],
             ":st": attrs["status"],
@@ -474,32 +551,147 @@ class DynamoDBStore(Store):
             ":expected": it.n(commit.expected_version),
         }
         sets = ["#v = :v", "#st = :st", "#b = :b"]
-        for i, (step, entry) in enumerate(commit.unsent_add.items()):
-            names[f"#a{i}"] = step
-            values[f":a{i}"] = self._unsent_value(entry)
-            sets.append(f"#u.#a{i} = :a{i}")
-        removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
-        for i, step in enumerate(removes):
-            names[f"#r{i}"] = step
-        if commit.unsent_add or removes:
-            names["#u"] = "unsent"  # DynamoDB rejects unused names
-        expression = "SET " + ", ".join(sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(f"#u.#r{i}" for i in range(len(removes)))
-        if len(expression) > it.MAX_EXPRESSION_BYTES:
-            raise CommitTooLargeError(
-                f"execution {key!r}: one commit changes {len(commit.unsent_add) + len(removes)} unsent entries; "
-                f"split it (the update expression is {len(expression):,} bytes, DynamoDB allows "
-                f"{it.MAX_EXPRESSION_BYTES:,})"
-            )
+        if pending is not None:
+            values[":p"] = {"M": {name: it.n(value) for name, value in pending.items()}}
+            sets.append("#p = :p")
+        expression = self._unsent_expression(sets, [], deltas, names, values)
         return {
             "TableName": self.table,
             "Key": self._key(key, SK_HEADER),
             "UpdateExpression": expression,
-            "ConditionExpression": "#v = :expected",
+            "ConditionExpression": "#v = :expected AND attribute_not_exists(#p)",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+
+    def _unsent_expression(self, sets: list[str], removes: list[str], deltas: list[tuple[str, list[float] | None]],
+                           names: dict[str, str], values: dict[str, Any]) -> str:
+        """An update expression of ``sets``/``removes`` plus per-step unsent deltas (None: remove)."""
+        sets, removes = list(sets), list(removes)
+        for i, (step, entry) in enumerate(deltas):
+            names[f"#s{i}"] = step
+            if entry is None:
+                removes.append(f"#u.#s{i}")
+            else:
+                values[f":s{i}"] = self._unsent_value(entry)
+                sets.append(f"#u.#s{i} = :s{i}")
+        if deltas:
+            names["#u"] = "unsent"  # DynamoDB rejects unused names
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(sets))
+        if removes:
+            clauses.append("REMOVE " + ", ".join(removes))
+        return " ".join(clauses)
+
+    # -- commits larger than a transaction ------------------------------------
+
+    def _commit_journaled(self, key: str, commit: Commit, attrs: dict[str, Any], header_size: int,
+                          puts: list[tuple[dict[str, Any], int]], deltas: list[tuple[str, list[float] | None]]) -> None:
+        """Journal what does not fit, commit the header with the journal marker, then apply the pieces.
+
+        The first transaction carries the largest items (they may be too large
+        to journal); every piece holds at most ``MAX_PIECE_ITEMS`` items,
+        ``MAX_UNSENT_DELTAS`` unsent changes and ``JOURNAL_PIECE_BYTES`` bytes,
+        so each applies in one transaction.
+        """
+        ordered = sorted(puts, key=lambda p: -p[1])
+        first: list[dict[str, Any]] = []
+        room = it.MAX_TRANSACTION_BYTES - header_size
+        rest: list[tuple[dict[str, Any], int]] = []
+        for item, size in ordered:
+            if len(first) < it.MAX_TRANSACTION_ITEMS - 1 and size <= room:
+                first.append(item)
+                room -= size
+            elif size > JOURNAL_PIECE_BYTES:
+                raise CommitTooLargeError(
+                    f"execution {key!r}: one commit holds more items over {JOURNAL_PIECE_BYTES:,} bytes than one "
+                    f"DynamoDB transaction of {it.MAX_TRANSACTION_BYTES:,} bytes takes; nothing was written")
+            else:
+                rest.append((item, size))
+        pieces = _pieces(rest, deltas[MAX_UNSENT_DELTAS:])
+        version = commit.expected_version + 1
+        for index, piece in enumerate(pieces):
+            journal = self._key(key, journal_sk(version, index))
+            journal["data"] = {"B": zlib.compress(encode_json(piece).encode("utf-8"))}
+            self.client.put_item(TableName=self.table, Item=journal)
+        pending = {"version": version, "pieces": len(pieces), "next": 0}
+        self._commit_once(key, commit, attrs, first, deltas[:MAX_UNSENT_DELTAS], pending)
+        self._drain(key, pending, pieces)
+
+    def _drain(self, key: str, pending: dict[str, int], pieces: list[dict[str, Any]] | None = None) -> None:
+        """Apply journal pieces ``pending["next"]`` onward, each exactly once, then delete the journal.
+
+        Any process may run this, concurrently with others: each piece is one
+        transaction conditioned on ``pending.next`` still naming it, so a
+        piece applied by someone else fails the condition and the drainer
+        reads the marker again and carries on from there.
+        """
+        version, count, index = int(pending["version"]), int(pending["pieces"]), int(pending["next"])
+        while index < count:
+            piece = pieces[index] if pieces is not None else self._read_piece(key, version, index)
+            if piece is None:  # already applied and deleted by another drainer
+                break
+            last = index == count - 1
+            names = {"#v": "version", "#p": PENDING, "#n": "next"}
+            values: dict[str, Any] = {":v": it.n(version), ":i": it.n(index)}
+            sets: list[str] = []
+            if not last:
+                values[":next"] = it.n(index + 1)
+                sets.append("#p.#n = :next")
+            deltas = [(step, entry) for step, entry in piece["unsent"]]
+            expression = self._unsent_expression(sets, ["#p"] if last else [], deltas, names, values)
+            update = {"TableName": self.table, "Key": self._key(key, SK_HEADER), "UpdateExpression": expression,
+                      "ConditionExpression": "#v = :v AND #p.#n = :i", "ExpressionAttributeNames": names,
+                      "ExpressionAttributeValues": values}
+            actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}}
+                                              for item in piece["items"]]
+            try:
+                self._transact_write(actions)
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                current = self._pending(key)
+                if current is None or int(current["version"]) != version:
+                    break
+                index = int(current["next"])
+                continue
+            index += 1
+        self._delete_journal(key, version, count)
+
+    def _read_piece(self, key: str, version: int, index: int) -> dict[str, Any] | None:
+        resp = self.client.get_item(TableName=self.table, Key=self._key(key, journal_sk(version, index)),
+                                    ConsistentRead=True)
+        item = resp.get("Item")
+        return json.loads(zlib.decompress(bytes(item["data"]["B"]))) if item else None
+
+    def _pending(self, key: str) -> dict[str, int] | None:
+        """The header's journal marker (None when no commit is half-applied); raises if no execution."""
+        resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
+                                    ProjectionExpression="#pk, #p", ExpressionAttributeNames={"#pk": PK, "#p": PENDING})
+        if "Item" not in resp:
+            raise self._not_found(key)
+        return _marker(resp["Item"])
+
+    def _settle(self, item: dict[str, Any], key: str) -> bool:
+        """If header ``item`` shows a half-applied commit, finish it and return True (read again)."""
+        pending = _marker(item)
+        if pending is None:
+            return False
+        self._drain(key, pending)
+        return True
+
+    def _delete_journal(self, key: str, version: int, count: int) -> None:
+        """Best effort: an entry left behind is never read again (the marker is gone)."""
+        for start in range(0, count, it.MAX_BATCH_WRITE_ITEMS):
+            requests = [{"DeleteRequest": {"Key": self._key(key, journal_sk(version, i))}}
+                        for i in range(start, min(count, start + it.MAX_BATCH_WRITE_ITEMS))]
+            try:
+                self.client.batch_write_item(RequestItems={self.table: requests})
+            except Exception as exc:  # an orphan costs storage only
+                if error_code(exc) is None:
+                    raise
+                log.warning("could not delete journal entries: %s", exc, extra={"execution": key})
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         """Drop each unsent entry whose run_id matches; one UpdateItem when all match.
@@ -514,22 +706,36 @@ class DynamoDBStore(Store):
                     self._remove_unsent(key, [entry])
 
     def _remove_unsent(self, key: str, entries: list[tuple[str, int]]) -> bool:
+        """One conditional UpdateItem; False if an entry no longer matches.
+
+        ``TransactionConflictException`` (a commit holds the header at that
+        moment) is retried with backoff; giving up after ``_RETRIES`` is safe:
+        the entries stay unsent and advance() re-emits them after the grace
+        period, fenced by run_id.
+        """
         names = {"#u": "unsent", "#r": "run_id"}
         values = {}
         for i, (step, run_id) in enumerate(entries):
             names[f"#s{i}"] = step
             values[f":r{i}"] = it.n(int(run_id))
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(key, SK_HEADER),
-                UpdateExpression="REMOVE " + ", ".join(f"#u.#s{i}" for i in range(len(entries))),
-                ConditionExpression=" AND ".join(f"#u.#s{i}.#r = :r{i}" for i in range(len(entries))),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
+        for attempt in range(_RETRIES):
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(key, SK_HEADER),
+                    UpdateExpression="REMOVE " + ", ".join(f"#u.#s{i}" for i in range(len(entries))),
+                    ConditionExpression=" AND ".join(f"#u.#s{i}.#r = :r{i}" for i in range(len(entries))),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+                return True
+            except Exception as exc:
+                code = error_code(exc)
+                if code == "ConditionalCheckFailedException":
+                    return False
+                if code != "TransactionConflictException":
+                    raise
+                _backoff(attempt)
+        log.warning("could not confirm jobs sent after %d conflicts; they may be re-emitted", _RETRIES,
+                    extra={"execution": key, "steps": [s for s, _ in entries]})
         return True

@@ -39,14 +39,7 @@ def get_backend() -> Backend:
     """The Backend every handler in this container shares."""
     settings = get_settings()
     dynamodb, sqs = _clients("dynamodb", "sqs")
-    runner = SQSRunner(
-        settings.queue_map,
-        settings.tasks_table,
-        settings.results_queue_url,
-        sqs_client=sqs,
-        dynamodb_client=dynamodb,
-        task_ttl_seconds=settings.task_ttl_seconds,
-    )
+    runner = SQSRunner(settings.queue_map, settings.results_queue_url, sqs_client=sqs)  # no audit rows: sqs_runner.py
     return Backend(store=DynamoDBStore(settings.workflows_table, client=dynamodb), runner=runner,
                    op_defaults=settings.engine_op_defaults(), unsent_grace_seconds=settings.unsent_grace_seconds)
 

@@ -3,15 +3,21 @@
 Owns the short-term side of the AWS backend:
 
 - ``dispatch`` validates every job first (unknown token -> ``DispatchError``,
-  bad inputs -> ``PayloadError``; nothing written or sent), then writes one
-  tasks-table row per (execution, step, run_id) -- pk = execution key,
-  sk = ``<step>#<run_id>``, with ``token``, ``inputs`` (JSON), ``status``,
-  ``created_at`` and the TTL ``expires_at`` -- then sends one ``job`` message
-  per job to its op's queue, and for each job with ``timeout_seconds`` a
-  ``deadline`` message to the results queue, delayed up to 15 minutes (the
-  result-router re-delays deadlines further out). Re-dispatching the same
-  run overwrites its row and resends its message: executors' results are
+  bad inputs -> ``PayloadError``; nothing written or sent), then sends one
+  ``job`` message per job to its op's queue, and for each job with
+  ``timeout_seconds`` a ``deadline`` message to the results queue, delayed
+  up to 15 minutes (the result-router re-delays deadlines further out).
+  Re-dispatching the same run resends its message: executors' results are
   fenced by run_id, so duplicates are harmless.
+- Only when built with a ``tasks_table``, it first writes an audit row per
+  (execution, step, run_id) -- pk = execution key, sk = ``<step>#<run_id>``,
+  with ``token``, ``inputs`` (JSON), ``status``, ``created_at`` and the TTL
+  ``expires_at``. The deployed engine does not: nothing reads the row, and
+  everything in it is derived from the step's record (``token`` from the
+  spec; ``run_id``, ``inputs``, ``start_time`` stored at claim). Leaving it
+  out saves a write unit and a DynamoDB round trip on every step's critical
+  path; the claim committed before the send is still what prevents double
+  dispatch, and the unsent entry still what re-emits a lost send.
 - ``schedule_wake`` / ``submit_work_result`` send ``wake`` / ``result``
   messages to the results queue.
 
@@ -58,9 +64,9 @@ class SQSRunner(Runner):
     def __init__(
         self,
         queue_map: QueueMap,
-        tasks_table: str,
         results_queue_url: str | None = None,
         *,
+        tasks_table: str | None = None,
         sqs_client: Any = None,
         dynamodb_client: Any = None,
         task_ttl_seconds: int = DEFAULT_TASK_TTL_SECONDS,
@@ -68,7 +74,8 @@ class SQSRunner(Runner):
     ):
         """Deadline timers go out only for jobs that carry ``timeout_seconds``: a deadline counts
         once the engine has recorded it in the header at claim time (op defaults are applied
-        there, by ``Backend(op_defaults=...)``)."""
+        there, by ``Backend(op_defaults=...)``). ``tasks_table`` (optional) gets an audit row
+        per dispatched job; the engine never reads it (see the module docstring)."""
         self.queue_map = queue_map
         self.tasks_table = tasks_table
         self.results_queue_url = results_queue_url
@@ -109,13 +116,15 @@ class SQSRunner(Runner):
     # ---------------------------------------------------------------- dispatch
 
     def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
-        """Write a task row and send a job message per job; returns [] (results arrive pushed)."""
+        """Send a job message per job (and write its audit row, with a ``tasks_table``); returns []
+        (results arrive pushed)."""
         unique = list({(j.workflow_execution_id, j.op, j.run_id): j for j in jobs}.values())
         planned = [self._validate(job) for job in unique]  # everything checked before anything is written
         if not planned:
             return []
         now = self.clock()
-        self._write_tasks(unique, now)
+        if self.tasks_table is not None:
+            self._write_tasks(unique, now)
         by_queue: dict[str, list[tuple[str, float]]] = {}
         for _job, url, body in planned:
             by_queue.setdefault(url, []).append((body, 0))
@@ -143,6 +152,8 @@ class SQSRunner(Runner):
         return job, url, messages.encode(messages.job_message(job))
 
     def _write_tasks(self, jobs: list[DispatchJob], now: float) -> None:
+        table = self.tasks_table
+        assert table is not None  # dispatch writes audit rows only with a tasks_table
         created_at = datetime.fromtimestamp(now, UTC).isoformat()
         expires_at = int(now) + int(self.task_ttl_seconds)
         requests = [
@@ -160,13 +171,13 @@ class SQSRunner(Runner):
             for job in jobs
         ]
         for start in range(0, len(requests), it.MAX_BATCH_WRITE_ITEMS):
-            pending: dict[str, Any] = {self.tasks_table: requests[start : start + it.MAX_BATCH_WRITE_ITEMS]}
+            pending: dict[str, Any] = {table: requests[start : start + it.MAX_BATCH_WRITE_ITEMS]}
             for attempt in range(_RETRIES + 1):
                 pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
                 if not pending:
                     break
                 if attempt == _RETRIES:
-                    raise RunfoxError(f"table {self.tasks_table!r}: BatchWriteItem left items unprocessed")
+                    raise RunfoxError(f"table {table!r}: BatchWriteItem left items unprocessed")
                 time.sleep(min(1.0, 0.02 * 2**attempt))
 
     # ------------------------------------------------------------------ timers

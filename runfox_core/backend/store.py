@@ -14,7 +14,11 @@ Contract every implementation must keep (``tests/contract`` checks each):
   default (READY, run 0) for the rest.
 - ``commit`` applies a whole ``Commit`` atomically iff the stored header
   version equals ``commit.expected_version``; otherwise raises
-  ``ConflictError`` and changes nothing.
+  ``ConflictError`` and changes nothing. A commit of any number of step
+  records, state entries and unsent changes is accepted; a store whose
+  transactions are bounded applies a large one as a sequence that no reader
+  can observe half done (``dynamodb_store.py``). A commit that cannot be
+  stored at all raises ``StoreLimitError`` and changes nothing.
 - ``mark_sent`` removes unsent entries whose run_id matches, without touching
   the version (it commutes with any commit).
 """
@@ -26,6 +30,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from ..errors import RunfoxError
+
+
+class StoreLimitError(RunfoxError):
+    """Raised by ``Store.commit`` when a commit cannot be stored at all, however it is split
+    (one item over the store's item limit); nothing was written. ``step`` names the step whose
+    record is too large, when that is the cause. The engine ends the execution ``failed`` with
+    this message instead of retrying a transition that can never fit."""
+
+    def __init__(self, message: str, step: str | None = None):
+        super().__init__(message)
+        self.step = step
 
 
 class Store(ABC):

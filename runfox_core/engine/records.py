@@ -19,8 +19,17 @@ An execution is not one document. It is:
 
 The header holds nothing that grows with the number of steps except the
 ready set, join counters of steps still waiting on two or more dependencies,
-run counters of steps waiting to run again, and deadlines of steps in
-flight: all bounded by the width of the workflow, not its length.
+run counters of steps waiting to run again, deadlines of steps in flight and
+unsent claims (at most ``workflow.MAX_JOBS_PER_ADVANCE`` per advance before
+they are confirmed sent): all bounded by the width of the workflow, not its
+length. Known limit: it is still one item, so a store with an item limit
+(DynamoDB's 400 KB) caps the width; past it the execution fails with a
+``StoreLimitError`` naming the size, never stalls. Moving these maps to
+items of their own is the next step for unbounded width.
+
+A ``Commit`` may hold any number of records and state entries; a store whose
+transactions are bounded applies a large one as a sequence no reader sees
+half done (``engine/txn.py``, ``aws/dynamodb_store.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..status import StepStatus, WorkflowStatus
+
+MAX_ERROR_MESSAGE_CHARS = 4096  # an attempt's error message is cut to this many characters
+MAX_ERROR_TYPE_CHARS = 128  # and its type to this many
+
+
+def bounded_error(error: dict[str, Any]) -> dict[str, str]:
+    """``{"type", "message"}`` of a failed attempt, cut to the sizes above.
+
+    A cut message ends with how long the original was, so nothing is silently
+    lost: an executor's 220 KB traceback must not make its step's record too
+    large to store (a record also carries up to 192 KiB of inputs).
+    """
+    kind, text = str(error.get("type", "Error")), str(error.get("message", ""))
+    if len(kind) > MAX_ERROR_TYPE_CHARS:
+        kind = kind[:MAX_ERROR_TYPE_CHARS]
+    if len(text) > MAX_ERROR_MESSAGE_CHARS:
+        text = f"{text[:MAX_ERROR_MESSAGE_CHARS]}... (truncated; the original was {len(text):,} characters)"
+    return {"type": kind, "message": text}
 
 
 @dataclass

@@ -38,7 +38,7 @@ from ..payloads import MAX_PAYLOAD_BYTES, check_payload
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
-from .records import StepRecord
+from .records import StepRecord, bounded_error
 from .txn import Txn, encode_inputs
 
 log = logging.getLogger("runfox_core")
@@ -67,17 +67,36 @@ def terminal_result(txn: Txn) -> Complete | Halt | Failed | Cancelled | None:
 # ----------------------------------------------------------------- advance
 
 
-def expire_deadlines(txn: Txn, now: float) -> None:
-    """Turn every in-flight step past its deadline into a failed attempt."""
-    for sid, (run_id, deadline) in list(txn.header.deadlines.items()):
-        if deadline <= now and txn.header.status not in TERMINAL_WORKFLOW_STATUSES:
-            rec = txn.step(sid)
-            if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
-                timeout = txn.plan.steps[sid].timeout_seconds
-                fail_attempt(txn, sid, {"type": "TimeoutError",
-                                        "message": f"no result within timeout_seconds={timeout:g}"}, now)
-            else:
-                txn.header.deadlines.pop(sid, None)
+def expired(txn: Txn, now: float) -> list[str]:
+    """Steps in flight whose deadline has passed."""
+    return [sid for sid, (_, deadline) in txn.header.deadlines.items() if deadline <= now]
+
+
+def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> None:
+    """Turn in-flight steps past their deadline (at most ``limit`` of them) into failed attempts.
+
+    Each expiry is a transition of its own that happens to share a commit, so
+    expiring a few now and the rest in the next commit ends the same as
+    expiring them all at once; ``limit`` keeps one commit within the store's
+    size. Their records are read in one call, not one by one.
+    """
+    due = expired(txn, now)
+    _expire(txn, due[:limit] if limit else due, now)
+
+
+def _expire(txn: Txn, due: list[str], now: float) -> None:
+    txn.prefetch(due, [])
+    for sid in due:
+        run_id = txn.header.deadlines[sid][0]
+        if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
+            return
+        rec = txn.step(sid)
+        if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
+            timeout = txn.plan.steps[sid].timeout_seconds
+            fail_attempt(txn, sid, {"type": "TimeoutError",
+                                    "message": f"no result within timeout_seconds={timeout:g}"}, now)
+        else:
+            txn.header.deadlines.pop(sid, None)
 
 
 def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
@@ -85,7 +104,13 @@ def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
 
 
 def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
-    """Jobs claimed earlier whose send was never confirmed: emit them again, exactly as claimed."""
+    """Jobs claimed earlier whose send was never confirmed: emit them again, exactly as claimed.
+
+    Each re-emission stands alone (it re-stamps one unsent entry), so the
+    caller may pass a slice of the stale claims and the rest in later
+    commits. Their records are read in one call.
+    """
+    txn.prefetch(sids, [])
     jobs = []
     for sid in sids:
         run_id = int(txn.header.unsent[sid][0])
@@ -214,7 +239,7 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         except PayloadError as exc:
             error = {"type": "PayloadError", "message": str(exc)}
     if error is not None:
-        return True, fail_attempt(txn, sid, error, now)
+        return True, fail_attempt(txn, sid, bounded_error(error), now)
     return True, _succeed(txn, sid, rec, dict(output), now)
 
 
@@ -302,14 +327,20 @@ def _complete_step(txn: Txn, sid: str, now: float) -> Any:
             else:
                 txn.header.joins[dep] = left
     if txn.header.remaining <= 0:
-        return complete_workflow(txn)
+        return complete_workflow(txn, sid)
     return None
 
 
-def complete_workflow(txn: Txn) -> Complete | Failed:
-    """Every step is complete: resolve ``outputs``. One that cannot be resolved (a path that does
-    not exist, an operator that raised) fails the execution with an ``OutputError`` naming the
-    field, recorded under the step name ``outputs``."""
+def complete_workflow(txn: Txn, last: str) -> Complete | Failed:
+    """Every step is complete: resolve ``outputs`` and end the execution.
+
+    Outputs that cannot be resolved (a path that does not exist, an operator
+    that raised) fail the execution with an ``OutputError`` naming the field,
+    recorded under the step name ``outputs``. The outcome is stored with the
+    execution's header, so it obeys the same limit as any step output; over
+    it, the execution fails naming ``last`` (the step whose completion ended
+    the run).
+    """
     plan = txn.plan
     try:
         outcome = expressions.resolve_fields(plan.outputs, txn.context(plan.output_refs), "outputs") \
@@ -320,6 +351,11 @@ def complete_workflow(txn: Txn) -> Complete | Failed:
         txn.header.error = error.to_dict()
         txn.header.ready.clear()
         return Failed(error)
+    try:
+        check_payload(outcome, "the outcome (the workflow's outputs)", MAX_PAYLOAD_BYTES)
+    except PayloadError as exc:
+        return _fail_step_keeping(txn, last, {"type": "PayloadError", "message": f"{exc} (resolved when step "
+                                                                                    f"{last!r} completed)"})
     txn.header.status = WorkflowStatus.COMPLETE
     txn.header.outcome = outcome
     txn.header.ready.clear()
@@ -341,6 +377,30 @@ def _fail_step(txn: Txn, sid: str, rec: Any, error: dict[str, str], now: float) 
     step_error = StepError(step=sid, run_id=rec.run_id, type=str(error.get("type", "Error")),
                            message=str(error.get("message", "")))
     txn.put_step(rec.evolve(status=StepStatus.FAILED, error=step_error.to_dict(), end_time=iso(now)))
+    txn.header.status = WorkflowStatus.FAILED
+    txn.header.error = step_error.to_dict()
+    txn.header.ready.clear()
+    return Failed(step_error)
+
+
+def _fail_step_keeping(txn: Txn, sid: str, error: dict[str, str]) -> Failed:
+    """Fail the execution on account of ``sid`` without changing its record (it did its work)."""
+    step_error = StepError(step=sid, run_id=txn.step(sid).run_id, type=error["type"], message=error["message"])
+    txn.header.status = WorkflowStatus.FAILED
+    txn.header.error = step_error.to_dict()
+    txn.header.ready.clear()
+    return Failed(step_error)
+
+
+def fail_for_limit(txn: Txn, sid: str | None, message: str, now: float) -> Failed:
+    """A transition could not be stored at any split (an item over the store's limit): end the
+    execution ``failed`` with the store's message, on the step concerned if there is one."""
+    error = bounded_error({"type": "LimitError", "message": message})
+    txn.header.joins.clear()  # nothing is scheduled after a failure: keep the failing commit small
+    txn.header.reruns.clear()
+    if sid is not None and sid in txn.plan.steps:
+        return _fail_step(txn, sid, txn.step(sid).evolve(output=None), error, now)
+    step_error = StepError(step=sid or "", run_id=0, type=error["type"], message=error["message"])
     txn.header.status = WorkflowStatus.FAILED
     txn.header.error = step_error.to_dict()
     txn.header.ready.clear()
@@ -407,7 +467,7 @@ def check_deadline(txn: Txn, sid: str, run_id: int, now: float) -> tuple[bool, f
         return False, None
     if entry[1] > now:
         return False, entry[1]
-    expire_deadlines(txn, now)
+    _expire(txn, [sid], now)  # others past due are expired by the advance() that follows, in chunks
     return True, None
 
 

@@ -6,6 +6,16 @@ accepts it only if no other transition committed since the header was read;
 otherwise the caller discards the Txn and runs the transition again on fresh
 data. Nothing read inside a Txn can change without bumping the header
 version, which is what makes the retry loop correct.
+
+A commit may be larger than the store's transactions (a reset of every step
+of a wide loop, an output merging many keys). The store then applies it as
+a sequence, and keeps the invariant the loop relies on: *no transition reads
+or builds on a half-applied commit* -- every read finishes the sequence
+first and every commit requires it finished (``dynamodb_store.py``). The
+engine itself only splits work whose parts are independent transitions
+(claims, deadline expiries, re-emissions: ``workflow.advance``), each a
+complete commit, so a crash between two of them loses nothing and a re-run
+does the rest.
 """
 
 from __future__ import annotations

@@ -48,8 +48,7 @@ def fan_out(width: int = WIDTH) -> dict[str, Any]:
 def backend(aws: AwsKit, sqs: Any = None, ddb: Any = None, table: str | None = None, **kw: Any) -> rfx.Backend:
     """A Backend with its own clients (unless given), as one Lambda container would have."""
     ddb = ddb or aws.client("dynamodb")
-    runner = SQSRunner(aws.queues, aws.tasks_table, aws.results_url,
-                       sqs_client=sqs or aws.client("sqs"), dynamodb_client=ddb)
+    runner = SQSRunner(aws.queues, aws.results_url, sqs_client=sqs or aws.client("sqs"))
     return rfx.Backend(store=DynamoDBStore(table or aws.workflows_table, client=ddb), runner=runner, **kw)
 
 

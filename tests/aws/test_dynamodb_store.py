@@ -76,20 +76,80 @@ def test_a_step_record_over_400_kb_raises_naming_the_step_and_writes_nothing(sto
     assert store.load_header(key).version == 0 and store.load_steps(key) == {}
 
 
-def test_a_commit_over_100_items_raises_before_writing(store: DynamoDBStore) -> None:
+def test_a_commit_over_100_items_is_applied_whole_through_a_journal_that_is_then_deleted(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given a commit of 250 step records and 250 state entries (five transactions' worth)
     key = new_execution(store)
-    with pytest.raises(CommitTooLargeError, match=r"101 items \(the header, 50 step records, 50 state entries\)"):
-        commit(store, key, steps={f"s{i}": record(f"s{i}") for i in range(50)},
-               state={f"k{i}": i for i in range(50)})
-    assert store.load_header(key).version == 0 and store.load_state(key) == {}
+    calls = record_calls(aws.dynamodb)
+    commit(store, key, steps={f"s{i}": record(f"s{i}") for i in range(250)},
+           state={f"k{i}": i for i in range(250)})
+    # Then it went out as journal puts, the fenced header transaction and one transaction per piece
+    ops = [op for op, _ in calls]
+    assert ops.count("PutItem") == 5 and ops.count("TransactWriteItems") == 6 and ops[-1] == "BatchWriteItem"
+    assert all(len(p["TransactItems"]) <= 100 for op, p in calls if op == "TransactWriteItems")
+    # And all of it is there, no marker or journal entry is left, and the version moved once
+    assert len(store.load_steps(key)) == 250 and store.load_state(key) == {f"k{i}": i for i in range(250)}
+    assert store.load_header(key).version == 1
+    items = aws.dynamodb.query(TableName=aws.workflows_table, KeyConditionExpression="pk = :k",
+                               ExpressionAttributeValues={":k": {"S": key}})["Items"]
+    assert not [i for i in items if i["sk"]["S"].startswith("journal#") or "pending" in i]
 
 
-def test_a_commit_over_4_mb_raises_before_writing(store: DynamoDBStore) -> None:
+class CrashAfter:
+    """The moto client, except that call number ``k`` (from 1) raises, as a Lambda dying there."""
+
+    def __init__(self, client: Any, k: int):
+        self.client, self.k, self.n = client, k, 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**kw: Any) -> Any:
+            self.n += 1
+            if self.n == self.k:
+                raise RuntimeError(f"crash at call {self.k} ({name})")
+            return method(**kw)
+        return call
+
+
+def test_a_journaled_commit_cut_short_at_any_call_is_seen_whole_or_not_at_all_and_repeats_cleanly(
+        aws: AwsKit) -> None:
+    steps = {f"s{i}": record(f"s{i}") for i in range(120)}
+    state = {f"k{i}": i for i in range(120)}
+    clean = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    k = 1
+    while True:
+        # Given a store whose k-th call of a 240-item commit crashes
+        key = new_execution(clean)
+        crashing = DynamoDBStore(aws.workflows_table, client=CrashAfter(aws.dynamodb, k))
+        try:
+            commit(crashing, key, steps=steps, state=state)
+            finished = True
+        except RuntimeError:
+            finished = False
+        # Then any reader sees the commit whole (it finishes it) or not at all
+        h = clean.load_header(key)
+        seen = clean.load_state(key)
+        assert (h.version, len(seen), len(clean.load_steps(key))) in ((0, 0, 0), (1, 120, 120)), k
+        # And repeating the transition from what was read ends exactly like a clean commit
+        if h.version == 0:
+            commit(clean, key, steps=steps, state=state)
+        assert clean.load_state(key) == state and clean.load_steps(key) == steps
+        assert clean.load_header(key).version == 1
+        if finished:
+            break
+        k += 1
+    assert k >= 6  # the crash was tried at every call: journal puts, header, pieces, cleanup
+
+
+def test_a_commit_with_more_large_items_than_one_transaction_takes_raises_before_writing(
+        store: DynamoDBStore) -> None:
+    # 12 records of 380 KB: ten fill the first transaction, and two are too large to journal
     key = new_execution(store)
     steps = {f"s{i}": record(f"s{i}", inputs={"i": "x" * 190_000}, output={"o": "y" * 190_000}) for i in range(12)}
-    with pytest.raises(CommitTooLargeError, match="bytes; a DynamoDB transaction holds at most 4,194,304"):
+    with pytest.raises(CommitTooLargeError, match="items over 350,000 bytes than one DynamoDB transaction"):
         commit(store, key, steps=steps)
-    assert store.load_steps(key) == {}
+    assert store.load_steps(key) == {} and store.load_header(key).version == 0
 
 
 def test_max_steps_per_commit_leaves_room_for_state_in_one_transaction(store: DynamoDBStore) -> None:

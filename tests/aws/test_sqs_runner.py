@@ -19,7 +19,7 @@ KEY = "wf#e1"
 
 def runner(aws: AwsKit, **kw: Any) -> SQSRunner:
     kw.setdefault("results_queue_url", aws.results_url)
-    return SQSRunner(aws.queues, aws.tasks_table, sqs_client=aws.sqs, dynamodb_client=aws.dynamodb,
+    return SQSRunner(aws.queues, tasks_table=aws.tasks_table, sqs_client=aws.sqs, dynamodb_client=aws.dynamodb,
                      clock=lambda: NOW, **kw)
 
 
@@ -46,7 +46,8 @@ def test_a_callable_queue_map_raising_key_error_is_an_unknown_token(aws: AwsKit)
     def lookup(token: str) -> str:
         return aws.queues[token]
 
-    r = SQSRunner(lookup, aws.tasks_table, aws.results_url, sqs_client=aws.sqs, dynamodb_client=aws.dynamodb)
+    r = SQSRunner(lookup, aws.results_url, tasks_table=aws.tasks_table, sqs_client=aws.sqs,
+                  dynamodb_client=aws.dynamodb)
     with pytest.raises(DispatchError, match="'nope'"):
         r.dispatch(KEY, [job("a"), job("b", token="nope")])
     assert_nothing_written_or_sent(aws)
@@ -70,7 +71,15 @@ def test_a_timeout_without_a_results_queue_is_refused_before_anything_is_written
     assert_nothing_written_or_sent(aws)
 
 
-def test_each_job_gets_one_task_row_with_ttl_and_one_message_on_its_op_queue(aws: AwsKit) -> None:
+def test_without_a_tasks_table_a_job_is_only_sent_and_nothing_is_written(aws: AwsKit) -> None:
+    ddb_calls = record_calls(aws.dynamodb)
+    SQSRunner(aws.queues, aws.results_url, sqs_client=aws.sqs).dispatch(KEY, [job("a")])
+    assert ddb_calls == [] and aws.task_rows() == []
+    assert [m["step"] for m in aws.receive_all(aws.queues["op_a"])] == ["a"]
+
+
+def test_with_a_tasks_table_each_job_gets_one_audit_row_with_ttl_and_one_message_on_its_op_queue(
+        aws: AwsKit) -> None:
     # Given three jobs over two op queues
     jobs = [job("a", x=1), job("b", token="op_b", run_id=3, y=[1.5]), job("c", x=2)]
     # When dispatched
@@ -125,7 +134,7 @@ def test_a_refused_batch_entry_raises_instead_of_passing_silently(aws: AwsKit) -
         def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
             return {"Successful": [], "Failed": [{"Id": "0", "Code": "InternalError", "SenderFault": False}]}
 
-    r = SQSRunner(aws.queues, aws.tasks_table, sqs_client=Refusing(), dynamodb_client=aws.dynamodb)
+    r = SQSRunner(aws.queues, tasks_table=aws.tasks_table, sqs_client=Refusing(), dynamodb_client=aws.dynamodb)
     with pytest.raises(RunfoxError, match="refused 1 of 1 job messages.*InternalError"):
         r.dispatch(KEY, [job("a")])
 

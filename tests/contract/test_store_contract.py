@@ -376,3 +376,24 @@ def test_a_thousand_steps_with_1kb_outputs_under_distinct_keys_commit_and_load(s
     assert len(store.load_steps(d.key)) == 1000
     assert store.load_steps(d.key, ["step0999"])["step0999"].output == {"step0999": "v" * 1024}
     assert len(store.load_state(d.key, [f"step{i:04d}" for i in range(0, 1000, 3)])) == 334
+
+
+def test_a_commit_larger_than_any_transaction_is_applied_whole(store: Store) -> None:
+    # Given an execution with an unsent claim for every one of 150 steps
+    d = definition()
+    store.create(d, header())
+    commit_on(store, d.key, unsent_add={f"s{i}": [0.0, 1.0] for i in range(150)})
+    # When one commit writes 300 records, 300 state entries, and moves 150 unsent claims
+    steps = {f"s{i}": record(f"s{i}", status=StepStatus.READY) for i in range(300)}
+    c = commit_on(store, d.key, steps=steps, state={f"k{i}": [i] for i in range(300)},
+                  unsent_remove=[f"s{i}" for i in range(150)],
+                  unsent_add={f"s{i}": [1.0, 2.0] for i in range(150, 300)})
+    # Then all of it is stored, under one new version, and the next commit builds on it
+    h = store.load_header(d.key)
+    assert h.version == c.header.version
+    assert h.unsent == {f"s{i}": [1.0, 2.0] for i in range(150, 300)}
+    assert store.load_steps(d.key) == steps
+    assert store.load_state(d.key) == {f"k{i}": [i] for i in range(300)}
+    assert store.load_steps(d.key, ["s299"]) == {"s299": steps["s299"]}
+    commit_on(store, d.key, state={"after": 1})
+    assert store.load_state(d.key, ["after", "k0"]) == {"after": 1, "k0": [0]}

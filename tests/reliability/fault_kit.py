@@ -36,6 +36,7 @@ from runfox_core.aws.config import ExecutorsConfig, load_executors_config
 from runfox_core.aws.factory import get_backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
+from tests.aws.no_wedge_kit import Ending
 
 CONFIG = EXAMPLES_DIR / "executors.json"
 SPEC = yaml.safe_load((Path(__file__).parent / "crash_workflow.yaml").read_text())
@@ -98,16 +99,8 @@ def tapped(tap: CallTap, monkeypatch: Any) -> Iterator[CallTap]:
     yield tap
 
 
-@dataclass(frozen=True)
-class Ending:
-    status: str
-    outcome: Any
-    run_ids: dict[str, int]
-    state: dict[str, Any]
-
-
-def start(tap: CallTap, name: str) -> str:
-    payload = {"spec": SPEC, "inputs": INPUTS, "name": name}
+def start(tap: CallTap, name: str, spec: dict[str, Any] = SPEC) -> str:
+    payload = {"spec": spec, "inputs": INPUTS, "name": name}
     for _ in range(START_RETRIES):
         try:
             with tap.handler_span():
@@ -119,9 +112,10 @@ def start(tap: CallTap, name: str) -> str:
     raise AssertionError("start never succeeded")
 
 
-def run_once(cloud: LocalCloud, tap: CallTap, name: str, timeout: float = 60.0) -> Ending:
-    """Start the workflow and deliver events until it ends; return how it ended."""
-    key = start(tap, name)
+def run_once(cloud: LocalCloud, tap: CallTap, name: str, timeout: float = 60.0,
+             spec: dict[str, Any] = SPEC) -> Ending:
+    """Start ``spec`` and deliver events until it ends; return how it ended."""
+    key = start(tap, name, spec)
     wf = Workflow(key, get_backend())
     driver = EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=0)
     driver.run(lambda: wf.status in TERMINAL_WORKFLOW_STATUSES, timeout=timeout)
@@ -131,3 +125,19 @@ def run_once(cloud: LocalCloud, tap: CallTap, name: str, timeout: float = 60.0) 
 
 def operations(tap: CallTap) -> Counter[str]:
     return Counter(tap.calls)
+
+
+def wide_fan_out(width: int) -> dict[str, Any]:
+    """A seed, ``width`` workers and a join adding up their results."""
+    workers = [f"w{i}" for i in range(width)]
+    steps: list[dict[str, Any]] = [{"id": "seed", "fn": "increment", "input": {"value": {"var": "input.start"}}}]
+    steps += [{"id": w, "fn": "increment", "depends_on": ["seed"],
+               "input": {"value": {"var": "steps.seed.output.incremented"}}} for w in workers]
+    steps.append({"id": "join", "fn": "add", "depends_on": workers,
+                  "input": {"values": [{"var": f"steps.{w}.output.incremented"} for w in workers]}})
+    return {"steps": steps, "outputs": {"sum": {"var": "steps.join.output.sum"}}}
+
+
+def nth(calls: list[str], operation: str, n: int) -> int:
+    """The call number (1-based) of the ``n``-th call of ``operation``."""
+    return [i + 1 for i, op in enumerate(calls) if op == operation][n - 1]

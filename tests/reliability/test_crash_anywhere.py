@@ -9,8 +9,10 @@ makes its own clean run to compare with.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from fault_kit import WORKFLOW_CONFIG, CallTap, Ending, operations, run_once, tapped
+from fault_kit import WORKFLOW_CONFIG, CallTap, Ending, nth, only_ops_of, operations, run_once, tapped, wide_fan_out
 
 from local.cloud import LocalCloud
 from runfox_core.aws import config
@@ -23,11 +25,15 @@ def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
 
 
-def run(tap: CallTap, name: str) -> Ending:
+WIDE = 300  # a fan-out wider than any one DynamoDB transaction, with a join over all of it
+WIDE_SPEC = wide_fan_out(WIDE)
+
+
+def run(tap: CallTap, name: str, executors: Any = WORKFLOW_CONFIG, **kwargs: Any) -> Ending:
     # a MonkeyPatch per run: the tap's wrappers come off again instead of stacking up run after run
     with (pytest.MonkeyPatch.context() as monkeypatch,
-          LocalCloud(WORKFLOW_CONFIG, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
-        return run_once(cloud, tap, name)
+          LocalCloud(executors, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
+        return run_once(cloud, tap, name, **kwargs)
 
 
 SHARDS = 2
@@ -56,4 +62,31 @@ def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: i
           f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
           f"{survived}/{len(crashes)} crash runs (every {SHARDS}th call from call {shard + 1}) "
           f"ended exactly like the clean run")
+    assert broken == []
+
+
+def test_a_crash_at_a_sample_of_the_calls_of_a_300_wide_fan_out_ends_like_the_clean_run() -> None:
+    # Given the clean run of a 300-wide fan-out and join, and its numbered AWS calls
+    spec, executors = WIDE_SPEC, only_ops_of(WIDE_SPEC)
+    clean_tap = CallTap()
+    clean = run(clean_tap, "wide-clean", executors, spec=spec, timeout=600.0)
+    assert clean.status == "complete" and clean.outcome == {"sum": 4 * WIDE}
+    # When, in turn, these calls fail (a run of this width takes about a minute on the emulator, so a
+    # sample): the send of the 300 claimed jobs (claimed, never sent), the first confirmation that
+    # they were sent, and a result commit half-way through the run
+    calls = clean_tap.calls
+    transactions = [i + 1 for i, op in enumerate(calls) if op == "dynamodb.TransactWriteItems"]
+    points = [nth(calls, "sqs.SendMessageBatch", 2), nth(calls, "dynamodb.UpdateItem", 2),
+              transactions[len(transactions) // 2]]
+    broken = []
+    for k in points:
+        tap = CallTap(fail_at=k)
+        ending = run(tap, f"wide-crash-{k}", executors, spec=spec, timeout=600.0)
+        assert tap.fired is not None, f"call {k} was never made"
+        if ending != clean:
+            broken.append((k, clean_tap.calls[k - 1], ending.status))
+    # Then every run ends exactly like the clean one
+    print(f"\ncrash-anywhere, {WIDE}-wide fan-out: {len(clean_tap.calls)} AWS calls in the clean run "
+          f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); crashed at "
+          f"{len(points)} of them; {len(points) - len(broken)}/{len(points)} ended exactly like the clean run")
     assert broken == []

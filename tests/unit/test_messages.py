@@ -42,6 +42,15 @@ def test_timer_messages_round_trip() -> None:
     ('{"kind": "job", "execution": "e", "step": "a", "run_id": 0, "token": "a", "inputs": []}', "'inputs' must be dict"),
     ('{"kind": "deadline", "execution": "e", "step": "a", "run_id": 0}', "missing field 'deadline'"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"kind": "result", "execution": "' + "e" * 3000 + '", "step": "a", "run_id": 0, "output": {}}',
+     "'execution' is 3,000 characters; an execution key has at most 256"),
+    ('{"kind": "wake", "execution": "' + "e" * 257 + '"}', "at most 256"),
+    ('{"kind": "result", "execution": "e", "step": "' + "s" * 65 + '", "run_id": 0, "output": {}}',
+     "'step' 's{65}' is not a step id"),
+    ('{"kind": "deadline", "execution": "e", "step": "a b", "run_id": 0, "deadline": 1}', "is not a step id"),
+    ('{"kind": "result", "execution": "e", "step": "a", "run_id": -1, "output": {}}', "'run_id' must be from 0"),
+    ('{"kind": "result", "execution": "e", "step": "a", "run_id": 9007199254740992, "output": {}}',
+     "'run_id' must be from 0 to 9007199254740991"),
 ])
 def test_a_malformed_message_raises_message_error_naming_the_field(body: str, fragment: str) -> None:
     with pytest.raises(MessageError, match=fragment):

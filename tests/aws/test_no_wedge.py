@@ -1,0 +1,151 @@
+"""No execution can wedge: every shape that once stuck ends on strict DynamoDB exactly as in memory.
+
+Widths 99, 100 and 101 straddle DynamoDB's 100 items per transaction; the
+1,000- and 10,000-wide runs are ``bench/no_wedge.py``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from aws_kit import record_calls
+from botocore.exceptions import ClientError
+from no_wedge_kit import HANG_FOR, SHAPES, FakeClock, deadlines, execute, fan_out, in_memory, on_aws, strict_limits
+
+import runfox_core as rfx
+from runfox_core import driver, messages
+from runfox_core.aws import _items
+from runfox_core.aws.dynamodb_store import DynamoDBStore
+from runfox_core.backend import InProcessRunner
+from runfox_core.engine.records import ExecutionHeader
+from runfox_core.errors import MessageError
+from runfox_core.results import Dispatch
+from runfox_core.status import WorkflowStatus
+
+WIDTHS = (1, 99, 100, 101)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_each_shape_ends_on_dynamodb_exactly_as_in_memory(aws: Any, shape: str, width: int) -> None:
+    # Given the shape run to its end in memory
+    expected = in_memory(shape, width)
+    assert expected.status == "complete"
+    # When it runs on DynamoDB + SQS with DynamoDB's limits enforced on every write
+    ending = on_aws(aws, shape, width)
+    # Then it ends exactly the same: outcome, run ids and state
+    assert ending == expected
+
+
+# ---- the rows of issue 11's table that the shapes above do not cover by themselves
+
+
+def test_a_crash_between_claiming_and_sending_a_300_wide_fan_out_is_re_driven_to_the_same_end(aws: Any) -> None:
+    # 300 claims unsent: the re-drive re-emits them in commits the store can take
+    assert on_aws(aws, "crash", 300) == in_memory("crash", 300)
+
+
+def test_the_header_of_a_10000_step_fan_out_with_every_claim_unsent_fits_in_one_item() -> None:
+    # Given the header of a 10,000-step static fan-out with 24-character ids, right after creation
+    ids = [f"step_{i:019d}" for i in range(10_000)]
+    header = ExecutionHeader(status=WorkflowStatus.PENDING, version=0, remaining=len(ids),
+                             ready={sid: 0.0 for sid in ids})
+    item = {**DynamoDBStore._header_attrs(header), "pk": {"S": "k" * 68}, "sk": {"S": "header"}}
+    # And when 3,800 of them are claimed and not yet confirmed sent (unsent entries)
+    item["unsent"] = {"M": {sid: DynamoDBStore._unsent_value([0, 1.8e9]) for sid in ids[:3800]}}
+    # Then the item stays under DynamoDB's 400 KB (it was 409,063 bytes)
+    assert _items.item_size(item) < _items.MAX_ITEM_BYTES
+
+
+def test_outputs_resolving_to_450_kb_fail_the_execution_on_dynamodb_with_a_clear_error(aws: Any) -> None:
+    backend = _workflow_backend(aws, lambda op, i: {"v": "x" * 150_000})
+    spec = {"steps": [{"op": "a"}, {"op": "b"}],
+            "outputs": {"a": {"var": "steps.a.output.v"}, "b": {"var": "steps.b.output.v"},
+                        "c": {"var": "steps.a.output.v"}}}
+    result = rfx.Workflow.from_dict(spec, backend).run(timeout=30)
+    assert isinstance(result, rfx.Failed) and result.error.type == "PayloadError"
+    assert "the outcome (the workflow's outputs) is 450," in result.error.message
+
+
+def test_a_220_kb_error_on_a_step_holding_190_kb_of_inputs_is_stored_cut_on_dynamodb(aws: Any) -> None:
+    def raise_long(op: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise ValueError("e" * 220_000)
+
+    backend = _workflow_backend(aws, raise_long)
+    wf = rfx.Workflow.from_dict({"steps": [{"op": "big", "input": {"b": {"var": "input.b"}}}]}, backend,
+                                inputs={"b": "b" * 190_000})
+    result = wf.run(timeout=30)
+    assert isinstance(result, rfx.Failed) and result.error.step == "big"
+    assert result.error.message.endswith("... (truncated; the original was 220,000 characters)")
+    assert backend.load_steps(wf.id)["big"].error["message"] == result.error.message
+
+
+def test_a_result_naming_a_3000_byte_execution_key_is_a_message_error_not_a_store_error(aws: Any) -> None:
+    backend = _workflow_backend(aws, lambda op, i: {})
+    body = messages.encode({"kind": "result", "execution": "k" * 3000, "step": "a", "run_id": 0, "output": {}})
+    router = driver.ResultRouter(backend, [body])
+    with pytest.raises(MessageError, match="'execution' is 3,000 characters"):
+        router.handle(body)
+
+
+def test_expiring_100_deadlines_reads_their_records_in_batches_not_one_by_one(aws: Any) -> None:
+    clock = FakeClock()
+    backend = rfx.Backend(store=DynamoDBStore(aws.workflows_table, client=aws.dynamodb), runner=InProcessRunner(),
+                          clock=clock)
+    wf = rfx.Workflow.from_dict(deadlines(100), backend)
+    wf.dispatch(wf.advance().jobs)  # the seed
+    seed = backend.take_tasks()[0]
+    wf.on_step_result("seed", execute(seed.token, seed.inputs), run_id=0)
+    wf.dispatch(wf.advance().jobs)  # the 100 workers, which never answer
+    clock.now += HANG_FOR
+    calls = record_calls(aws.dynamodb)
+    result = rfx.Workflow.resume(wf.id, backend).advance()
+    assert isinstance(result, Dispatch) and len(result.jobs) == 100  # every one retried
+    ops = Counter(op for op, _ in calls)
+    assert ops["GetItem"] <= 1 and ops["BatchGetItem"] <= 4, ops
+
+
+def test_mark_sent_retries_a_transaction_conflict_and_removes_the_entries(aws: Any) -> None:
+    store = DynamoDBStore(aws.workflows_table, client=_ConflictOnce(aws.dynamodb))
+    backend = rfx.Backend(store=store, runner=InProcessRunner())
+    wf = rfx.Workflow.from_dict({"steps": [{"op": "a"}, {"op": "b"}]}, backend)
+    wf.advance()
+    store.mark_sent(wf.id, {"a": 0, "b": 0})
+    assert store.client.conflicts == 1 and backend.load_header(wf.id).unsent == {}
+
+
+class _ConflictOnce:
+    def __init__(self, client: Any):
+        self.client, self.conflicts = client, 0
+
+    def update_item(self, **kw: Any) -> Any:
+        if not self.conflicts:
+            self.conflicts += 1
+            raise ClientError({"Error": {"Code": "TransactionConflictException", "Message": "busy"}}, "UpdateItem")
+        return self.client.update_item(**kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def _workflow_backend(aws: Any, executor: Any) -> rfx.Backend:
+    store = DynamoDBStore(aws.workflows_table, client=strict_limits(aws.client("dynamodb"), aws.workflows_table))
+    return rfx.Backend(executor=executor, store=store, runner=InProcessRunner())
+
+
+def test_a_transition_no_store_can_hold_ends_the_execution_failed_naming_the_limit(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a store whose items may hold only 1,500 bytes (DynamoDB's 400 KB, scaled down to a test)
+    monkeypatch.setattr(_items, "MAX_ITEM_BYTES", 1_500)
+    backend = rfx.Backend(store=DynamoDBStore(aws.workflows_table, client=aws.dynamodb), runner=InProcessRunner())
+    wf = rfx.Workflow.from_dict(fan_out(60), backend)
+    wf.dispatch(wf.advance().jobs)
+    seed = backend.take_tasks()[0]
+    # When the seed's result makes 60 steps ready and their claims would grow the header past it
+    result = wf.on_step_result("seed", execute(seed.token, seed.inputs), run_id=0, claim_ready=True)
+    # Then the execution ends failed with an error naming the item, its size and the limit, and stays failed
+    assert isinstance(result, rfx.Failed) and result.error.type == "LimitError" and result.error.step == "seed"
+    assert "the header is" in result.error.message and "holds at most 1,500" in result.error.message
+    assert wf.status == rfx.WorkflowStatus.FAILED and isinstance(wf.advance(), rfx.Failed)
