@@ -35,13 +35,17 @@ Idle cost of a deployed stack per month: each SQS event source mapping
 long-polls its queue (``IDLE_POLLERS`` concurrent 20-second receives, since
 the stack sets maximum concurrency and so Lambda's scale-down to 2 pollers is
 unavailable); the stack maps the results queue, and per op its queue and its
-dead-letter queue; one CloudWatch alarm per dead-letter queue (results + one
-per op). DynamoDB on demand and Lambda cost nothing idle (storage aside).
+dead-letter queue; the stack's CloudWatch alarms (``runfox_deploy.facts.
+alarm_count``: per queue its dead-letter and oldest-message alarms, per
+function its errors and throttles, plus WorkflowsFailed; every op here has an
+executor Lambda) and its dashboard. DynamoDB on demand and Lambda cost
+nothing idle (storage aside).
 
 Prices (us-east-1, list prices): DynamoDB on demand $0.625 per million
 write request units, $0.125 per million read request units; SQS standard
 $0.40 per million requests; Lambda arm64 $0.20 per million requests and
-$0.0000133334 per GB-second; CloudWatch standard alarm $0.10 per month;
+$0.0000133334 per GB-second; CloudWatch standard alarm $0.10 per month and
+dashboard $3.00 per month;
 Step Functions Standard $25 per million state transitions; Lambda durable
 functions $8.00 per million durable operations plus $0.25 per GB written.
 Free tiers are left out.
@@ -75,11 +79,11 @@ import runfox_core as rfx  # noqa: E402
 from local.moto_patches import fast_moto_transactions  # noqa: E402
 from runfox_core import driver  # noqa: E402
 from runfox_core.aws import _items  # noqa: E402
-from runfox_core.aws.config import ENGINE_MEMORY_MB, LAMBDA_ARCHITECTURE  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402
 from runfox_core.aws.executor import sqs_executor  # noqa: E402
 from runfox_core.aws.sqs_runner import SQSRunner  # noqa: E402
 from runfox_core.aws.tables import create_tables  # noqa: E402
+from runfox_deploy import facts  # noqa: E402
 from tests.aws.aws_kit import sqs_event  # noqa: E402
 
 PRICE_WRU = 0.625 / 1e6  # $ per write request unit
@@ -88,6 +92,7 @@ PRICE_SQS = 0.40 / 1e6  # $ per SQS request
 PRICE_LAMBDA_REQUEST = 0.20 / 1e6  # $ per Lambda request (arm64)
 PRICE_LAMBDA_GBS = 0.0000133334  # $ per GB-second (arm64)
 PRICE_ALARM = 0.10  # $ per standard CloudWatch alarm per month
+PRICE_DASHBOARD = 3.00  # $ per CloudWatch dashboard per month (past the free tier's three)
 PRICE_SFN = 25.0 / 1e6  # $ per Step Functions Standard state transition
 PRICE_DURABLE_OP = 8.0 / 1e6  # $ per Lambda durable functions operation
 PRICE_DURABLE_GB = 0.25  # $ per GB written by durable functions
@@ -264,7 +269,7 @@ def run(shape: str, n: int) -> dict[str, Any]:
         assert status == rfx.WorkflowStatus.COMPLETE, status
         ours = sum(meter.calls.values())
         sqs_requests = sum(v for k, v in meter.calls.items() if k in _SQS_OPS) + sum(platform.values())
-        gbs = sum(engine) * ENGINE_MEMORY_MB / 1024
+        gbs = sum(engine) * facts.ENGINE_MEMORY_MB / 1024
         return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
                 "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
@@ -281,7 +286,8 @@ def idle(ops: int) -> float:
     """$ per month of a deployed stack with ``ops`` ops and no traffic (see the module docstring)."""
     polled = 1 + 2 * ops  # the results queue; each op's queue and dead-letter queue
     receives = polled * IDLE_POLLERS * POLLS_PER_MINUTE * MINUTES_PER_MONTH
-    return receives * PRICE_SQS + (1 + ops) * PRICE_ALARM
+    alarms = facts.alarm_count(queues=1 + ops, functions=facts.ENGINE_FUNCTIONS + ops)
+    return receives * PRICE_SQS + alarms * PRICE_ALARM + PRICE_DASHBOARD
 
 
 _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
@@ -292,7 +298,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,200")
     args = parser.parse_args()
     rows = [run(shape, int(n)) for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
-    print(f"Per step. Engine Lambdas at {ENGINE_MEMORY_MB} MB {LAMBDA_ARCHITECTURE}; $ per million steps, all in.")
+    print(f"Per step. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; $ per million steps, all in.")
     print(f"{'shape':11} {'N':>4} {'calls':>6} {'RRU':>5} {'WRU':>5} {'SQS req':>7} {'(ESM)':>6} {'Lambda req':>10} "
           f"{'GB-s':>8} {'ms/inv':>6} {'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ all in':>8}  critical path")
     for r in rows:
@@ -314,7 +320,8 @@ def main() -> None:
     per_step = ", ".join(f"{r['shape']} {r['n']}: {r['executors']:.2f}" for r in rows)
     print(f"Executor invocations (the user's Lambdas, not counted above): {per_step} per step.")
     print(f"Idle stack per month: ${idle(1):.2f} with 1 op, ${idle(10):.2f} with 10, +${idle(2) - idle(1):.2f} per op "
-          f"({IDLE_POLLERS} long-polling receivers per mapped queue, one alarm per dead-letter queue).")
+          f"({IDLE_POLLERS} long-polling receivers per mapped queue, "
+          f"{facts.alarm_count(queues=2, functions=facts.ENGINE_FUNCTIONS + 1)} alarms and the dashboard with 1 op).")
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")

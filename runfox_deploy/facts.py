@@ -73,3 +73,16 @@ OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"
 OUTPUT_QUEUE_URL_PREFIX = "OpQueueUrlPrefix"  # an op's queue URL is this + the op name
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 OUTPUT_DASHBOARD = "DashboardName"
+
+# --- CloudWatch ---------------------------------------------------------------------
+
+ENGINE_FUNCTIONS = 3  # start, advance, result-router
+ALARMS_PER_QUEUE = 2  # its dead-letter queue holds messages; its oldest message is too old
+ALARMS_PER_FUNCTION = 2  # errors; throttles
+ALARMS_FIXED = 1  # WorkflowsFailed, the engine's metric
+
+
+def alarm_count(queues: int, functions: int) -> int:
+    """Alarms of a stack with ``queues`` queues that have a dead-letter queue (the results queue and
+    each owned op queue) and ``functions`` functions (the engine's and each op's executor)."""
+    return queues * ALARMS_PER_QUEUE + functions * ALARMS_PER_FUNCTION + ALARMS_FIXED

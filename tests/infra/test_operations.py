@@ -10,6 +10,7 @@ from infra_testkit import CfnView
 
 from runfox_cdk import RunfoxEngine
 from runfox_core.aws import config
+from runfox_deploy import facts
 from runfox_deploy.executors import parse_executors_config
 
 
@@ -29,7 +30,7 @@ def test_every_dlq_queue_age_function_and_failed_workflow_has_an_alarm(templates
         assert sum(d.startswith(f"{function}: the function raised") for d in descriptions) == 1, function
         assert sum(d.startswith(f"{function}: invocations throttled") for d in descriptions) == 1, function
     assert "runfox: a workflow execution failed (WorkflowsFailed > 0)" in descriptions
-    assert len(descriptions) == 4 * 2 + 5 * 2 + 1
+    assert len(descriptions) == facts.alarm_count(queues=4, functions=5)  # the count bench/aws_calls.py prices
 
 
 def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_on_recovery(templates: dict[str, CfnView]) -> None:
