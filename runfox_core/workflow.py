@@ -165,11 +165,17 @@ class Workflow:
         (``run()`` and the driver do), so the execution's record of claims not
         yet sent stays bounded however wide the fan-out.
         """
+        if self._claimed:
+            # Jobs this handle's last result already claimed (on_step_result(claim_ready=True)), under
+            # that commit's version check: hand them over before any read, so they are sent one
+            # round trip sooner; the caller's next advance() does the rest (deadlines, re-emission,
+            # anything else ready) on fresh data.
+            claimed, self._claimed = self._claimed, []
+            return Dispatch(claimed)
         grace = self.backend.unsent_grace_seconds
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
-        jobs: list[Any] = self._claimed  # already claimed by on_step_result(claim_ready=True)
-        self._claimed = []
+        jobs: list[Any] = []
 
         def step(txn: Txn, now: float) -> tuple[bool, Any]:
             done = tx.terminal_result(txn)
