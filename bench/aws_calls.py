@@ -24,7 +24,7 @@ spent inside moto (timed around every AWS call), plus a round trip per AWS
 call of ``LATENCY_DYNAMODB_S`` / ``LATENCY_SQS_S`` (typical in-region
 latencies, an assumption: moto in-process is slower than the real services),
 rounded up to 1 ms per invocation as Lambda bills, at ``ENGINE_MEMORY_MB``
-on arm64 (``runfox_core/aws/config.py``).
+on arm64 (``runfox_deploy/facts.py``).
 
 Critical path per step: between one executor sending its result and the
 next job being sent, the queue hops (results queue, op queue) and the
@@ -75,11 +75,11 @@ import runfox_core as rfx  # noqa: E402
 from local.moto_patches import fast_moto_transactions  # noqa: E402
 from runfox_core import driver  # noqa: E402
 from runfox_core.aws import _items  # noqa: E402
-from runfox_core.aws.config import ENGINE_MEMORY_MB, LAMBDA_ARCHITECTURE  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402
 from runfox_core.aws.executor import sqs_executor  # noqa: E402
 from runfox_core.aws.sqs_runner import SQSRunner  # noqa: E402
 from runfox_core.aws.tables import create_tables  # noqa: E402
+from runfox_deploy.facts import ENGINE_MEMORY_MB, LAMBDA_ARCHITECTURE  # noqa: E402
 from tests.aws.aws_kit import sqs_event  # noqa: E402
 
 PRICE_WRU = 0.625 / 1e6  # $ per write request unit
@@ -203,7 +203,7 @@ def run(shape: str, n: int) -> dict[str, Any]:
     with mock_aws(), fast_moto_transactions():
         admin = boto3.client("dynamodb")
         admin_sqs = boto3.client("sqs")  # the platform: Lambda's event source mappings
-        create_tables(admin, "workflows", "tasks")
+        create_tables(admin, "workflows")
         op_queue = admin_sqs.create_queue(QueueName="runfox-inc")["QueueUrl"]
         results = admin_sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
         meter = Meter(admin, "workflows")

@@ -32,10 +32,10 @@ from local.event_source import EventSourceDriver
 from local.events import EXAMPLES_DIR
 from local.lambda_runtime import invoke
 from runfox_core.aws import config
-from runfox_core.aws.config import ExecutorsConfig, load_executors_config
 from runfox_core.aws.factory import get_backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
+from runfox_deploy.executors import ExecutorsConfig, load_executors_config
 from tests.aws.no_wedge_kit import Ending
 
 CONFIG = EXAMPLES_DIR / "executors.json"
