@@ -3,7 +3,7 @@
 Renders ``runfox_deploy.topology.Topology`` (the one derivation of the
 deployment, shared with ``runfox_cdk``) with local names:
 
-- the workflows and tasks tables (``runfox_core.aws.tables``: pk/sk, TTL);
+- the workflows table (``runfox_core.aws.tables``: pk/sk, TTL);
 - the results queue and its DLQ (redrive at ``results.max_receive_count``);
 - per op: a queue ``rf-<op>`` and its DLQ (redrive at the op's
   ``max_receive_count``, visibility from ``OpConfig.queue_visibility_timeout_seconds``),
@@ -39,7 +39,6 @@ from runfox_deploy.topology import Topology, dlq_name
 
 PREFIX = "runfox-local"
 WORKFLOWS_TABLE = f"{PREFIX}-workflows"
-TASKS_TABLE = f"{PREFIX}-tasks"
 RESULTS_QUEUE = f"{PREFIX}-results"
 OP_QUEUE_PREFIX = "rf-"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # relative code folders resolve here, as in app.py
@@ -88,7 +87,7 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
         folder = str(code_folder(op, PROJECT_ROOT))
         if op.handler is not None and op.code != DEFAULT_CODE and folder not in sys.path:
             sys.path.append(folder)
-    create_tables(dynamodb, WORKFLOWS_TABLE, TASKS_TABLE)
+    create_tables(dynamodb, WORKFLOWS_TABLE)
     queues: dict[str, str] = {}
     roles = {topology.RESULTS: RESULTS_QUEUE, topology.RESULTS_DLQ: dlq_name(RESULTS_QUEUE)}
     _queue_with_dlq(sqs, queues, RESULTS_QUEUE, facts.ROUTER_VISIBILITY_TIMEOUT_SECONDS,
@@ -108,7 +107,7 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
     results_url = queues[RESULTS_QUEUE]
     manifest = _write_manifest(plan, queue_map, results_url)
     environment = topology.engine_environment(
-        workflows_table=WORKFLOWS_TABLE, tasks_table=TASKS_TABLE, results_queue_url=results_url,
+        workflows_table=WORKFLOWS_TABLE, results_queue_url=results_url,
         queue_url_base=_url_base(results_url), ops_file=str(manifest))
     return Deployment(queue_map, results_url, queues, consumers, environment, roles)
 

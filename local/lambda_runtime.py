@@ -173,7 +173,7 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     """``AWS_CALLS`` reduced to what the IAM test can check against a template.
 
     Function kinds: ``start``, ``advance``, ``result_router``, ``executor``;
-    resource kinds: ``table:workflows``, ``table:tasks``, ``queue:results``,
+    resource kinds: ``table:workflows``, ``queue:results``,
     ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``
     (from the emulator's naming in ``local.deployment``).
     """
@@ -181,7 +181,7 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
 
     kinds = {config.START_HANDLER: "start", config.ADVANCE_HANDLER: "advance",
              config.RESULT_ROUTER_HANDLER: "result_router"}
-    named = {deployment.WORKFLOWS_TABLE: "table:workflows", deployment.TASKS_TABLE: "table:tasks",
+    named = {deployment.WORKFLOWS_TABLE: "table:workflows",
              deployment.RESULTS_QUEUE: "queue:results",
              deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq"}
 

@@ -1,11 +1,12 @@
 """engine.py -- RunfoxEngine: the whole runfox deployment as one construct you can compose.
 
-Owns the two tables, the results queue (with DLQ and alarms), the shared
+Owns the workflows table, the results queue (with DLQ and alarms), the shared
 layer, the engine functions, the alarm topic and dashboard, and every op of
 the executors config, rendered from ``runfox_deploy.topology.Topology``:
 
-- start, advance and result_router read and write both tables (the actions
-  in ``TABLE_ACTIONS``), send to every op queue (one statement on the op queue
+- start, advance and result_router read and write the workflows table (the
+  actions in ``TABLE_ACTIONS``; there is no tasks table: the engine's
+  ``SQSRunner`` writes no audit rows), send to every op queue (one statement on the op queue
   name pattern) and to the results queue (the router also sends itself
   deadline and wake timers there);
 - result_router consumes the results queue and every op DLQ (one statement on
@@ -51,12 +52,12 @@ from runfox_deploy import facts, topology
 from runfox_deploy.executors import ExecutorsConfig, check_code, validate_op, validate_results
 from runfox_deploy.topology import Topology
 
-#: What the engine functions call on each table (tests/infra/test_iam.py proves each against the recorded
-#: calls). TransactWriteItems is authorised item by item (its Puts and Updates); TransactGetItems as GetItem.
+#: What the engine functions call on the workflows table (tests/infra/test_iam.py proves each against the
+#: recorded calls). TransactWriteItems is authorised item by item (its Puts and Updates); TransactGetItems as
+#: GetItem; BatchWriteItem deletes a large commit's journal once it is applied (``dynamodb_store.py``).
 TABLE_ACTIONS = {
     "workflows": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-                  "dynamodb:UpdateItem"),
-    "tasks": ("dynamodb:BatchWriteItem",),
+                  "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
 }
 
 
@@ -75,7 +76,6 @@ class RunfoxEngine(Construct):
         queue_prefix: str | None = None,
         requirements_dir: str | Path | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        task_ttl_seconds: int = config.DEFAULT_TASK_TTL_SECONDS,
         execution_retention_days: int = config.DEFAULT_EXECUTION_RETENTION_DAYS,
         alarm_email: str | None = None,
         log_level: str = config.DEFAULT_LOG_LEVEL,
@@ -115,11 +115,9 @@ class RunfoxEngine(Construct):
             manifest_json=self.topology.ops_manifest_json(),
             environment=topology.engine_environment(
                 workflows_table=self.tables.workflows.table_name,
-                tasks_table=self.tables.tasks.table_name,
                 results_queue_url=self.results.queue.queue_url,
                 queue_url_base=url_base,
                 ops_file=facts.OPS_MANIFEST_FILE,
-                task_ttl_seconds=task_ttl_seconds,
                 execution_retention_days=execution_retention_days,
             ),
             log_level=log_level,
@@ -131,7 +129,7 @@ class RunfoxEngine(Construct):
                                       ("ResultRouter", self.result_router_function)):
             function_alarms(self, function_id, function, f"runfox {function_id}", self.alarm_topic)
 
-        layers = {facts.LAMBDA_ARCHITECTURE: self.layer}
+        layers: dict[str, lambda_.ILayerVersion] = {facts.LAMBDA_ARCHITECTURE: self.layer}
         if any(op.handler and op.architecture == "x86_64" for op in executors.ops.values()):
             layers["x86_64"] = runfox_layer(self, "LayerX86", Path(f"{layer_dir}-x86_64"), "x86_64")
         parts = OpParts(
@@ -156,8 +154,6 @@ class RunfoxEngine(Construct):
             function.add_to_role_policy(iam.PolicyStatement(
                 actions=list(TABLE_ACTIONS["workflows"]), resources=[self.tables.workflows.table_arn]))
             function.add_to_role_policy(iam.PolicyStatement(
-                actions=list(TABLE_ACTIONS["tasks"]), resources=[self.tables.tasks.table_arn]))
-            function.add_to_role_policy(iam.PolicyStatement(
                 actions=["sqs:SendMessage"], resources=[self.results.queue.queue_arn, op_queues, *imported]))
         self.result_router_function.add_to_role_policy(iam.PolicyStatement(
             actions=list(SQS_CONSUMER_ACTIONS),
@@ -175,10 +171,6 @@ class RunfoxEngine(Construct):
     @property
     def workflows_table(self) -> dynamodb.Table:
         return self.tables.workflows
-
-    @property
-    def tasks_table(self) -> dynamodb.Table:
-        return self.tables.tasks
 
     @property
     def results_queue(self) -> sqs.Queue:

@@ -67,17 +67,6 @@ def accept_dead_letter_queue(queue: IConstruct) -> None:
     )
 
 
-def accept_no_point_in_time_recovery(table: IConstruct) -> None:
-    """The tasks table holds short-lived, TTL'd runner state only."""
-    _ack(
-        table,
-        "AwsSolutions-DDB3",
-        "The tasks table holds short-lived runner state that expires by TTL; the workflows table "
-        "(with PITR) is the long-term record. Restoring stale in-flight tasks from a backup "
-        "would not help, so PITR here would only add cost.",
-    )
-
-
 def _ack(scope: IConstruct, rule: str, reason: str) -> None:
     # A function's role is its sibling (we make the role), so acknowledge on both.
     role = getattr(scope, "role", None)

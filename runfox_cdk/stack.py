@@ -32,17 +32,16 @@ class RunfoxStack(Stack):
         self.engine = RunfoxEngine(self, "Engine", **engine)
         for key, value in TAGS.items():
             Tags.of(self).add(key, value)
-        engine = self.engine
+        built = self.engine
         outputs = {
-            facts.OUTPUT_WORKFLOWS_TABLE: engine.workflows_table.table_name,
-            facts.OUTPUT_TASKS_TABLE: engine.tasks_table.table_name,
-            facts.OUTPUT_START_FUNCTION: engine.start_function.function_name,
-            facts.OUTPUT_ADVANCE_FUNCTION: engine.advance_function.function_name,
-            facts.OUTPUT_RESULT_ROUTER_FUNCTION: engine.result_router_function.function_name,
-            facts.OUTPUT_RESULTS_QUEUE_URL: engine.results_queue.queue_url,
-            facts.OUTPUT_QUEUE_URL_PREFIX: engine.queue_url_prefix,
-            facts.OUTPUT_ALARM_TOPIC: engine.alarm_topic.topic_arn,
-            facts.OUTPUT_DASHBOARD: engine.monitoring.dashboard.dashboard_name,
+            facts.OUTPUT_WORKFLOWS_TABLE: built.workflows_table.table_name,
+            facts.OUTPUT_START_FUNCTION: built.start_function.function_name,
+            facts.OUTPUT_ADVANCE_FUNCTION: built.advance_function.function_name,
+            facts.OUTPUT_RESULT_ROUTER_FUNCTION: built.result_router_function.function_name,
+            facts.OUTPUT_RESULTS_QUEUE_URL: built.results_queue.queue_url,
+            facts.OUTPUT_QUEUE_URL_PREFIX: built.queue_url_prefix,
+            facts.OUTPUT_ALARM_TOPIC: built.alarm_topic.topic_arn,
+            facts.OUTPUT_DASHBOARD: built.monitoring.dashboard.dashboard_name,
         }
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

@@ -65,7 +65,6 @@ OPS_MANIFEST_FILE = "runfox_ops.json"  # written into the engine functions' code
 # --- CloudFormation outputs ---------------------------------------------------------
 
 OUTPUT_WORKFLOWS_TABLE = "WorkflowsTableName"
-OUTPUT_TASKS_TABLE = "TasksTableName"
 OUTPUT_START_FUNCTION = "StartFunctionName"
 OUTPUT_ADVANCE_FUNCTION = "AdvanceFunctionName"
 OUTPUT_RESULT_ROUTER_FUNCTION = "ResultRouterFunctionName"

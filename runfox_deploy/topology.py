@@ -153,8 +153,7 @@ class Topology:
         return json.dumps(self.ops_manifest(), sort_keys=True, separators=(",", ":"))
 
 
-def engine_environment(*, workflows_table: Any, tasks_table: Any, results_queue_url: Any, queue_url_base: Any,
-                       ops_file: str, task_ttl_seconds: int = config.DEFAULT_TASK_TTL_SECONDS,
+def engine_environment(*, workflows_table: Any, results_queue_url: Any, queue_url_base: Any, ops_file: str,
                        execution_retention_days: int = config.DEFAULT_EXECUTION_RETENTION_DAYS) -> dict[str, Any]:
     """The RUNFOX_* environment of the engine Lambdas, for the CDK stack and the local emulator alike.
 
@@ -162,10 +161,8 @@ def engine_environment(*, workflows_table: Any, tasks_table: Any, results_queue_
     """
     return {
         config.ENV_WORKFLOWS_TABLE: workflows_table,
-        config.ENV_TASKS_TABLE: tasks_table,
         config.ENV_RESULTS_QUEUE_URL: results_queue_url,
         config.ENV_QUEUE_URL_BASE: queue_url_base,
         config.ENV_OPS_FILE: ops_file,
-        config.ENV_TASK_TTL_SECONDS: str(task_ttl_seconds),
         config.ENV_EXECUTION_RETENTION_DAYS: str(execution_retention_days),
     }

@@ -68,6 +68,8 @@ OPS = {
     "tally": lambda inputs: {"count": inputs["count"] + inputs["add"]},
     "inspect": lambda inputs: {"level": inputs["level"]},
     "fib": _fib,
+    # one output key per i in range(keys): a merge wider than one DynamoDB transaction (a journaled commit)
+    "spread": lambda inputs: {f"{inputs['prefix']}{i}": i for i in range(int(inputs["keys"]))},
     "flaky": _flaky,
     "explode": _explode,
     "misbehave": _misbehave,

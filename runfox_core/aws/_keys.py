@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 
-from .config import PARTITION_KEY, SORT_KEY, TASKS_TTL_ATTRIBUTE
+from .config import PARTITION_KEY, SORT_KEY
+from .config import TTL_ATTRIBUTE as TTL_ATTRIBUTE
 
 PK = PARTITION_KEY
 SK = SORT_KEY
-TTL_ATTRIBUTE = TASKS_TTL_ATTRIBUTE
 
 SK_DEF = "def"
 SK_HEADER = "header"
@@ -69,6 +69,6 @@ def name_pk(name: str) -> str:
 
 
 def task_sk(step_id: str, run_id: int) -> str:
-    """Sort key of one dispatched task in the tasks table (pk is the execution key)."""
+    """Sort key of one dispatched task in SQSRunner's optional audit table (pk is the execution key)."""
     suffix = f"#{run_id}"
     return _bounded("", step_id, MAX_SK_BYTES - len(suffix)) + suffix

@@ -4,7 +4,7 @@ Owns
 - the environment variables the Lambdas read, and ``Settings``, which reads
   them (and the ops manifest they point to) once at cold start and fails fast
   naming the bad variable or manifest entry;
-- the DynamoDB key schema of both tables and their TTL attribute;
+- the DynamoDB key schema of the workflows table and its TTL attribute;
 - the handler paths of the three engine functions (inside ``lambdas/``).
 
 Pure stdlib plus ``runfox_core.errors``: this ships in every Lambda. Facts
@@ -34,14 +34,11 @@ from runfox_core.errors import RunfoxError
 # --- environment variables read by the Lambdas -----------------------------------
 
 ENV_WORKFLOWS_TABLE = "RUNFOX_WORKFLOWS_TABLE"
-ENV_TASKS_TABLE = "RUNFOX_TASKS_TABLE"
 ENV_RESULTS_QUEUE_URL = "RUNFOX_RESULTS_QUEUE_URL"
 #: ``https://sqs.<region>.amazonaws.com/<account>/``: an op queue URL is this + prefix + op.
 ENV_QUEUE_URL_BASE = "RUNFOX_QUEUE_URL_BASE"
 #: Path of the ops manifest (JSON); relative paths resolve against LAMBDA_TASK_ROOT.
 ENV_OPS_FILE = "RUNFOX_OPS_FILE"
-#: Seconds a task item lives before DynamoDB TTL may delete it (optional).
-ENV_TASK_TTL_SECONDS = "RUNFOX_TASK_TTL_SECONDS"
 #: Days a finished execution's items are kept before DynamoDB TTL may delete them (optional).
 ENV_EXECUTION_RETENTION_DAYS = "RUNFOX_EXECUTION_RETENTION_DAYS"
 #: Seconds after which a claimed job whose send was never confirmed is re-emitted by
@@ -66,14 +63,12 @@ SERVICE_NAME = "runfox"
 METRICS_NAMESPACE = "Runfox"
 DEFAULT_LOG_LEVEL = "INFO"
 
-# --- DynamoDB key schema (both tables) ----------------------------------------
+# --- DynamoDB key schema (the workflows table; also SQSRunner's optional audit table) ----------------------------------------
 
 PARTITION_KEY = "pk"  # String
 SORT_KEY = "sk"  # String
 KEY_ATTRIBUTE_TYPE = "S"  # DynamoDB type code of both keys
-TTL_ATTRIBUTE = "expires_at"  # epoch seconds (Number), the TTL attribute of both tables
-TASKS_TTL_ATTRIBUTE = TTL_ATTRIBUTE  # the name runfox_core.aws._keys imports
-DEFAULT_TASK_TTL_SECONDS = 7 * 24 * 3600  # seconds: one week
+TTL_ATTRIBUTE = "expires_at"  # epoch seconds (Number), the TTL attribute
 DEFAULT_EXECUTION_RETENTION_DAYS = 90  # days a finished execution is kept
 
 # --- the engine functions ----------------------------------------------------------
@@ -117,11 +112,9 @@ class Settings:
     """Everything an engine Lambda needs from its environment, read once."""
 
     workflows_table: str
-    tasks_table: str
     results_queue_url: str
     queue_map: Mapping[str, str]  # dispatch token -> queue URL, derived from the manifest
     op_defaults: Mapping[str, OpDefaults] = field(default_factory=dict)
-    task_ttl_seconds: int = DEFAULT_TASK_TTL_SECONDS
     execution_retention_days: int = DEFAULT_EXECUTION_RETENTION_DAYS
     unsent_grace_seconds: float = DEFAULT_UNSENT_GRACE_SECONDS
 
@@ -139,7 +132,6 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Read and check every RUNFOX_* variable and the manifest; raise ``ConfigError`` naming the first bad one."""
         workflows_table = _required(environ, ENV_WORKFLOWS_TABLE)
-        tasks_table = _required(environ, ENV_TASKS_TABLE)
         results_queue_url = _required(environ, ENV_RESULTS_QUEUE_URL)
         base = _required(environ, ENV_QUEUE_URL_BASE)
         path = Path(_required(environ, ENV_OPS_FILE))
@@ -148,11 +140,9 @@ class Settings:
         queue_map, op_defaults = read_ops_manifest(path, base)
         return cls(
             workflows_table=workflows_table,
-            tasks_table=tasks_table,
             results_queue_url=results_queue_url,
             queue_map=queue_map,
             op_defaults=op_defaults,
-            task_ttl_seconds=_whole(environ, ENV_TASK_TTL_SECONDS, DEFAULT_TASK_TTL_SECONDS, "seconds"),
             execution_retention_days=_whole(environ, ENV_EXECUTION_RETENTION_DAYS, DEFAULT_EXECUTION_RETENTION_DAYS,
                                             "days"),
             unsent_grace_seconds=_grace(environ),

@@ -67,6 +67,26 @@ The version moves once per commit, so the engine's optimistic retry loop is
 unchanged. A small commit (the usual step) takes the single-transaction path
 and pays nothing for this.
 
+Retention (``execution_ttl_seconds``; the deployment passes
+``runfox:retentionDays`` x 86,400): every item of a finished execution gets
+``expires_at`` (N, epoch seconds) = its end (the header's ``updated_at``) +
+the retention, and DynamoDB TTL deletes it some time after that. A terminal
+commit (complete, halted, failed, cancelled) stamps the header and the items
+it writes, and sets the header's ``expiring`` marker (the same number) in
+the same transaction; then a sweep stamps the execution's other items --
+step records, state entries, definition pieces, the name claim -- one
+UpdateItem each (``SET expires_at``, conditioned on the item existing, so a
+concurrent writer's item is never re-put), paged by Query, and last removes
+the marker. No transition writes more than it did: the terminal commit adds
+an attribute, the sweep is many single-item writes. The sweep is idempotent
+and crash-safe: a process that dies in it leaves the marker, and whoever
+reads the header next (the router's redelivered message, advance, a
+describe) finishes it, as with the journal. Nothing is stamped while the
+execution runs. Without ``execution_ttl_seconds`` nothing is stamped. The
+in-memory and SQLite stores keep finished executions until you delete them
+(no TTL there). Cost: one UpdateItem (1 write unit) per item the terminal
+commit did not write, once per execution (``bench/aws_calls.py``).
+
 Known limits (checked before any write; ``ItemTooLargeError`` /
 ``CommitTooLargeError``, both ``StoreLimitError``: the engine then ends the
 execution ``failed`` naming the limit, never retries it forever): any item
@@ -89,12 +109,14 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from ..backend.store import Store
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, RunfoxError
 from ..payloads import encode_json
+from ..status import TERMINAL_WORKFLOW_STATUSES
 from . import _items as it
 from ._clients import default_client, error_code
 from ._keys import (
@@ -105,6 +127,7 @@ from ._keys import (
     SK_NAME,
     STATE_PREFIX,
     STEP_PREFIX,
+    TTL_ATTRIBUTE,
     def_chunk_sk,
     journal_sk,
     name_pk,
@@ -121,7 +144,8 @@ MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one t
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
 HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
-_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", PENDING)  # what step/state loads read
+EXPIRING = "expiring"  # header attribute: the expires_at of a finished execution whose sweep is unfinished
+_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", PENDING, EXPIRING)  # what step/state loads read
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 
 
@@ -173,8 +197,13 @@ class DynamoDBStore(Store):
     max_steps_per_commit = 50
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
 
-    def __init__(self, table: str, client: Any = None):
+    def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None):
+        """``execution_ttl_seconds``: keep a finished execution's items this long after it ends, then let
+        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever."""
+        if execution_ttl_seconds is not None and execution_ttl_seconds < 1:
+            raise ValueError(f"execution_ttl_seconds must be >= 1 (or None), got {execution_ttl_seconds!r}")
         self.table = table
+        self.execution_ttl_seconds = execution_ttl_seconds
         self._client = client
         self._client_lock = threading.Lock()
 
@@ -498,16 +527,24 @@ class DynamoDBStore(Store):
 
     def commit(self, key: str, commit: Commit) -> None:
         """Apply ``commit`` under the version fence: one TransactWriteItems when it fits, else a
-        journaled sequence (see "Commits larger than a transaction" in the module docstring)."""
+        journaled sequence (see "Commits larger than a transaction" in the module docstring).
+        A commit that finishes the execution also stamps its items for expiry ("Retention")."""
+        expires_at = self._expires_at(commit.header)
         puts: list[tuple[dict[str, Any], int]] = []
         for record in commit.steps.values():
             item = self._step_item(key, record)
+            if expires_at is not None:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
             puts.append((item, self._check_size(item, f"execution {key!r}: step {record.step_id!r} record",
                                                 step=record.step_id)))
         for k, v in commit.state.items():
             item = self._state_item(key, k, v)
+            if expires_at is not None:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
             puts.append((item, self._check_size(item, f"execution {key!r}: state entry {k!r}")))
         attrs = self._header_attrs(commit.header)
+        if expires_at is not None:
+            attrs[TTL_ATTRIBUTE] = attrs[EXPIRING] = it.n(expires_at)
         removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
         unsent = {**{s: e for s, e in commit.header.unsent.items() if s not in removes}, **commit.unsent_add}
         header_size = self._check_size(
@@ -520,6 +557,8 @@ class DynamoDBStore(Store):
             self._commit_once(key, commit, attrs, [item for item, _ in puts], deltas)
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deltas)
+        if expires_at is not None:
+            self._sweep(key, expires_at)
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
                      deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None) -> None:
@@ -551,6 +590,10 @@ class DynamoDBStore(Store):
             ":expected": it.n(commit.expected_version),
         }
         sets = ["#v = :v", "#st = :st", "#b = :b"]
+        if EXPIRING in attrs:  # a finished execution: the header expires, and the sweep is owed
+            names.update({"#x": TTL_ATTRIBUTE, "#xs": EXPIRING})
+            values[":x"] = attrs[TTL_ATTRIBUTE]
+            sets += ["#x = :x", "#xs = :x"]
         if pending is not None:
             values[":p"] = {"M": {name: it.n(value) for name, value in pending.items()}}
             sets.append("#p = :p")
@@ -674,12 +717,15 @@ class DynamoDBStore(Store):
         return _marker(resp["Item"])
 
     def _settle(self, item: dict[str, Any], key: str) -> bool:
-        """If header ``item`` shows a half-applied commit, finish it and return True (read again)."""
+        """If header ``item`` shows a half-applied commit, finish it and return True (read again);
+        if it shows an unfinished expiry sweep, finish that (the header is unchanged: False)."""
         pending = _marker(item)
-        if pending is None:
-            return False
-        self._drain(key, pending)
-        return True
+        if pending is not None:
+            self._drain(key, pending)
+            return True
+        if EXPIRING in item:
+            self._sweep(key, int(item[EXPIRING]["N"]))
+        return False
 
     def _delete_journal(self, key: str, version: int, count: int) -> None:
         """Best effort: an entry left behind is never read again (the marker is gone)."""
@@ -692,6 +738,65 @@ class DynamoDBStore(Store):
                 if error_code(exc) is None:
                     raise
                 log.warning("could not delete journal entries: %s", exc, extra={"execution": key})
+
+    # -- retention ------------------------------------------------------------
+
+    def _expires_at(self, header: ExecutionHeader) -> int | None:
+        """Epoch seconds a finished execution's items expire at; None while it runs (or without a TTL)."""
+        if self.execution_ttl_seconds is None or header.status not in TERMINAL_WORKFLOW_STATUSES:
+            return None
+        ended = datetime.fromisoformat(header.updated_at).timestamp() if header.updated_at else time.time()
+        return int(ended) + self.execution_ttl_seconds
+
+    def _sweep(self, key: str, expires_at: int) -> None:
+        """Stamp every item of finished execution ``key`` not yet carrying ``expires_at``, then drop the
+        header's ``expiring`` marker. Idempotent; any process may run it, concurrently with others."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ProjectionExpression": "#pk, #sk, #x",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#x": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {":pk": it.s(key)},
+            "ConsistentRead": True,
+        }
+        name: str | None = None
+        while True:
+            resp = self.client.query(**kwargs)
+            for item in resp.get("Items", []):
+                if item[SK]["S"] == SK_DEF and name is None:
+                    name = self.load_definition(key).name
+                if item.get(TTL_ATTRIBUTE, {}).get("N") != str(expires_at):
+                    self._stamp(item[PK]["S"], item[SK]["S"], expires_at)
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        if name is not None:
+            self._stamp(name_pk(name), SK_NAME, expires_at, holder=key)
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=self._key(key, SK_HEADER), UpdateExpression="REMOVE #xs",
+                ConditionExpression="#xs = :x", ExpressionAttributeNames={"#xs": EXPIRING},
+                ExpressionAttributeValues={":x": it.n(expires_at)})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # gone already, or a later end's marker
+                raise
+
+    def _stamp(self, pk: str, sk: str, expires_at: int, holder: str | None = None) -> None:
+        """``SET expires_at`` on one existing item (the name claim only while ``holder`` holds it)."""
+        names = {"#pk": PK, "#x": TTL_ATTRIBUTE}
+        values = {":x": it.n(expires_at)}
+        condition = "attribute_exists(#pk)"
+        if holder is not None:
+            names["#e"] = "execution"
+            values[":e"] = it.s(holder)
+            condition += " AND #e = :e"
+        try:
+            self.client.update_item(TableName=self.table, Key=self._key(pk, sk), UpdateExpression="SET #x = :x",
+                                    ConditionExpression=condition, ExpressionAttributeNames=names,
+                                    ExpressionAttributeValues=values)
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # deleted meanwhile (a journal entry)
+                raise
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         """Drop each unsent entry whose run_id matches; one UpdateItem when all match.

@@ -1,7 +1,7 @@
 """factory.py -- the one cached factory of the engine Lambdas: settings, clients, Backend.
 
 ``get_backend()`` builds ``Backend(store=DynamoDBStore, runner=SQSRunner)``,
-with the per-op defaults and unsent grace, from ``Settings.from_env()`` on first call and returns the same object for
+with the per-op defaults, unsent grace and execution retention, from ``Settings.from_env()`` on first call and returns the same object for
 the life of the container, so boto3 clients (and their connection pools)
 are built once per warm Lambda, never per invocation, and a missing variable
 fails the first invocation naming it. ``get_settings()`` is cached the same
@@ -40,7 +40,8 @@ def get_backend() -> Backend:
     settings = get_settings()
     dynamodb, sqs = _clients("dynamodb", "sqs")
     runner = SQSRunner(settings.queue_map, settings.results_queue_url, sqs_client=sqs)  # no audit rows: sqs_runner.py
-    return Backend(store=DynamoDBStore(settings.workflows_table, client=dynamodb), runner=runner,
+    store = DynamoDBStore(settings.workflows_table, client=dynamodb, execution_ttl_seconds=settings.execution_ttl_seconds)
+    return Backend(store=store, runner=runner,
                    op_defaults=settings.engine_op_defaults(), unsent_grace_seconds=settings.unsent_grace_seconds)
 
 

@@ -9,10 +9,14 @@ Owns the short-term side of the AWS backend:
   up to 15 minutes (the result-router re-delays deadlines further out).
   Re-dispatching the same run resends its message: executors' results are
   fenced by run_id, so duplicates are harmless.
-- Only when built with a ``tasks_table``, it first writes an audit row per
-  (execution, step, run_id) -- pk = execution key, sk = ``<step>#<run_id>``,
-  with ``token``, ``inputs`` (JSON), ``status``, ``created_at`` and the TTL
-  ``expires_at``. The deployed engine does not: nothing reads the row, and
+- Only when built with a ``tasks_table`` (yours: the deployment has none), it
+  first writes an audit row per (execution, step, run_id) -- pk = execution
+  key, sk = ``<step>#<run_id>``, with ``token``, ``inputs`` (JSON),
+  ``status``, ``created_at`` and the TTL ``expires_at`` (``task_ttl_seconds``
+  after dispatch, default a week). The table needs the workflows table's key
+  schema (``tables.create_table(..., ttl=True)`` builds one) and the runner's
+  role ``dynamodb:BatchWriteItem`` on it. The deployed engine passes none,
+  and the stack creates no tasks table: nothing reads the row, and
   everything in it is derived from the step's record (``token`` from the
   spec; ``run_id``, ``inputs``, ``start_time`` stored at claim). Leaving it
   out saves a write unit and a DynamoDB round trip on every step's critical
@@ -49,12 +53,12 @@ from . import _items as it
 from . import _sqs
 from ._clients import default_client
 from ._keys import PK, SK, TTL_ATTRIBUTE, task_sk
-from .config import DEFAULT_TASK_TTL_SECONDS
 
 log = logging.getLogger("runfox_core.aws")
 
 QueueMap = Mapping[str, str] | Callable[[str], str | None]
 TASK_DISPATCHED = "dispatched"  # ``status`` of a task row written by dispatch
+DEFAULT_TASK_TTL_SECONDS = 7 * 24 * 3600  # seconds an audit row lives (one week)
 _RETRIES = 8
 
 

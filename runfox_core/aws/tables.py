@@ -1,7 +1,8 @@
-"""tables.py -- create the two tables locally (moto, DynamoDB Local, tests, bench).
+"""tables.py -- create runfox's tables locally (moto, DynamoDB Local, tests, bench).
 
-``infra/`` defines the deployed tables; this builds the same schema (string
-``pk``/``sk``, on-demand billing, TTL on the tasks table) through an injected
+``runfox_cdk/constructs/tables.py`` defines the deployed workflows table; this
+builds the same schema (string ``pk``/``sk``, on-demand billing, TTL on
+``expires_at``) through an injected
 client, for emulators and tests. Names of the key attributes come from
 ``config.py``, so both places agree by construction.
 """
@@ -28,7 +29,8 @@ def create_table(client: Any, name: str, ttl: bool = False) -> None:
         )
 
 
-def create_tables(client: Any, workflows_table: str, tasks_table: str) -> None:
-    """The workflows table (no TTL) and the tasks table (TTL on ``expires_at``)."""
-    create_table(client, workflows_table)
-    create_table(client, tasks_table, ttl=True)
+def create_tables(client: Any, workflows_table: str, tasks_table: str | None = None) -> None:
+    """The workflows table and, if named, an ``SQSRunner`` audit table; both TTL on ``expires_at``."""
+    create_table(client, workflows_table, ttl=True)
+    if tasks_table is not None:
+        create_table(client, tasks_table, ttl=True)

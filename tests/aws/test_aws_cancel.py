@@ -27,7 +27,7 @@ SPINNING = {"steps": [{"id": f"spin{i}", "fn": "op_a",
 
 
 def backend(aws: AwsKit) -> rfx.Backend:
-    runner = SQSRunner(aws.queues, aws.results_url, sqs_client=aws.sqs, dynamodb_client=aws.dynamodb)
+    runner = SQSRunner(aws.queues, aws.results_url, sqs_client=aws.sqs)
     return rfx.Backend(store=DynamoDBStore(aws.workflows_table, client=aws.dynamodb), runner=runner)
 
 

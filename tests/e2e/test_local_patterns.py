@@ -15,6 +15,7 @@ import json
 import pytest
 from e2e_kit import MODES, run_in_process, run_local
 
+from local import lambda_runtime
 from local.cloud import LocalCloud
 from local.deployment import RESULTS_QUEUE
 from local.events import load_event
@@ -84,3 +85,22 @@ def test_many_executions_at_once_each_end_as_they_do_alone(cloud: LocalCloud, mo
     local = run_local(cloud, payloads, timeout=240, **MODES[mode])
     # Then each ends as it does in-process
     assert local.endings == [run_in_process(payload) for payload in payloads]
+
+
+WIDE_MERGE = {
+    "spec": "name: wide-merge\nsteps:\n  - op: spread\n    input: {prefix: k, keys: 150}\n"
+            "outputs:\n  last: {var: state.k149}\n",
+    "inputs": {},
+}
+
+
+def test_an_output_wider_than_one_transaction_is_journaled_and_merges_every_key(cloud: LocalCloud) -> None:
+    # Given a step whose output merges 150 keys into state (a commit of more items than one transaction holds)
+    # When it runs on the emulator, every message delivered twice and shuffled
+    local = run_local(cloud, [WIDE_MERGE], **MODES["shuffled-twice"])
+    # Then it ends as in-process, with every key in state
+    (end,) = local.endings
+    assert end == run_in_process(WIDE_MERGE)
+    assert (end.status, end.outcome, len(end.state)) == ("complete", {"last": 149}, 150)
+    # And the router went through the journal: its deletes are the one BatchWriteItem the engine makes
+    assert ["dynamodb:BatchWriteItem", "table:workflows"] in lambda_runtime.recorded_iam_calls()["result_router"]

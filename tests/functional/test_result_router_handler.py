@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ from botocore.exceptions import ClientError
 from functional_kit import call, take_messages
 
 from local.cloud import LocalCloud
-from local.deployment import op_queue_name
+from local.deployment import WORKFLOWS_TABLE, op_queue_name
 from local.events import load_event
 from runfox_core import messages
 from runfox_core.aws import config
@@ -134,3 +135,22 @@ def test_a_branch_condition_that_raises_fails_the_attempt_not_the_record(cloud: 
     assert wf.status == "failed"
     assert wf.error is not None and wf.error["type"] == "BranchError"
     assert wf.error["message"].startswith("step 'make_greeting', branch[0].condition: {\"/\":[1,0]}: ZeroDivisionError")
+
+
+def test_the_result_that_finishes_an_execution_stamps_every_item_to_expire_after_the_retention(
+        cloud: LocalCloud, greeting: str) -> None:
+    # Given the deployed retention (RUNFOX_EXECUTION_RETENTION_DAYS, default 90 days)
+    retention = config.DEFAULT_EXECUTION_RETENTION_DAYS * 86_400
+    # When make_greeting's result and then shout's come through the router
+    call(ROUTER, sqs_event(result(greeting, "make_greeting", 0, {"text": "hi"})))
+    (shout,) = take_messages(cloud, op_queue_name("shout"))
+    before = time.time()
+    call(ROUTER, sqs_event(result(greeting, "shout", shout["run_id"], {"text": "HI"})))
+    # Then the execution is complete and each of its items expires the retention after it ended
+    wf = Workflow(greeting, get_backend())
+    assert str(wf.status) == "complete", wf.error
+    rows = cloud.client("dynamodb").query(
+        TableName=WORKFLOWS_TABLE, KeyConditionExpression="pk = :k",
+        ExpressionAttributeValues={":k": {"S": greeting}})["Items"]
+    assert {r["sk"]["S"].split("#")[0] for r in rows} >= {"def", "header", "step", "state"}
+    assert all(int(before) + retention <= int(r["expires_at"]["N"]) <= time.time() + retention for r in rows)

@@ -95,7 +95,6 @@ def resource_arn(kind: str, cfn: CfnView) -> str:
     """A concrete ARN (as rendered from the template) of a resource of ``kind``."""
     logical = {
         "table:workflows": lambda: _only(cfn, "AWS::DynamoDB::Table", "Workflows"),
-        "table:tasks": lambda: _only(cfn, "AWS::DynamoDB::Table", "Tasks"),
         "queue:results": lambda: _only(cfn, "AWS::SQS::Queue", "ResultsQueue"),
         "queue:results-dlq": lambda: _only(cfn, "AWS::SQS::Queue", "ResultsDlq"),
     }

@@ -64,11 +64,11 @@ def test_the_dashboard_shows_executions_steps_queues_errors_and_router_duration(
         assert fragment in body, fragment
 
 
-def test_both_tables_expire_items_by_ttl_and_the_engine_knows_the_retention(templates: dict[str, CfnView]) -> None:
+def test_the_workflows_table_expires_items_by_ttl_and_the_engine_knows_the_retention(templates: dict[str, CfnView]) -> None:
     parent = templates["Runfox.template.json"]
     tables = parent.of_type("AWS::DynamoDB::Table").values()
     assert [t["Properties"]["TimeToLiveSpecification"] for t in tables] == [
-        {"AttributeName": config.TTL_ATTRIBUTE, "Enabled": True}] * 2
+        {"AttributeName": config.TTL_ATTRIBUTE, "Enabled": True}]
     start = [f for f in parent.of_type("AWS::Lambda::Function").values()
              if f["Properties"]["Handler"] == config.START_HANDLER][0]
     variables = start["Properties"]["Environment"]["Variables"]

@@ -97,10 +97,10 @@ def test_the_parent_template_does_not_grow_with_the_ops(synthesized_app: tuple[i
     nested = len(parent.of_type("AWS::CloudFormation::Stack"))
     # Then besides one resource per nested stack it holds the same engine at any size
     assert len(parent.resources) - nested == ENGINE_RESOURCES
-    assert len(parent.outputs) == 9
+    assert len(parent.outputs) == 8
 
 
-ENGINE_RESOURCES = 32  # tables, results queue + DLQ + policies, layer, 3 functions, roles, alarms, topic, dashboard
+ENGINE_RESOURCES = 31  # the workflows table, results queue + DLQ + policies, layer, 3 functions, roles, alarms, topic, dashboard
 
 
 def test_cfn_lint_finds_no_error_and_no_unaccepted_warning(synthesized_app: tuple[int, Path]) -> None:

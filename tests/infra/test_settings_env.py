@@ -27,7 +27,7 @@ def environment(tmp_path: Path, manifest: object = None, **extra: str) -> dict[s
     plan = Topology(EXECUTORS, "Runfox-")
     path = tmp_path / facts.OPS_MANIFEST_FILE
     path.write_text(plan.ops_manifest_json() if manifest is None else json.dumps(manifest))
-    env = engine_environment(workflows_table="wf", tasks_table="tasks", results_queue_url=BASE + "results",
+    env = engine_environment(workflows_table="wf", results_queue_url=BASE + "results",
                              queue_url_base=BASE, ops_file=facts.OPS_MANIFEST_FILE)
     return {**env, config.ENV_LAMBDA_TASK_ROOT: str(tmp_path), **extra}
 
@@ -48,7 +48,7 @@ def test_op_queue_urls_are_derived_from_the_prefix_and_imported_queues_keep_thei
     assert settings.execution_ttl_seconds == config.DEFAULT_EXECUTION_RETENTION_DAYS * 86_400
 
 
-@pytest.mark.parametrize("missing", [config.ENV_WORKFLOWS_TABLE, config.ENV_TASKS_TABLE, config.ENV_RESULTS_QUEUE_URL,
+@pytest.mark.parametrize("missing", [config.ENV_WORKFLOWS_TABLE, config.ENV_RESULTS_QUEUE_URL,
                                      config.ENV_QUEUE_URL_BASE, config.ENV_OPS_FILE])
 def test_a_missing_variable_is_named(tmp_path: Path, missing: str) -> None:
     env = environment(tmp_path)
@@ -75,7 +75,7 @@ def test_a_missing_manifest_file_is_named(tmp_path: Path) -> None:
         Settings.from_env(env)
 
 
-@pytest.mark.parametrize(("name", "raw"), [(config.ENV_TASK_TTL_SECONDS, "0"),
+@pytest.mark.parametrize(("name", "raw"), [(config.ENV_EXECUTION_RETENTION_DAYS, "0"),
                                            (config.ENV_EXECUTION_RETENTION_DAYS, "a week"),
                                            (config.ENV_UNSENT_GRACE_SECONDS, "-1")])
 def test_a_bad_number_is_refused_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
@@ -85,9 +85,8 @@ def test_a_bad_number_is_refused_naming_the_variable(tmp_path: Path, name: str, 
 
 def test_the_engine_environment_does_not_grow_with_the_ops() -> None:
     # Given the environment rendered for 1 and for 200 ops
-    one = engine_environment(workflows_table="w", tasks_table="t", results_queue_url="u", queue_url_base="b",
+    one = engine_environment(workflows_table="w", results_queue_url="u", queue_url_base="b",
                              ops_file="f")
     # Then it has no per-op variable at all: the same keys, whatever the ops
-    assert set(one) == {config.ENV_WORKFLOWS_TABLE, config.ENV_TASKS_TABLE, config.ENV_RESULTS_QUEUE_URL,
-                        config.ENV_QUEUE_URL_BASE, config.ENV_OPS_FILE, config.ENV_TASK_TTL_SECONDS,
-                        config.ENV_EXECUTION_RETENTION_DAYS}
+    assert set(one) == {config.ENV_WORKFLOWS_TABLE, config.ENV_RESULTS_QUEUE_URL, config.ENV_QUEUE_URL_BASE,
+                        config.ENV_OPS_FILE, config.ENV_EXECUTION_RETENTION_DAYS}

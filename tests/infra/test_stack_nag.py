@@ -62,7 +62,6 @@ def test_only_the_expected_rules_are_acknowledged(cfn: CfnView) -> None:
     }
     # Then nothing beyond the reviewed list slipped in
     assert rules == {
-        "AwsSolutions-DDB3",
         "AwsSolutions-SQS3",
         "AwsSolutions-L1",
         "AwsSolutions-IAM5[Resource::*]",

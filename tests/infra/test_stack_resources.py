@@ -79,17 +79,17 @@ def test_the_external_worker_op_gets_a_queue_but_no_function(templates: dict[str
         "runfox executor for op make_greeting", "runfox executor for op shout"]
 
 
-def test_both_tables_share_the_key_schema_and_only_workflows_has_pitr(templates: dict[str, CfnView]) -> None:
-    tables = {k: t["Properties"] for k, t in templates[PARENT].of_type("AWS::DynamoDB::Table").items()}
-    for props in tables.values():
-        assert props["KeySchema"] == [{"AttributeName": config.PARTITION_KEY, "KeyType": "HASH"},
-                                      {"AttributeName": config.SORT_KEY, "KeyType": "RANGE"}]
-        assert props["BillingMode"] == "PAY_PER_REQUEST"
-        assert props["SSESpecification"] == {"SSEEnabled": True}
-        assert props["DeletionProtectionEnabled"] is True  # the default removal policy is retain
-    pitr = {k: t["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] for k, t in tables.items()}
-    assert sorted(pitr.values()) == [False, True]
-    assert [k for k, on in pitr.items() if on][0].startswith("EngineTablesWorkflows")
+def test_the_one_table_is_the_workflows_table_with_the_key_schema_and_pitr(templates: dict[str, CfnView]) -> None:
+    # Given every table of every template / Then there is one: workflows (the engine writes no tasks table)
+    tables = {k: t["Properties"] for view in templates.values() for k, t in view.of_type("AWS::DynamoDB::Table").items()}
+    ((logical_id, props),) = tables.items()
+    assert logical_id.startswith("EngineTablesWorkflows")
+    assert props["KeySchema"] == [{"AttributeName": config.PARTITION_KEY, "KeyType": "HASH"},
+                                  {"AttributeName": config.SORT_KEY, "KeyType": "RANGE"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True  # the default removal policy is retain
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
 def test_every_function_runs_the_pinned_runtime_on_arm64_with_tracing_and_its_log_group(
@@ -117,7 +117,7 @@ def test_an_executor_knows_only_the_results_queue_and_powertools(templates: dict
 
 def test_the_outputs_name_what_scripts_need_and_do_not_grow_with_the_ops(templates: dict[str, CfnView]) -> None:
     outputs = templates[PARENT].outputs
-    assert set(outputs) == {facts.OUTPUT_WORKFLOWS_TABLE, facts.OUTPUT_TASKS_TABLE, facts.OUTPUT_START_FUNCTION,
+    assert set(outputs) == {facts.OUTPUT_WORKFLOWS_TABLE, facts.OUTPUT_START_FUNCTION,
                             facts.OUTPUT_ADVANCE_FUNCTION, facts.OUTPUT_RESULT_ROUTER_FUNCTION,
                             facts.OUTPUT_RESULTS_QUEUE_URL, facts.OUTPUT_QUEUE_URL_PREFIX, facts.OUTPUT_ALARM_TOPIC,
                             facts.OUTPUT_DASHBOARD}
