@@ -30,10 +30,9 @@ Retention is on, as deployed (``runfox:retentionDays``, 90): the execution's
 last commit stamps what it writes with ``expires_at``, and the sweep after it
 adds one UpdateItem per item it did not write (every other step record and
 state entry, the definition, the name claim), each billed at the item's size.
-That is once per execution, so it is inside the per-step figures; measured at
-N = 10 against the same run with ``execution_ttl_seconds=None``: chain +1.10
-UpdateItem, +0.20 Query, +1.10 write units, +$0.68 per million steps;
-fan-out/in +1.90 UpdateItem, +0.20 Query, +1.90 write units, +$1.22.
+That is once per execution, so it is inside the per-step figures;
+``--no-retention`` runs the same without it (``execution_ttl_seconds=None``),
+so the difference is what retention costs.
 
 Critical path per step: between one executor sending its result and the
 next job being sent, the queue hops (results queue, op queue) and the
@@ -213,7 +212,7 @@ def _read_units(item: dict[str, Any] | None) -> int:
     return max(1, math.ceil(_items.item_size(item) / 4096)) if item else 1
 
 
-def run(shape: str, n: int) -> dict[str, Any]:
+def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
     spec = chain(n) if shape == "chain" else fan_out_in(n)
     with mock_aws(), fast_moto_transactions():
         admin = boto3.client("dynamodb")
@@ -224,7 +223,8 @@ def run(shape: str, n: int) -> dict[str, Any]:
         meter = Meter(admin, "workflows")
         ddb, sqs = meter.attach(boto3.client("dynamodb")), meter.attach(boto3.client("sqs"))
         runner = SQSRunner({"inc": op_queue}, results, sqs_client=sqs)
-        store = DynamoDBStore("workflows", client=ddb, execution_ttl_seconds=DEFAULT_EXECUTION_RETENTION_DAYS * 86_400)
+        ttl = DEFAULT_EXECUTION_RETENTION_DAYS * 86_400 if retention else None
+        store = DynamoDBStore("workflows", client=ddb, execution_ttl_seconds=ttl)
         backend = rfx.Backend(store=store, runner=runner)
         handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")))
         platform: Counter[str] = Counter()
@@ -307,8 +307,12 @@ _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageB
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,200")
+    parser.add_argument("--no-retention", action="store_true", help="finished executions never expire (no sweep)")
     args = parser.parse_args()
-    rows = [run(shape, int(n)) for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
+    rows = [run(shape, int(n), retention=not args.no_retention)
+            for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
+    if args.no_retention:
+        print("Retention off: finished executions are kept for ever (no expires_at sweep).")
     print(f"Per step. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; $ per million steps, all in.")
     print(f"{'shape':11} {'N':>4} {'calls':>6} {'RRU':>5} {'WRU':>5} {'SQS req':>7} {'(ESM)':>6} {'Lambda req':>10} "
           f"{'GB-s':>8} {'ms/inv':>6} {'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ all in':>8}  critical path")
