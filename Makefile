@@ -16,7 +16,7 @@ TEST_LOAD_EXECUTIONS ?= 40
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo events-check test test-unit test-functional test-infra test-e2e test-reliability \
-	reliability lint bench invoke layer lock synth deploy clean
+	reliability lint bench invoke layer lock synth bootstrap deploy clean
 
 help:  ## list the targets
 	@echo "usage: make <target> [VAR=value ...]"
@@ -39,8 +39,9 @@ $(VENV)/bin/python:
 # -q keeps pip to errors and warnings; editable, so edits under runfox_core/ need no reinstall;
 # --no-compile: Python compiles the modules a command imports when it first imports them,
 # instead of pip compiling every module of boto3, moto and the CDK up front (a third of the time).
-$(VENV)/.installed-%: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[$*]'
+# -c constraints/dev.txt: exactly the versions the tests ran with (`make lock` moves them).
+$(VENV)/.installed-%: pyproject.toml constraints/dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile -c constraints/dev.txt -e '.[$*]'
 	@for stamp in $(EXTRA_STAMPS_$*); do touch $(VENV)/.installed-$$stamp; done
 
 install: $(VENV)/.installed-dev  ## install everything (tests, lint, CDK) into .venv
@@ -95,13 +96,13 @@ bench: $(VENV)/.installed-dev  ## engine speed figures (bench/core.py)
 # make lock     re-resolve the layer and executor dependencies and rewrite constraints/layer.txt
 # make synth    cdk.out/ offline: no AWS credentials, no CDK CLI needed (builds the layer if missing)
 # make deploy   needs AWS credentials and the CDK CLI, run through npx
-#               (`npx aws-cdk@2 deploy`); bootstrap the account once first
-#               with `npx aws-cdk@2 bootstrap`
+#               (the pinned CDK CLI below); bootstrap the account once first
+#               with `make bootstrap`
 #
 # Runtimes, platforms, folders and pins live in runfox_deploy (facts.py, layers.py),
 # the one home of those facts.
 
-CDK ?= npx --yes aws-cdk@2
+CDK ?= npx --yes aws-cdk@2.1148.1  # the CDK CLI, pinned: it reads the cloud assembly aws-cdk-lib writes
 CDK_FLAGS ?=
 EXECUTORS_CONFIG ?= $(or $(RUNFOX_EXECUTORS_CONFIG),executors.json)
 
@@ -114,13 +115,20 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 layer: $(VENV)/.installed-aws  ## build the Lambda layers (arm64 wheels, no Docker, pinned); skips what is current
 	$(PY) -m runfox_deploy.layers --root . --config $(EXECUTORS_CONFIG)
 
-lock: $(VENV)/.installed-aws  ## re-resolve the layer and executor dependencies into constraints/layer.txt
+lock: $(VENV)/.installed-dev  ## upgrade within pyproject.toml's ranges; rewrite constraints/dev.txt and layer.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile --upgrade -e '.[dev]'
+	{ sed -n '1,/^[^#]/p' constraints/dev.txt | grep '^#'; \
+	  $(PY) -m pip freeze --exclude-editable | LC_ALL=C sort -f; } > constraints/dev.txt.new
+	mv constraints/dev.txt.new constraints/dev.txt
 	$(PY) -m runfox_deploy.layers --root . --config $(EXECUTORS_CONFIG) --lock
 
 # Without the CDK CLI, app.py reads cdk.json's context itself and writes cdk.out.
 synth: layer $(VENV)/.installed-cdk $(VENV)/.installed-node  ## cdk.out/ offline: no AWS credentials, no CDK CLI
 	$(PY) app.py
 	@echo "cdk.out/ written (stack template: cdk.out/Runfox.template.json, ops in *.nested.template.json)"
+
+bootstrap: $(VENV)/.installed-node  ## prepare an AWS account and region for CDK deploys, once (needs AWS credentials)
+	$(CDK) bootstrap $(CDK_FLAGS)
 
 deploy: layer $(VENV)/.installed-cdk $(VENV)/.installed-node  ## deploy every stack with the CDK CLI (needs AWS credentials)
 	$(CDK) deploy --all --app "$(PY) app.py" $(CDK_FLAGS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,6 +27,27 @@ def test_the_committed_pins_are_the_versions_installed_where_the_tests_run(tmp_p
     # (`make layer` rewrites the file; a stale commit fails here)
     assert {"aws-lambda-powertools", "pyyaml", "json-logic-path", "jsonpath-ng", "aws-xray-sdk"} <= set(installed)
     assert {name: committed.get(name) for name in installed} == installed
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_package_of_the_dev_install_is_pinned_at_the_version_installed() -> None:
+    # Given constraints/dev.txt, which `make install` passes to pip with -c
+    pinned = {}
+    for line in (REPO / "constraints" / "dev.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[_canonical(name)] = version
+    # When the venv the tests run in is read
+    installed = {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    installed.pop("runfox-core", None)  # this project, installed editable
+    for tool in ("pip", "setuptools", "wheel"):  # the venv's own, not the project's
+        installed.pop(tool, None)
+    # Then what deploy and the tests use is exactly what is pinned (`make lock` rewrites the file)
+    assert {"aws-cdk-lib", "constructs", "cdk-nag", "boto3", "moto", "pytest"} <= set(pinned)
+    assert {name: pinned.get(name) for name in installed} == installed
 
 
 @pytest.fixture()
