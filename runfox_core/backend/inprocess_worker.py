@@ -13,6 +13,8 @@ siblings are still running: a step's ``end_time``, and so its duration in
 that were ready with it. Steps that became ready are dispatched while
 slower siblings still run.
 
+A lone job with nothing else in flight runs in the calling thread (a chain
+or a loop step by step): a thread hand-off would cost more than the step.
 ``max_concurrency=1`` runs each job in the calling thread, one after
 another, in dispatch order: nothing runs in the background, and results are
 applied in a fixed order (for tests that compare runs step by step).
@@ -60,7 +62,9 @@ class InProcessWorker:
         from the executor, whose errors are failed attempts) is raised here.
         """
         jobs = self._runner.take_pending_jobs()
-        if self.max_concurrency == 1:
+        if self.max_concurrency == 1 or (len(jobs) == 1 and not self._in_flight):
+            # Sequential, or one job with nothing else running: the calling thread runs it, since a
+            # thread hand-off would cost more than the step itself (a chain or a loop, step by step).
             for job in jobs:
                 self._work(job)
             return len(jobs)
@@ -75,10 +79,9 @@ class InProcessWorker:
             return len(jobs)
         done, _ = wait(waiting, return_when=FIRST_COMPLETED)
         with self._lock:
+            # The pool stays for the next batch (a new pool per batch cost a thread start per step);
+            # its idle threads end when the worker is collected.
             self._in_flight -= done
-            if not self._in_flight and self._pool is not None:  # idle: let the threads go
-                self._pool.shutdown(wait=False)
-                self._pool = None
         for future in done:
             future.result()  # re-raise a Runner error
         return len(jobs)
