@@ -38,6 +38,7 @@ from local.lambda_runtime import invoke
 from runfox_core import messages
 from runfox_core.aws import config
 from runfox_core.aws.config import ConfigError
+from runfox_core.cli.follow import timeline_table
 from runfox_core.results import StepResult
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
@@ -213,14 +214,8 @@ def _outcome(workflow: Workflow) -> None:
 
 
 def _timeline(workflow: Workflow) -> None:
-    rows: list[tuple[str, ...]] = [("step", "run", "duration", "status")]
-    for step in workflow.timeline():
-        seconds = step["seconds"]
-        rows.append((step["step"], str(step["run_id"]), "-" if seconds is None else f"{seconds:.3f}s", step["status"]))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print()
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(timeline_table(workflow.timeline()), end="")
 
 
 if __name__ == "__main__":

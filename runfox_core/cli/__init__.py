@@ -161,7 +161,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         _json(out, description.to_dict())
     else:
         _summary(out, description)
-        out.write(timeline_table(description))
+        out.write(timeline_table(description.timeline()))
     return WORKFLOW_ENDED_BADLY if description.status in ENDED_BADLY else OK
 
 
@@ -195,7 +195,7 @@ def _ended(args: argparse.Namespace, out: TextIO, description: Description) -> i
     else:
         out.write("\n")
         _summary(out, description)
-        out.write(timeline_table(description))
+        out.write(timeline_table(description.timeline()))
     return WORKFLOW_ENDED_BADLY if description.status in ENDED_BADLY else OK
 
 

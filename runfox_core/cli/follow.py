@@ -83,10 +83,11 @@ def _pause(backend: Backend, wake_at: Any) -> float:
     return max(0.0, min(POLL_SECONDS, wake_at - backend.clock()))
 
 
-def timeline_table(description: Description) -> str:
-    """The timeline as aligned text: step, run, duration, status."""
+def timeline_table(timeline: list[dict[str, Any]]) -> str:
+    """A timeline (``Description.timeline()``, ``Workflow.timeline()``) as aligned text: step, run,
+    duration, status."""
     rows: list[tuple[str, ...]] = [("step", "run", "duration", "status")]
-    for row in description.timeline():
+    for row in timeline:
         seconds = row["seconds"]
         rows.append((row["step"], str(row["run_id"]), "-" if seconds is None else f"{seconds:.3f}s", row["status"]))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
