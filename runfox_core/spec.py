@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from . import expressions
+from .engine import kinds
 from .errors import Problem, Problems, SpecError
 from .expressions import References
 
@@ -93,6 +94,9 @@ class StepPlan:
     retry: RetryPolicy
     input_refs: References
     branch_refs: References
+    kind: str = "task"  # a name in engine/kinds.py: what the step does once claimed
+    config: Any = None  # the kind's compiled block (None for a task)
+    kind_refs: References = field(default_factory=References)  # what the kind's block reads
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,8 @@ class Plan:
 
     @property
     def tokens(self) -> frozenset[str]:
-        return frozenset(s.token for s in self.steps.values())
+        """The dispatch tokens the steps send jobs to (a step that sends none has token "")."""
+        return frozenset(s.token for s in self.steps.values() if s.token)
 
     @property
     def roots(self) -> list[str]:
@@ -322,9 +327,9 @@ def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Probl
 
     ids: list[str] = []
     known: set[str] = set()  # the same ids, for O(1) lookups: 10,000 steps must not cost 10,000^2
-    entries: list[tuple[str, str, dict[str, Any]]] = []
+    entries: list[tuple[str, str | None, dict[str, Any]]] = []
     for index, raw in enumerate(raw_steps):
-        sid, token = _identify(raw, index, problems)
+        sid, fn = _identify(raw, index, problems)
         if sid is None:
             continue
         if sid in known:
@@ -332,7 +337,7 @@ def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Probl
             continue
         ids.append(sid)
         known.add(sid)
-        entries.append((sid, token or sid, raw))
+        entries.append((sid, fn, raw))
 
     deps: dict[str, tuple[str, ...]] = {}
     for sid, _, raw in entries:
@@ -347,9 +352,9 @@ def _build(spec: Any, inputs: Any, problems: list[Problem], warnings: list[Probl
 
     readers: list[tuple[References, str | None, str, str]] = []  # (what it reads, step, field, where)
     plans: dict[str, StepPlan] = {}
-    for sid, token, raw in entries:
-        step_plan = _step_plan(sid, token, raw, deps, tuple(dependents[sid]), cycle is None, known, problems,
-                               readers)
+    ctx = kinds.CompileContext(known=known, deps=deps, acyclic=cycle is None, readers=readers)
+    for sid, fn, raw in entries:
+        step_plan = _step_plan(sid, fn, raw, tuple(dependents[sid]), ctx, problems)
         if step_plan is not None:
             plans[sid] = step_plan
             if step_plan.max_attempts > 1 and not any(b.action == "complete" for b in step_plan.branches):
@@ -598,6 +603,12 @@ def _names(mapping: dict[str, Any], limit: int = 20) -> str:
 
 
 def _identify(raw: Any, index: int, problems: list[Problem]) -> tuple[str | None, str | None]:
+    """The step's id and its ``fn`` (None for a bare ``op`` or another kind); problems appended.
+
+    A step is ``op: X`` (a task whose id and dispatch token are both X), or
+    ``id: X`` with exactly one of ``fn`` (a task) or a kind's key
+    (``engine/kinds.py``).
+    """
     where = f"steps[{index}]"
     if not isinstance(raw, dict):
         problems.append(Problem(f"{where} must be a mapping, got {type(raw).__name__}", field="steps"))
@@ -615,21 +626,28 @@ def _identify(raw: Any, index: int, problems: list[Problem]) -> tuple[str | None
         problems.append(Problem(
             f"{where} {key} {sid!r} must be 1-64 letters, digits, '_' or '-'", field=key))
         return None, None
-    token = sid
-    if has_op and "fn" in raw:
-        problems.append(Problem("'fn' goes with 'id', not 'op' (op is both id and token)", step=sid, field="fn"))
+    kind_keys = kinds.by_key()
+    chosen = [k for k in ("fn", *kind_keys) if k in raw]
+    fn: str | None = None
+    if has_op and chosen:
+        problems.append(Problem(f"{chosen[0]!r} goes with 'id', not 'op' (op is both id and token)",
+                                step=sid, field=chosen[0]))
     if has_id:
-        fn = raw.get("fn")
-        if fn is None:
-            problems.append(Problem("a step with 'id' needs 'fn' (its dispatch token)", step=sid, field="fn"))
-        elif not expressions.is_identifier(fn):
-            problems.append(Problem(f"fn {fn!r} must be 1-64 letters, digits, '_' or '-'", step=sid, field="fn"))
-        else:
-            token = fn
+        if not chosen:
+            others = "".join(f" or {k!r}" for k in sorted(kind_keys))
+            problems.append(Problem(f"a step with 'id' needs 'fn' (its dispatch token){others}", step=sid, field="fn"))
+        elif len(chosen) > 1:
+            problems.append(Problem(f"has {' and '.join(repr(k) for k in chosen)}; a step is one kind: keep one",
+                                    step=sid, field=chosen[1]))
+        elif chosen == ["fn"]:
+            fn = raw["fn"]
+            if not expressions.is_identifier(fn):
+                problems.append(Problem(f"fn {fn!r} must be 1-64 letters, digits, '_' or '-'", step=sid, field="fn"))
+    allowed = STEP_KEYS | kind_keys.keys()
     for k in raw:
-        if k not in STEP_KEYS:
-            problems.append(Problem(f"unknown key (allowed: {', '.join(sorted(STEP_KEYS))})", step=sid, field=str(k)))
-    return sid, token
+        if k not in allowed:
+            problems.append(Problem(f"unknown key (allowed: {', '.join(sorted(allowed))})", step=sid, field=str(k)))
+    return sid, fn
 
 
 def _deps(sid: str, raw: dict[str, Any], known: set[str], problems: list[Problem]) -> tuple[str, ...]:
@@ -713,10 +731,13 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[str, ...]],
-               dependents: tuple[str, ...], acyclic: bool, known: set[str],
-               problems: list[Problem], readers: list[tuple[References, str | None, str, str]]) -> StepPlan | None:
+def _step_plan(sid: str, fn: str | None, raw: dict[str, Any], dependents: tuple[str, ...],
+               ctx: kinds.CompileContext, problems: list[Problem]) -> StepPlan | None:
     start = len(problems)
+    known, deps, acyclic, readers = ctx.known, ctx.deps, ctx.acyclic, ctx.readers
+    key, kind = next(((key, k) for key, k in kinds.by_key().items() if key in raw and "op" not in raw),
+                     (None, kinds.TASK))
+    config, kind_refs = (None, References()) if key is None else kind.compile(sid, raw[key], ctx, problems)
     step_input = raw.get("input")
     input_refs = References()
     if step_input is not None:
@@ -749,10 +770,11 @@ def _step_plan(sid: str, token: str, raw: dict[str, Any], deps: dict[str, tuple[
     if len(problems) > start:
         return None
     return StepPlan(
-        id=sid, token=token, deps=deps[sid], dependents=dependents, input=step_input or {},
-        branches=branches, max_attempts=max_attempts,
+        id=sid, token=kind.token(sid, fn, config) or "", deps=deps[sid], dependents=dependents,
+        input=step_input or {}, branches=branches, max_attempts=max_attempts,
         timeout_seconds=float(timeout) if timeout is not None else None,
         retry=retry, input_refs=input_refs, branch_refs=branch_refs,
+        kind=kind.name, config=config, kind_refs=kind_refs,
     )
 
 

@@ -38,6 +38,7 @@ from ..payloads import MAX_PAYLOAD_BYTES, check_payload
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
+from . import kinds
 from .records import StepRecord, bounded_error
 from .txn import Txn, encode_inputs
 
@@ -119,7 +120,7 @@ def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
             txn.unsent_remove.append(sid)
             continue
         txn.unsent_add[sid] = [run_id, now]
-        jobs.append(_job(txn, txn.plan.steps[sid], rec.run_id, rec.inputs))
+        jobs.append(kinds.job(txn, txn.plan.steps[sid], rec.run_id, rec.inputs))
         log.warning("re-emitting unsent job", extra={"execution": txn.key, "step": sid, "run_id": run_id})
     return jobs
 
@@ -143,9 +144,10 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     want_steps: set[str] = set()
     all_state = False
     for p in plans:
-        want_steps |= set(txn.plan.steps) if p.input_refs.all_steps else p.input_refs.steps
-        all_state |= p.input_refs.all_state
-    state_keys = None if all_state else {k for p in plans for k in p.input_refs.state_keys}
+        for refs in (p.input_refs, p.kind_refs):
+            want_steps |= set(txn.plan.steps) if refs.all_steps else refs.steps
+            all_state |= refs.all_state
+    state_keys = None if all_state else {k for p in plans for r in (p.input_refs, p.kind_refs) for k in r.state_keys}
     txn.prefetch(want_steps, state_keys)
     jobs: list[DispatchJob] = []
     total = 0
@@ -163,12 +165,12 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         total += size
         txn.header.ready.pop(p.id, None)
         txn.header.reruns.pop(p.id, None)
-        txn.put_step(StepRecord(step_id=p.id, token=p.token, status=StepStatus.IN_PROGRESS, run_id=run_id,
-                                attempt=attempt, inputs=inputs, start_time=iso(now), host=_HOST))
+        record = StepRecord(step_id=p.id, token=p.token, status=StepStatus.IN_PROGRESS, run_id=run_id,
+                            attempt=attempt, inputs=inputs, start_time=iso(now), host=_HOST)
+        txn.put_step(record)
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
-        txn.unsent_add[p.id] = [run_id, now]
-        jobs.append(_job(txn, p, run_id, inputs))
+        jobs.extend(kinds.get(p.kind).begin(txn, p, record, now))
     if jobs and txn.header.status == WorkflowStatus.PENDING:
         txn.header.status = WorkflowStatus.IN_PROGRESS
     return jobs
@@ -190,11 +192,6 @@ def _explain(txn: Txn, exc: expressions.ExpressionError) -> str:
     return expressions.describe_failure(exc.field, exc.expression, cause)
 
 
-def _job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:
-    return DispatchJob(workflow_execution_id=txn.key, op=p.id, inputs=inputs, run_id=run_id,
-                       token=p.token, timeout_seconds=p.timeout_seconds)
-
-
 def idle_result(txn: Txn) -> Pending:
     """Nothing to dispatch now: say when to look again, if a timer is set."""
     times = [nb for nb in txn.header.ready.values() if nb > 0]
@@ -212,8 +209,9 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
     Fenced: ignored unless ``sid`` is in progress at ``run_id`` (None: its
     current run). Stale and duplicate deliveries therefore change nothing.
     """
-    if sid not in txn.plan.steps:
-        log.warning("result for unknown step ignored", extra={"execution": txn.key, "step": sid})
+    if sid not in txn.plan.steps or not txn.plan.steps[sid].token:
+        log.warning("result for unknown step (or one that sends no jobs) ignored",
+                    extra={"execution": txn.key, "step": sid})
         return False, None
     if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
         # the step is reported cancelled (status.py): this answer is stale, like any fenced-off one
@@ -226,21 +224,33 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
                  extra={"execution": txn.key, "step": sid, "run_id": run_id,
                         "current_run_id": rec.run_id, "status": str(rec.status)})
         return False, None
-    txn.unsent_remove.append(sid)  # a result proves the job was delivered
-    txn.header.unsent.pop(sid, None)
-    deadline = txn.header.deadlines.pop(sid, None)
+    deadline = txn.header.deadlines.get(sid)
     if error is None and deadline is not None and deadline[1] < now:
         # past its deadline the attempt has failed, whether the timer or the late answer comes first
         timeout = txn.plan.steps[sid].timeout_seconds or 0
         error = {"type": "TimeoutError", "message": f"no result within timeout_seconds={timeout:g}"}
+    return True, finish_attempt(txn, sid, output, error, now)
+
+
+def finish_attempt(txn: Txn, sid: str, output: Any, error: dict[str, Any] | None, now: float) -> Any:
+    """End the current attempt of in-progress step ``sid`` with ``output`` or ``error``.
+
+    The one way an attempt ends, whatever the step's kind (``kinds.py``):
+    its deadline and unsent claim go, then an error (or an output over the
+    payload limit) is a failed attempt, and an output runs the branches.
+    The caller has fenced ``sid`` (in progress at the run it answers for).
+    """
+    txn.unsent_remove.append(sid)  # a result (or the end of a step that sent none) owes no resend
+    txn.header.unsent.pop(sid, None)
+    txn.header.deadlines.pop(sid, None)
     if error is None:
         try:
             check_payload(output, f"step {sid!r} output", MAX_PAYLOAD_BYTES)
         except PayloadError as exc:
             error = {"type": "PayloadError", "message": str(exc)}
     if error is not None:
-        return True, fail_attempt(txn, sid, bounded_error(error), now)
-    return True, _succeed(txn, sid, rec, dict(output), now)
+        return fail_attempt(txn, sid, bounded_error(error), now)
+    return _succeed(txn, sid, txn.step(sid), dict(output), now)
 
 
 def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -> Any:

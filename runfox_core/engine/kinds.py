@@ -1,0 +1,119 @@
+"""kinds.py -- the step-kind seam: what a step does between being claimed and finishing.
+
+A step's kind is chosen by the key that stands beside its ``id``: ``fn`` (or
+a bare ``op``) makes a **task**, the kind every step had before this seam:
+one job to the executor of its dispatch token, whose result ends the
+attempt. Other kinds register here, each under its own spec key (a kind
+module calls ``register`` when imported, and is listed in ``BUILTIN`` so the
+spec compiler finds it).
+
+A kind owns, in one class:
+
+- ``compile``: checking its block of the spec (every problem names the step
+  and the field) and turning it into an immutable config on the ``StepPlan``,
+  with the paths the block reads (the engine prefetches them at claim);
+- ``begin``: what happens once the engine has claimed the step: the record
+  is IN_PROGRESS at its run_id with its ``input`` resolved, and the kind
+  returns the jobs to send (a task: one; a step that only waits: none);
+- ``token``: the dispatch token its jobs go to (None when it sends none).
+
+The engine owns everything common to every kind and a kind never redoes it:
+readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
+whole attempt), ``max_attempts`` and ``retry``, branches on the output,
+resets by ``set`` branches, ending the execution. A kind ends an attempt by
+calling ``transitions.succeed`` or ``transitions.fail_attempt`` on the Txn.
+
+Known limit: a kind's ``begin`` runs inside the claiming transaction, so
+whatever it writes counts against one commit (a kind with unbounded work
+keeps it in items of its own and does it over several transitions).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..expressions import References
+from ..results import DispatchJob
+
+if TYPE_CHECKING:
+    from ..errors import Problem
+    from ..spec import StepPlan
+    from .records import StepRecord
+    from .txn import Txn
+
+#: Modules that define a kind and register it when imported.
+BUILTIN: tuple[str, ...] = ()
+
+
+@dataclass
+class CompileContext:
+    """What a kind's ``compile`` may need of the spec around its step."""
+
+    known: set[str]  # every step id of the spec
+    deps: dict[str, tuple[str, ...]]  # step id -> its depends_on
+    acyclic: bool
+    # (what a field reads, step, field, where): every reader is checked against a declared `inputs:` block
+    readers: list[tuple[References, str | None, str, str]]
+
+
+class StepKind:
+    """A task: one job to the executor of the step's dispatch token (``fn``, or its ``op``)."""
+
+    name = "task"
+    key: str | None = None  # the spec key beside ``id`` that selects this kind (None: ``fn``/``op``)
+
+    def compile(self, sid: str, block: Any, ctx: CompileContext,
+                problems: list[Problem]) -> tuple[Any, References]:
+        """The kind's config from ``block`` (the value under ``key``) and what it reads; problems appended."""
+        return None, References()
+
+    def token(self, sid: str, fn: str | None, config: Any) -> str | None:
+        """The dispatch token the step's jobs go to, or None when it sends none."""
+        return fn or sid
+
+    def begin(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> list[DispatchJob]:
+        """The step was claimed (``record`` is IN_PROGRESS with its inputs): start the attempt."""
+        assert record.inputs is not None
+        txn.unsent_add[p.id] = [record.run_id, now]  # until the runner confirms the send
+        return [job(txn, p, record.run_id, record.inputs)]
+
+
+def job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:
+    """The job of step ``p`` at ``run_id``, to its dispatch token's executor."""
+    return DispatchJob(workflow_execution_id=txn.key, op=p.id, inputs=inputs, run_id=run_id,
+                       token=p.token, timeout_seconds=p.timeout_seconds)
+
+
+TASK = StepKind()
+_KINDS: dict[str, StepKind] = {TASK.name: TASK}
+_loaded = False
+
+
+def register(kind: StepKind) -> StepKind:
+    """Make ``kind`` available to specs under ``kind.key``; returns it."""
+    if not kind.key or kind.name in _KINDS:
+        raise ValueError(f"step kind {kind.name!r} needs a spec key and a name of its own")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN:
+            importlib.import_module(module)
+
+
+def get(name: str) -> StepKind:
+    """The kind called ``name`` (a ``StepPlan.kind``)."""
+    _load()
+    return _KINDS[name]
+
+
+def by_key() -> dict[str, StepKind]:
+    """Spec key -> kind, for every kind other than task."""
+    _load()
+    return {k.key: k for k in _KINDS.values() if k.key}
