@@ -118,8 +118,9 @@ class Workflow:
             if snapshot is None:
                 snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
             txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
+            now = backend.clock()
             try:
-                changed, result = transition(txn, backend.clock())
+                changed, result = transition(txn, now)
             except _Reload:
                 self._snapshot = None
                 continue
@@ -132,6 +133,7 @@ class Workflow:
                     continue
                 self._snapshot = snapshot  # a next transition that commits is version-checked
                 return result
+            txn.header.updated_at = tx.iso(now)  # when the execution last changed (its end, once it ended)
             try:
                 backend.store.commit(self.id, txn.to_commit())
             except ConflictError:

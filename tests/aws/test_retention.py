@@ -131,3 +131,13 @@ def test_without_a_retention_nothing_is_ever_stamped(aws: AwsKit) -> None:
 def test_a_retention_under_a_second_is_refused(aws: AwsKit) -> None:
     with pytest.raises(ValueError, match="execution_ttl_seconds must be >= 1"):
         DynamoDBStore(aws.workflows_table, client=aws.dynamodb, execution_ttl_seconds=0)
+
+
+def test_retention_counts_from_when_the_execution_ended_not_from_when_it_started(aws: AwsKit) -> None:
+    clock = [1_000_000.0]
+    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb, execution_ttl_seconds=TTL)
+    wf = rfx.Workflow.from_dict({"steps": [{"op": "a"}]}, rfx.Backend(store=store, clock=lambda: clock[0]))
+    jobs = wf.advance().jobs
+    clock[0] += 3 * 86_400  # the step's result comes three days later
+    assert wf.on_step_result(jobs[0].op, {"a": 1}, run_id=jobs[0].run_id) == rfx.Complete({})
+    assert {int(r["expires_at"]["N"]) for r in items_of(aws, wf)} == {int(clock[0]) + TTL}
