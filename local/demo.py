@@ -198,8 +198,8 @@ def _progress(workflow: Workflow, started: float) -> Any:
             else:  # a job back from its op's dead-letter queue
                 what = "dead-lettered"
             statuses = statuses or workflow.step_statuses
-            print(f"  {time.monotonic() - started:6.2f}s  {message.op:<16} run {message.run_id:<3} {what:<24} "
-                  f"-> {statuses[message.op]}")
+            print(f"  {time.monotonic() - started:6.2f}s  {message.step:<16} run {message.run_id:<3} {what:<24} "
+                  f"-> {statuses[message.step]}")
 
     return on_delivery
 

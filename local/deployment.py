@@ -119,7 +119,7 @@ def _consumer(sqs: Any, queues: dict[str, str], name: str, planned: topology.Con
                                        facts.ENGINE_TIMEOUT_SECONDS)
     else:
         op = executors.ops[planned.role.split(":", 1)[1]]
-        visibility, memory, timeout = op.queue_visibility_timeout_seconds, op.memory_mb, op.timeout_seconds
+        visibility, memory, timeout = op.queue_visibility_timeout_seconds, op.memory_mb, op.lambda_timeout_seconds
     return Consumer(name, queues[name], _arn(sqs, queues[name]), planned.handler, planned.batch_size,
                     visibility, memory, timeout)
 

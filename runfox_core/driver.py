@@ -70,19 +70,19 @@ def apply_message(backend: Backend, message: Any, wf: Workflow | None = None,
         return None
     outcome: Any = None
     if isinstance(message, StepResult):
-        outcome = wf.on_step_result(message.op, message.output, run_id=message.run_id, error=message.error,
+        outcome = wf.on_step_result(message.step, message.output, run_id=message.run_id, error=message.error,
                                     claim_ready=True)  # the router's advance_execution() sends them
     elif isinstance(message, DispatchJob):  # from an op's dead-letter queue: never answered
-        outcome = wf.on_step_result(message.op, run_id=message.run_id, claim_ready=True, error={
+        outcome = wf.on_step_result(message.step, run_id=message.run_id, claim_ready=True, error={
             "type": DEAD_LETTER_ERROR,
-            "message": f"job for step {message.op!r} run {message.run_id} was dead-lettered without a result"})
+            "message": f"job for step {message.step!r} run {message.run_id} was dead-lettered without a result"})
     elif isinstance(message, messages.DeadlineMessage):
         pending = wf.on_step_timeout(message.step, message.run_id)
         schedule = getattr(backend.runner, "schedule_deadline", None)
         if pending is not None and schedule is not None:
             schedule(key, message.step, message.run_id, pending)
     if counts is not None and isinstance(message, (StepResult, DispatchJob)):
-        _count(counts, wf.written_step(message.op), outcome)
+        _count(counts, wf.written_step(message.step), outcome)
     return wf
 
 
@@ -141,5 +141,5 @@ class ResultRouter:
 
 def _execution(message: Any) -> str:
     if isinstance(message, (StepResult, DispatchJob)):
-        return message.workflow_execution_id
+        return message.execution_key
     return str(message.execution)

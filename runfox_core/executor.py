@@ -27,14 +27,14 @@ def call_executor(execute: Executor, job: DispatchJob) -> StepResult:
         output = execute(job.token, job.inputs)
     except Exception as exc:  # the executor's own failure is a failed attempt
         # one line naming the step, run, execution and error (the fields ride in ``extra`` too, for JSON logs)
-        log.warning("step %r run %d of %s: executor raised %s: %s", job.op, job.run_id, job.workflow_execution_id,
-                    type(exc).__name__, exc, extra={"execution": job.workflow_execution_id, "step": job.op,
+        log.warning("step %r run %d of %s: executor raised %s: %s", job.step, job.run_id, job.execution_key,
+                    type(exc).__name__, exc, extra={"execution": job.execution_key, "step": job.step,
                                                     "run_id": job.run_id, "error": repr(exc)})
-        return StepResult(job.workflow_execution_id, job.op, job.run_id,
+        return StepResult(job.execution_key, job.step, job.run_id,
                           error={"type": type(exc).__name__, "message": str(exc)})
     try:
-        check_payload(output, f"step {job.op!r} output")
+        check_payload(output, f"step {job.step!r} output")
     except PayloadError as exc:
-        return StepResult(job.workflow_execution_id, job.op, job.run_id,
+        return StepResult(job.execution_key, job.step, job.run_id,
                           error={"type": "PayloadError", "message": str(exc)})
-    return StepResult(job.workflow_execution_id, job.op, job.run_id, output=output)
+    return StepResult(job.execution_key, job.step, job.run_id, output=output)

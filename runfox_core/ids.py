@@ -31,9 +31,9 @@ def execution_key(workflow_id: str, execution_id: str) -> str:
     return f"{workflow_id}#{execution_id}"
 
 
-def step_key(workflow_execution_id: str, op: str) -> str:
-    return f"{workflow_execution_id}#{op}"
+def step_key(execution_key: str, step: str) -> str:
+    return f"{execution_key}#{step}"
 
 
-def step_run_key(workflow_execution_id: str, op: str, run_id: int) -> str:
-    return f"{workflow_execution_id}#{op}#{run_id}"
+def step_run_key(execution_key: str, step: str, run_id: int) -> str:
+    return f"{execution_key}#{step}#{run_id}"

@@ -66,8 +66,8 @@ Message = DispatchJob | StepResult | DeadlineMessage | WakeMessage
 def job_message(job: DispatchJob) -> dict[str, Any]:
     return {
         "kind": JOB,
-        "execution": job.workflow_execution_id,
-        "step": job.op,
+        "execution": job.execution_key,
+        "step": job.step,
         "token": job.token,
         "run_id": job.run_id,
         "inputs": job.inputs,
@@ -78,8 +78,8 @@ def job_message(job: DispatchJob) -> dict[str, Any]:
 def result_message(result: StepResult) -> dict[str, Any]:
     body: dict[str, Any] = {
         "kind": RESULT,
-        "execution": result.workflow_execution_id,
-        "step": result.op,
+        "execution": result.execution_key,
+        "step": result.step,
         "run_id": result.run_id,
     }
     if result.error is not None:
@@ -152,8 +152,8 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
             raise MessageError("job message field 'timeout_seconds' must be a number or null")
         return DispatchJob(
-            workflow_execution_id=execution,
-            op=step,
+            execution_key=execution,
+            step=step,
             inputs=_field(body, "inputs", dict),
             run_id=run_id,
             token=_field(body, "token", str),

@@ -6,7 +6,12 @@
 
 ``StepResult`` unpacks as the runfox library's ``(op, output)`` pair (and
 compares equal to one), so code written for ``gather()`` returning pairs keeps
-working; it also carries ``run_id``, ``error`` and ``workflow_execution_id``.
+working; it also carries ``run_id``, ``error`` and ``execution_key``.
+
+Names follow the README's glossary: ``execution_key`` names the execution,
+``step`` the step id, ``token`` the dispatch token. The runfox library's
+names stay as aliases: ``workflow_execution_id`` and ``op`` read (and, for
+``StepResult``, construct) the same fields.
 """
 
 from __future__ import annotations
@@ -33,16 +38,31 @@ class StepError:
         return cls(step=d["step"], run_id=int(d["run_id"]), type=d["type"], message=d["message"])
 
 
+class _RunfoxNames:
+    """The runfox library's names for the execution key and the step id, read-only aliases."""
+
+    execution_key: str
+    step: str
+
+    @property
+    def workflow_execution_id(self) -> str:
+        return self.execution_key
+
+    @property
+    def op(self) -> str:
+        return self.step
+
+
 @dataclass
-class DispatchJob:
+class DispatchJob(_RunfoxNames):
     """One claimed step: send ``inputs`` to the executor for ``token``, then report with ``run_id``.
 
-    ``op`` is the step id (unique in the workflow); ``token`` is the dispatch
+    ``step`` is the step id (unique in the workflow); ``token`` is the dispatch
     token the executor switches on (the step's ``fn``, or its ``op``).
     """
 
-    workflow_execution_id: str
-    op: str
+    execution_key: str
+    step: str
     inputs: dict[str, Any]
     run_id: int
     token: str = ""
@@ -50,26 +70,36 @@ class DispatchJob:
 
     def __post_init__(self) -> None:
         if not self.token:
-            self.token = self.op
+            self.token = self.step
 
 
-@dataclass(eq=False)
-class StepResult:
+@dataclass(eq=False, init=False)
+class StepResult(_RunfoxNames):
     """A worker's answer for one job: an output dict, or an error (type and message).
 
     ``op, output = result`` works (the runfox library's pair), and
     ``result == (op, output)`` compares the pair; two StepResults compare
-    every field.
+    every field. ``StepResult(workflow_execution_id=..., op=...)``, the
+    runfox library's keywords, builds the same result.
     """
 
-    workflow_execution_id: str
-    op: str
+    execution_key: str
+    step: str
     run_id: int | None
     output: Any = None
     error: dict[str, str] | None = None
 
+    def __init__(self, execution_key: str | None = None, step: str | None = None, run_id: int | None = None,
+                 output: Any = None, error: dict[str, str] | None = None, *,
+                 workflow_execution_id: str | None = None, op: str | None = None) -> None:
+        key = execution_key if execution_key is not None else workflow_execution_id
+        sid = step if step is not None else op
+        if key is None or sid is None:
+            raise TypeError("StepResult needs execution_key and step (or the runfox names workflow_execution_id, op)")
+        self.execution_key, self.step, self.run_id, self.output, self.error = key, sid, run_id, output, error
+
     def _pair(self) -> tuple[str, Any]:
-        return (self.op, self.output)
+        return (self.step, self.output)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._pair())
@@ -82,8 +112,8 @@ class StepResult:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StepResult):
-            return (self.workflow_execution_id, self.op, self.run_id, self.output, self.error) == (
-                other.workflow_execution_id, other.op, other.run_id, other.output, other.error)
+            return (self.execution_key, self.step, self.run_id, self.output, self.error) == (
+                other.execution_key, other.step, other.run_id, other.output, other.error)
         if isinstance(other, tuple):
             return self._pair() == other
         return NotImplemented
@@ -139,8 +169,12 @@ class Cancelled:
 
 @dataclass
 class StateChangeEvent:
-    """Passed to ``on_state_change``: which step's output was merged into state."""
+    """Passed to ``on_state_change``: which step's output was merged into state (``op``: the runfox alias)."""
 
-    op: str
+    step: str
     run_id: int = 0
     changed_keys: list[str] = field(default_factory=list)
+
+    @property
+    def op(self) -> str:
+        return self.step

@@ -193,7 +193,7 @@ class Workflow:
                 if tx.expired(txn, now):
                     return True, ([], True)
             found: list[Any] = []
-            emitted = {job.op for job in jobs}  # this call's own claims are not stale
+            emitted = {job.step for job in jobs}  # this call's own claims are not stale
             stale = [sid for sid in tx.stale_unsent(txn, now, grace) if sid not in emitted]
             if stale:
                 if not txn.fresh:
@@ -225,10 +225,10 @@ class Workflow:
             if not more or len(jobs) >= MAX_JOBS_PER_ADVANCE:
                 return Dispatch(jobs)
 
-    def on_step_result(self, op: str, output: Any = None, run_id: int | None = None,
+    def on_step_result(self, step: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None,
                        claim_ready: bool = False) -> Pending | Complete | Halt | Failed | None:
-        """Apply one worker result for step ``op`` (fenced by ``run_id`` when given).
+        """Apply one worker result for ``step`` (a step id; fenced by ``run_id`` when given).
 
         ``error`` ({"type", "message"}) reports a failed attempt instead of an
         output. Returns Halt/Failed/Complete when the execution ended,
@@ -247,16 +247,16 @@ class Workflow:
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
 
-        def step(txn: Txn, now: float) -> tuple[bool, Any]:
+        def transition(txn: Txn, now: float) -> tuple[bool, Any]:
             seen["jobs"] = []
-            if callback is not None and error is None and op in txn.plan.steps:
+            if callback is not None and error is None and step in txn.plan.steps:
                 seen["previous"] = txn.state(None)
-            applied, result = tx.apply_result(txn, op, run_id, output, error, now)
+            applied, result = tx.apply_result(txn, step, run_id, output, error, now)
             seen["applied"] = applied
             if applied and callback is not None and "previous" in seen and txn.changed_state:
                 seen["new"] = txn.state(None)
-                seen["run_id"] = txn.step(op).run_id
-            seen["written"] = txn.changed_steps.get(op)  # what the result made of op (a claim may follow)
+                seen["run_id"] = txn.step(step).run_id
+            seen["written"] = txn.changed_steps.get(step)  # what the result made of step (a claim may follow)
             if applied and claim_ready and tx.terminal_result(txn) is None:
                 sids = tx.claimable(txn, now, limit)
                 if sids:
@@ -268,22 +268,22 @@ class Workflow:
             seen.update(jobs=[], written=None, applied=False)
             return failed
 
-        result = self._transact(step, about=op, when_limited=limited)
+        result = self._transact(transition, about=step, when_limited=limited)
         self._claimed.extend(seen.get("jobs") or [])
-        if seen.get("written") is not None and op in self._written:
-            self._written[op] = seen["written"]  # written_step(op) is the result's record, not a re-claim
+        if seen.get("written") is not None and step in self._written:
+            self._written[step] = seen["written"]  # written_step(step) is the result's record, not a re-claim
         if callback is not None and seen.get("applied") and "new" in seen:
-            event = StateChangeEvent(op=op, run_id=seen["run_id"], changed_keys=sorted(output or {}))
+            event = StateChangeEvent(step=step, run_id=seen["run_id"], changed_keys=sorted(output or {}))
             callback(self.id, seen["previous"], seen["new"], event)
         return result
 
-    def on_step_timeout(self, op: str, run_id: int) -> float | None:
-        """A deadline timer for (op, run_id) fired: fail the attempt if it is still running.
+    def on_step_timeout(self, step: str, run_id: int) -> float | None:
+        """A deadline timer for (step, run_id) fired: fail the attempt if it is still running.
 
         Returns the deadline (epoch s) if it has not been reached yet, so the
         caller can re-arm a timer; None otherwise. Call ``advance()`` next.
         """
-        return self._transact(lambda txn, now: tx.check_deadline(txn, op, run_id, now), about=op,
+        return self._transact(lambda txn, now: tx.check_deadline(txn, step, run_id, now), about=step,
                               when_limited=lambda failed: None)
 
     def cancel(self, reason: str | None = None) -> Complete | Halt | Failed | Cancelled:
@@ -291,19 +291,19 @@ class Workflow:
         how it ended and change nothing. Use ``operations.cancel``, which says which it was."""
         return self._transact(lambda txn, now: tx.cancel(txn, reason, now))
 
-    def written_step(self, op: str) -> Any:
-        """The record of ``op`` this handle's last transition wrote, or None if it wrote none
+    def written_step(self, step: str) -> Any:
+        """The record of ``step`` this handle's last transition wrote, or None if it wrote none
         (for instance, the result it was given was stale and ignored)."""
-        return self._written.get(op)
+        return self._written.get(step)
 
     def dispatch(self, jobs: list[Any]) -> list[StepResult]:
         """``backend.dispatch`` for this execution, keeping this handle's view of unsent jobs current."""
         results = self.backend.dispatch(self.id, jobs)
         if self._snapshot is not None:
             for job in jobs:
-                entry = self._snapshot.header.unsent.get(job.op)
+                entry = self._snapshot.header.unsent.get(job.step)
                 if entry is not None and int(entry[0]) == job.run_id:
-                    del self._snapshot.header.unsent[job.op]
+                    del self._snapshot.header.unsent[job.step]
         return results
 
     def run(self, worker: Worker | None = None,
@@ -343,7 +343,7 @@ class Workflow:
             time.sleep(wait)
 
     def _apply(self, result: StepResult) -> Any:
-        return self.on_step_result(result.op, result.output, run_id=result.run_id, error=result.error)
+        return self.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error)
 
     # ------------------------------------------------------------ inspection
     # Thin delegates to ``inspector.describe`` (the runfox API has these names); each reads the store.

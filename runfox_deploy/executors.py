@@ -17,7 +17,7 @@ Format (every key optional except ``ops``)::
                            "policy_statements": [{"Action": "s3:GetObject",
                                                   "Resource": "arn:aws:s3:::docs/*"}],
                            "requirements": ["httpx==0.27.2"], "layers": [],
-                           "memory_mb": 1024, "timeout_seconds": 120,
+                           "memory_mb": 1024, "lambda_timeout_seconds": 120,
                            "reserved_concurrency": 4, "architecture": "arm64"},
              "gpu_embed": {"external_queue": true},
              "legacy": {"external_queue": "arn:aws:sqs:eu-west-1:123456789012:legacy"}}}
@@ -69,14 +69,14 @@ class OpConfig:
     requirements: tuple[str, ...] = ()  # extra PyPI packages, in a layer built by `make layer`
     layers: tuple[str, ...] = ()  # extra layer version ARNs
     memory_mb: int = 256  # MB, 128-10240 (handler ops)
-    timeout_seconds: int = 30  # seconds, 1-900: the executor Lambda's timeout (handler ops)
+    lambda_timeout_seconds: int = 30  # seconds, 1-900: the executor Lambda's timeout (handler ops)
     reserved_concurrency: int | None = None  # 0-1000; None: the account's unreserved pool
     architecture: str = facts.LAMBDA_ARCHITECTURE  # "arm64" or "x86_64"
     batch_size: int = 5  # messages per invocation, 1-10000 (>10 needs a batching window)
     max_batching_window_seconds: int = 0  # seconds, 0-300
     max_concurrency: int | None = None  # concurrent invocations from the queue, 2-1000; None: no cap
     max_receive_count: int = 3  # deliveries before a job goes to the DLQ, 1-1000
-    visibility_timeout_seconds: int | None = None  # seconds, 0-43200; None: 6 x timeout_seconds
+    visibility_timeout_seconds: int | None = None  # seconds, 0-43200; None: 6 x lambda_timeout_seconds
     step_timeout_seconds: float | None = None  # seconds a job may run before the engine fails it
 
     @property
@@ -88,7 +88,7 @@ class OpConfig:
     def queue_visibility_timeout_seconds(self) -> int:
         if self.visibility_timeout_seconds is not None:
             return self.visibility_timeout_seconds
-        return min(facts.VISIBILITY_TIMEOUT_FACTOR * self.timeout_seconds, facts.MAX_VISIBILITY_TIMEOUT_SECONDS)
+        return min(facts.VISIBILITY_TIMEOUT_FACTOR * self.lambda_timeout_seconds, facts.MAX_VISIBILITY_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class ExecutorsConfig:
 _OP_FIELDS = {f.name for f in fields(OpConfig)}
 _RESULTS_FIELDS = {f.name for f in fields(ResultsConfig)}
 _DEFAULTABLE = _OP_FIELDS - {"handler", "external_queue"}
-_FUNCTION_ONLY = {"memory_mb", "timeout_seconds", "batch_size", "max_batching_window_seconds", "max_concurrency",
+_FUNCTION_ONLY = {"memory_mb", "lambda_timeout_seconds", "batch_size", "max_batching_window_seconds", "max_concurrency",
                   "code", "environment", "secrets", "policy_statements", "requirements", "layers",
                   "reserved_concurrency", "architecture"}
 _OWNED_QUEUE_ONLY = {"max_receive_count", "visibility_timeout_seconds"}
@@ -129,7 +129,7 @@ _STATEMENT_KEYS = {"Sid", "Effect", "Action", "Resource", "Condition"}
 # field -> (low, high, nullable); every one an integer except step_timeout_seconds.
 _INT_RANGES: dict[str, tuple[int, int, bool]] = {
     "memory_mb": (128, 10_240, False),
-    "timeout_seconds": (1, 900, False),
+    "lambda_timeout_seconds": (1, 900, False),
     "reserved_concurrency": (0, 1_000, True),
     "batch_size": (1, 10_000, False),
     "max_batching_window_seconds": (0, 300, False),
@@ -163,7 +163,7 @@ def parse_executors_config(document: Any, *, source: str = "executors config") -
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: must be a JSON object")
     _unknown_keys(document, {"defaults", "results", "ops"}, f"{source}: top level")
-    defaults = _section(document, "defaults", source)
+    defaults = _renamed(_section(document, "defaults", source), f"{source}: defaults", None)
     _unknown_keys(defaults, _DEFAULTABLE, f"{source}: defaults")
     results_doc = _section(document, "results", source)
     _unknown_keys(results_doc, _RESULTS_FIELDS, f"{source}: results")
@@ -178,6 +178,7 @@ def parse_executors_config(document: Any, *, source: str = "executors config") -
         if not isinstance(entry, dict):
             raise ConfigError(f"{source}: op {name!r} must be an object", op=name)
         where = f"{source}: op {name!r}"
+        entry = _renamed(entry, where, name)
         for key in entry:
             if key not in _OP_FIELDS:
                 raise ConfigError(f"{where}, field {key!r}: unknown key", op=name, field=key)
@@ -209,9 +210,9 @@ def validate_op(name: str, op: OpConfig, *, explicit: set[str] | None = None, wh
     misplaced = sorted(explicit & not_applicable)
     if misplaced:
         raise _field_error(where, name, misplaced[0], "does not apply to an external worker")
-    if op.handler is not None and op.queue_visibility_timeout_seconds < op.timeout_seconds:
+    if op.handler is not None and op.queue_visibility_timeout_seconds < op.lambda_timeout_seconds:
         # Lambda refuses an SQS event source whose visibility is shorter than the function timeout.
-        raise _field_error(where, name, "visibility_timeout_seconds", "must be >= timeout_seconds")
+        raise _field_error(where, name, "visibility_timeout_seconds", "must be >= lambda_timeout_seconds")
     return op
 
 
@@ -263,6 +264,21 @@ def _top_level_names(tree: ast.Module) -> set[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     return names
+
+
+#: Older key -> its name now. The older one is still read; giving both is an error.
+_RENAMED = {"timeout_seconds": "lambda_timeout_seconds"}
+
+
+def _renamed(entry: dict[str, Any], where: str, name: str | None) -> dict[str, Any]:
+    """``entry`` with older keys under their names now (``timeout_seconds`` was the Lambda's timeout)."""
+    out = dict(entry)
+    for old, new in _RENAMED.items():
+        if old in out:
+            if new in out:
+                raise _field_error(where, name, old, f"is the older name of {new!r}; give only {new!r}")
+            out[new] = out.pop(old)
+    return out
 
 
 def _op(entry: dict[str, Any], where: str, name: str | None) -> OpConfig:

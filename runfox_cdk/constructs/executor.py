@@ -59,7 +59,7 @@ class Executor(Construct):
             code=code,
             layers=layers,
             memory_mb=op.memory_mb,
-            timeout_seconds=op.timeout_seconds,
+            timeout_seconds=op.lambda_timeout_seconds,
             environment=environment,
             log_level=log_level,
             removal_policy=removal_policy,

@@ -27,12 +27,12 @@ def checked(result: StepResult) -> StepResult:
     object within the payload limit replaced by a PayloadError result (the same rule as
     ``runfox_core.executor.call_executor``)."""
     if result.error is not None:
-        return StepResult(result.workflow_execution_id, result.op, result.run_id, error=bounded_error(result.error))
+        return StepResult(result.execution_key, result.step, result.run_id, error=bounded_error(result.error))
     try:
-        check_payload(result.output, f"step {result.op!r} output")
+        check_payload(result.output, f"step {result.step!r} output")
     except PayloadError as exc:
         error = {"type": "PayloadError", "message": str(exc)}
-        return StepResult(result.workflow_execution_id, result.op, result.run_id, error=error)
+        return StepResult(result.execution_key, result.step, result.run_id, error=error)
     return result
 
 

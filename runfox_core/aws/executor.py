@@ -120,7 +120,7 @@ class _SQSExecutor:
         left = remaining() / 1000
         if left < needed:
             self.metrics.add_metric(name="JobDeferred", unit=MetricUnit.Count, value=1)
-            raise NoTimeLeftError(f"job {job.op!r} of {job.workflow_execution_id} may need {needed:.1f} s, "
+            raise NoTimeLeftError(f"job {job.step!r} of {job.execution_key} may need {needed:.1f} s, "
                                   f"{left:.1f} s left: deferred to the next delivery")
 
     def _setup(self) -> tuple[str, Any]:
@@ -161,8 +161,8 @@ class _SQSExecutor:
                                                                        "reason": str(exc)})
             self.metrics.add_metric(name="MalformedJob", unit=MetricUnit.Count, value=1)
             return
-        self.logger.set_correlation_id(job.workflow_execution_id)
-        with self.logger.append_context_keys(step=job.op, run_id=job.run_id, token=job.token):
+        self.logger.set_correlation_id(job.execution_key)
+        with self.logger.append_context_keys(step=job.step, run_id=job.run_id, token=job.token):
             self._check_time_left(job)
             self._started += 1
             started = time.monotonic()

@@ -122,7 +122,7 @@ class SQSRunner(Runner):
     def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
         """Send a job message per job (and write its audit row, with a ``tasks_table``); returns []
         (results arrive pushed)."""
-        unique = list({(j.workflow_execution_id, j.op, j.run_id): j for j in jobs}.values())
+        unique = list({(j.execution_key, j.step, j.run_id): j for j in jobs}.values())
         planned = [self._validate(job) for job in unique]  # everything checked before anything is written
         if not planned:
             return []
@@ -136,7 +136,7 @@ class SQSRunner(Runner):
             _sqs.send(self.sqs, url, entries, "job messages")
         deadlines = [
             (messages.encode(messages.deadline_message(
-                job.workflow_execution_id, job.op, job.run_id, now + float(job.timeout_seconds))),
+                job.execution_key, job.step, job.run_id, now + float(job.timeout_seconds))),
              math.ceil(float(job.timeout_seconds)))
             for job in unique
             if job.timeout_seconds is not None
@@ -146,7 +146,7 @@ class SQSRunner(Runner):
         return []
 
     def _validate(self, job: DispatchJob) -> tuple[DispatchJob, str, str]:
-        where = f"execution {job.workflow_execution_id!r} step {job.op!r}"
+        where = f"execution {job.execution_key!r} step {job.step!r}"
         url = self.queue_url(job.token)
         if not url:
             raise DispatchError(f"{where}: no queue for dispatch token {job.token!r}")
@@ -162,9 +162,9 @@ class SQSRunner(Runner):
         expires_at = int(now) + int(self.task_ttl_seconds)
         requests = [
             {"PutRequest": {"Item": {
-                PK: it.s(job.workflow_execution_id),
-                SK: it.s(task_sk(job.op, job.run_id)),
-                "step": it.s(job.op),
+                PK: it.s(job.execution_key),
+                SK: it.s(task_sk(job.step, job.run_id)),
+                "step": it.s(job.step),
                 "run_id": it.n(job.run_id),
                 "token": it.s(job.token),
                 "inputs": it.s(encode_json(job.inputs)),
@@ -204,7 +204,7 @@ class SQSRunner(Runner):
         """Send a worker's result to the result-router (an unsendable output becomes a PayloadError result).
         Raises MessageError for a result without the job's run_id: the router could not fence it."""
         if result.run_id is None:
-            raise MessageError(f"result for step {result.op!r} of {result.workflow_execution_id} has no run_id: "
+            raise MessageError(f"result for step {result.step!r} of {result.execution_key} has no run_id: "
                                "on SQS pass the job's run_id (submit_work_result(StepResult(...)))")
         _sqs.send_one(self.sqs, self._results_url("results"), _sqs.result_body(result))
 

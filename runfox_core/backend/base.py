@@ -167,14 +167,17 @@ class Backend:
 
     # ------------------------------------------------------ composite keys
 
-    def workflow_execution_id(self, record: Any) -> str:
+    def execution_key(self, record: Any) -> str:
+        """The execution key of a loaded execution (``workflow_execution_id``: the runfox name)."""
         return execution_key(record.workflow_id, record.execution_id)
 
-    def step_key(self, workflow_execution_id: str, op: str) -> str:
-        return step_key(workflow_execution_id, op)
+    workflow_execution_id = execution_key
 
-    def step_run_key(self, workflow_execution_id: str, op: str, run_id: int) -> str:
-        return step_run_key(workflow_execution_id, op, run_id)
+    def step_key(self, execution_key: str, step: str) -> str:
+        return step_key(execution_key, step)
+
+    def step_run_key(self, execution_key: str, step: str, run_id: int) -> str:
+        return step_run_key(execution_key, step, run_id)
 
     # ------------------------------------------------------------- runner
 
@@ -184,7 +187,7 @@ class Backend:
         if not jobs:
             return []
         results = self.runner.dispatch(workflow_execution_id, jobs)
-        self.store.mark_sent(workflow_execution_id, {job.op: job.run_id for job in jobs})
+        self.store.mark_sent(workflow_execution_id, {job.step: job.run_id for job in jobs})
         return results
 
     def gather(self, workflow_execution_id: str) -> list[StepResult]:

@@ -42,4 +42,4 @@ class InProcessRunner(Runner):
 
     def file_result(self, result: StepResult) -> None:
         with self._lock:
-            self._results.setdefault(result.workflow_execution_id, []).append(result)
+            self._results.setdefault(result.execution_key, []).append(result)

@@ -65,7 +65,7 @@ class Runner(ABC):
 
     @abstractmethod
     def file_result(self, result: StepResult) -> None:
-        """File a worker's result under ``result.workflow_execution_id`` (``run_id`` None: the latest run)."""
+        """File a worker's result under ``result.execution_key`` (``run_id`` None: the latest run)."""
 
 
 def as_step_result(result: StepResult | str, op: str | None = None, output: Any = None, run_id: int | None = None,

@@ -98,7 +98,7 @@ def _now() -> str:
 
 def _job(row: tuple) -> DispatchJob:
     execution, step, token, run_id, inputs, timeout = row
-    return DispatchJob(workflow_execution_id=execution, op=step, inputs=json.loads(inputs), run_id=run_id,
+    return DispatchJob(execution_key=execution, step=step, inputs=json.loads(inputs), run_id=run_id,
                        token=token, timeout_seconds=timeout)
 
 
@@ -137,7 +137,7 @@ class SqliteRunner(Runner):
             conn.executemany(
                 "INSERT OR IGNORE INTO tasks (task_key, execution, step, token, run_id, inputs, timeout_seconds,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(f"{j.workflow_execution_id}#{j.op}#{j.run_id}", j.workflow_execution_id, j.op, j.token, j.run_id,
+                [(f"{j.execution_key}#{j.step}#{j.run_id}", j.execution_key, j.step, j.token, j.run_id,
                   json.dumps(j.inputs, separators=(",", ":")), j.timeout_seconds, now) for j in jobs])
         return []
 
@@ -176,11 +176,11 @@ class SqliteRunner(Runner):
         with self._db.write() as conn:
             if result.run_id is None:  # reference-style call without run_id: the step's latest task
                 row = conn.execute("SELECT max(run_id) FROM tasks WHERE execution = ? AND step = ?",
-                                   (result.workflow_execution_id, result.op)).fetchone()
+                                   (result.execution_key, result.step)).fetchone()
                 run_id = row[0] if row and row[0] is not None else 0
             else:
                 run_id = result.run_id
             conn.execute(
                 "UPDATE tasks SET status = 'DONE', output = ?, error = ?, updated_at = ?"
                 " WHERE task_key = ? AND status IN ('PENDING', 'STARTED')",
-                (output, error, _now(), f"{result.workflow_execution_id}#{result.op}#{run_id}"))
+                (output, error, _now(), f"{result.execution_key}#{result.step}#{run_id}"))

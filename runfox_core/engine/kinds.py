@@ -82,7 +82,7 @@ class StepKind:
 
 def job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:
     """The job of step ``p`` at ``run_id``, to its dispatch token's executor."""
-    return DispatchJob(workflow_execution_id=txn.key, op=p.id, inputs=inputs, run_id=run_id,
+    return DispatchJob(execution_key=txn.key, step=p.id, inputs=inputs, run_id=run_id,
                        token=p.token, timeout_seconds=p.timeout_seconds)
 
 

@@ -218,7 +218,7 @@ def in_memory(shape: str, w: int) -> Ending:
         if not jobs:
             raise AssertionError(f"{shape} w={w}: stalled in memory")
         for job in jobs:
-            wf.on_step_result(job.op, execute(job.token, job.inputs), run_id=job.run_id)
+            wf.on_step_result(job.step, execute(job.token, job.inputs), run_id=job.run_id)
 
 
 # --------------------------------------------------------------- DynamoDB + SQS

@@ -44,7 +44,7 @@ def test_executions_cancelled_mid_run_send_nothing_after_cancel_returns(aws: Aws
         rfx.Workflow(started.execution, b).on_step_result("seed", {}, run_id=0)
         jobs[started.execution] = operations.advance(b, started.execution).dispatched
         for job in jobs[started.execution][: WIDTH // 2]:
-            rfx.Workflow(started.execution, b).on_step_result(job.op, {"v": 1}, run_id=job.run_id)
+            rfx.Workflow(started.execution, b).on_step_result(job.step, {"v": 1}, run_id=job.run_id)
         keys.append(started.execution)
     op_messages(aws)  # drain what was sent before the cancel
     # When each is cancelled, then every late result, timer and advance arrives
@@ -52,8 +52,8 @@ def test_executions_cancelled_mid_run_send_nothing_after_cancel_returns(aws: Aws
         assert operations.cancel(b, key).status == "cancelled"
     for key in keys:
         for job in jobs[key]:
-            rfx.Workflow(key, b).on_step_result(job.op, {"v": 2}, run_id=job.run_id)
-            rfx.Workflow(key, b).on_step_timeout(job.op, job.run_id)
+            rfx.Workflow(key, b).on_step_result(job.step, {"v": 2}, run_id=job.run_id)
+            rfx.Workflow(key, b).on_step_timeout(job.step, job.run_id)
         assert operations.advance(b, key).dispatched == []
     # Then not one job went to an op queue, and every step left open reads cancelled
     assert op_messages(aws) == 0
@@ -97,9 +97,9 @@ def test_cancelled_under_load_no_commit_lands_after_cancel_returns(
                     job = out.get(timeout=0.01)
                 except queue.Empty:
                     continue
-                wf = rfx.Workflow(job.workflow_execution_id, b)
-                wf.on_step_result(job.op, {"v": 1}, run_id=job.run_id)
-                for sent in operations.advance(b, job.workflow_execution_id, wf).dispatched:
+                wf = rfx.Workflow(job.execution_key, b)
+                wf.on_step_result(job.step, {"v": 1}, run_id=job.run_id)
+                for sent in operations.advance(b, job.execution_key, wf).dispatched:
                     out.put(sent)
         except BaseException as exc:  # re-raised in the test's thread
             failures.append(exc)

@@ -56,7 +56,7 @@ def started_fan_out(b: rfx.Backend) -> tuple[rfx.Workflow, list[rfx.DispatchJob]
     """A fan-out whose seed has completed; returns it and its 50 claimed, dispatched jobs."""
     wf = rfx.Workflow.from_dict(fan_out(), b, inputs={"x": 1})
     first = wf.advance()
-    assert isinstance(first, rfx.Dispatch) and [j.op for j in first.jobs] == ["seed"]
+    assert isinstance(first, rfx.Dispatch) and [j.step for j in first.jobs] == ["seed"]
     wf.dispatch(first.jobs)
     wf.on_step_result("seed", {"seeded": True}, run_id=first.jobs[0].run_id)
     wide = wf.advance()
@@ -94,7 +94,7 @@ def apply_share(t: int, key: str, jobs: list[rfx.DispatchJob], backends: list[rf
     for job in jobs[t::THREADS]:
         i = job.inputs["i"]
         handle = rfx.Workflow.resume(key, backends[t])
-        handle.on_step_result(job.op, {"v": i, f"k{i}": i}, run_id=job.run_id)
+        handle.on_step_result(job.step, {"v": i, f"k{i}": i}, run_id=job.run_id)
         result = handle.advance()
         if isinstance(result, rfx.Dispatch):
             handle.dispatch(result.jobs)
@@ -116,7 +116,7 @@ def test_eight_threads_applying_a_50_wide_fan_out_join_once_with_every_output(aw
         dispatched = [j for share in in_threads(work) for j in share]
 
         # Then the join was dispatched exactly once, seeing all 50 outputs
-        assert [(j.op, j.run_id) for j in dispatched] == [("join", 0)]
+        assert [(j.step, j.run_id) for j in dispatched] == [("join", 0)]
         join = dispatched[0]
         assert join.inputs["values"] == list(range(WIDTH))
         assert {k: v for k, v in join.inputs["state"].items() if k.startswith("k")} == {
@@ -137,7 +137,7 @@ def test_concurrent_advances_never_dispatch_the_same_step_run_twice(aws: AwsKit)
         for _ in range(3):
             result = rfx.Workflow.resume(wf.id, b).advance()
             if isinstance(result, rfx.Dispatch):
-                claimed += [(j.op, j.run_id) for j in result.jobs]
+                claimed += [(j.step, j.run_id) for j in result.jobs]
         return claimed
 
     claimed = [c for share in in_threads(advance_repeatedly) for c in share]
@@ -151,17 +151,17 @@ def test_the_same_result_delivered_by_eight_threads_is_applied_once(aws: AwsKit)
 
     def on_state_change(key: str, previous: Any, new: Any, event: Any) -> None:
         with lock:
-            merges.append(event.op)
+            merges.append(event.step)
 
     wf, jobs = started_fan_out(backend(aws))
     job = jobs[0]
 
     def deliver(t: int) -> Any:
         b = backend(aws, on_state_change=on_state_change)
-        return rfx.Workflow.resume(wf.id, b).on_step_result(job.op, {"v": 0, "k0": 0}, run_id=job.run_id)
+        return rfx.Workflow.resume(wf.id, b).on_step_result(job.step, {"v": 0, "k0": 0}, run_id=job.run_id)
 
     in_threads(deliver)
-    assert merges == [job.op]
+    assert merges == [job.step]
     header = DynamoDBStore(aws.workflows_table, client=aws.dynamodb).load_header(wf.id)
     assert header.joins["join"] == WIDTH - 1
     assert header.remaining == WIDTH + 1 - 1  # the 50 workers and the join, less the one applied
@@ -201,7 +201,7 @@ def test_a_job_whose_send_failed_after_its_claim_is_re_emitted_after_the_grace(a
     again = rfx.Workflow.resume(wf.id, b).advance()
     assert isinstance(again, rfx.Dispatch)
     job = again.jobs[0]
-    assert (job.op, job.run_id, job.inputs) == ("a", claimed.jobs[0].run_id, {"x": 1})
+    assert (job.step, job.run_id, job.inputs) == ("a", claimed.jobs[0].run_id, {"x": 1})
     rfx.Workflow.resume(wf.id, b).dispatch(again.jobs)
     assert [m["step"] for m in aws.receive_all(aws.queues["op_a"])] == ["a"]
     assert DynamoDBStore(aws.workflows_table, client=aws.dynamodb).load_header(wf.id).unsent == {}

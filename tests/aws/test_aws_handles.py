@@ -41,7 +41,7 @@ def test_a_condition_that_raises_is_a_failed_attempt(backend: rfx.Backend) -> No
     spec = {"steps": [{"op": "a", "branch": [{"condition": {"+": ["x", 1]}, "action": "complete"}]},
                       {"op": "b"}]}
     wf = rfx.Workflow.from_dict(spec, backend)
-    jobs = {j.op: j for j in wf.advance().jobs}
+    jobs = {j.step: j for j in wf.advance().jobs}
     failed = wf.on_step_result("a", {"v": 1}, run_id=jobs["a"].run_id)
     assert isinstance(failed, rfx.Failed) and failed.error.type == "BranchError"
     assert wf.step_statuses == {"a": "failed", "b": "cancelled"}

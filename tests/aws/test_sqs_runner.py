@@ -179,7 +179,7 @@ def test_take_pending_jobs_claims_each_job_once_and_drops_malformed_messages(aws
     r.dispatch(KEY, jobs)
     aws.sqs.send_message(QueueUrl=aws.queues["op_a"], MessageBody="not json")
     taken = r.take_pending_jobs()
-    assert sorted(j.op for j in taken) == ["a", "b"]
+    assert sorted(j.step for j in taken) == ["a", "b"]
     assert taken[0] == jobs[0] or taken[1] == jobs[0]
     assert r.take_pending_jobs() == []
     assert aws.count(aws.queues["op_a"]) == 0

@@ -16,7 +16,7 @@ from runfox_cdk.app import CONTEXT_EXECUTORS_CONFIG, CONTEXT_LAMBDAS_DIR, CONTEX
 # worker whose queue we create, and an existing queue we import.
 LEGACY_ARN = "arn:aws:sqs:eu-west-1:123456789012:legacy-jobs"
 TEST_EXECUTORS: dict[str, Any] = {
-    "defaults": {"memory_mb": 256, "timeout_seconds": 20, "batch_size": 5, "max_receive_count": 3},
+    "defaults": {"memory_mb": 256, "lambda_timeout_seconds": 20, "batch_size": 5, "max_receive_count": 3},
     "results": {"batch_size": 10, "max_concurrency": 4, "max_receive_count": 5},
     "ops": {
         "make_greeting": {"handler": "executors.greeting.handler", "max_concurrency": 5},

@@ -28,7 +28,7 @@ SUMMARISE = {
     "requirements": ["httpx==0.27.2"],
     "layers": ["arn:aws:lambda:eu-west-1:123456789012:layer:tools:3"],
     "memory_mb": 1024,
-    "timeout_seconds": 120,
+    "lambda_timeout_seconds": 120,
     "reserved_concurrency": 4,
     "architecture": "x86_64",
 }

@@ -49,7 +49,7 @@ def test_a_valid_file_loads_with_defaults_merged_under_every_op(tmp_path: Path) 
     assert loaded.ops["make_greeting"] == OpConfig(
         handler="executors.greeting.handler",
         memory_mb=256,
-        timeout_seconds=20,
+        lambda_timeout_seconds=20,
         batch_size=5,
         max_concurrency=5,
         max_receive_count=3,
@@ -70,7 +70,7 @@ def test_the_path_defaults_to_the_environment_variable_then_executors_json() -> 
 
 def test_the_visibility_timeout_defaults_to_six_times_the_function_timeout() -> None:
     # Given an op with a 30 s function timeout and no visibility timeout
-    op = OpConfig(handler="m.f", timeout_seconds=30)
+    op = OpConfig(handler="m.f", lambda_timeout_seconds=30)
     # Then its queue hides a received job for 180 s (AWS advice: 6 x timeout)
     assert op.queue_visibility_timeout_seconds == 180
 
@@ -82,8 +82,8 @@ def test_the_visibility_timeout_defaults_to_six_times_the_function_timeout() -> 
         ({"handler": "m.f", "memory_mb": 10241}, "memory_mb", "from 128 to 10240"),
         ({"handler": "m.f", "memory_mb": "256"}, "memory_mb", "integer"),
         ({"handler": "m.f", "memory_mb": True}, "memory_mb", "integer"),
-        ({"handler": "m.f", "timeout_seconds": 0}, "timeout_seconds", "from 1 to 900"),
-        ({"handler": "m.f", "timeout_seconds": 901}, "timeout_seconds", "from 1 to 900"),
+        ({"handler": "m.f", "lambda_timeout_seconds": 0}, "lambda_timeout_seconds", "from 1 to 900"),
+        ({"handler": "m.f", "lambda_timeout_seconds": 901}, "lambda_timeout_seconds", "from 1 to 900"),
         ({"handler": "m.f", "batch_size": 0}, "batch_size", "from 1 to 10000"),
         ({"handler": "m.f", "batch_size": 10001}, "batch_size", "from 1 to 10000"),
         ({"handler": "m.f", "batch_size": 11}, "batch_size", "max_batching_window_seconds"),
@@ -92,9 +92,9 @@ def test_the_visibility_timeout_defaults_to_six_times_the_function_timeout() -> 
         ({"handler": "m.f", "max_receive_count": 0}, "max_receive_count", "from 1 to 1000"),
         ({"handler": "m.f", "visibility_timeout_seconds": 43201}, "visibility_timeout_seconds", "43200"),
         (
-            {"handler": "m.f", "timeout_seconds": 60, "visibility_timeout_seconds": 30},
+            {"handler": "m.f", "lambda_timeout_seconds": 60, "visibility_timeout_seconds": 30},
             "visibility_timeout_seconds",
-            ">= timeout_seconds",
+            ">= lambda_timeout_seconds",
         ),
         ({"handler": "m.f", "step_timeout_seconds": 0}, "step_timeout_seconds", "> 0"),
         ({"handler": "m.f", "step_timeout_seconds": "soon"}, "step_timeout_seconds", "> 0"),
@@ -190,3 +190,14 @@ def test_config_errors_belong_to_the_runfox_hierarchy() -> None:
     # Given / When / Then: callers can catch every runfox failure as one
     assert issubclass(ConfigError, RunfoxError)
     assert issubclass(ConfigError, ValueError)
+
+
+def test_the_older_name_timeout_seconds_still_sets_the_lambda_timeout() -> None:
+    parsed = parse_executors_config({"defaults": {"timeout_seconds": 45}, "ops": {"a": {"handler": "m.f"},
+                                                                                  "b": {"handler": "m.f", "timeout_seconds": 50}}})
+    assert (parsed.ops["a"].lambda_timeout_seconds, parsed.ops["b"].lambda_timeout_seconds) == (45, 50)
+
+
+def test_both_names_of_the_lambda_timeout_at_once_are_refused_naming_the_op() -> None:
+    with pytest.raises(ConfigError, match="op 'a'.*'timeout_seconds': is the older name of 'lambda_timeout_seconds'"):
+        parse_executors_config({"ops": {"a": {"handler": "m.f", "timeout_seconds": 5, "lambda_timeout_seconds": 6}}})

@@ -20,7 +20,7 @@ SPEC = {"steps": [
 def halted(make_backend: BackendFactory) -> tuple[rfx.Workflow, dict[str, rfx.DispatchJob]]:
     backend = make_backend()
     wf = rfx.Workflow.from_dict(SPEC, backend)
-    jobs = {j.op: j for j in wf.advance().jobs}
+    jobs = {j.step: j for j in wf.advance().jobs}
     assert isinstance(wf.on_step_result("retrying", error={"type": "E", "message": "x"},
                                         run_id=jobs["retrying"].run_id), rfx.Pending)
     assert wf.on_step_result("check", {}, run_id=jobs["check"].run_id) == rfx.Halt({"status": "rejected"})
@@ -49,7 +49,7 @@ def test_a_result_for_a_cancelled_step_is_ignored_and_logged_as_stale(
 def test_after_a_failure_open_steps_read_cancelled(make_backend: BackendFactory) -> None:
     backend = make_backend()
     wf = rfx.Workflow.from_dict({"steps": [{"op": "a"}, {"op": "b"}, {"op": "c", "depends_on": ["a"]}]}, backend)
-    jobs = {j.op: j for j in wf.advance().jobs}
+    jobs = {j.step: j for j in wf.advance().jobs}
     assert isinstance(wf.on_step_result("a", error={"type": "E", "message": "x"}, run_id=jobs["a"].run_id), rfx.Failed)
     assert wf.step_statuses == {"a": "failed", "b": "cancelled", "c": "cancelled"}
     assert backend.load(wf.id).steps["b"].status == rfx.StepStatus.CANCELLED

@@ -14,7 +14,7 @@ CHAIN = {"steps": [{"op": "a", "input": {"n": {"var": "input.n"}}},
 
 
 def result_body(job: rfx.DispatchJob, output: dict[str, Any]) -> str:
-    return messages.encode(messages.result_message(StepResult(job.workflow_execution_id, job.op, job.run_id, output)))
+    return messages.encode(messages.result_message(StepResult(job.execution_key, job.step, job.run_id, output)))
 
 
 def test_start_creates_advances_and_reports_what_it_dispatched() -> None:
@@ -22,7 +22,7 @@ def test_start_creates_advances_and_reports_what_it_dispatched() -> None:
     started = driver.start_execution(backend, CHAIN, {"n": 1})
     assert started.created
     assert started.to_dict()["dispatched"] == [{"step": "a", "token": "a", "run_id": 0}]
-    assert [j.op for j in backend.pending_tasks()] == ["a"]
+    assert [j.step for j in backend.pending_tasks()] == ["a"]
 
 
 def test_start_with_a_used_name_returns_the_existing_execution() -> None:

@@ -113,7 +113,7 @@ def test_a_step_without_its_own_timeout_inherits_its_ops_default(clock: Any) -> 
     backend = rfx.Backend(clock=clock, op_defaults={"work": {"timeout_seconds": 45}, "other": {"timeout_seconds": 1}})
     spec = {"steps": [{"op": "work"}, {"op": "own", "timeout_seconds": 5}]}
     wf = rfx.Workflow.from_dict(spec, backend)
-    assert {j.op: j.timeout_seconds for j in wf.advance().jobs} == {"work": 45, "own": 5}
+    assert {j.step: j.timeout_seconds for j in wf.advance().jobs} == {"work": 45, "own": 5}
 
 
 def test_an_answer_arriving_after_the_deadline_is_a_timeout_not_an_output(clock: Any) -> None:

@@ -57,11 +57,11 @@ def test_a_loop_reset_fences_the_in_flight_run_of_a_parallel_branch(make_backend
     wf = rfx.Workflow.from_dict(spec, make_backend())
     wf.advance()
     wf.on_step_result("a", {}, run_id=0)
-    jobs = {j.op: j.run_id for j in wf.advance().jobs}
+    jobs = {j.step: j.run_id for j in wf.advance().jobs}
     assert jobs == {"b": 0, "c": 0}
     wf.on_step_result("b", {"n": 1}, run_id=0)  # loop: a, b and c go back to ready
     assert wf.on_step_result("c", {"stale": True}, run_id=0) is None
-    assert {j.op: j.run_id for j in wf.advance().jobs} == {"a": 1}
+    assert {j.step: j.run_id for j in wf.advance().jobs} == {"a": 1}
 
 
 def test_claimed_jobs_never_confirmed_sent_are_reemitted_after_the_grace(clock: Any) -> None:
@@ -87,7 +87,7 @@ def test_with_no_grace_a_lost_send_is_reemitted_by_the_next_advance_only() -> No
     backend = rfx.Backend(unsent_grace_seconds=0)
     wf = rfx.Workflow.from_dict({"steps": [{"op": "a"}, {"op": "b"}]}, backend)
     first = wf.advance()
-    assert sorted(j.op for j in first.jobs) == ["a", "b"]  # one call emits each claim once
+    assert sorted(j.step for j in first.jobs) == ["a", "b"]  # one call emits each claim once
     backend.dispatch(wf.id, first.jobs[:1])  # the send of "b" is lost
     again = rfx.Workflow.resume(wf.id, backend).advance()
-    assert [j.op for j in again.jobs] == ["b"]
+    assert [j.step for j in again.jobs] == ["b"]

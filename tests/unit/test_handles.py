@@ -55,7 +55,7 @@ def test_three_handles_take_turns_in_any_order(make_backend: BackendFactory) -> 
     for turn, op in enumerate(["a", "b", "c"]):
         claimer, answerer, idler = handles[turn % 3], handles[(turn + 1) % 3], handles[(turn + 2) % 3]
         job = claimer.advance().jobs[0]
-        assert job.op == op
+        assert job.step == op
         assert isinstance(idler.advance(), rfx.Pending)  # the claim is seen: nothing more to dispatch
         answerer.on_step_result(op, {"step": op}, run_id=job.run_id)
     assert all(h.advance() == rfx.Complete({}) for h in handles)

@@ -52,6 +52,6 @@ def test_key_accessors_compose_the_documented_keys() -> None:
     backend = rfx.Backend()
     wf = rfx.Workflow.from_dict(SPEC, backend)
     view = backend.load(wf.id)
-    assert backend.workflow_execution_id(view) == wf.id
+    assert backend.execution_key(view) == backend.workflow_execution_id(view) == wf.id
     assert backend.step_key(wf.id, "a") == f"{wf.id}#a"
     assert backend.step_run_key(wf.id, "a", 3) == f"{wf.id}#a#3"

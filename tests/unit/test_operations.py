@@ -39,7 +39,7 @@ def mid_run(backend: rfx.Backend) -> tuple[str, dict[str, rfx.DispatchJob]]:
     started = operations.start(backend, FAN)
     wf = rfx.Workflow(started.execution, backend)
     wf.on_step_result("a", {"x": 1}, run_id=started.dispatched[0].run_id)
-    jobs = {j.op: j for j in operations.advance(backend, started.execution).dispatched}
+    jobs = {j.step: j for j in operations.advance(backend, started.execution).dispatched}
     assert wf.on_step_result("c", error={"type": "E", "message": "x"}, run_id=jobs["c"].run_id) is not None
     return started.execution, jobs
 
@@ -158,4 +158,4 @@ class _Echo:
 
     def run(self, key: str) -> None:
         for job in self.backend.take_tasks():
-            self.backend.submit_result(job.workflow_execution_id, job.op, dict(job.inputs), run_id=job.run_id)
+            self.backend.submit_result(job.execution_key, job.step, dict(job.inputs), run_id=job.run_id)

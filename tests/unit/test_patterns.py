@@ -66,11 +66,11 @@ def test_fan_out_dispatches_all_branches_in_one_advance(make_backend: Any) -> No
     backend = make_backend()
     wf = rfx.Workflow.from_dict(spec, backend)
     first = wf.advance()
-    assert [j.op for j in first.jobs] == ["seed"]
+    assert [j.step for j in first.jobs] == ["seed"]
     wf.on_step_result("seed", {}, run_id=0)
     second = wf.advance()
     assert isinstance(second, rfx.Dispatch)
-    assert sorted(j.op for j in second.jobs) == [f"w{i}" for i in range(5)]
+    assert sorted(j.step for j in second.jobs) == [f"w{i}" for i in range(5)]
     assert {j.token for j in second.jobs} == {"work"}
 
 

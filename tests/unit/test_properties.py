@@ -50,12 +50,12 @@ def chaotic_run(spec: dict[str, Any], seed: int) -> Any:
         if rng.random() < 0.3:
             in_flight.append(item)  # delivered again later
         if isinstance(item, rfx.DispatchJob):
-            in_flight.append(rfx.StepResult(item.workflow_execution_id, item.op, item.run_id,
+            in_flight.append(rfx.StepResult(item.execution_key, item.step, item.run_id,
                                             output=execute(item.token, item.inputs)))
             result = wf.advance()
         else:
-            handle = rfx.Workflow.resume(item.workflow_execution_id, backend)  # any process
-            handle.on_step_result(item.op, item.output, run_id=item.run_id)
+            handle = rfx.Workflow.resume(item.execution_key, backend)  # any process
+            handle.on_step_result(item.step, item.output, run_id=item.run_id)
             result = handle.advance()
     raise AssertionError("did not finish")
 

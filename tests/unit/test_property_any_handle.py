@@ -62,7 +62,7 @@ def answer(job: rfx.DispatchJob, rng: random.Random) -> tuple[Any, dict[str, str
         return None, {"type": "RuntimeError", "message": "executor raised"}
     if roll < 0.1:
         return ["not", "an", "object"], None
-    sid = job.op
+    sid = job.step
     return {"v": rng.random(), "zero": rng.choice([0, 1]), f"{sid}_count": job.inputs["count"] + 1}, None
 
 
@@ -89,14 +89,14 @@ def drive(backend: rfx.Backend, key: str, rng: random.Random, clock: FakeClock |
             if job.timeout_seconds is not None and rng.random() < 0.1:
                 continue  # the worker died: only the deadline can end this attempt
             output, error = answer(job, rng)
-            wf.on_step_result(job.op, output, run_id=job.run_id, error=error)
+            wf.on_step_result(job.step, output, run_id=job.run_id, error=error)
             delivered.append(job)
         elif roll < 0.8 and delivered:
             job = rng.choice(delivered)  # a duplicate, possibly long after
-            wf.on_step_result(job.op, answer(job, rng)[0], run_id=job.run_id)
+            wf.on_step_result(job.step, answer(job, rng)[0], run_id=job.run_id)
         elif roll < 0.9 and in_flight:
             job = rng.choice(in_flight)
-            wf.on_step_timeout(job.op, job.run_id)
+            wf.on_step_timeout(job.step, job.run_id)
         elif clock is not None:
             clock.advance(rng.choice([0.5, 1, 5, 11]))
     raise AssertionError(f"execution {key} did not end within {max_events} events: {pool[0].step_statuses}")

@@ -160,3 +160,16 @@ def test_a_foreign_tasks_table_is_refused_without_blaming_runfox(tmp_path: Path)
         conn.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT)")
     with pytest.raises(LegacyDatabaseError, match="'tasks' is not a SqliteRunner tasks table"):
         SqliteRunner(db)
+
+
+def test_the_runfox_names_of_the_execution_key_and_step_id_still_build_and_read_results() -> None:
+    result = rfx.StepResult(workflow_execution_id="wf#1", op="a", run_id=2, output={"n": 1})
+    assert result == rfx.StepResult("wf#1", "a", 2, output={"n": 1})
+    assert (result.execution_key, result.step) == (result.workflow_execution_id, result.op) == ("wf#1", "a")
+    job = rfx.DispatchJob("wf#1", "a", {}, 0)
+    assert (job.workflow_execution_id, job.op, job.token) == ("wf#1", "a", "a")
+
+
+def test_a_result_without_an_execution_key_or_step_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="needs execution_key and step"):
+        rfx.StepResult(op="a")

@@ -42,7 +42,7 @@ def _take_all(db: str, out: Any) -> None:
         jobs = runner.take_pending_jobs(limit=3)
         if not jobs and not runner.list_pending_jobs():
             break
-        taken += [(j.workflow_execution_id, j.op, j.run_id) for j in jobs]
+        taken += [(j.execution_key, j.step, j.run_id) for j in jobs]
     out.put(taken)
 
 

@@ -13,7 +13,7 @@ def test_on_state_change_receives_previous_and_new_state_after_the_write(make_ba
 
     def on_change(key: str, previous: dict[str, Any], new: dict[str, Any], event: rfx.StateChangeEvent) -> None:
         stored = backend.store.load_state(key, None)
-        calls.append((previous, new, event.op, event.changed_keys, stored))
+        calls.append((previous, new, event.step, event.changed_keys, stored))
 
     backend = make_backend(executor=lambda op, i: {"n": i["n"] + 1, op: True}, on_state_change=on_change)
     spec = {"steps": [{"op": "a", "input": {"n": 0}},
