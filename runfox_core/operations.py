@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import events
 from .backend.base import Backend
 from .errors import ExecutionEndedError, ExecutionExistsError
 from .inspector import Description
@@ -55,6 +56,7 @@ class Advanced:
     dispatched: list[DispatchJob] = field(default_factory=list)
     result: Any = None
     created: bool = False
+    event: dict[str, Any] | None = None  # send_event: what became of the event (events.EventReceipt)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -70,6 +72,8 @@ class Advanced:
             out["error"] = self.result.error.to_dict()
         elif isinstance(self.result, Cancelled):
             out["reason"] = self.result.reason
+        if self.event is not None:
+            out["event"] = self.event
         return out
 
 
@@ -152,3 +156,26 @@ def cancel(backend: Backend, key: str, reason: str | None = None) -> Advanced:
         raise ExecutionEndedError(f"execution {key} has already ended ({status}); there is nothing to cancel",
                                   status=str(status))
     return Advanced(execution=key, status=WorkflowStatus.CANCELLED, result=result)
+
+
+# ----------------------------------------------------------- wait steps (events.py)
+
+
+def send_event(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, event_id: str) -> Advanced:
+    """Deliver event ``name`` to the step waiting for it, or keep it for a wait to come, then advance.
+
+    Idempotent by ``event_id``. Raises EventRefusedError (nobody waits for it, no match, a bad
+    payload) or ExecutionNotFoundError; either way nothing changed (``events.send``).
+    """
+    receipt = events.send(backend, key, name, payload, event_id)
+    advanced = advance(backend, key)
+    advanced.event = receipt.to_dict()
+    return advanced
+
+
+def complete_callback(backend: Backend, token: str, output: Any = None, error: dict[str, Any] | None = None,
+                      heartbeat: bool = False) -> Advanced:
+    """Complete a wait's callback ``token`` with an output, an error or a heartbeat, then advance.
+    Raises EventRefusedError (a stale or forged token) and changes nothing (``events.answer``)."""
+    key, _ = events.answer(backend, token, output, error, heartbeat)
+    return advance(backend, key)

@@ -289,6 +289,12 @@ class Workflow:
         how it ended and change nothing. Use ``operations.cancel``, which says which it was."""
         return self._transact(lambda txn, now: tx.cancel(txn, reason, now))
 
+    def transact(self, transition: Callable[[Txn, float], tuple[bool, T]], about: str | None = None) -> T:
+        """Run ``transition(txn, now) -> (changed, result)`` until it commits, as every operation here
+        does; for transitions a step kind defines (``engine/wait.py``: events and callbacks). What it
+        raises propagates, and nothing it changed is committed."""
+        return self._transact(transition, about=about)
+
     def written_step(self, op: str) -> Any:
         """The record of ``op`` this handle's last transition wrote, or None if it wrote none
         (for instance, the result it was given was stale and ignored)."""

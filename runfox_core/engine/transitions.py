@@ -93,9 +93,8 @@ def _expire(txn: Txn, due: list[str], now: float) -> None:
             return
         rec = txn.step(sid)
         if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
-            timeout = txn.plan.steps[sid].timeout_seconds
-            fail_attempt(txn, sid, {"type": "TimeoutError",
-                                    "message": f"no result within timeout_seconds={timeout:g}"}, now)
+            p = txn.plan.steps[sid]
+            kinds.get(p.kind).expire(txn, p, rec, now)  # a task's attempt failed; a kind's timer may mean more
         else:
             txn.header.deadlines.pop(sid, None)
 
@@ -151,6 +150,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     txn.prefetch(want_steps, state_keys)
     jobs: list[DispatchJob] = []
     total = 0
+    claimed = False
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
@@ -171,7 +171,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
         jobs.extend(kinds.get(p.kind).begin(txn, p, record, now))
-    if jobs and txn.header.status == WorkflowStatus.PENDING:
+        claimed = True
+    if claimed and txn.header.status == WorkflowStatus.PENDING:  # a kind that sends no job started too
         txn.header.status = WorkflowStatus.IN_PROGRESS
     return jobs
 

@@ -111,7 +111,8 @@ class Txn:
         return self._steps[sid]
 
     def _default(self, sid: str) -> StepRecord:
-        return StepRecord(step_id=sid, token=self.plan.steps[sid].token)
+        p = self.plan.steps.get(sid)  # None: a kind's own record (engine/wait.py), not written yet
+        return StepRecord(step_id=sid, token=p.token if p is not None else "")
 
     def state(self, keys: Iterable[str] | None) -> dict[str, Any]:
         """State entries ``keys`` (all when None), including this Txn's merges."""
