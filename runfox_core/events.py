@@ -18,6 +18,11 @@ optimistic transaction on the execution, with any Backend:
 Neither advances the execution: ``operations.send_event`` and
 ``operations.complete_callback`` do, so the steps they made ready are sent.
 
+The advance Lambda takes both as actions (``parse_action``; samples in
+``events/send_event.json`` and ``events/callback.json``):
+``{"execution", "action": "send_event", "event", "payload", "event_id"}``
+and ``{"action": "callback", "token", "output" | "error" | "heartbeat": true}``.
+
 Cost: the header, the waiting steps' records and the event's dedup record
 are read in one store call (``Workflow.resume``), and the delivery is one
 commit.
@@ -35,7 +40,40 @@ from .payloads import check_payload
 from .results import Complete, Failed, Halt, Pending
 from .workflow import Workflow
 
-__all__ = ["EventReceipt", "EventRefusedError", "answer", "send"]
+__all__ = ["EventReceipt", "EventRefusedError", "answer", "parse_action", "send"]
+
+SEND_EVENT = "send_event"
+CALLBACK = "callback"
+ACTIONS = (SEND_EVENT, CALLBACK)
+ACTION_KEYS_OF = {SEND_EVENT: ("event", "payload", "event_id"), CALLBACK: ("token", "output", "error", "heartbeat")}
+ACTION_KEYS = tuple(k for keys in ACTION_KEYS_OF.values() for k in keys)
+MAX_EXECUTION_KEY_CHARS = 512  # as the advance payload's (api.MAX_EXECUTION_KEY_LENGTH)
+
+
+def action_of(key: str) -> str:
+    """The action a payload key belongs to."""
+    return next(action for action, keys in ACTION_KEYS_OF.items() if key in keys)
+
+
+def parse_action(action: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(execution key, keyword arguments of ``operations.send_event``/``complete_callback``) of an
+    advance payload whose action is ``send_event`` or ``callback``; ``EventRefusedError`` names the
+    field that is wrong. Nothing is read or written."""
+    if action == SEND_EVENT:
+        key = body.get("execution")
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_EXECUTION_KEY_CHARS:
+            raise EventRefusedError("'execution' must be an execution key (a non-empty string)", "execution")
+        name, payload, event_id = body.get("event"), body.get("payload", {}), body.get("event_id")
+        wait.check_event(name, payload, event_id)
+        return key, {"name": name, "payload": payload, "event_id": event_id}
+    token = body.get("token")
+    key = wait.parse_token(token)[0]
+    if body.get("execution", key) != key:
+        raise EventRefusedError("the token is for another execution than 'execution' names", "execution")
+    heartbeat = body.get("heartbeat", False)
+    if not isinstance(heartbeat, bool):
+        raise EventRefusedError(f"'heartbeat' must be true or false, got {type(heartbeat).__name__}", "heartbeat")
+    return key, {"token": token, "output": body.get("output"), "error": body.get("error"), "heartbeat": heartbeat}
 
 
 def send(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, event_id: str) -> EventReceipt:
