@@ -135,8 +135,10 @@ def parse_advance(payload: Any) -> AdvanceRequest:
         raise RequestError(f"{extra[0]!r} goes with action {events.action_of(extra[0])}, not {_short(action)}",
                            field=extra[0])
     if action in events.ACTIONS:
-        key, args = events.parse_action(action, body)
-        return AdvanceRequest(key, action, None, args)
+        if "reason" in body:
+            raise RequestError(f"'reason' goes with action cancel, not {action}", field="reason")
+        waited_on, args = events.parse_action(action, body)
+        return AdvanceRequest(waited_on, action, None, args)
     key = body.get("execution")
     if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
         raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
