@@ -39,7 +39,7 @@ from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, S
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import kinds
-from .records import StepRecord, bounded_error
+from .records import ExecutionHeader, StepRecord, bounded_error
 from .txn import Txn, encode_inputs
 
 log = logging.getLogger("runfox_core")
@@ -195,9 +195,14 @@ def _explain(txn: Txn, exc: expressions.ExpressionError) -> str:
 
 def idle_result(txn: Txn) -> Pending:
     """Nothing to dispatch now: say when to look again, if a timer is set."""
-    times = [nb for nb in txn.header.ready.values() if nb > 0]
-    times += [deadline for _, deadline in txn.header.deadlines.values()]
-    return Pending(wake_at=min(times) if times else None)
+    return Pending(wake_at=next_timer(txn.header))
+
+
+def next_timer(header: ExecutionHeader) -> float | None:
+    """The earliest time (epoch s) the execution has something to do: a retry's backoff or a deadline."""
+    times = [nb for nb in header.ready.values() if nb > 0]
+    times += [deadline for _, deadline in header.deadlines.values()]
+    return min(times) if times else None
 
 
 # ------------------------------------------------------------------ results
