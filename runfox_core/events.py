@@ -15,8 +15,10 @@ optimistic transaction on the execution, with any Backend:
   a heartbeat pushes the step's heartbeat deadline on. A stale or forged
   token raises ``EventRefusedError`` and changes nothing.
 
-Neither advances the execution: ``operations.send_event`` and
-``operations.complete_callback`` do, so the steps they made ready are sent.
+Each claims, in the same commit, the steps it made ready (as the router
+does with a result), and returns their jobs with the handle that committed:
+``operations.send_event`` and ``operations.complete_callback`` send them and
+advance from there.
 
 The advance Lambda takes both as actions (``parse_action``; samples in
 ``events/send_event.json`` and ``events/callback.json``):
@@ -30,17 +32,19 @@ commit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .backend.base import Backend
+from .engine import transitions as tx
 from .engine import wait
+from .engine.txn import Txn
 from .engine.wait import EventReceipt, EventRefusedError
 from .errors import PayloadError
 from .payloads import check_payload
-from .results import Complete, Failed, Halt, Pending
+from .results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending
 from .workflow import Workflow
 
-__all__ = ["EventReceipt", "EventRefusedError", "answer", "parse_action", "send"]
+__all__ = ["EventReceipt", "EventRefusedError", "Sent", "answer", "parse_action", "send"]
 
 SEND_EVENT = "send_event"
 CALLBACK = "callback"
@@ -76,22 +80,43 @@ def parse_action(action: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]
     return key, {"token": token, "output": body.get("output"), "error": body.get("error"), "heartbeat": heartbeat}
 
 
-def send(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, event_id: str) -> EventReceipt:
+class Sent(NamedTuple):
+    """What ``send`` or ``answer`` did: the event's receipt (``answer``: None), what the step's
+    result did, the handle that committed it, and the jobs of the steps it claimed (not sent yet)."""
+
+    receipt: EventReceipt | None
+    result: Pending | Complete | Halt | Failed | Cancelled | None
+    handle: Workflow
+    jobs: list[DispatchJob]
+    settled: bool = False  # the commit claimed everything it made ready: no advance is owed
+    wake_at: float | None = None  # the execution's next timer after the commit (arm a wake for it)
+
+
+def send(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, event_id: str) -> Sent:
     """Deliver or keep event ``name`` for execution ``key``; raises EventRefusedError (nothing
-    changed) or ExecutionNotFoundError. Call ``operations.advance`` next (``operations.send_event`` does)."""
+    changed) or ExecutionNotFoundError. Send the jobs, then advance (``operations.send_event`` does)."""
     payload = {} if payload is None else payload
     wait.check_event(name, payload, event_id)
     plan = backend.plan(key)
-    waiting = [p.id for p in plan.steps.values() if p.kind == wait.WaitKind.name and p.config.event == name]
-    wf = Workflow.resume(key, backend, steps=[*waiting, f"{wait.EVENT_RECORD}{event_id}"])
-    return wf.transact(lambda txn, now: wait.deliver(txn, name, payload, event_id, now))
+    waiting = [p for p in plan.steps.values() if p.kind == wait.WaitKind.name and p.config.event == name]
+    # what the delivery reads, and what the steps it makes ready read at their claim: one store call
+    then = {s for p in waiting for d in p.dependents for refs in (plan.steps[d].input_refs, plan.steps[d].kind_refs)
+            if not refs.all_steps for s in refs.steps}
+    wf = Workflow.resume(key, backend, steps=[*dict.fromkeys([*(p.id for p in waiting), *sorted(then)]),
+                                              f"{wait.EVENT_RECORD}{event_id}"])
+
+    def transition(txn: Txn, now: float) -> tuple[bool, Sent]:
+        changed, receipt = wait.deliver(txn, name, payload, event_id, now)
+        return changed, _then(txn, now, wf, receipt, tx.terminal_result(txn), changed)
+
+    return wf.transact(transition)
 
 
 def answer(backend: Backend, token: str, output: Any = None, error: dict[str, Any] | None = None,
-           heartbeat: bool = False) -> tuple[str, Pending | Complete | Halt | Failed | None]:
+           heartbeat: bool = False) -> Sent:
     """Apply a callback for the wait ``token`` names: exactly one of ``output`` (a JSON object),
-    ``error`` ({"type", "message"}) or ``heartbeat=True``. Returns (execution key, what the step's
-    result did, as ``Workflow.on_step_result``). Raises EventRefusedError (nothing changed)."""
+    ``error`` ({"type", "message"}) or ``heartbeat=True``. Raises EventRefusedError (nothing
+    changed). Send the jobs, then advance (``operations.complete_callback`` does)."""
     given = [n for n, v in (("output", output), ("error", error), ("heartbeat", heartbeat or None)) if v is not None]
     if len(given) != 1:
         raise EventRefusedError(f"a callback carries exactly one of output, error or heartbeat; got "
@@ -109,5 +134,22 @@ def answer(backend: Backend, token: str, output: Any = None, error: dict[str, An
         wf = Workflow.resume(key, backend, steps=[sid, wait.wait_record_id(sid)])
     except KeyError:
         raise EventRefusedError("not a callback token: it names no execution that exists", "token") from None
-    return key, wf.transact(lambda txn, now: wait.complete(txn, sid, run_id, nonce, output, error, heartbeat, now),
-                            about=sid)
+
+    def transition(txn: Txn, now: float) -> tuple[bool, Sent]:
+        changed, result = wait.complete(txn, sid, run_id, nonce, output, error, heartbeat, now)
+        return changed, _then(txn, now, wf, None, tx.terminal_result(txn) or result, changed)
+
+    return wf.transact(transition, about=sid)
+
+
+def _then(txn: Txn, now: float, wf: Workflow, receipt: EventReceipt | None, result: Any, changed: bool) -> Sent:
+    """Claim, in this commit, what the answer made ready (within one commit's limits: if some are
+    left, or nothing was committed, the advance that follows does the rest)."""
+    if not changed or tx.terminal_result(txn) is not None:
+        return Sent(receipt, result, wf, [], settled=changed)
+    store = txn.store
+    sids = tx.claimable(txn, now, store.max_steps_per_commit)
+    jobs = tx.claim(txn, sids, now, getattr(store, "max_bytes_per_commit", None)) if sids else []
+    ended = tx.terminal_result(txn)  # an input that cannot resolve fails the execution at its claim
+    return Sent(receipt, ended or result, wf, jobs, settled=ended is not None or not tx.claimable(txn, now, 1),
+                wake_at=tx.next_timer(txn.header))

@@ -167,9 +167,9 @@ def send_event(backend: Backend, key: str, name: str, payload: dict[str, Any] | 
     Idempotent by ``event_id``. Raises EventRefusedError (nobody waits for it, no match, a bad
     payload) or ExecutionNotFoundError; either way nothing changed (``events.send``).
     """
-    receipt = events.send(backend, key, name, payload, event_id)
-    advanced = advance(backend, key)
-    advanced.event = receipt.to_dict()
+    sent = events.send(backend, key, name, payload, event_id)
+    advanced = _sent(backend, sent)
+    advanced.event = sent.receipt.to_dict() if sent.receipt else None
     return advanced
 
 
@@ -177,5 +177,22 @@ def complete_callback(backend: Backend, token: str, output: Any = None, error: d
                       heartbeat: bool = False) -> Advanced:
     """Complete a wait's callback ``token`` with an output, an error or a heartbeat, then advance.
     Raises EventRefusedError (a stale or forged token) and changes nothing (``events.answer``)."""
-    key, _ = events.answer(backend, token, output, error, heartbeat)
-    return advance(backend, key)
+    return _sent(backend, events.answer(backend, token, output, error, heartbeat))
+
+
+def _sent(backend: Backend, sent: events.Sent) -> Advanced:
+    """Send the jobs an event or callback claimed with its commit; advance only if more is owed
+    (the commit could not claim all, or the runner ran jobs here), else arm its next timer."""
+    wf = sent.handle
+    local = wf.dispatch(sent.jobs)
+    for r in local:  # results of jobs the runner ran locally
+        wf.on_step_result(r.op, r.output, run_id=r.run_id, error=r.error)
+    if sent.settled and not local:
+        schedule = getattr(backend.runner, "schedule_wake", None)
+        if schedule is not None and sent.wake_at is not None:
+            schedule(wf.id, sent.wake_at)
+        status = _ENDED.get(type(sent.result), WorkflowStatus.IN_PROGRESS)
+        return Advanced(execution=wf.id, status=status, dispatched=list(sent.jobs), result=sent.result)
+    advanced = advance(backend, wf.id, wf)
+    advanced.dispatched[:0] = sent.jobs
+    return advanced

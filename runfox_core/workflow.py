@@ -36,7 +36,7 @@ from .backend.base import Backend
 from .backend.runner import Worker
 from .backend.store import StoreLimitError
 from .engine import transitions as tx
-from .engine.txn import Snapshot, Txn
+from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
 from .inspector import Description, describe
 from .results import Cancelled, Complete, Dispatch, Failed, Halt, Pending, StateChangeEvent, StepResult
@@ -92,6 +92,10 @@ class Workflow:
         else:
             header = backend.load_header(workflow_execution_id)
             records = backend.store.load_steps(workflow_execution_id, wanted) if wanted else {}
+        missing = [sid for sid in wanted if sid not in records]
+        if missing:  # read and found absent: known too, so the transition does not ask again
+            plan = backend.plan(workflow_execution_id)
+            records = {**records, **{sid: default_record(plan, sid) for sid in missing}}
         wf = cls(workflow_execution_id, backend)
         wf._snapshot = Snapshot(header, records, {}, False)
         return wf

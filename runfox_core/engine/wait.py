@@ -8,8 +8,9 @@ waits for one of:
   ``event`` and the usual ``input``/``steps``/``state``) must hold for it.
   The event's payload becomes the step's output.
 - ``{callback: true, timeout_seconds?, heartbeat_seconds?}``: its callback
-  token (every event or callback wait has one, shown by ``describe``)
-  completed by a worker anywhere with an output, an error or a heartbeat.
+  token (shown by ``describe``; an event wait with ``heartbeat_seconds`` has
+  one too, for its heartbeats) completed by a worker anywhere with an
+  output, an error or a heartbeat.
 - ``{seconds: N}`` or ``{until: <ISO 8601 text or JSON Logic yielding it>}``:
   a time, at most ``MAX_WAIT_SECONDS`` (a year) ahead. Its output is ``{}``.
 
@@ -26,7 +27,9 @@ What a wait keeps lives in records of its own beside the step records, in a
 reserved namespace no step id can take (step ids never contain ``~``):
 
 - ``~wait~<step>``: the current wait's run, callback nonce, timeout and
-  next heartbeat; written when the wait begins, fenced by run_id.
+  next heartbeat; written when a callback wait (or one with
+  ``heartbeat_seconds``) begins, fenced by run_id. A plain event wait has
+  none: it needs no token, and costs no write.
 - ``~event~<event_id>``: what became of an event (delivered to a step and
   run, or kept), so the same event_id twice changes nothing the second time.
 - ``~mailbox~<name>``: events that arrived before any step waited for them,
@@ -153,8 +156,10 @@ class WaitKind(kinds.StepKind):
             return []
         timeout_at = now + config.timeout_seconds if config.timeout_seconds is not None else None
         heartbeat_at = now + config.heartbeat_seconds if config.heartbeat_seconds is not None else None
-        txn.put_step(_wait_record(p.id, record.run_id, {
-            "nonce": secrets.token_urlsafe(16), "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}))
+        if config.callback or heartbeat_at is not None:  # a token to hand out (a plain event wait needs none)
+            txn.put_step(_wait_record(p.id, record.run_id, {
+                "nonce": secrets.token_urlsafe(16), "since": now, "timeout_at": timeout_at,
+                "heartbeat_at": heartbeat_at}))
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
         if config.event is not None:
             _consume_kept(txn, p, record.run_id, now)
@@ -169,9 +174,13 @@ class WaitKind(kinds.StepKind):
             if at <= now:
                 return transitions.finish_attempt(txn, p.id, {}, None, now)
             return super().expire(txn, p, record, now)
-        wait = _read(txn, [wait_record_id(p.id)]).get(wait_record_id(p.id))
-        data = wait.output if wait is not None and wait.run_id == record.run_id and wait.output else {}
-        heartbeat_at, timeout_at = data.get("heartbeat_at"), data.get("timeout_at")
+        started = _started(record)
+        timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
+        heartbeat_at = None
+        if config.heartbeat_seconds is not None:  # pushed on by each heartbeat, in the wait's record
+            wait = _read(txn, [wait_record_id(p.id)]).get(wait_record_id(p.id))
+            data = wait.output if wait is not None and wait.run_id == record.run_id and wait.output else {}
+            heartbeat_at = data.get("heartbeat_at", started + config.heartbeat_seconds)
         if heartbeat_at is not None and heartbeat_at <= now and (timeout_at is None or heartbeat_at < timeout_at):
             error = {"type": "HeartbeatTimeoutError",
                      "message": f"no heartbeat within heartbeat_seconds={config.heartbeat_seconds:g}"}
