@@ -177,7 +177,13 @@ def complete_callback(backend: Backend, token: str, output: Any = None, error: d
                       heartbeat: bool = False) -> Advanced:
     """Complete a wait's callback ``token`` with an output, an error or a heartbeat, then advance.
     Raises EventRefusedError (a stale or forged token) and changes nothing (``events.answer``)."""
-    return _sent(backend, events.answer(backend, token, output, error, heartbeat))
+    try:
+        sent = events.answer(backend, token, output, error, heartbeat)
+    except events.EventRefusedError as exc:
+        if exc.execution is not None:  # a retried answer whose first try committed: finish what it began
+            advance(backend, exc.execution)
+        raise
+    return _sent(backend, sent)
 
 
 def _sent(backend: Backend, sent: events.Sent) -> Advanced:

@@ -87,9 +87,10 @@ class EventRefusedError(RunfoxError, ValueError):
     match, the token is stale or forged, the payload is not a JSON object); nothing changed.
     ``field`` names what was wrong."""
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, execution: str | None = None):
         super().__init__(message)
         self.field = field
+        self.execution = execution  # set when the token named an execution that exists
 
 
 @dataclass(frozen=True)
@@ -491,7 +492,7 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
     if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or wait is None or wait.run_id != run_id \
             or not wait.output or not secrets.compare_digest(str(wait.output.get("nonce")), nonce):
         raise EventRefusedError(f"the token is for step {sid!r} run {run_id}, which is not waiting any more "
-                                f"(it is {rec.status} at run {rec.run_id})", "token")
+                                f"(it is {rec.status} at run {rec.run_id})", "token", txn.key)
     h.updated_at = transitions.iso(now)
     if heartbeat:
         if p.config.heartbeat_seconds is None:
