@@ -57,6 +57,7 @@ from .. import expressions
 from ..errors import PayloadError, Problem, RunfoxError
 from ..expressions import References
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload, encode_json
+from ..spec import _is_upstream  # the spec's one DAG walk (a kind's block is checked as the spec's own fields)
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus
 from . import kinds, transitions
 from .records import StepRecord
@@ -301,25 +302,12 @@ def _expression(sid: str, name: str, value: Any, ctx: kinds.CompileContext, prob
     for ref in sorted(found.steps):
         if ref not in ctx.known:
             problems.append(Problem(f"references unknown step {ref!r}", step=sid, field=field))
-        elif ctx.acyclic and not _upstream(ref, sid, ctx.deps):
+        elif ctx.acyclic and not _is_upstream(ref, sid, ctx.deps):
             problems.append(Problem(f"reads steps.{ref} but {ref!r} is not upstream: add it to depends_on",
                                     step=sid, field=field))
     found.unknown_roots.clear()
     ctx.readers.append((found, sid, field, field))
     refs.merge(found)
-
-
-def _upstream(ref: str, sid: str, deps: dict[str, tuple[str, ...]]) -> bool:
-    seen: set[str] = set()
-    stack = list(deps[sid])
-    while stack:
-        node = stack.pop()
-        if node == ref:
-            return True
-        if node not in seen:
-            seen.add(node)
-            stack.extend(deps[node])
-    return False
 
 
 # ---------------------------------------------------------- reserved records

@@ -16,6 +16,7 @@ from runfox_core.errors import SpecError
 from runfox_core.results import Complete, Pending
 from runfox_core.spec import compile_spec
 from runfox_core.status import StepStatus, WorkflowStatus
+from tests.contract.test_store_contract import dynamodb_store
 from tests.unit.conftest import FakeClock
 
 DAY = 86400.0
@@ -23,21 +24,6 @@ DAY = 86400.0
 
 def echo(token: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"doc_id": inputs.get("doc_id", "d1"), "done": token}
-
-
-@contextlib.contextmanager
-def _dynamodb() -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
-
-    from local.moto_patches import fast_moto_transactions
-    from runfox_core.aws.dynamodb_store import DynamoDBStore
-    from runfox_core.aws.tables import create_table
-
-    with mock_aws(), fast_moto_transactions():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, "workflows")
-        yield DynamoDBStore("workflows", client=client)
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("dynamodb", marks=pytest.mark.aws)])
@@ -49,7 +35,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any, clock: FakeClock) -> 
         elif request.param == "sqlite":
             store = SqliteStore(str(tmp_path / "runfox.db"))
         else:
-            store = stack.enter_context(_dynamodb())
+            store = stack.enter_context(dynamodb_store())
         yield rfx.Backend(executor=echo, store=store, runner=InProcessRunner(), clock=clock)
 
 
