@@ -289,3 +289,19 @@ def test_a_bad_wait_block_is_refused_naming_the_step_and_field(block, message):
     with pytest.raises(SpecError, match=message) as info:
         compile_spec({"steps": [{"id": "w", "wait": block}]})
     assert info.value.first.step == "w"
+
+
+def test_a_wait_in_a_loop_takes_a_new_event_each_time_round(backend):
+    # Given a loop that waits for a vote until three have come
+    key = start(backend, {"steps": [{"id": "vote", "wait": {"event": "vote"},
+                                     "branch": [{"condition": {"<": [{"var": "n"}, 3]}, "action": {"set": "vote"}},
+                                                {"condition": True, "action": "complete"}]}],
+                          "outputs": {"votes": {"var": "state.n"}}})
+    # When the votes come, the same event_id twice among them
+    first, _ = send(backend, key, "vote", {"n": 1}, "v1")
+    again, _ = send(backend, key, "vote", {"n": 1}, "v1")
+    second, _ = send(backend, key, "vote", {"n": 2}, "v2")
+    # Then each is delivered to a new run of the step, the duplicate to none
+    assert (first["run_id"], again["duplicate"], second["run_id"]) == (0, True, 1)
+    _, after = send(backend, key, "vote", {"n": 3}, "v3")
+    assert after.result == Complete({"votes": 3})
