@@ -14,9 +14,10 @@ that takes them as JSON:
 - ``start(backend, request)``: ``operations.start`` for a parsed request
   (a name already used for a different spec or inputs is refused; the same
   name and request find the same execution, so a retried start is harmless).
-- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason, args)``:
-  ``action`` is ``advance`` (the default), ``cancel``, or ``send_event`` /
-  ``callback`` for wait steps (their arguments: ``events.parse_action``).
+- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason)``:
+  ``action`` is ``advance`` (the default) or ``cancel``; or
+  ``WaitRequest(execution, action, args)`` for ``send_event`` / ``callback``
+  (answers to wait steps; their arguments: ``events.parse_action``).
 - ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
   for any error in ``REJECTED``; callers answer with it instead of raising.
 
@@ -78,7 +79,14 @@ class AdvanceRequest(NamedTuple):
     execution: str
     action: str  # one of ADVANCE_ACTIONS
     reason: str | None
-    args: dict[str, Any] = {}  # the arguments of a send_event or callback action (events.parse_action)
+
+
+class WaitRequest(NamedTuple):
+    """An advance payload that answers a wait step: ``send_event`` or ``callback``."""
+
+    execution: str
+    action: str  # one of events.ACTIONS
+    args: dict[str, Any]  # the operation's keyword arguments (events.parse_action)
 
 
 #: Errors that mean "bad request": answer with ``error_body``; anything else is an infrastructure fault.
@@ -126,7 +134,7 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
     return StartRequest(spec, inputs, name)
 
 
-def parse_advance(payload: Any) -> AdvanceRequest:
+def parse_advance(payload: Any) -> AdvanceRequest | WaitRequest:
     """The execution and action of an advance payload; raise ``RequestError`` naming what is wrong."""
     body = _object(payload, ADVANCE_KEYS)
     action = body.get("action", "advance")
@@ -138,7 +146,7 @@ def parse_advance(payload: Any) -> AdvanceRequest:
         if "reason" in body:
             raise RequestError(f"'reason' goes with action cancel, not {action}", field="reason")
         waited_on, args = events.parse_action(action, body)
-        return AdvanceRequest(waited_on, action, None, args)
+        return WaitRequest(waited_on, action, args)
     key = body.get("execution")
     if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
         raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
@@ -152,14 +160,14 @@ def parse_advance(payload: Any) -> AdvanceRequest:
     return AdvanceRequest(key, action, reason)
 
 
-def run_advance(backend: Any, request: AdvanceRequest) -> operations.Advanced:
+def run_advance(backend: Any, request: AdvanceRequest | WaitRequest) -> operations.Advanced:
     """The operation an advance payload asks for: ``operations.advance`` or ``operations.cancel``."""
+    if isinstance(request, WaitRequest):
+        if request.action == events.SEND_EVENT:
+            return operations.send_event(backend, request.execution, **request.args)
+        return operations.complete_callback(backend, **request.args)
     if request.action == "cancel":
         return operations.cancel(backend, request.execution, request.reason)
-    if request.action == events.SEND_EVENT:
-        return operations.send_event(backend, request.execution, **request.args)
-    if request.action == events.CALLBACK:
-        return operations.complete_callback(backend, **request.args)
     return operations.advance(backend, request.execution)
 
 
