@@ -19,6 +19,12 @@ event-driven ``driver``; each works with any Backend:
   harmless; cancelling one that completed, halted or failed raises
   ``ExecutionEndedError`` and changes nothing.
 
+- ``send_event(backend, key, name, payload, event_id)`` and
+  ``complete_callback(backend, token, output | error | heartbeat)``: answer a
+  ``wait`` step (``events.py``), send what that made ready, and arm the next
+  timer; a refused event or token raises ``EventRefusedError`` and changes
+  nothing.
+
 Every operation raises ``ExecutionNotFoundError`` for an unknown key.
 
 Known limits: a claim committed *before* the cancel belongs to an advance

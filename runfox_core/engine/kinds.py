@@ -15,7 +15,10 @@ A kind owns, in one class:
 - ``begin``: what happens once the engine has claimed the step: the record
   is IN_PROGRESS at its run_id with its ``input`` resolved, and the kind
   returns the jobs to send (a task: one; a step that only waits: none);
-- ``token``: the dispatch token its jobs go to (None when it sends none).
+- ``token``: the dispatch token its jobs go to (None when it sends none);
+- ``expire`` (optional): what the step's deadline passing means; by default
+  a failed attempt (``TimeoutError``), and a kind that arms deadlines of its
+  own (``wait.py``: a time, a heartbeat) says which one came.
 
 The engine owns everything common to every kind and a kind never redoes it:
 readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
