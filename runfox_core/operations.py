@@ -103,9 +103,11 @@ def start(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None 
     # A safety timer before anything is claimed: if this process dies between the
     # claim and the send, the wake re-drives advance() once the claim is stale.
     schedule = getattr(backend.runner, "schedule_wake", None)
+    safety = None
     if schedule is not None:
-        schedule(wf.id, backend.clock() + backend.unsent_grace_seconds)
-    advanced = advance(backend, wf.id, wf)
+        safety = backend.clock() + backend.unsent_grace_seconds
+        schedule(wf.id, safety)
+    advanced = advance(backend, wf.id, wf, woken_at=safety)
     advanced.created = True
     return advanced
 
@@ -123,11 +125,13 @@ def _existing(backend: Backend, key: str, spec: dict[str, Any], inputs: dict[str
     return advanced
 
 
-def advance(backend: Backend, key: str, wf: Workflow | None = None) -> Advanced:
+def advance(backend: Backend, key: str, wf: Workflow | None = None, woken_at: float | None = None) -> Advanced:
     """Claim and dispatch everything ready now; safe to repeat and to run concurrently.
 
     Raises ExecutionNotFoundError for an unknown key. On an ended execution it
-    claims nothing and reports how it ended.
+    claims nothing and reports how it ended. ``woken_at``: a wake already armed
+    for then, whose advance will arm any later timer (so two wake chains never
+    run for one timer of a wait that begins at the start).
     """
     wf = wf or Workflow.resume(key, backend)
     dispatched: list[DispatchJob] = []
@@ -135,7 +139,8 @@ def advance(backend: Backend, key: str, wf: Workflow | None = None) -> Advanced:
         dispatched += result.jobs
         for r in wf.dispatch(result.jobs):  # results of jobs the runner ran locally
             wf.on_step_result(r.op, r.output, run_id=r.run_id, error=r.error)
-    if isinstance(result, Pending) and result.wake_at is not None:
+    if isinstance(result, Pending) and result.wake_at is not None \
+            and (woken_at is None or result.wake_at < woken_at):
         schedule = getattr(backend.runner, "schedule_wake", None)
         if schedule is not None:
             schedule(key, result.wake_at)
