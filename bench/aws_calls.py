@@ -325,12 +325,12 @@ def idle(ops: int) -> float:
 _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
 
 
-def print_wait_row(rows: list[dict[str, Any]]) -> None:
+def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
     """Per completed wait for an event, all in: a chain of N steps with a wait before each but the first,
     less the same chain without them (so the wait's own calls, including its event's advance Lambda)."""
     n = max(r["n"] for r in rows if r["shape"] == "chain")
     plain = next(r for r in rows if r["shape"] == "chain" and r["n"] == n)
-    waits = run("chain+waits", n)
+    waits = run("chain+waits", n, retention=retention)
     per = {k: (waits[k] - plain[k]) * n / (n - 1) for k in ("calls", "wru", "rru", "sqs", "lambda", "gbs")}
     cost = sum(dollars({**per, "platform": 0}).values())
     print(f"\nWait for an event (chain of {n} with {n - 1} waits, less the chain): {per['calls']:.2f} calls, "
@@ -375,7 +375,7 @@ def main() -> None:
     print(f"Idle stack per month: ${idle(1):.2f} with 1 op, ${idle(10):.2f} with 10, +${idle(2) - idle(1):.2f} per op "
           f"({IDLE_POLLERS} long-polling receivers per mapped queue, "
           f"{facts.alarm_count(queues=2, functions=facts.ENGINE_FUNCTIONS + 1)} alarms and the dashboard with 1 op).")
-    print_wait_row(rows)
+    print_wait_row(rows, retention=not args.no_retention)
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")
