@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from .txn import Txn
 
 MAX_WAIT_SECONDS = 366 * 86400  # a year (a leap year included): the longest wait, timeout or heartbeat
+CLOCK_SLACK_SECONDS = 0.001  # a deadline this close counts as reached
 MAX_EVENT_ID_CHARS = 128
 EVENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_EVENT_ID_CHARS - 1}}}")
 EVENT_KEYS = ("event", "match", "timeout_seconds", "heartbeat_seconds")
@@ -169,11 +170,12 @@ class WaitKind(kinds.StepKind):
 
     def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> Any:
         config: WaitConfig = p.config
+        due = now + CLOCK_SLACK_SECONDS  # times rebuilt from the stored start may differ in the last microsecond
         if config.timed and p.timeout_seconds is None:
             return transitions.finish_attempt(txn, p.id, {}, None, now)  # the time came
         if config.timed:
             at, _ = _time_of(txn, p, now, start=_started(record))
-            if at <= now:
+            if at <= due:
                 return transitions.finish_attempt(txn, p.id, {}, None, now)
             return super().expire(txn, p, record, now)
         started = _started(record)
@@ -183,10 +185,10 @@ class WaitKind(kinds.StepKind):
             wait = _read(txn, [wait_record_id(p.id)]).get(wait_record_id(p.id))
             data = wait.output if wait is not None and wait.run_id == record.run_id and wait.output else {}
             heartbeat_at = data.get("heartbeat_at", started + config.heartbeat_seconds)
-        if heartbeat_at is not None and heartbeat_at <= now and (timeout_at is None or heartbeat_at < timeout_at):
+        if heartbeat_at is not None and heartbeat_at <= due and (timeout_at is None or heartbeat_at < timeout_at):
             error = {"type": "HeartbeatTimeoutError",
                      "message": f"no heartbeat within heartbeat_seconds={config.heartbeat_seconds:g}"}
-        elif timeout_at is not None and timeout_at <= now:
+        elif timeout_at is not None and timeout_at <= due:
             waited = f"event {config.event!r}" if config.event else "its callback"
             error = {"type": "TimeoutError", "message": f"no {waited} within timeout_seconds={config.timeout_seconds:g}"}
         else:

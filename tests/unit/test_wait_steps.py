@@ -305,3 +305,10 @@ def test_a_wait_in_a_loop_takes_a_new_event_each_time_round(backend):
     assert (first["run_id"], again["duplicate"], second["run_id"]) == (0, True, 1)
     _, after = send(backend, key, "vote", {"n": 3}, "v3")
     assert after.result == Complete({"votes": 3})
+
+
+def test_a_timeout_expires_on_the_very_second_it_is_due(backend, clock):
+    clock.now += 0.123456789  # a start time that ISO 8601 text rounds
+    key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go", "timeout_seconds": 60}}]})
+    clock.advance(60)
+    assert "no event 'go' within timeout_seconds=60" in operations.advance(backend, key).result.error.message
