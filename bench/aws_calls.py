@@ -85,8 +85,9 @@ from moto import mock_aws  # noqa: E402
 
 import runfox_core as rfx  # noqa: E402
 from local.moto_patches import fast_moto_transactions  # noqa: E402
-from runfox_core import driver  # noqa: E402
+from runfox_core import api, driver  # noqa: E402
 from runfox_core.aws import _items  # noqa: E402
+from runfox_core.aws._sqs import MAX_DELAY_SECONDS  # noqa: E402
 from runfox_core.aws.config import DEFAULT_EXECUTION_RETENTION_DAYS  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402
 from runfox_core.aws.executor import sqs_executor  # noqa: E402
@@ -113,6 +114,8 @@ MINUTES_PER_MONTH = 60 * 24 * 30
 TARGET_CALLS_PER_STEP = 8
 TARGET_DOLLARS = 5.0  # all in, per million steps
 TARGET_WRU = 5.0  # write units per step
+TARGET_WAIT_CALLS = 3  # API calls per completed wait (issue 16)
+TARGET_WAIT_DOLLARS = 2.0  # all in, per million completed waits
 
 
 def chain(n: int) -> dict[str, Any]:
@@ -120,6 +123,17 @@ def chain(n: int) -> dict[str, Any]:
     steps += [{"id": f"s{i}", "fn": "inc", "depends_on": [f"s{i - 1}"],
                "input": {"x": {"var": f"steps.s{i - 1}.output.x"}}} for i in range(1, n)]
     return {"steps": steps, "outputs": {"x": {"var": f"steps.s{n - 1}.output.x"}}}
+
+
+def chain_with_waits(n: int) -> dict[str, Any]:
+    """``chain(n)`` with a wait for event ``go<i>`` (matched on its sequence number) before every step but the first."""
+    spec = chain(n)
+    steps = [spec["steps"][0]]
+    for i, step in enumerate(spec["steps"][1:], start=1):
+        steps.append({"id": f"w{i}", "depends_on": [f"s{i - 1}"],
+                      "wait": {"event": f"go{i}", "match": {"==": [{"var": "event.seq"}, i]}}})
+        steps.append({**step, "depends_on": [f"w{i}"]})
+    return {**spec, "steps": steps}
 
 
 def fan_out_in(n: int) -> dict[str, Any]:
@@ -213,7 +227,7 @@ def _read_units(item: dict[str, Any] | None) -> int:
 
 
 def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
-    spec = chain(n) if shape == "chain" else fan_out_in(n)
+    spec = {"chain": chain, "chain+waits": chain_with_waits}.get(shape, fan_out_in)(n)
     with mock_aws(), fast_moto_transactions():
         admin = boto3.client("dynamodb")
         admin_sqs = boto3.client("sqs")  # the platform: Lambda's event source mappings
@@ -257,6 +271,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
             return out
 
         started = invoke(driver.start_execution, backend, spec, {"x": 0})
+        sent = 0  # events sent (chain+waits)
         status = started.status
         while status not in (rfx.WorkflowStatus.COMPLETE, rfx.WorkflowStatus.FAILED, rfx.WorkflowStatus.HALTED):
             jobs = take(op_queue)
@@ -275,6 +290,12 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
             if bodies:
                 for advanced in invoke(route, router=True):
                     status = advanced.status
+            if not jobs and not bodies and shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS:
+                sent += 1  # every step waits for its event: send it as the advance Lambda does
+                status = invoke(api.run_advance, backend, api.parse_advance({
+                    "execution": started.execution, "action": "send_event", "event": f"go{sent}",
+                    "payload": {"seq": sent}, "event_id": f"go-{sent}"})).status
+                continue
             if not jobs and not bodies:
                 raise RuntimeError(f"{shape} N={n}: stalled in status {status}")
         assert status == rfx.WorkflowStatus.COMPLETE, status
@@ -302,6 +323,23 @@ def idle(ops: int) -> float:
 
 
 _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
+
+
+def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
+    """Per completed wait for an event, all in: a chain of N steps with a wait before each but the first,
+    less the same chain without them (so the wait's own calls, including its event's advance Lambda)."""
+    n = max(r["n"] for r in rows if r["shape"] == "chain")
+    plain = next(r for r in rows if r["shape"] == "chain" and r["n"] == n)
+    waits = run("chain+waits", n, retention=retention)
+    per = {k: (waits[k] - plain[k]) * n / (n - 1) for k in ("calls", "wru", "rru", "sqs", "lambda", "gbs")}
+    cost = sum(dollars({**per, "platform": 0}).values())
+    print(f"\nWait for an event (chain of {n} with {n - 1} waits, less the chain): {per['calls']:.2f} calls, "
+          f"{per['rru']:.2f} RRU, {per['wru']:.2f} WRU, {per['sqs']:.2f} SQS requests, {per['lambda']:.2f} Lambda "
+          f"requests per completed wait: ${cost:.2f} per million waits all in (targets: <= {TARGET_WAIT_CALLS} calls, "
+          f"<= ${TARGET_WAIT_DOLLARS:.2f}). While it waits: nothing (no timer; with a timeout, a wake every "
+          f"{MAX_DELAY_SECONDS // 60} minutes: {86400 // MAX_DELAY_SECONDS} a day, each 1 header read + 1 SQS send + "
+          f"the router's receive). Durable functions >= 3 operations = ${3 * PRICE_DURABLE_OP * 1e6:.2f}, "
+          f"Step Functions >= 1 transition = ${PRICE_SFN * 1e6:.2f} per million waits.")
 
 
 def main() -> None:
@@ -337,6 +375,7 @@ def main() -> None:
     print(f"Idle stack per month: ${idle(1):.2f} with 1 op, ${idle(10):.2f} with 10, +${idle(2) - idle(1):.2f} per op "
           f"({IDLE_POLLERS} long-polling receivers per mapped queue, "
           f"{facts.alarm_count(queues=2, functions=facts.ENGINE_FUNCTIONS + 1)} alarms and the dashboard with 1 op).")
+    print_wait_row(rows, retention=not args.no_retention)
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")

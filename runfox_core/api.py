@@ -15,7 +15,9 @@ that takes them as JSON:
   (a name already used for a different spec or inputs is refused; the same
   name and request find the same execution, so a retried start is harmless).
 - ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason)``:
-  ``action`` is ``advance`` (the default) or ``cancel``.
+  ``action`` is ``advance`` (the default) or ``cancel``; or
+  ``WaitRequest(execution, action, args)`` for ``send_event`` / ``callback``
+  (answers to wait steps; their arguments: ``events.parse_action``).
 - ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
   for any error in ``REJECTED``; callers answer with it instead of raising.
 
@@ -32,7 +34,7 @@ import re
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from . import operations
+from . import events, operations
 from .errors import (
     ExecutionEndedError,
     ExecutionExistsError,
@@ -49,8 +51,8 @@ MAX_START_PAYLOAD_BYTES = 1024 * 1024  # bytes of JSON: 1 MiB, well under Lambda
 MAX_NAME_LENGTH = 128  # characters
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_NAME_LENGTH - 1}}}")
 START_KEYS = ("spec", "inputs", "name")
-ADVANCE_KEYS = ("execution", "action", "reason")
-ADVANCE_ACTIONS = ("advance", "cancel")
+ADVANCE_KEYS = ("execution", "action", "reason", *events.ACTION_KEYS)
+ADVANCE_ACTIONS = ("advance", "cancel", *events.ACTIONS)
 MAX_REASON_LENGTH = 1024  # characters: a note for operators, kept in the header
 MAX_EXECUTION_KEY_LENGTH = 512  # characters: real keys are {md5}#{timestamp id}, about 70
 
@@ -79,9 +81,17 @@ class AdvanceRequest(NamedTuple):
     reason: str | None
 
 
+class WaitRequest(NamedTuple):
+    """An advance payload that answers a wait step: ``send_event`` or ``callback``."""
+
+    execution: str
+    action: str  # one of events.ACTIONS
+    args: dict[str, Any]  # the operation's keyword arguments (events.parse_action)
+
+
 #: Errors that mean "bad request": answer with ``error_body``; anything else is an infrastructure fault.
 REJECTED: tuple[type[Exception], ...] = (RequestError, SpecError, PayloadError, ExecutionExistsError,
-                                         ExecutionNotFoundError, ExecutionEndedError)
+                                         ExecutionNotFoundError, ExecutionEndedError, events.EventRefusedError)
 
 
 def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartRequest:
@@ -115,7 +125,7 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
         exc.field = "inputs"  # type: ignore[attr-defined]  # read by error_body
         raise
     if tokens is not None:
-        unknown = [step for step in plan.steps.values() if step.token not in tokens]
+        unknown = [step for step in plan.steps.values() if step.token and step.token not in tokens]  # "": no job
         if unknown:
             raise UnknownOpError([
                 Problem(f"no executor is deployed for op {step.token!r}", step=step.id,
@@ -124,13 +134,22 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
     return StartRequest(spec, inputs, name)
 
 
-def parse_advance(payload: Any) -> AdvanceRequest:
+def parse_advance(payload: Any) -> AdvanceRequest | WaitRequest:
     """The execution and action of an advance payload; raise ``RequestError`` naming what is wrong."""
     body = _object(payload, ADVANCE_KEYS)
+    action = body.get("action", "advance")
+    extra = sorted(k for k in events.ACTION_KEYS if k in body and k not in events.ACTION_KEYS_OF.get(action, ()))
+    if extra:
+        raise RequestError(f"{extra[0]!r} goes with action {events.action_of(extra[0])}, not {_short(action)}",
+                           field=extra[0])
+    if action in events.ACTIONS:
+        if "reason" in body:
+            raise RequestError(f"'reason' goes with action cancel, not {action}", field="reason")
+        waited_on, args = events.parse_action(action, body)
+        return WaitRequest(waited_on, action, args)
     key = body.get("execution")
     if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
         raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
-    action = body.get("action", "advance")
     if action not in ADVANCE_ACTIONS:
         raise RequestError(f"'action' must be one of {', '.join(ADVANCE_ACTIONS)}; got {_short(action)}",
                            field="action")
@@ -141,8 +160,12 @@ def parse_advance(payload: Any) -> AdvanceRequest:
     return AdvanceRequest(key, action, reason)
 
 
-def run_advance(backend: Any, request: AdvanceRequest) -> operations.Advanced:
+def run_advance(backend: Any, request: AdvanceRequest | WaitRequest) -> operations.Advanced:
     """The operation an advance payload asks for: ``operations.advance`` or ``operations.cancel``."""
+    if isinstance(request, WaitRequest):
+        if request.action == events.SEND_EVENT:
+            return operations.send_event(backend, request.execution, **request.args)
+        return operations.complete_callback(backend, **request.args)
     if request.action == "cancel":
         return operations.cancel(backend, request.execution, request.reason)
     return operations.advance(backend, request.execution)

@@ -15,6 +15,11 @@ Something must call advance() after that: a redelivered message does (keep
 the grace shorter than the queues' visibility timeout), and so does the wake
 timer ``start_execution`` arms before claiming anything.
 
+Long timers (a wait of a year, a retry backoff) re-arm cheaply: a wake
+carries the time it is for, and one that arrives early (SQS delays at most
+15 minutes) is sent on by ``rearm_wake`` after a header read, without an
+advance: 96 hops a day per armed timer.
+
 Timers are optional runner features: a runner with ``schedule_wake(key, at)``
 / ``schedule_deadline(key, step, run_id, at)`` (SQSRunner) gets them; an
 in-process ``Workflow.run()`` loop waits on ``Pending.wake_at`` instead.
@@ -28,15 +33,17 @@ from typing import Any
 
 from . import messages, operations
 from .backend.base import Backend
+from .engine import transitions as tx
 from .errors import ExecutionNotFoundError, MessageError
 from .operations import Advanced
 from .results import Complete, DispatchJob, Failed, Halt, StepResult
-from .status import StepStatus
+from .status import TERMINAL_WORKFLOW_STATUSES, StepStatus
 from .workflow import Workflow
 
 log = logging.getLogger("runfox_core")
 
 DEAD_LETTER_ERROR = "DeadLetterError"
+WAKE_SLACK_SECONDS = 1.0  # a wake this close to its time advances; an earlier one is re-armed
 
 
 def start_execution(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None = None,
@@ -62,6 +69,10 @@ def apply_message(backend: Backend, message: Any, wf: Workflow | None = None,
     Raises MessageError only from ``messages.decode`` (the caller decodes).
     """
     key = _execution(message)
+    if isinstance(message, messages.WakeMessage) and message.at is not None \
+            and message.at > backend.clock() + WAKE_SLACK_SECONDS:
+        rearm_wake(backend, key, message.at)
+        return None  # nothing to advance before its time
     step = getattr(message, "op", None) or getattr(message, "step", None)
     try:
         wf = wf or Workflow.resume(key, backend, steps=[step] if step else ())
@@ -84,6 +95,23 @@ def apply_message(backend: Backend, message: Any, wf: Workflow | None = None,
     if counts is not None and isinstance(message, (StepResult, DispatchJob)):
         _count(counts, wf.written_step(message.step), outcome)
     return wf
+
+
+def rearm_wake(backend: Backend, key: str, at: float) -> None:
+    """A wake arrived before its time (SQS delays at most 15 minutes): send it on for the rest,
+    without advancing. One header read decides whether it is still wanted: only while ``at`` is
+    the execution's next timer (a timer that moved or ended has a wake of its own, armed by the
+    advance that moved it)."""
+    try:
+        header = backend.load_header(key)
+    except ExecutionNotFoundError:
+        log.error("wake for an unknown execution dropped", extra={"execution": key})
+        return
+    nxt = tx.next_timer(header)
+    schedule = getattr(backend.runner, "schedule_wake", None)
+    if header.status not in TERMINAL_WORKFLOW_STATUSES and nxt is not None and abs(nxt - at) <= WAKE_SLACK_SECONDS \
+            and schedule is not None:
+        schedule(key, at)
 
 
 _STEP_METRICS = {StepStatus.COMPLETE: "StepsCompleted", StepStatus.HALTED: "StepsCompleted",

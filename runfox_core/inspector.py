@@ -19,12 +19,13 @@ header (status, outcome, error), for pollers that need nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from .backend.base import Backend
 from .engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
+from .engine.wait import waiting_callbacks
 from .status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus, step_status
 
 
@@ -64,6 +65,8 @@ class Description:
     state: dict[str, Any]
     steps: dict[str, StepView] = field(default_factory=dict)  # spec order
     elapsed: float = 0.0  # seconds from the first step start to the last end (or now)
+    # wait steps waiting for an event or callback: step -> {token, run_id, timeout_at, heartbeat_at}
+    waiting: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ended(self) -> bool:
@@ -97,7 +100,8 @@ class Description:
                 "status": str(self.status), "outcome": self.outcome, "error": self.error,
                 "elapsed": self.elapsed, "progress": self.progress,
                 "steps": [{**view.row(), "token": view.token, "attempt": view.attempt, "error": view.error,
-                           "depends_on": list(view.depends_on)} for view in self.steps.values()]}
+                           "depends_on": list(view.depends_on)} for view in self.steps.values()],
+                "waiting": self.waiting}
 
 
 def describe(backend: Backend, key: str, *, steps: bool = True) -> Description:
@@ -117,7 +121,9 @@ def describe(backend: Backend, key: str, *, steps: bool = True) -> Description:
     for sid, p in plan.steps.items():
         rec = stored.get(sid) or StepRecord(step_id=sid, token=p.token)
         views[sid] = _view(rec, step_status(rec.status, header.status), tuple(p.deps), now)
-    return _description(key, definition, header, views, state, _elapsed(list(views.values()), now))
+    waiting = {} if header.status in TERMINAL_WORKFLOW_STATUSES else waiting_callbacks(key, stored)
+    return replace(_description(key, definition, header, views, state, _elapsed(list(views.values()), now)),
+                   waiting=waiting)
 
 
 def _description(key: str, definition: ExecutionDefinition, header: ExecutionHeader, views: dict[str, StepView],

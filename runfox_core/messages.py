@@ -14,7 +14,8 @@ result  {"kind": "result", "execution": str, "step": str, "run_id": int,
          "error": {"type": str, "message": str}}   -- a failed attempt
 deadline {"kind": "deadline", "execution": str, "step": str, "run_id": int,
           "deadline": float}                       -- epoch seconds
-wake    {"kind": "wake", "execution": str}          -- re-drive advance()
+wake    {"kind": "wake", "execution": str, "at": float}  -- re-drive advance() at "at"
+                                                   (epoch s; optional: now)
 
 ``execution`` is the workflow execution id (``{workflow_id}#{execution_id}``),
 at most ``MAX_EXECUTION_KEY_CHARS`` characters; ``step`` the step id (1-64
@@ -58,6 +59,7 @@ class DeadlineMessage:
 @dataclass(frozen=True)
 class WakeMessage:
     execution: str
+    at: float | None = None  # the time it was armed for (epoch s): arriving earlier, it is re-armed
 
 
 Message = DispatchJob | StepResult | DeadlineMessage | WakeMessage
@@ -93,8 +95,11 @@ def deadline_message(execution: str, step: str, run_id: int, deadline: float) ->
     return {"kind": DEADLINE, "execution": execution, "step": step, "run_id": run_id, "deadline": deadline}
 
 
-def wake_message(execution: str) -> dict[str, Any]:
-    return {"kind": WAKE, "execution": execution}
+def wake_message(execution: str, at: float | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": WAKE, "execution": execution}
+    if at is not None:
+        body["at"] = at
+    return body
 
 
 def encode(body: dict[str, Any]) -> str:
@@ -136,7 +141,7 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
         raise MessageError(f"{kind} message field 'execution' is {len(execution):,} characters; "
                            f"an execution key has at most {MAX_EXECUTION_KEY_CHARS}")
     if kind == WAKE:
-        return WakeMessage(execution=execution)
+        return WakeMessage(execution, float(_field(body, "at", (int, float))) if "at" in body else None)
     step = _field(body, "step", str)
     if not is_identifier(step):
         shown = step if len(step) <= 80 else f"{step[:80]}... ({len(step):,} characters)"

@@ -19,6 +19,12 @@ event-driven ``driver``; each works with any Backend:
   harmless; cancelling one that completed, halted or failed raises
   ``ExecutionEndedError`` and changes nothing.
 
+- ``send_event(backend, key, name, payload, event_id)`` and
+  ``complete_callback(backend, token, output | error | heartbeat)``: answer a
+  ``wait`` step (``events.py``), send what that made ready, and arm the next
+  timer; a refused event or token raises ``EventRefusedError`` and changes
+  nothing.
+
 Every operation raises ``ExecutionNotFoundError`` for an unknown key.
 
 Known limits: a claim committed *before* the cancel belongs to an advance
@@ -32,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import events
 from .backend.base import Backend
 from .errors import ExecutionEndedError, ExecutionExistsError
 from .inspector import Description
@@ -55,6 +62,7 @@ class Advanced:
     dispatched: list[DispatchJob] = field(default_factory=list)
     result: Any = None
     created: bool = False
+    event: dict[str, Any] | None = None  # send_event: what became of the event (events.EventReceipt)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -70,6 +78,8 @@ class Advanced:
             out["error"] = self.result.error.to_dict()
         elif isinstance(self.result, Cancelled):
             out["reason"] = self.result.reason
+        if self.event is not None:
+            out["event"] = self.event
         return out
 
 
@@ -93,9 +103,11 @@ def start(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None 
     # A safety timer before anything is claimed: if this process dies between the
     # claim and the send, the wake re-drives advance() once the claim is stale.
     schedule = getattr(backend.runner, "schedule_wake", None)
+    safety = None
     if schedule is not None:
-        schedule(wf.id, backend.clock() + backend.unsent_grace_seconds)
-    advanced = advance(backend, wf.id, wf)
+        safety = backend.clock() + backend.unsent_grace_seconds
+        schedule(wf.id, safety)
+    advanced = advance(backend, wf.id, wf, woken_at=safety)
     advanced.created = True
     return advanced
 
@@ -113,11 +125,13 @@ def _existing(backend: Backend, key: str, spec: dict[str, Any], inputs: dict[str
     return advanced
 
 
-def advance(backend: Backend, key: str, wf: Workflow | None = None) -> Advanced:
+def advance(backend: Backend, key: str, wf: Workflow | None = None, woken_at: float | None = None) -> Advanced:
     """Claim and dispatch everything ready now; safe to repeat and to run concurrently.
 
     Raises ExecutionNotFoundError for an unknown key. On an ended execution it
-    claims nothing and reports how it ended.
+    claims nothing and reports how it ended. ``woken_at``: a wake already armed
+    for then, whose advance will arm any later timer (so two wake chains never
+    run for one timer of a wait that begins at the start).
     """
     wf = wf or Workflow.resume(key, backend)
     dispatched: list[DispatchJob] = []
@@ -125,7 +139,8 @@ def advance(backend: Backend, key: str, wf: Workflow | None = None) -> Advanced:
         dispatched += result.jobs
         for r in wf.dispatch(result.jobs):  # results of jobs the runner ran locally
             wf.on_step_result(r.step, r.output, run_id=r.run_id, error=r.error)
-    if isinstance(result, Pending) and result.wake_at is not None:
+    if isinstance(result, Pending) and result.wake_at is not None \
+            and (woken_at is None or result.wake_at < woken_at):
         schedule = getattr(backend.runner, "schedule_wake", None)
         if schedule is not None:
             schedule(key, result.wake_at)
@@ -152,3 +167,49 @@ def cancel(backend: Backend, key: str, reason: str | None = None) -> Advanced:
         raise ExecutionEndedError(f"execution {key} has already ended ({status}); there is nothing to cancel",
                                   status=str(status))
     return Advanced(execution=key, status=WorkflowStatus.CANCELLED, result=result)
+
+
+# ----------------------------------------------------------- wait steps (events.py)
+
+
+def send_event(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, event_id: str) -> Advanced:
+    """Deliver event ``name`` to the step waiting for it, or keep it for a wait to come, then advance.
+
+    Idempotent by ``event_id``. Raises EventRefusedError (nobody waits for it, no match, a bad
+    payload) or ExecutionNotFoundError; either way nothing changed (``events.send``).
+    """
+    sent = events.send(backend, key, name, payload, event_id)
+    advanced = _sent(backend, sent)
+    advanced.event = sent.receipt.to_dict() if sent.receipt else None
+    return advanced
+
+
+def complete_callback(backend: Backend, token: str, output: Any = None, error: dict[str, Any] | None = None,
+                      heartbeat: bool = False) -> Advanced:
+    """Complete a wait's callback ``token`` with an output, an error or a heartbeat, then advance.
+    Raises EventRefusedError (a stale or forged token) and changes nothing (``events.answer``)."""
+    try:
+        sent = events.answer(backend, token, output, error, heartbeat)
+    except events.EventRefusedError as exc:
+        if exc.execution is not None:  # a retried answer whose first try committed: finish what it began
+            advance(backend, exc.execution)
+        raise
+    return _sent(backend, sent)
+
+
+def _sent(backend: Backend, sent: events.Sent) -> Advanced:
+    """Send the jobs an event or callback claimed with its commit; advance only if more is owed
+    (the commit could not claim all, or the runner ran jobs here), else arm its next timer."""
+    wf = sent.handle
+    local = wf.dispatch(sent.jobs)
+    for r in local:  # results of jobs the runner ran locally
+        wf.on_step_result(r.step, r.output, run_id=r.run_id, error=r.error)
+    if sent.settled and not local:
+        schedule = getattr(backend.runner, "schedule_wake", None)
+        if schedule is not None and sent.wake_at is not None:
+            schedule(wf.id, sent.wake_at)
+        status = _ENDED.get(type(sent.result), WorkflowStatus.IN_PROGRESS)
+        return Advanced(execution=wf.id, status=status, dispatched=list(sent.jobs), result=sent.result)
+    advanced = advance(backend, wf.id, wf)
+    advanced.dispatched[:0] = sent.jobs
+    return advanced

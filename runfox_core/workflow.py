@@ -36,7 +36,7 @@ from .backend.base import Backend
 from .backend.runner import Worker
 from .backend.store import StoreLimitError
 from .engine import transitions as tx
-from .engine.txn import Snapshot, Txn
+from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
 from .inspector import Description, describe
 from .results import Cancelled, Complete, Dispatch, Failed, Halt, Pending, StateChangeEvent, StepResult
@@ -92,6 +92,10 @@ class Workflow:
         else:
             header = backend.load_header(workflow_execution_id)
             records = backend.store.load_steps(workflow_execution_id, wanted) if wanted else {}
+        missing = [sid for sid in wanted if sid not in records]
+        if missing:  # read and found absent: known too, so the transition does not ask again
+            plan = backend.plan(workflow_execution_id)
+            records = {**records, **{sid: default_record(plan, sid) for sid in missing}}
         wf = cls(workflow_execution_id, backend)
         wf._snapshot = Snapshot(header, records, {}, False)
         return wf
@@ -290,6 +294,12 @@ class Workflow:
         """End the execution as cancelled (one small commit); if it had already ended, return
         how it ended and change nothing. Use ``operations.cancel``, which says which it was."""
         return self._transact(lambda txn, now: tx.cancel(txn, reason, now))
+
+    def transact(self, transition: Callable[[Txn, float], tuple[bool, T]], about: str | None = None) -> T:
+        """Run ``transition(txn, now) -> (changed, result)`` until it commits, as every operation here
+        does; for transitions a step kind defines (``engine/wait.py``: events and callbacks). What it
+        raises propagates, and nothing it changed is committed."""
+        return self._transact(transition, about=about)
 
     def written_step(self, step: str) -> Any:
         """The record of ``step`` this handle's last transition wrote, or None if it wrote none

@@ -189,10 +189,10 @@ class SQSRunner(Runner):
     def schedule_wake(self, workflow_execution_id: str, at_epoch_seconds: float) -> None:
         """Have the result-router call ``advance()`` on this execution at (or after) ``at_epoch_seconds``.
 
-        SQS delays at most 15 minutes; a wake that arrives early finds a
-        ``Pending(wake_at)`` again and the driver re-arms it.
+        SQS delays at most 15 minutes; a wake that arrives early is re-armed by
+        the router for the rest (one header read, one send: ``driver.rearm_wake``).
         """
-        body = messages.encode(messages.wake_message(workflow_execution_id))
+        body = messages.encode(messages.wake_message(workflow_execution_id, at_epoch_seconds))
         _sqs.send_one(self.sqs, self._results_url("wake messages"), body, at_epoch_seconds - self.clock())
 
     def schedule_deadline(self, workflow_execution_id: str, step: str, run_id: int, at_epoch_seconds: float) -> None:

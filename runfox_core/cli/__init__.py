@@ -1,4 +1,4 @@
-"""cli -- ``runfox``: validate, graph, run, start, status, watch and cancel executions.
+"""cli -- ``runfox``: validate, graph, run, start, status, watch, cancel executions and answer their waits.
 
 Installed as the ``runfox`` console script (``pyproject.toml``
 ``[project.scripts]``); ``python -m runfox_core.cli`` is the same. Every
@@ -40,10 +40,11 @@ from ..errors import (
     PayloadError,
     SpecError,
 )
+from ..events import EventRefusedError
 from ..inspector import Description
 from ..spec import compile_spec, load_yaml, validate
 from ..status import WorkflowStatus
-from . import localdev, targets
+from . import localdev, targets, waits
 from .follow import follow, timeline_table
 from .graph import execution_graph, spec_graph
 from .stack import StackError, StackTarget
@@ -53,7 +54,8 @@ OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
 ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
 #: errors that mean the request was wrong (exit 2, nothing changed)
 BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionEndedError,
-               ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError)
+               ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError, EventRefusedError,
+               waits.WaitCommandError)
 
 
 class Target(NamedTuple):
@@ -174,6 +176,23 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     description = follow(target.backend, args.execution, log, drive=target.drive, worker=target.backend.worker,
                          timeout=args.timeout)
     return _ended(args, out, description)
+
+
+def cmd_send_event(args: argparse.Namespace, out: TextIO) -> int:
+    return _answer(args, out, waits.send_event_payload(args))
+
+
+def cmd_callback(args: argparse.Namespace, out: TextIO) -> int:
+    return _answer(args, out, waits.callback_payload(args))
+
+
+def _answer(args: argparse.Namespace, out: TextIO, payload: dict[str, Any]) -> int:
+    answer = waits.run(args, out, payload, lambda a: _target(a).backend)
+    if args.json:
+        _json(out, answer)
+    else:
+        waits.report(out, answer)
+    return OK
 
 
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
@@ -345,6 +364,15 @@ def _parser() -> argparse.ArgumentParser:
     target(sub)
     sub.add_argument("--reason", help="why (kept with the execution)")
     read(sub)
+
+    send = command("send-event", cmd_send_event, "Send an event to an execution: the step waiting for it "
+                                                 "completes with its payload (or it is kept for a wait to come).")
+    callback = command("callback", cmd_callback, "Complete a wait step's callback token: an output, an error "
+                                                 "or a heartbeat.")
+    waits.add_arguments(send, callback)
+    for sub in (send, callback):
+        target(sub)
+        read(sub)
 
     sub = command("local", cmd_local, "Start or stop the local AWS (moto, the tables and queues, the real "
                                       "handlers) as a background dev server for --local.")

@@ -15,7 +15,10 @@ A kind owns, in one class:
 - ``begin``: what happens once the engine has claimed the step: the record
   is IN_PROGRESS at its run_id with its ``input`` resolved, and the kind
   returns the jobs to send (a task: one; a step that only waits: none);
-- ``token``: the dispatch token its jobs go to (None when it sends none).
+- ``token``: the dispatch token its jobs go to (None when it sends none);
+- ``expire`` (optional): what the step's deadline passing means; by default
+  a failed attempt (``TimeoutError``), and a kind that arms deadlines of its
+  own (``wait.py``: a time, a heartbeat) says which one came.
 
 The engine owns everything common to every kind and a kind never redoes it:
 readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from .txn import Txn
 
 #: Modules that define a kind and register it when imported.
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = ("runfox_core.engine.wait",)
 
 
 @dataclass
@@ -78,6 +81,18 @@ class StepKind:
         assert record.inputs is not None
         txn.unsent_add[p.id] = [record.run_id, now]  # until the runner confirms the send
         return [job(txn, p, record.run_id, record.inputs)]
+
+    def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> Any:
+        """The step's deadline (``header.deadlines``) passed while it was in progress at ``record.run_id``.
+
+        Optional for a kind: by default the attempt failed (``TimeoutError``). A kind that arms
+        deadlines of its own (a wait for a time, a heartbeat) decides what each one means.
+        """
+        from . import transitions  # transitions imports this module
+
+        timeout = p.timeout_seconds or 0.0
+        return transitions.fail_attempt(txn, p.id, {"type": "TimeoutError",
+                                                    "message": f"no result within timeout_seconds={timeout:g}"}, now)
 
 
 def job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:

@@ -39,7 +39,7 @@ from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, S
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import kinds
-from .records import StepRecord, bounded_error
+from .records import ExecutionHeader, StepRecord, bounded_error
 from .txn import Txn, encode_inputs
 
 log = logging.getLogger("runfox_core")
@@ -93,9 +93,8 @@ def _expire(txn: Txn, due: list[str], now: float) -> None:
             return
         rec = txn.step(sid)
         if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
-            timeout = txn.plan.steps[sid].timeout_seconds
-            fail_attempt(txn, sid, {"type": "TimeoutError",
-                                    "message": f"no result within timeout_seconds={timeout:g}"}, now)
+            p = txn.plan.steps[sid]
+            kinds.get(p.kind).expire(txn, p, rec, now)  # a task's attempt failed; a kind's timer may mean more
         else:
             txn.header.deadlines.pop(sid, None)
 
@@ -151,6 +150,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     txn.prefetch(want_steps, state_keys)
     jobs: list[DispatchJob] = []
     total = 0
+    claimed = False
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
@@ -171,7 +171,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
         jobs.extend(kinds.get(p.kind).begin(txn, p, record, now))
-    if jobs and txn.header.status == WorkflowStatus.PENDING:
+        claimed = True
+    if claimed and txn.header.status == WorkflowStatus.PENDING:  # a kind that sends no job started too
         txn.header.status = WorkflowStatus.IN_PROGRESS
     return jobs
 
@@ -194,9 +195,14 @@ def _explain(txn: Txn, exc: expressions.ExpressionError) -> str:
 
 def idle_result(txn: Txn) -> Pending:
     """Nothing to dispatch now: say when to look again, if a timer is set."""
-    times = [nb for nb in txn.header.ready.values() if nb > 0]
-    times += [deadline for _, deadline in txn.header.deadlines.values()]
-    return Pending(wake_at=min(times) if times else None)
+    return Pending(wake_at=next_timer(txn.header))
+
+
+def next_timer(header: ExecutionHeader) -> float | None:
+    """The earliest time (epoch s) the execution has something to do: a retry's backoff or a deadline."""
+    times = [nb for nb in header.ready.values() if nb > 0]
+    times += [deadline for _, deadline in header.deadlines.values()]
+    return min(times) if times else None
 
 
 # ------------------------------------------------------------------ results

@@ -111,7 +111,7 @@ class Txn:
         return self._steps[sid]
 
     def _default(self, sid: str) -> StepRecord:
-        return StepRecord(step_id=sid, token=self.plan.steps[sid].token)
+        return default_record(self.plan, sid)
 
     def state(self, keys: Iterable[str] | None) -> dict[str, Any]:
         """State entries ``keys`` (all when None), including this Txn's merges."""
@@ -170,6 +170,13 @@ class Txn:
         # Keep only what this commit wrote (what the next transition most likely reads):
         # carrying every record ever seen would make each transaction O(steps).
         return Snapshot(header, dict(self.changed_steps), dict(self.changed_state), False)
+
+
+def default_record(plan: Plan, sid: str) -> StepRecord:
+    """The record of ``sid`` when none is stored: a step never run (READY at run 0), or a kind's
+    own record not written yet (``engine/wait.py``; no dispatch token)."""
+    p = plan.steps.get(sid)
+    return StepRecord(step_id=sid, token=p.token if p is not None else "")
 
 
 class _Missing:

@@ -149,7 +149,7 @@ def test_wake_deadline_and_worker_results_go_to_the_results_queue(aws: AwsKit) -
     r.submit_work_result(StepResult(KEY, "b", 1, output=["not", "a", "dict"]))
     assert [p.get("DelaySeconds") for _, p in calls] == [13, None, 900, None, None]
     bodies = [json.loads(p["MessageBody"]) for _, p in calls]
-    assert bodies[0] == messages.wake_message(KEY)
+    assert bodies[0] == messages.wake_message(KEY, NOW + 12.2)
     assert bodies[2] == messages.deadline_message(KEY, "a", 2, NOW + 5000)
     assert bodies[3] == {"kind": "result", "execution": KEY, "step": "a", "run_id": 1, "output": {"y": 1}}
     assert bodies[4]["error"]["type"] == "PayloadError"

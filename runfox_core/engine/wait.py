@@ -1,0 +1,525 @@
+"""wait.py -- the ``wait`` step kind: pause for an event, a callback or a time, at no cost while waiting.
+
+A wait step sends no job. Once the engine claims it, it is IN_PROGRESS and
+waits for one of:
+
+- ``{event: NAME, match?, timeout_seconds?, heartbeat_seconds?}``: an event
+  of that name sent with ``send_event``; ``match`` (JSON Logic over
+  ``event`` and the usual ``input``/``steps``/``state``) must hold for it.
+  The event's payload becomes the step's output.
+- ``{callback: true, timeout_seconds?, heartbeat_seconds?}``: its callback
+  token (shown by ``describe``; an event wait with ``heartbeat_seconds`` has
+  one too, for its heartbeats) completed by a worker anywhere with an
+  output, an error or a heartbeat.
+- ``{seconds: N}`` or ``{until: <ISO 8601 text or JSON Logic yielding it>}``:
+  a time, at most ``MAX_WAIT_SECONDS`` (a year) ahead. Its output is ``{}``.
+
+Timers are the engine's step deadlines (``header.deadlines``): a time wait
+sets its deadline to its time and succeeds when it expires (``expire``); an
+event or callback wait sets the earlier of its timeout and its next
+heartbeat, and fails the attempt when it expires (``TimeoutError`` or
+``HeartbeatTimeoutError``), so ``max_attempts``, ``retry`` and branches work
+as for any failure. Nothing polls: a backend wakes the execution at its next
+deadline (``Pending.wake_at``; on AWS a delayed wake message re-armed every
+15 minutes, ``driver.py``).
+
+What a wait keeps lives in records of its own beside the step records, in a
+reserved namespace no step id can take (step ids never contain ``~``):
+
+- ``~wait~<step>``: the current wait's run, callback nonce, timeout and
+  next heartbeat; written when a callback wait (or one with
+  ``heartbeat_seconds``) begins, fenced by run_id. A plain event wait has
+  none: it needs no token, and costs no write.
+- ``~event~<event_id>``: what became of an event (delivered to a step and
+  run, or kept), so the same event_id twice changes nothing the second time.
+- ``~mailbox~<name>``: events that arrived before any step waited for them,
+  oldest first, consumed by the first wait for that name that begins and
+  matches. Bounded: at most ``MAX_PAYLOAD_BYTES`` of JSON per name.
+
+Known limits: one event completes one step (the first waiting step in spec
+order whose ``match`` holds); an early event is kept only while some step
+that waits for its name has not begun yet; a mailbox past its size refuses
+further early events with a clear error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .. import expressions
+from ..errors import PayloadError, Problem, RunfoxError
+from ..expressions import References
+from ..payloads import MAX_PAYLOAD_BYTES, check_payload, encode_json
+from ..spec import _is_upstream  # the spec's one DAG walk (a kind's block is checked as the spec's own fields)
+from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus
+from . import kinds, transitions
+from .records import StepRecord
+
+if TYPE_CHECKING:
+    from ..results import DispatchJob
+    from ..spec import StepPlan
+    from .txn import Txn
+
+MAX_WAIT_SECONDS = 366 * 86400  # a year (a leap year included): the longest wait, timeout or heartbeat
+CLOCK_SLACK_SECONDS = 0.001  # a deadline this close counts as reached
+MAX_EVENT_ID_CHARS = 128
+EVENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_EVENT_ID_CHARS - 1}}}")
+EVENT_KEYS = ("event", "match", "timeout_seconds", "heartbeat_seconds")
+CALLBACK_KEYS = ("callback", "timeout_seconds", "heartbeat_seconds")
+TIME_KEYS = ("seconds", "until")
+
+# Reserved record ids (never a step id: those are letters, digits, '_' and '-').
+WAIT_RECORD = "~wait~"
+EVENT_RECORD = "~event~"
+MAILBOX_RECORD = "~mailbox~"
+
+DELIVERED = "delivered"  # an event's disposition: completed a waiting step
+KEPT = "kept"  # arrived before its wait began; consumed when it does
+
+
+class EventRefusedError(RunfoxError, ValueError):
+    """Raised when an event or a callback cannot be accepted (nobody waits for it, it does not
+    match, the token is stale or forged, the payload is not a JSON object); nothing changed.
+    ``field`` names what was wrong."""
+
+    def __init__(self, message: str, field: str | None = None, execution: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.execution = execution  # set when the token named an execution that exists
+
+
+@dataclass(frozen=True)
+class WaitConfig:
+    """A wait step's compiled block: exactly one of ``event``, ``callback``, ``seconds``, ``until``."""
+
+    event: str | None = None
+    callback: bool = False
+    match: Any = None
+    timeout_seconds: float | None = None
+    heartbeat_seconds: float | None = None
+    seconds: float | None = None
+    until: Any = None
+
+    @property
+    def timed(self) -> bool:
+        """A wait for a time (``seconds``/``until``), not for an event or a callback."""
+        return self.seconds is not None or self.until is not None
+
+
+@dataclass(frozen=True)
+class EventReceipt:
+    """What ``send_event`` did: ``delivered`` to ``step`` at ``run_id``, or ``kept`` for a wait to come.
+    ``duplicate``: this event_id was seen before, and nothing changed this time."""
+
+    event_id: str
+    name: str
+    disposition: str
+    step: str | None = None
+    run_id: int | None = None
+    duplicate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "event": self.name, "disposition": self.disposition,
+                "step": self.step, "run_id": self.run_id, "duplicate": self.duplicate}
+
+
+# ---------------------------------------------------------------- the kind
+
+
+class WaitKind(kinds.StepKind):
+    """A step that waits for an event, a callback or a time (see the module docstring)."""
+
+    name = "wait"
+    key = "wait"
+
+    def compile(self, sid: str, block: Any, ctx: kinds.CompileContext,
+                problems: list[Problem]) -> tuple[Any, References]:
+        return _compile(sid, block, ctx, problems)
+
+    def token(self, sid: str, fn: str | None, config: Any) -> str | None:
+        return None  # sends no job
+
+    def begin(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> list[DispatchJob]:
+        config: WaitConfig = p.config
+        if config.timed:
+            at, error = _time_of(txn, p, now)
+            if error is not None:
+                transitions.finish_attempt(txn, p.id, None, error, now)
+            elif at <= now:
+                transitions.finish_attempt(txn, p.id, {}, None, now)
+            else:
+                _arm(txn, p, record.run_id, at)
+            return []
+        timeout_at = now + config.timeout_seconds if config.timeout_seconds is not None else None
+        heartbeat_at = now + config.heartbeat_seconds if config.heartbeat_seconds is not None else None
+        if config.callback or heartbeat_at is not None:  # a token to hand out (a plain event wait needs none)
+            txn.put_step(_wait_record(p.id, record.run_id, {
+                "nonce": secrets.token_urlsafe(16), "since": now, "timeout_at": timeout_at,
+                "heartbeat_at": heartbeat_at}))
+        _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
+        if config.event is not None:
+            _consume_kept(txn, p, record.run_id, now)
+        return []
+
+    def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> Any:
+        config: WaitConfig = p.config
+        due = now + CLOCK_SLACK_SECONDS  # times rebuilt from the stored start may differ in the last microsecond
+        if config.timed and p.timeout_seconds is None:
+            return transitions.finish_attempt(txn, p.id, {}, None, now)  # the time came
+        if config.timed:
+            at, _ = _time_of(txn, p, now, start=_started(record))
+            if at <= due:
+                return transitions.finish_attempt(txn, p.id, {}, None, now)
+            return super().expire(txn, p, record, now)
+        started = _started(record)
+        timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
+        heartbeat_at = None
+        if config.heartbeat_seconds is not None:  # pushed on by each heartbeat, in the wait's record
+            wait = _read(txn, [wait_record_id(p.id)]).get(wait_record_id(p.id))
+            data = wait.output if wait is not None and wait.run_id == record.run_id and wait.output else {}
+            heartbeat_at = data.get("heartbeat_at", started + config.heartbeat_seconds)
+        if heartbeat_at is not None and heartbeat_at <= due and (timeout_at is None or heartbeat_at < timeout_at):
+            error = {"type": "HeartbeatTimeoutError",
+                     "message": f"no heartbeat within heartbeat_seconds={config.heartbeat_seconds:g}"}
+        elif timeout_at is not None and timeout_at <= due:
+            waited = f"event {config.event!r}" if config.event else "its callback"
+            error = {"type": "TimeoutError", "message": f"no {waited} within timeout_seconds={config.timeout_seconds:g}"}
+        else:
+            return super().expire(txn, p, record, now)  # the step's own timeout_seconds came first
+        return transitions.finish_attempt(txn, p.id, None, error, now)
+
+
+def _started(record: StepRecord) -> float:
+    return datetime.fromisoformat(record.start_time).timestamp() if record.start_time else 0.0
+
+
+def _arm(txn: Txn, p: StepPlan, run_id: int, *times: float) -> None:
+    """Set the step's deadline to the earliest of ``times`` and any deadline the engine set at claim."""
+    current = txn.header.deadlines.get(p.id)
+    candidates = [*times, *([current[1]] if current and int(current[0]) == run_id else [])]
+    if candidates:
+        txn.header.deadlines[p.id] = [run_id, min(candidates)]
+
+
+def _time_of(txn: Txn, p: StepPlan, now: float, start: float | None = None) -> tuple[float, dict[str, str] | None]:
+    """When a time wait ends (epoch s), or the error that fails its attempt."""
+    config: WaitConfig = p.config
+    if config.seconds is not None:
+        return (start if start is not None else now) + config.seconds, None
+    try:
+        value = expressions.resolve(config.until, txn.context(p.kind_refs))
+    except Exception as exc:  # noqa: BLE001 -- a missing path or an operator that raised fails the attempt
+        return now, {"type": "InputError", "message": f"step {p.id!r}, "
+                                                      f"{expressions.describe_failure('wait.until', config.until, exc)}"}
+    at, problem = parse_time(value)
+    if problem is None and at - now > MAX_WAIT_SECONDS:
+        problem = f"is {at - now:,.0f} s away; a wait lasts at most {MAX_WAIT_SECONDS:,} s (a year)"
+    if problem is not None:
+        return now, {"type": "InputError", "message": f"step {p.id!r}, wait.until {problem}"}
+    return at, None
+
+
+def parse_time(value: Any) -> tuple[float, str | None]:
+    """Epoch seconds of ISO 8601 text (no offset: UTC), or (0, what is wrong with it)."""
+    if not isinstance(value, str):
+        return 0.0, f"must be ISO 8601 text, got {type(value).__name__} {str(value)[:60]!r}"
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return 0.0, f"{value[:60]!r} is not an ISO 8601 time (e.g. 2027-01-31T09:00:00Z)"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp(), None
+
+
+# ------------------------------------------------------------- compiling
+
+
+def _compile(sid: str, block: Any, ctx: kinds.CompileContext, problems: list[Problem]) -> tuple[Any, References]:
+    def problem(message: str, field: str = "wait") -> None:
+        problems.append(Problem(message, step=sid, field=field))
+
+    if not isinstance(block, dict):
+        problem("must be a mapping with one of event, callback, seconds or until")
+        return None, References()
+    modes = [k for k in ("event", "callback", "seconds", "until") if k in block]
+    if len(modes) != 1:
+        problem(f"needs exactly one of event, callback, seconds or until; got {', '.join(modes) or 'none'}")
+        return None, References()
+    allowed = EVENT_KEYS if modes == ["event"] else CALLBACK_KEYS if modes == ["callback"] else (modes[0],)
+    for k in block:
+        if k not in allowed:
+            problem(f"unknown key {k!r} for a wait on {modes[0]} (allowed: {', '.join(allowed)})", f"wait.{k}")
+    refs = References()
+    durations: dict[str, float | None] = {}
+    for name in ("timeout_seconds", "heartbeat_seconds", "seconds"):
+        value = block.get(name)
+        if value is None or name not in allowed:
+            durations[name] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not 0 < value <= MAX_WAIT_SECONDS:
+            problem(f"must be a number of seconds in (0, {MAX_WAIT_SECONDS}] (a year), got {value!r}", f"wait.{name}")
+        durations[name] = float(value)
+    event = block.get("event")
+    if "event" in block and not expressions.is_identifier(event):
+        problem(f"event {event!r} must be a name of 1-64 letters, digits, '_' or '-'", "wait.event")
+    if "callback" in block and block["callback"] is not True:
+        problem(f"callback must be true, got {block['callback']!r}", "wait.callback")
+    match = block.get("match")
+    if match is not None and "match" in allowed:
+        _expression(sid, "match", match, ctx, problems, refs, strict=True, extra_root="event")
+    until = block.get("until")
+    if until is not None:
+        if isinstance(until, str):
+            _, bad = parse_time(until)
+            if bad:
+                problem(bad, "wait.until")
+        elif isinstance(until, dict) and expressions.is_operation(until):
+            _expression(sid, "until", until, ctx, problems, refs, strict=True)
+        else:
+            problem("must be ISO 8601 text or a JSON Logic expression yielding it", "wait.until")
+    config = WaitConfig(event=event if isinstance(event, str) else None, callback=block.get("callback") is True,
+                        match=match, timeout_seconds=durations["timeout_seconds"],
+                        heartbeat_seconds=durations["heartbeat_seconds"], seconds=durations["seconds"], until=until)
+    return config, refs
+
+
+def _expression(sid: str, name: str, value: Any, ctx: kinds.CompileContext, problems: list[Problem],
+                refs: References, strict: bool, extra_root: str | None = None) -> None:
+    field = f"wait.{name}"
+    for msg in expressions.check(value, field, strict):
+        problems.append(Problem(msg, step=sid, field=field))
+    found = expressions.references(value)
+    for root in sorted(found.unknown_roots - {extra_root}):
+        problems.append(Problem(f"reads {root!r}: paths must start with "
+                                f"{'event., ' if extra_root else ''}input., steps. or state.", step=sid, field=field))
+    for ref in sorted(found.steps):
+        if ref not in ctx.known:
+            problems.append(Problem(f"references unknown step {ref!r}", step=sid, field=field))
+        elif ctx.acyclic and not _is_upstream(ref, sid, ctx.deps):
+            problems.append(Problem(f"reads steps.{ref} but {ref!r} is not upstream: add it to depends_on",
+                                    step=sid, field=field))
+    found.unknown_roots.clear()
+    ctx.readers.append((found, sid, field, field))
+    refs.merge(found)
+
+
+# ---------------------------------------------------------- reserved records
+
+
+def wait_record_id(sid: str) -> str:
+    return f"{WAIT_RECORD}{sid}"
+
+
+def _wait_record(sid: str, run_id: int, data: dict[str, Any]) -> StepRecord:
+    return StepRecord(step_id=wait_record_id(sid), token="", status=StepStatus.IN_PROGRESS, run_id=run_id,
+                      output=data)
+
+
+def _read(txn: Txn, ids: list[str]) -> dict[str, StepRecord]:
+    """Reserved records ``ids`` that exist, as this transaction sees them (read with the step
+    records when not known yet). They are written only in commits, which bump the header
+    version, so a transition built on them commits only if none changed since it read them."""
+    txn.prefetch(ids, [])
+    return {i: rec for i in ids if (rec := txn.step(i)).output is not None}
+
+
+def _data_record(rid: str, data: dict[str, Any]) -> StepRecord:
+    return StepRecord(step_id=rid, token="", status=StepStatus.COMPLETE, output=data)
+
+
+def _matches(txn: Txn, p: StepPlan, payload: dict[str, Any]) -> bool:
+    """Whether ``payload`` satisfies the step's ``match`` (no match: any payload). Raises what the
+    expression raised (a missing path reads as null)."""
+    config: WaitConfig = p.config
+    if config.match is None:
+        return True
+    context = {**txn.context(p.kind_refs), "event": payload}
+    return expressions.condition_holds(config.match, context, [])
+
+
+def _consume_kept(txn: Txn, p: StepPlan, run_id: int, now: float) -> None:
+    """A wait for an event begins: the oldest kept event of its name that matches completes it."""
+    config: WaitConfig = p.config
+    rid = f"{MAILBOX_RECORD}{config.event}"
+    mailbox = _read(txn, [rid]).get(rid)
+    kept = list((mailbox.output or {}).get("events", [])) if mailbox is not None else []
+    for i, (event_id, payload) in enumerate(kept):
+        try:
+            if not _matches(txn, p, payload):
+                continue
+        except Exception:  # noqa: BLE001 -- an event the match cannot judge stays kept
+            continue
+        txn.put_step(_data_record(rid, {"events": kept[:i] + kept[i + 1:]}))
+        txn.put_step(_data_record(f"{EVENT_RECORD}{event_id}", {
+            "name": config.event, "disposition": DELIVERED, "step": p.id, "run_id": run_id}))
+        transitions.finish_attempt(txn, p.id, payload, None, now)
+        return
+
+
+# ------------------------------------------------------------ transitions
+
+
+def check_event(name: Any, payload: Any, event_id: Any) -> None:
+    """Raise ``EventRefusedError`` naming the field unless the event is well formed."""
+    if not expressions.is_identifier(name):
+        raise EventRefusedError(f"event name {str(name)[:80]!r} must be 1-64 letters, digits, '_' or '-'", "name")
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+        raise EventRefusedError(f"event_id {str(event_id)[:80]!r} must be 1-{MAX_EVENT_ID_CHARS} letters, digits, "
+                                "'_', '.', ':' or '-', starting with a letter or digit", "event_id")
+    try:
+        check_payload(payload, f"event {name!r} payload")
+    except PayloadError as exc:
+        raise EventRefusedError(str(exc), "payload") from None
+
+
+def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: float) -> tuple[bool, EventReceipt]:
+    """Complete the first waiting step whose wait is for ``name`` and matches, or keep the event
+    for a wait to come; refuse it (``EventRefusedError``, nothing changed) when no step can take it."""
+    h = txn.header
+    if h.status in TERMINAL_WORKFLOW_STATUSES:
+        raise EventRefusedError(f"execution {txn.key} has ended ({h.status}); no step waits for event {name!r}",
+                                "execution")
+    seen = _read(txn, [f"{EVENT_RECORD}{event_id}"]).get(f"{EVENT_RECORD}{event_id}")
+    if seen is not None and seen.output:
+        if seen.output.get("name") != name:
+            raise EventRefusedError(f"event_id {event_id!r} was already used for event {seen.output.get('name')!r}",
+                                    "event_id")
+        return False, EventReceipt(event_id, name, seen.output["disposition"], seen.output.get("step"),
+                                   seen.output.get("run_id"), duplicate=True)
+    waiting = [p for p in txn.plan.steps.values() if p.kind == WaitKind.name and p.config.event == name]
+    if not waiting:
+        names = sorted({p.config.event for p in txn.plan.steps.values() if p.kind == WaitKind.name and p.config.event})
+        raise EventRefusedError(f"no step of execution {txn.key} waits for event {name!r} "
+                                f"(events waited for: {', '.join(names) or 'none'})", "name")
+    txn.prefetch([p.id for p in waiting], [])
+    unmatched: list[str] = []
+    to_come = False
+    for p in waiting:
+        rec = txn.step(p.id)
+        if rec.status in (StepStatus.READY, StepStatus.RETRY):
+            to_come = True
+            continue
+        if rec.status != StepStatus.IN_PROGRESS:
+            continue
+        try:
+            holds = _matches(txn, p, payload)
+        except Exception as exc:  # noqa: BLE001 -- whatever an operator raised refuses the event
+            raise EventRefusedError(f"step {p.id!r}, {expressions.describe_failure('wait.match', p.config.match, exc)}",
+                                    "payload") from None
+        if not holds:
+            unmatched.append(p.id)
+            continue
+        txn.put_step(_data_record(f"{EVENT_RECORD}{event_id}",
+                                  {"name": name, "disposition": DELIVERED, "step": p.id, "run_id": rec.run_id}))
+        transitions.finish_attempt(txn, p.id, payload, None, now)
+        h.updated_at = transitions.iso(now)
+        return True, EventReceipt(event_id, name, DELIVERED, p.id, rec.run_id)
+    if not to_come:
+        why = (f"step {', '.join(repr(s) for s in unmatched)} waits for it but its match does not hold"
+               if unmatched else f"every step that waits for it ({', '.join(p.id for p in waiting)}) has finished")
+        raise EventRefusedError(f"event {name!r} refused: {why}", "payload" if unmatched else "name")
+    return True, _keep(txn, name, payload, event_id, now)
+
+
+def _keep(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: float) -> EventReceipt:
+    rid = f"{MAILBOX_RECORD}{name}"
+    mailbox = _read(txn, [rid]).get(rid)
+    kept = [*((mailbox.output or {}).get("events", []) if mailbox is not None else []), [event_id, payload]]
+    size = len(encode_json(kept).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise EventRefusedError(f"event {name!r} arrived before any step waits for it, and the events kept for "
+                                f"it would take {size:,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}", "payload")
+    txn.put_step(_data_record(rid, {"events": kept}))
+    txn.put_step(_data_record(f"{EVENT_RECORD}{event_id}", {"name": name, "disposition": KEPT}))
+    txn.header.updated_at = transitions.iso(now)
+    return EventReceipt(event_id, name, KEPT)
+
+
+# --------------------------------------------------------------- callbacks
+
+
+def callback_token(key: str, sid: str, run_id: int, nonce: str) -> str:
+    """The opaque token that completes step ``sid`` at ``run_id`` of execution ``key``."""
+    raw = "\n".join((key, sid, str(run_id), nonce)).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_token(token: Any) -> tuple[str, str, int, str]:
+    """(execution, step, run_id, nonce) of a callback token; ``EventRefusedError`` if it is not one."""
+    bad = EventRefusedError("not a callback token (copy it whole from describe or the step's history)", "token")
+    if not isinstance(token, str) or not 0 < len(token) <= 1024:
+        raise bad
+    try:
+        parts = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("\n")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad from None
+    if len(parts) != 4 or not parts[2].isdigit() or not expressions.is_identifier(parts[1]):
+        raise bad
+    return parts[0], parts[1], int(parts[2]), parts[3]
+
+
+def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: dict[str, Any] | None,
+             heartbeat: bool, now: float) -> tuple[bool, Any]:
+    """Apply a callback: a heartbeat pushes the heartbeat deadline on; an output or an error ends
+    the attempt like a task's result. A token for a wait that is over is refused."""
+    h = txn.header
+    p = txn.plan.steps.get(sid)
+    if p is None or p.kind != WaitKind.name or p.config.timed:
+        raise EventRefusedError(f"step {sid!r} of execution {txn.key} is not a wait for an event or callback", "token")
+    if h.status in TERMINAL_WORKFLOW_STATUSES:
+        raise EventRefusedError(f"execution {txn.key} has ended ({h.status}); step {sid!r} waits no more", "token")
+    rec = txn.step(sid)
+    wait = _read(txn, [wait_record_id(sid)]).get(wait_record_id(sid))
+    if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or wait is None or wait.run_id != run_id \
+            or not wait.output or not secrets.compare_digest(str(wait.output.get("nonce")), nonce):
+        raise EventRefusedError(f"the token is for step {sid!r} run {run_id}, which is not waiting any more "
+                                f"(it is {rec.status} at run {rec.run_id})", "token", txn.key)
+    h.updated_at = transitions.iso(now)
+    if heartbeat:
+        if p.config.heartbeat_seconds is None:
+            return False, None  # nothing to push on; a heartbeat is harmless
+        beat = now + p.config.heartbeat_seconds
+        txn.put_step(wait.evolve(output={**wait.output, "heartbeat_at": beat}))
+        timeout_at = wait.output.get("timeout_at")
+        h.deadlines.pop(sid, None)
+        _arm(txn, p, run_id, beat, *([timeout_at] if timeout_at is not None else []))
+        return True, None
+    if error is not None:
+        return True, transitions.finish_attempt(txn, sid, None, error, now)
+    if not isinstance(output, dict):
+        raise EventRefusedError(f"a callback's output must be a JSON object, got {type(output).__name__}", "output")
+    return True, transitions.finish_attempt(txn, sid, output, None, now)
+
+
+def waiting_callbacks(key: str, stored: dict[str, StepRecord]) -> dict[str, dict[str, Any]]:
+    """Per waiting step, its callback token and timers, from every stored record of ``key``
+    (for ``describe``): only waits whose step is still in progress at the wait's run."""
+    out: dict[str, dict[str, Any]] = {}
+    for rid, wait in stored.items():
+        if not rid.startswith(WAIT_RECORD) or not wait.output:
+            continue
+        sid = rid[len(WAIT_RECORD):]
+        rec = stored.get(sid)
+        if rec is None or rec.status != StepStatus.IN_PROGRESS or rec.run_id != wait.run_id:
+            continue
+        data = wait.output
+        out[sid] = {"token": callback_token(key, sid, wait.run_id, str(data.get("nonce"))), "run_id": wait.run_id,
+                    "timeout_at": _iso_or_none(data.get("timeout_at")),
+                    "heartbeat_at": _iso_or_none(data.get("heartbeat_at"))}
+    return out
+
+
+def _iso_or_none(ts: Any) -> str | None:
+    return transitions.iso(ts) if ts is not None else None
+
+
+WAIT = kinds.register(WaitKind())

@@ -1,0 +1,42 @@
+"""The records a step kind keeps beside the step records (engine/wait.py: ``~wait~``, ``~event~``,
+``~mailbox~`` ids, which no step id can take) round-trip on every store with the Store's own primitives."""
+
+from __future__ import annotations
+
+from test_store_contract import commit_on, definition, header, record, store  # noqa: F401 -- the fixture
+
+from runfox_core.backend.store import Store
+from runfox_core.engine.records import StepRecord
+from runfox_core.engine.wait import EVENT_RECORD, MAILBOX_RECORD, MAX_EVENT_ID_CHARS, wait_record_id
+from runfox_core.status import StepStatus
+
+LONGEST_EVENT_ID = "e" + ":.-_" * ((MAX_EVENT_ID_CHARS - 1) // 4) + "9" * ((MAX_EVENT_ID_CHARS - 1) % 4)
+
+
+def kept(rid: str, data: dict) -> StepRecord:
+    return StepRecord(step_id=rid, token="", status=StepStatus.COMPLETE, output=data)
+
+
+def test_a_kinds_records_are_stored_read_by_id_and_listed_with_the_steps(store: Store) -> None:  # noqa: F811
+    # Given an execution with a step record
+    d = definition()
+    store.create(d, header())
+    commit_on(store, d.key, steps={"a": record("a")})
+    # When records under reserved ids (the longest event id included) are committed with it
+    ids = [wait_record_id("a"), f"{EVENT_RECORD}{LONGEST_EVENT_ID}", f"{MAILBOX_RECORD}approved"]
+    assert len(LONGEST_EVENT_ID) == MAX_EVENT_ID_CHARS
+    records = {rid: kept(rid, {"n": i, "payload": {"deep": [1, {"x": None}]}}) for i, rid in enumerate(ids)}
+    commit_on(store, d.key, steps=records)
+    # Then each reads back by its id, alone or with step ids, and a listing of all records holds them
+    assert store.load_steps(d.key, ids) == records
+    assert store.load_steps(d.key, ["a", ids[1], f"{EVENT_RECORD}never-sent"]).keys() == {"a", ids[1]}
+    assert set(store.load_steps(d.key, None)) == {"a", *ids}
+
+
+def test_a_kinds_record_is_replaced_whole_by_a_later_commit(store: Store) -> None:  # noqa: F811
+    d = definition()
+    store.create(d, header())
+    rid = f"{MAILBOX_RECORD}approved"
+    commit_on(store, d.key, steps={rid: kept(rid, {"events": [["e1", {"a": 1}], ["e2", {}]]})})
+    commit_on(store, d.key, steps={rid: kept(rid, {"events": [["e2", {}]]})})
+    assert store.load_steps(d.key, [rid])[rid].output == {"events": [["e2", {}]]}

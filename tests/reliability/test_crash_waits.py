@@ -1,0 +1,99 @@
+"""Crash anywhere, with waits: every AWS call of a run with an event, a callback (heartbeat, then
+output) and a timer, made to fail in turn, ends like the clean run.
+
+The event and the callback come through the advance Lambda from a caller that retries a failed
+invocation with the same request, as a client SDK would: a retried event is a duplicate (same
+event_id) that re-drives the execution, a retried callback whose first try committed is refused as
+stale after re-driving it. Everything else is the system's own recovery (``fault_kit``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fault_kit import CallTap, InjectedCrash, only_ops_of, operations, start, tapped
+
+from local.cloud import LocalCloud
+from local.event_source import EventSourceDriver
+from local.lambda_runtime import invoke
+from runfox_core import operations as ops
+from runfox_core.aws import config
+from runfox_core.aws.factory import get_backend
+from runfox_core.status import TERMINAL_WORKFLOW_STATUSES, StepStatus
+from runfox_core.workflow import Workflow
+from tests.aws.no_wedge_kit import Ending
+
+SPEC: dict[str, Any] = {
+    "steps": [
+        {"id": "seed", "fn": "increment", "input": {"value": {"var": "input.start"}}},
+        {"id": "approval", "depends_on": ["seed"], "wait": {"event": "approved", "timeout_seconds": 600}},
+        {"id": "signed", "depends_on": ["approval"], "wait": {"callback": True, "heartbeat_seconds": 600}},
+        {"id": "cool_off", "depends_on": ["signed"], "wait": {"seconds": 1}},
+        {"id": "last", "fn": "increment", "depends_on": ["cool_off"],
+         "input": {"value": {"var": "steps.seed.output.incremented"}}},
+    ],
+    "outputs": {"value": {"var": "steps.last.output.incremented"}, "by": {"var": "steps.approval.output.by"},
+                "signed": {"var": "steps.signed.output.signed"}},
+}
+EXECUTORS = only_ops_of({"steps": [s for s in SPEC["steps"] if "fn" in s]})
+RETRIES = 20
+
+
+@pytest.fixture(autouse=True)
+def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
+
+
+def ask(tap: CallTap, payload: dict[str, Any]) -> None:
+    """Invoke the advance Lambda with ``payload`` until an invocation returns (a refusal counts)."""
+    for _ in range(RETRIES):
+        try:
+            with tap.handler_span():
+                invoke(config.ADVANCE_HANDLER, payload)
+            return
+        except InjectedCrash:
+            continue
+    raise AssertionError("the advance Lambda never answered")
+
+
+def run(tap: CallTap, name: str) -> Ending:
+    with (pytest.MonkeyPatch.context() as monkeypatch,
+          LocalCloud(EXECUTORS, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
+        key = start(tap, name, SPEC)
+        backend = get_backend()
+        wf = Workflow(key, backend)
+        driver = EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=0)
+
+        def until(step: str) -> None:
+            driver.run(lambda: wf.status in TERMINAL_WORKFLOW_STATUSES
+                       or ops.describe(backend, key).step_statuses[step] == StepStatus.IN_PROGRESS, timeout=60)
+
+        until("approval")
+        ask(tap, {"execution": key, "action": "send_event", "event": "approved", "payload": {"by": "ann"},
+                  "event_id": "approval-1"})
+        until("signed")
+        token = ops.describe(backend, key).waiting["signed"]["token"]
+        ask(tap, {"action": "callback", "token": token, "heartbeat": True})
+        ask(tap, {"action": "callback", "token": token, "output": {"signed": True}})
+        driver.run(lambda: wf.status in TERMINAL_WORKFLOW_STATUSES, timeout=60)
+        records = backend.load_steps(key)
+        return Ending(str(wf.status), wf.outcome, {sid: r.run_id for sid, r in records.items()}, wf.state)
+
+
+def test_a_crash_at_any_aws_call_of_a_run_with_waits_ends_like_the_clean_run() -> None:
+    clean_tap = CallTap()
+    clean = run(clean_tap, "waits-clean")
+    assert clean.status == "complete" and clean.outcome == {"value": 4, "by": "ann", "signed": True}
+    total = len(clean_tap.calls)
+    broken = []
+    for k in range(1, total + 1):
+        tap = CallTap(fail_at=k)
+        ending = run(tap, f"waits-crash-{k}")
+        assert tap.fired is not None, f"call {k} was never made"
+        if ending != clean:
+            broken.append((k, clean_tap.calls[k - 1], ending))
+    print(f"\ncrash-anywhere with waits: {total} AWS calls in the clean run "
+          f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
+          f"{total - len(broken)}/{total} crash runs ended exactly like the clean run")
+    assert broken == []

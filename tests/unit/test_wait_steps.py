@@ -1,0 +1,314 @@
+"""Wait steps (engine/wait.py): events, callbacks and times, on every store (memory, SQLite, DynamoDB on moto)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import runfox_core as rfx
+from runfox_core import Workflow, operations
+from runfox_core.backend import InMemoryStore, InProcessRunner, SqliteStore
+from runfox_core.engine.wait import EventRefusedError
+from runfox_core.errors import SpecError
+from runfox_core.results import Complete, Pending
+from runfox_core.spec import compile_spec
+from runfox_core.status import StepStatus, WorkflowStatus
+from tests.contract.test_store_contract import dynamodb_store
+from tests.unit.conftest import FakeClock
+
+DAY = 86400.0
+
+
+def echo(token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"doc_id": inputs.get("doc_id", "d1"), "done": token}
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("dynamodb", marks=pytest.mark.aws)])
+def backend(request: pytest.FixtureRequest, tmp_path: Any, clock: FakeClock) -> Iterator[rfx.Backend]:
+    """A backend on each store, with a clock the test moves by hand."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "memory":
+            store: Any = InMemoryStore()
+        elif request.param == "sqlite":
+            store = SqliteStore(str(tmp_path / "runfox.db"))
+        else:
+            store = stack.enter_context(dynamodb_store())
+        yield rfx.Backend(executor=echo, store=store, runner=InProcessRunner(), clock=clock)
+
+
+APPROVAL = {
+    "steps": [
+        {"id": "draft", "fn": "write"},
+        {"id": "approval", "depends_on": ["draft"],
+         "wait": {"event": "approved",
+                  "match": {"==": [{"var": "event.doc_id"}, {"var": "steps.draft.output.doc_id"}]},
+                  "timeout_seconds": 7 * DAY, "heartbeat_seconds": DAY}},
+        {"id": "publish", "fn": "publish", "depends_on": ["approval"]},
+    ],
+    "outputs": {"by": {"var": "steps.approval.output.by"}},
+}
+
+
+def settle(backend: rfx.Backend, key: str) -> Any:
+    """Advance and work every job until the execution ends or only waits; return how it stands."""
+    wf = Workflow(key, backend)
+    while True:
+        advanced = operations.advance(backend, key)
+        backend.worker.run(key)
+        results = backend.gather(key)
+        if not results:
+            return advanced
+        for r in results:
+            wf.on_step_result(r.step, r.output, run_id=r.run_id, error=r.error)
+
+
+def start(backend: rfx.Backend, spec: dict[str, Any] = APPROVAL) -> str:
+    key = operations.start(backend, spec).execution
+    settle(backend, key)
+    return key
+
+
+def send(backend: rfx.Backend, key: str, name: str, payload: Any, event_id: str) -> tuple[dict[str, Any], Any]:
+    """send_event, then run what it made ready: (the event's receipt, how the execution stands)."""
+    receipt = operations.send_event(backend, key, name, payload, event_id).event
+    return receipt, settle(backend, key)
+
+
+def answer(backend: rfx.Backend, token: str, **kwargs: Any) -> Any:
+    operations.complete_callback(backend, token, **kwargs)
+    return settle(backend, key_of(token))
+
+
+def key_of(token: str) -> str:
+    from runfox_core.engine.wait import parse_token
+    return parse_token(token)[0]
+
+
+def statuses(backend: rfx.Backend, key: str) -> dict[str, StepStatus]:
+    return operations.describe(backend, key).step_statuses
+
+
+# ------------------------------------------------------------------ events
+
+
+def test_an_event_sent_while_the_step_waits_becomes_its_output_and_the_run_goes_on(backend):
+    key = start(backend)
+    assert statuses(backend, key)["approval"] == StepStatus.IN_PROGRESS
+    receipt, after = send(backend, key, "approved", {"doc_id": "d1", "by": "ann"}, "evt-1")
+    assert receipt == {"event_id": "evt-1", "event": "approved", "disposition": "delivered",
+                       "step": "approval", "run_id": 0, "duplicate": False}
+    assert after.status == WorkflowStatus.COMPLETE and after.result == Complete({"by": "ann"})
+
+
+def test_an_event_sent_before_the_wait_begins_is_kept_and_consumed_when_it_does(backend):
+    spec = {"steps": [{"id": "first", "wait": {"callback": True}},
+                      {"id": "approval", "depends_on": ["first"], "wait": {"event": "approved"}}],
+            "outputs": {"by": {"var": "steps.approval.output.by"}}}
+    key = start(backend, spec)
+    early, _ = send(backend, key, "approved", {"by": "bob"}, "evt-early")
+    assert early["disposition"] == "kept" and statuses(backend, key)["approval"] == StepStatus.READY
+    token = operations.describe(backend, key).waiting["first"]["token"]
+    assert answer(backend, token, output={}).result == Complete({"by": "bob"})
+
+
+def test_the_same_event_twice_changes_nothing_the_second_time(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}},
+                                    {"id": "b", "depends_on": ["a"], "wait": {"event": "go"}}]})
+    first, _ = send(backend, key, "go", {"n": 1}, "evt-1")
+    again, _ = send(backend, key, "go", {"n": 1}, "evt-1")
+    assert first["step"] == "a" and again == {**first, "duplicate": True}
+    assert statuses(backend, key)["b"] == StepStatus.IN_PROGRESS  # the duplicate did not complete b
+
+
+def test_an_event_after_its_wait_ended_is_refused_and_changes_nothing(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}}, {"id": "b", "fn": "x", "depends_on": ["a"]},
+                                    {"id": "c", "wait": {"event": "stop"}, "depends_on": ["b"]}]})
+    send(backend, key, "go", {}, "evt-1")
+    version = backend.load_header(key).version
+    with pytest.raises(EventRefusedError, match="every step that waits for it \\(a\\) has finished"):
+        operations.send_event(backend, key, "go", {}, "evt-2")
+    assert backend.load_header(key).version == version
+
+
+def test_an_event_nobody_waits_for_is_refused_naming_the_events_waited_for(backend):
+    key = start(backend)
+    with pytest.raises(EventRefusedError, match="no step .* waits for event 'aproved' .*events waited for: approved"):
+        operations.send_event(backend, key, "aproved", {}, "evt-1")
+
+
+def test_an_event_that_does_not_match_is_refused_and_the_step_keeps_waiting(backend):
+    key = start(backend)
+    version = backend.load_header(key).version
+    with pytest.raises(EventRefusedError, match="step 'approval' waits for it but its match does not hold") as info:
+        operations.send_event(backend, key, "approved", {"doc_id": "other"}, "evt-1")
+    assert info.value.field == "payload" and backend.load_header(key).version == version
+    assert send(backend, key, "approved", {"doc_id": "d1", "by": "x"}, "evt-2")[1].status == "complete"
+
+
+@pytest.mark.parametrize(("name", "payload", "event_id", "field"), [
+    ("bad name", {}, "e1", "name"), ("approved", [1], "e1", "payload"), ("approved", {}, "", "event_id"),
+    ("approved", {}, "x" * 200, "event_id")])
+def test_a_malformed_event_is_refused_naming_the_field(backend, name, payload, event_id, field):
+    key = start(backend)
+    with pytest.raises(EventRefusedError) as info:
+        operations.send_event(backend, key, name, payload, event_id)
+    assert info.value.field == field
+
+
+def test_an_event_id_used_for_another_event_is_refused(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}}, {"id": "b", "wait": {"event": "stop"}}]})
+    operations.send_event(backend, key, "go", {}, "evt-1")
+    with pytest.raises(EventRefusedError, match="already used for event 'go'"):
+        operations.send_event(backend, key, "stop", {}, "evt-1")
+
+
+def test_an_event_for_an_ended_execution_is_refused(backend):
+    key = start(backend)
+    operations.cancel(backend, key)
+    with pytest.raises(EventRefusedError, match="has ended \\(cancelled\\)"):
+        operations.send_event(backend, key, "approved", {"doc_id": "d1"}, "evt-1")
+
+
+# -------------------------------------------------------- timeouts, heartbeats
+
+
+def test_no_event_within_timeout_seconds_is_a_failed_attempt(backend, clock):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go", "timeout_seconds": 60}}]})
+    clock.advance(61)
+    result = operations.advance(backend, key)
+    assert result.status == WorkflowStatus.FAILED
+    assert result.result.error.type == "TimeoutError" and "no event 'go' within timeout_seconds=60" in \
+        result.result.error.message
+
+
+def test_a_missed_heartbeat_is_a_failed_attempt_and_a_heartbeat_pushes_it_on(backend, clock):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True, "heartbeat_seconds": 60,
+                                                         "timeout_seconds": 3600}}]})
+    token = operations.describe(backend, key).waiting["a"]["token"]
+    clock.advance(50)
+    operations.complete_callback(backend, token, heartbeat=True)
+    clock.advance(50)  # 100 s after the start, 50 after the heartbeat
+    assert operations.advance(backend, key).status == WorkflowStatus.IN_PROGRESS
+    clock.advance(11)
+    failed = operations.advance(backend, key)
+    assert failed.result.error.type == "HeartbeatTimeoutError"
+    assert "no heartbeat within heartbeat_seconds=60" in failed.result.error.message
+
+
+def test_a_callback_failure_is_retried_under_max_attempts_with_a_new_token(backend, clock):
+    key = start(backend, {"steps": [{"id": "a", "max_attempts": 2, "retry": {"backoff_seconds": 0},
+                                     "wait": {"callback": True}}]})
+    first = operations.describe(backend, key).waiting["a"]["token"]
+    operations.complete_callback(backend, first, error={"type": "Rejected", "message": "no"})
+    second = operations.describe(backend, key).waiting["a"]
+    assert second["run_id"] == 1 and second["token"] != first
+    with pytest.raises(EventRefusedError, match="not waiting any more"):
+        operations.complete_callback(backend, first, output={"ok": True})  # the old token is stale
+    assert answer(backend, second["token"], output={"ok": True}).status == "complete"
+
+
+def test_a_forged_or_garbled_token_is_refused(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True}}]})
+    token = operations.describe(backend, key).waiting["a"]["token"]
+    from runfox_core.engine.wait import callback_token, parse_token
+    execution, step, run_id, _ = parse_token(token)
+    for bad in ("garbage!", callback_token(execution, step, run_id, "guessed"), callback_token("nope#1", step, 0, "x")):
+        with pytest.raises(EventRefusedError) as info:
+            operations.complete_callback(backend, bad, output={})
+        assert info.value.field == "token"
+    assert statuses(backend, key)["a"] == StepStatus.IN_PROGRESS
+
+
+def test_a_callback_carries_exactly_one_of_output_error_or_heartbeat(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True}}]})
+    token = operations.describe(backend, key).waiting["a"]["token"]
+    with pytest.raises(EventRefusedError, match="exactly one of output, error or heartbeat; got output, error"):
+        operations.complete_callback(backend, token, output={}, error={"type": "x", "message": "y"})
+
+
+# ------------------------------------------------------------------- time
+
+
+def test_a_one_year_wait_ends_in_virtual_time_and_nothing_runs_while_it_waits(backend, clock):
+    key = start(backend, {"steps": [{"id": "cool_off", "wait": {"seconds": 365 * DAY}},
+                                    {"id": "after", "fn": "x", "depends_on": ["cool_off"]}]})
+    waiting = Workflow(key, backend).advance()
+    assert waiting == Pending(wake_at=clock.now + 365 * DAY)  # the one timer: nothing polls
+    clock.advance(364 * DAY)
+    assert operations.advance(backend, key).status == WorkflowStatus.IN_PROGRESS
+    assert statuses(backend, key)["after"] == StepStatus.READY
+    clock.advance(DAY)
+    assert settle(backend, key).result == Complete({})
+
+
+def test_a_wait_until_a_time_read_from_the_inputs(backend, clock):
+    spec = {"inputs": {"at": {"type": "string"}},
+            "steps": [{"id": "later", "wait": {"until": {"var": "input.at"}}}]}
+    key = operations.start(backend, spec, {"at": "2027-01-16T08:00:00+00:00"}).execution
+    assert clock.now == 1_800_000_000  # 2027-01-15T08:00:00Z
+    assert Workflow(key, backend).advance() == Pending(wake_at=clock.now + DAY)
+    clock.advance(DAY)
+    assert settle(backend, key).result == Complete({})
+
+
+def test_a_wait_until_a_time_that_is_not_one_fails_the_attempt_naming_it(backend):
+    spec = {"inputs": {"at": {"type": "string"}}, "steps": [{"id": "later", "wait": {"until": {"var": "input.at"}}}]}
+    failed = operations.start(backend, spec, {"at": "next tuesday"})
+    assert failed.status == WorkflowStatus.FAILED and failed.result.error.type == "InputError"
+    assert "wait.until 'next tuesday' is not an ISO 8601 time" in failed.result.error.message
+
+
+def test_a_wait_until_a_time_past_is_over_at_once(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"until": "2001-01-01T00:00:00Z"}}]})
+    assert Workflow(key, backend).status == WorkflowStatus.COMPLETE
+
+
+def test_a_wait_longer_than_a_year_is_refused(backend):
+    with pytest.raises(SpecError, match="step 'a'.*wait.seconds.*a year"):
+        start(backend, {"steps": [{"id": "a", "wait": {"seconds": 400 * DAY}}]})
+
+
+# ----------------------------------------------------------------- the spec
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({}, "needs exactly one of event, callback, seconds or until; got none"),
+    ({"event": "a", "seconds": 3}, "needs exactly one of event, callback, seconds or until; got event, seconds"),
+    ({"seconds": 3, "match": True}, "unknown key 'match' for a wait on seconds"),
+    ({"event": "a b"}, "event 'a b' must be a name"),
+    ({"event": "a", "match": {"==": [{"var": "evnt.x"}, 1]}}, "reads 'evnt': paths must start with event."),
+    ({"event": "a", "match": {"==": [{"var": "steps.nope.output"}, 1]}}, "references unknown step 'nope'"),
+    ({"until": "soon"}, "'soon' is not an ISO 8601 time"),
+    ({"callback": "yes"}, "callback must be true"),
+    ({"event": "a", "timeout_seconds": -1}, "wait.timeout_seconds.*must be a number of seconds"),
+])
+def test_a_bad_wait_block_is_refused_naming_the_step_and_field(block, message):
+    with pytest.raises(SpecError, match=message) as info:
+        compile_spec({"steps": [{"id": "w", "wait": block}]})
+    assert info.value.first.step == "w"
+
+
+def test_a_wait_in_a_loop_takes_a_new_event_each_time_round(backend):
+    # Given a loop that waits for a vote until three have come
+    key = start(backend, {"steps": [{"id": "vote", "wait": {"event": "vote"},
+                                     "branch": [{"condition": {"<": [{"var": "n"}, 3]}, "action": {"set": "vote"}},
+                                                {"condition": True, "action": "complete"}]}],
+                          "outputs": {"votes": {"var": "state.n"}}})
+    # When the votes come, the same event_id twice among them
+    first, _ = send(backend, key, "vote", {"n": 1}, "v1")
+    again, _ = send(backend, key, "vote", {"n": 1}, "v1")
+    second, _ = send(backend, key, "vote", {"n": 2}, "v2")
+    # Then each is delivered to a new run of the step, the duplicate to none
+    assert (first["run_id"], again["duplicate"], second["run_id"]) == (0, True, 1)
+    _, after = send(backend, key, "vote", {"n": 3}, "v3")
+    assert after.result == Complete({"votes": 3})
+
+
+def test_a_timeout_expires_on_the_very_second_it_is_due(backend, clock):
+    clock.now += 0.123456789  # a start time that ISO 8601 text rounds
+    key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go", "timeout_seconds": 60}}]})
+    clock.advance(60)
+    assert "no event 'go' within timeout_seconds=60" in operations.advance(backend, key).result.error.message
