@@ -3,6 +3,8 @@
 ``advance()`` returns one of ``Dispatch | Pending | Complete | Halt | Failed | Cancelled``;
 ``on_step_result()`` returns ``None`` or one of ``Pending | Complete | Halt | Failed``.
 ``DispatchJob`` is one claimed step; ``StepResult`` is what a worker sends back.
+Both carry ``item`` (an ``ItemRef``) when the job is one item, or one batch of
+items, of a ``map`` step (``engine/map.py``); it is None for every other job.
 
 ``StepResult`` unpacks as the runfox library's ``(op, output)`` pair (and
 compares equal to one), so code written for ``gather()`` returning pairs keeps
@@ -33,6 +35,20 @@ class StepError:
         return cls(step=d["step"], run_id=int(d["run_id"]), type=d["type"], message=d["message"])
 
 
+@dataclass(frozen=True)
+class ItemRef:
+    """Which job of a map step: its index (an item, or a batch of ``batch`` items), and the job's own
+    run (bumped on each retry of it). A result is applied only while that job runs at that run.
+
+    ``batch`` is True when the map sends batches: the executor then gets a list of inputs and
+    returns a list of outputs, in the same order (``executor.call_executor``).
+    """
+
+    index: int
+    run_id: int = 0
+    batch: bool = False
+
+
 @dataclass
 class DispatchJob:
     """One claimed step: send ``inputs`` to the executor for ``token``, then report with ``run_id``.
@@ -47,6 +63,7 @@ class DispatchJob:
     run_id: int
     token: str = ""
     timeout_seconds: float | None = None
+    item: ItemRef | None = None  # set for the jobs of a map step
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -67,6 +84,7 @@ class StepResult:
     run_id: int | None
     output: Any = None
     error: dict[str, str] | None = None
+    item: ItemRef | None = None  # the job's ``item``, for the jobs of a map step
 
     def _pair(self) -> tuple[str, Any]:
         return (self.op, self.output)
@@ -82,8 +100,8 @@ class StepResult:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StepResult):
-            return (self.workflow_execution_id, self.op, self.run_id, self.output, self.error) == (
-                other.workflow_execution_id, other.op, other.run_id, other.output, other.error)
+            return (self.workflow_execution_id, self.op, self.run_id, self.output, self.error, self.item) == (
+                other.workflow_execution_id, other.op, other.run_id, other.output, other.error, other.item)
         if isinstance(other, tuple):
             return self._pair() == other
         return NotImplemented
