@@ -70,6 +70,7 @@ class Txn:
         self.changed_state: dict[str, Any] = {}
         self.unsent_add: dict[str, list[float]] = {}
         self.unsent_remove: list[str] = []
+        self.jobs: list[Any] = []  # jobs claimed besides the transition's answer (a map step's next ones)
 
     # ---------------------------------------------------------------- reads
 
@@ -111,7 +112,9 @@ class Txn:
         return self._steps[sid]
 
     def _default(self, sid: str) -> StepRecord:
-        return StepRecord(step_id=sid, token=self.plan.steps[sid].token)
+        # a record a step kind keeps beside its step (``engine/map.py``) is not a step of the plan
+        plan = self.plan.steps.get(sid)
+        return StepRecord(step_id=sid, token=plan.token if plan else "")
 
     def state(self, keys: Iterable[str] | None) -> dict[str, Any]:
         """State entries ``keys`` (all when None), including this Txn's merges."""
