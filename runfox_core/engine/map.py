@@ -27,10 +27,11 @@ unsent entry of the step stand for the whole map. Every record is a
 ``StepRecord`` whose id holds a ``:``, which no step id can:
 
 - ``{step}:map`` -- the window (``output``): item and job totals, the next job
-  to send, the jobs in flight (job -> [its run, attempt, sent at, due]; at
-  most ``max_concurrency`` of them, so the record stays small), counts, the
-  first errors, the size of the results so far. Rewritten by every
-  transition of the map.
+  to send, the jobs in flight (at most ``max_concurrency``: ``open`` lists
+  those on their first attempt with no deadline, the common case, as bare
+  indices; ``flight`` has job -> [its run, attempt, sent at, due] for the
+  rest), counts, the first errors, the size of the results so far.
+  Rewritten by every transition of the map, so it is kept small.
 - ``{step}:{run}:items:{n}`` -- the resolved items, in chunks of at most
   ``CHUNK_BYTES`` (written once, when the step is claimed).
 - ``{step}:{run}:job:{j}`` -- the outputs of job ``j`` (with ``keep_results``).
@@ -69,6 +70,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,9 +94,15 @@ MAX_BATCH = 1000  # items per job
 CHUNK_BYTES = 32 * 1024  # items per stored chunk, in bytes of JSON
 MAX_ITEM_BYTES = 60 * 1024  # one item, so every record a map writes stays under 64 KB
 MAX_ERRORS = 10  # failed jobs listed in the output
+MAX_CACHED_CHUNKS = 128  # item chunks kept in memory per process (at most 4 MiB)
 
-# the fields of a window's in-flight entry
+# (execution, chunk record id) -> its items, least recently used first; only committed chunks,
+# which never change (a chunk's id holds the map's run, and a run claims once)
+_CHUNKS: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+
+# the fields of a window's in-flight entry, and the entry of a job listed in ``open``
 RUN, ATTEMPT, SENT_AT, DUE = 0, 1, 2, 3
+OPEN = (0, 0, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,7 @@ class MapKind(kinds.StepKind):
         if error:
             return _fail(txn, p.id, "PayloadError", error, now)
         jobs = -(-len(items) // cfg.batch)
-        window = {"total": len(items), "jobs": jobs, "starts": starts, "next": 0, "flight": {},
+        window = {"total": len(items), "jobs": jobs, "starts": starts, "next": 0, "open": [], "flight": {},
                   "succeeded": 0, "failed": 0, "errors": [], "bytes": 0}
         return _step(txn, p, record, window, now, send=True)
 
@@ -227,7 +235,7 @@ class MapKind(kinds.StepKind):
                      extra={"execution": txn.key, "step": p.id, "run_id": record.run_id})
             return False, None
         window = _window(txn, p.id, record)
-        entry = window["flight"].get(str(item.index))
+        entry = _entry(window, item.index)
         if entry is None or entry[RUN] != item.run_id or not entry[SENT_AT]:
             log.info("stale or duplicate map job result ignored",
                      extra={"execution": txn.key, "step": p.id, "run_id": record.run_id, "job": item.index,
@@ -243,7 +251,7 @@ class MapKind(kinds.StepKind):
         if error is not None:
             _job_failed(txn, p, window, item.index, bounded_error(error), now)
         else:
-            del window["flight"][str(item.index)]
+            _forget(window, item.index)
             window["succeeded"] += count
             if cfg.keep_results:
                 window["bytes"] += sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in results)
@@ -264,6 +272,7 @@ class MapKind(kinds.StepKind):
         """Every job in flight again, at its own run (a duplicate result is fenced off)."""
         window = _window(txn, p.id, record)
         sent = {int(k): e for k, e in window["flight"].items() if e[SENT_AT]}
+        sent.update((j, OPEN) for j in window["open"])
         jobs, failed = _jobs(txn, p, record.run_id, window, sent)
         for j, error in failed.items():  # its inputs no longer resolve: that job has failed for good
             _job_failed(txn, p, window, j, error, now, final=True)
@@ -349,6 +358,7 @@ def _window(txn: Txn, sid: str, record: StepRecord) -> dict[str, Any]:
         raise LookupError(f"step {sid!r} run {record.run_id}: its map window is missing (found run {rec.run_id})")
     window = dict(rec.output)
     window["flight"] = dict(window["flight"])
+    window["open"] = list(window["open"])
     window["errors"] = list(window["errors"])
     return window
 
@@ -361,8 +371,47 @@ def _window_record(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any])
 # ---------------------------------------------------------------- jobs
 
 
+def _entry(window: dict[str, Any], j: int) -> Any:
+    """Job ``j``'s in-flight entry, or None when it is not in flight."""
+    opened = window["open"]
+    at = bisect.bisect_left(opened, j)
+    if at < len(opened) and opened[at] == j:
+        return OPEN
+    return window["flight"].get(str(j))
+
+
+def _forget(window: dict[str, Any], j: int) -> None:
+    """Job ``j`` is no longer in flight."""
+    if window["flight"].pop(str(j), None) is None:
+        window["open"].pop(bisect.bisect_left(window["open"], j))
+
+
+def _in_flight(window: dict[str, Any]) -> int:
+    return len(window["open"]) + len(window["flight"])
+
+
 def _job_size(window: dict[str, Any], cfg: MapConfig, j: int) -> int:
     return min(cfg.batch, window["total"] - j * cfg.batch)
+
+
+def _chunk(txn: Txn, sid: str, run: int, n: int) -> list[Any]:
+    """The items of chunk ``n``: written by the claim that began this run and never again, so a
+    committed chunk is kept in this process (``_CHUNKS``) and read from the store once."""
+    cid = chunk_id(sid, run, n)
+    written = txn.changed_steps.get(cid)
+    if written is not None:
+        return (written.inputs or {})["items"]
+    cached = _CHUNKS.get((txn.key, cid))
+    if cached is not None:
+        _CHUNKS.move_to_end((txn.key, cid))
+        return cached
+    stored = txn.store.load_steps(txn.key, [cid]).get(cid)
+    if stored is None or not stored.inputs or "items" not in stored.inputs:
+        raise LookupError(f"step {sid!r} run {run}: item chunk {n} is missing")
+    _CHUNKS[(txn.key, cid)] = items = stored.inputs["items"]
+    while len(_CHUNKS) > MAX_CACHED_CHUNKS:
+        _CHUNKS.popitem(last=False)
+    return items
 
 
 def _items(txn: Txn, sid: str, run: int, window: dict[str, Any], first: int, count: int) -> list[Any]:
@@ -371,10 +420,7 @@ def _items(txn: Txn, sid: str, run: int, window: dict[str, Any], first: int, cou
     index = first
     while len(out) < count:
         n = bisect.bisect_right(starts, index) - 1
-        chunk = txn.step(chunk_id(sid, run, n)).inputs or {}
-        stored = chunk.get("items")
-        if stored is None:
-            raise LookupError(f"step {sid!r} run {run}: item chunk {n} is missing")
+        stored = _chunk(txn, sid, run, n)
         take = stored[index - starts[n]: index - starts[n] + count - len(out)]
         out += take
         index += len(take)
@@ -434,13 +480,14 @@ def _job_failed(txn: Txn, p: Any, window: dict[str, Any], j: int, error: dict[st
     """An attempt of job ``j`` failed: it waits for a retry in its place, or its items count as failed."""
     cfg: MapConfig = p.config
     key = str(j)
-    entry = window["flight"][key]
+    entry = _entry(window, j)
+    assert entry is not None
+    _forget(window, j)
     attempt = int(entry[ATTEMPT]) + 1
     if not final and attempt < cfg.max_attempts:
         delay = transitions.retry_delay(p, attempt)
         window["flight"][key] = [int(entry[RUN]) + 1, attempt, 0, now + delay]
         return
-    del window["flight"][key]
     count = _job_size(window, cfg, j)
     window["failed"] += count
     window["bytes"] += 5 * count  # each failed item is a null in the results
@@ -464,7 +511,7 @@ def _step(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: flo
         if not send:
             break
         due = {int(k): e for k, e in window["flight"].items() if not e[SENT_AT] and e[DUE] <= now}
-        while len(window["flight"]) < cfg.max_concurrency and window["next"] < window["jobs"]:
+        while _in_flight(window) < cfg.max_concurrency and window["next"] < window["jobs"]:
             due[window["next"]] = window["flight"][str(window["next"])] = [0, 0, 0, 0]
             window["next"] += 1
         if not due:
@@ -473,7 +520,12 @@ def _step(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: flo
         built, failed = _jobs(txn, p, record.run_id, window, due)
         for job in built:
             assert job.item is not None
-            window["flight"][str(job.item.index)] = [job.item.run_id, due[job.item.index][ATTEMPT], now, deadline]
+            entry = [job.item.run_id, due[job.item.index][ATTEMPT], now, deadline]
+            if entry[RUN] == 0 and not deadline:  # a first attempt with no deadline: an index is enough
+                del window["flight"][str(job.item.index)]
+                window["open"].append(job.item.index)  # sent in index order, so the list stays sorted
+            else:
+                window["flight"][str(job.item.index)] = entry
         for j, error in failed.items():  # a deterministic failure: no attempt could do better
             _job_failed(txn, p, window, j, error, now, final=True)
         jobs += built
