@@ -234,6 +234,7 @@ class MapKind(kinds.StepKind):
             log.info("result without an item for a map step ignored",
                      extra={"execution": txn.key, "step": p.id, "run_id": record.run_id})
             return False, None
+        txn.keep.add(p.id)  # the next result of this map, through this handle, reads the step again
         window = _window(txn, p.id, record)
         entry = _entry(window, item.index)
         if entry is None or entry[RUN] != item.run_id or not entry[SENT_AT]:
