@@ -216,3 +216,21 @@ def test_the_executor_gets_a_list_for_a_batch_and_a_wrong_answer_is_a_failed_att
     assert short.error == {"type": "BatchOutputError",
                            "message": "a batch of 2 inputs needs a list of 2 outputs, in order; got a list of 1"}
     assert short.item == job.item
+
+
+def test_a_sqlite_task_file_from_before_map_steps_gains_the_item_column(tmp_path: Any) -> None:
+    import sqlite3
+
+    from runfox_core.backend import SqliteRunner
+    from runfox_core.backend.sqlite_runner import SCHEMA
+    from runfox_core.results import DispatchJob, ItemRef
+
+    db = str(tmp_path / "old.db")
+    with sqlite3.connect(db) as conn:
+        conn.executescript(SCHEMA.replace(" item TEXT,", ""))
+    runner = SqliteRunner(db)
+    job = DispatchJob("wf#1", "sq", {"batch": [{"x": 1}]}, 3, token="square", item=ItemRef(2, 1, True))
+    runner.dispatch("wf#1", [job, DispatchJob("wf#1", "sq", {"x": 2}, 3, token="square", item=ItemRef(3))])
+    assert sorted(j.item.index for j in runner.take_pending_jobs()) == [2, 3]
+    runner.submit_work_result(map_kit.StepResult("wf#1", "sq", 3, output={"batch": [{"sq": 1}]}, item=job.item))
+    assert [(r.item, r.output) for r in runner.gather("wf#1")] == [(job.item, {"batch": [{"sq": 1}]})]
