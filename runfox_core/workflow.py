@@ -198,6 +198,9 @@ class Workflow:
                     raise _Reload()
                 found += tx.reemit_unsent(txn, stale[:limit], now)  # the rest in the next commit
                 changed = True
+                done = tx.terminal_result(txn)  # a map whose resent job cannot be built may end
+                if done is not None:
+                    return True, done
                 if limit and len(stale) > limit:
                     return True, (found, True)
             sids = tx.claimable(txn, now, limit)

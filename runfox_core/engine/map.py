@@ -275,9 +275,12 @@ class MapKind(kinds.StepKind):
         sent = {int(k): e for k, e in window["flight"].items() if e[SENT_AT]}
         sent.update((j, OPEN) for j in window["open"])
         jobs, failed = _jobs(txn, p, record.run_id, window, sent)
-        for j, error in failed.items():  # its inputs no longer resolve: that job has failed for good
-            _job_failed(txn, p, window, j, error, now, final=True)
-        txn.put_step(_window_record(txn, p, record, window))
+        if failed:  # its inputs no longer resolve (a state key changed): that job has failed for good
+            for j, error in failed.items():
+                _job_failed(txn, p, window, j, error, now, final=True)
+            _step(txn, p, record, window, now, send=False)  # which may end the map
+            if txn.step(p.id).status != StepStatus.IN_PROGRESS:
+                return []
         if jobs:
             txn.unsent_add[p.id] = [record.run_id, now]
         return jobs

@@ -234,3 +234,24 @@ def test_a_sqlite_task_file_from_before_map_steps_gains_the_item_column(tmp_path
     assert sorted(j.item.index for j in runner.take_pending_jobs()) == [2, 3]
     runner.submit_work_result(map_kit.StepResult("wf#1", "sq", 3, output={"batch": [{"sq": 1}]}, item=job.item))
     assert [(r.item, r.output) for r in runner.gather("wf#1")] == [(job.item, {"batch": [{"sq": 1}]})]
+
+
+def test_a_resend_whose_inputs_no_longer_resolve_fails_that_job_and_the_map_past_its_tolerance(clock: Any) -> None:
+    backend = rfx.Backend(clock=clock, unsent_grace_seconds=60)
+    spec = {"steps": [
+        {"id": "setup", "fn": "set", "input": {}},
+        {"id": "sq", "depends_on": ["setup"],
+         "map": {"items": [1, 2], "fn": "square", "input": {"x": {"/": [{"var": "item"}, {"var": "state.d"}]}}}},
+        {"id": "setter", "fn": "set", "depends_on": ["setup"], "input": {}}]}
+    wf = rfx.Workflow.from_dict(spec, backend)
+    (setup,) = wf.advance().jobs
+    wf.dispatch([setup])
+    wf.on_step_result("setup", {"d": 1}, run_id=setup.run_id)
+    claimed = wf.advance().jobs  # the map's jobs are lost (never sent); the setter's is sent
+    setter = next(j for j in claimed if j.op == "setter")
+    wf.dispatch([setter])
+    wf.on_step_result("setter", {"d": 0}, run_id=setter.run_id)  # state.d is now 0
+    clock.advance(61)
+    result = rfx.Workflow.resume(wf.id, backend).advance()
+    assert isinstance(result, rfx.Failed) and result.error.type == "MapError"
+    assert "InputError" in result.error.message and "ZeroDivisionError" in result.error.message
