@@ -58,7 +58,14 @@ Step Functions Standard $25 per million state transitions; Lambda durable
 functions $8.00 per million durable operations plus $0.25 per GB written.
 Free tiers are left out.
 
-Usage: python bench/aws_calls.py [--sizes 10,200]
+Map rows (issue 13): a map step over N items of about 100 bytes (listed by
+``PAGE_ITEMS``-item page steps, counted in the totals), with ``batch`` 1 and
+10, results of about 100 bytes (and 1 KB with batch 10), ``keep_results``
+on; figures per item. Results over one step output (192 KiB: 10,000 items
+of 100 bytes, 1,000 of 1 KB) fail the map step at the end, after every item
+ran, as documented; the row says so and its per-item figures still hold.
+
+Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no-steps]
 """
 
 from __future__ import annotations
@@ -145,7 +152,30 @@ def fan_out_in(n: int) -> dict[str, Any]:
     return {"steps": steps, "outputs": {"n": {"var": "steps.join.output.x"}}}
 
 
-def execute(token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+PAGE_ITEMS = 1000  # item keys per listing step of a map row (about 100 KB of output)
+MAP_ROWS = {"map b1": (1, 100), "map b10": (10, 100), "map b10 1KB": (10, 1000)}  # batch, result bytes
+
+
+def map_spec(shape: str, n: int) -> dict[str, Any]:
+    """A map row: page steps listing ``n`` items of ~100 bytes, one map over all of them."""
+    batch, result_bytes = MAP_ROWS[shape]
+    pages = [f"p{i}" for i in range(-(-n // PAGE_ITEMS))]
+    steps: list[dict[str, Any]] = [
+        {"id": p, "fn": "inc", "input": {"page": i * PAGE_ITEMS, "count": min(PAGE_ITEMS, n - i * PAGE_ITEMS)}}
+        for i, p in enumerate(pages)]
+    steps.append({"id": "work", "depends_on": pages, "map": {
+        "items": {"merge": [{"var": f"steps.{p}.output.keys"} for p in pages]}, "fn": "inc",
+        "input": {"doc": {"var": "item"}, "bytes": result_bytes}, "batch": batch, "max_concurrency": 100}})
+    return {"steps": steps, "outputs": {"n": {"var": "steps.work.output.succeeded"}}}
+
+
+def execute(token: str, inputs: Any) -> Any:
+    if isinstance(inputs, list):  # a map's batch
+        return [execute(token, one) for one in inputs]
+    if "page" in inputs:
+        return {"keys": [f"{i:08d}{'k' * 84}" for i in range(inputs["page"], inputs["page"] + inputs["count"])]}
+    if "doc" in inputs:
+        return {"doc": inputs["doc"][:8], "r": "v" * (inputs["bytes"] - 26)}
     out: dict[str, Any] = {"x": (inputs.get("x") or 0) + 1}
     if "key" in inputs:
         out[inputs["key"]] = out["x"]  # one state key per worker
@@ -227,7 +257,8 @@ def _read_units(item: dict[str, Any] | None) -> int:
 
 
 def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
-    spec = {"chain": chain, "chain+waits": chain_with_waits}.get(shape, fan_out_in)(n)
+    spec = map_spec(shape, n) if shape in MAP_ROWS else \
+        {"chain": chain, "chain+waits": chain_with_waits}.get(shape, fan_out_in)(n)
     with mock_aws(), fast_moto_transactions():
         admin = boto3.client("dynamodb")
         admin_sqs = boto3.client("sqs")  # the platform: Lambda's event source mappings
@@ -298,14 +329,15 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
                 continue
             if not jobs and not bodies:
                 raise RuntimeError(f"{shape} N={n}: stalled in status {status}")
-        assert status == rfx.WorkflowStatus.COMPLETE, status
+        assert status == rfx.WorkflowStatus.COMPLETE or shape in MAP_ROWS, status
         ours = sum(meter.calls.values())
         sqs_requests = sum(v for k, v in meter.calls.items() if k in _SQS_OPS) + sum(platform.values())
         gbs = sum(engine) * facts.ENGINE_MEMORY_MB / 1024
         return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
                 "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
-                "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0}
+                "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0,
+                "status": str(status)}
 
 
 def dollars(r: dict[str, Any]) -> dict[str, float]:
@@ -346,9 +378,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,200")
     parser.add_argument("--no-retention", action="store_true", help="finished executions never expire (no sweep)")
+    parser.add_argument("--map-sizes", default="1000,10000", help="items of the map rows (empty: none)")
+    parser.add_argument("--no-steps", action="store_true", help="only the map rows")
     args = parser.parse_args()
-    rows = [run(shape, int(n), retention=not args.no_retention)
-            for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
+    rows = [] if args.no_steps else [run(shape, int(n), retention=not args.no_retention)
+                                     for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
+    map_rows = [run(shape, int(n), retention=not args.no_retention)
+                for shape in MAP_ROWS for n in args.map_sizes.split(",") if n]
+    if map_rows:
+        print_map_rows(map_rows)
+    if not rows:
+        return
     if args.no_retention:
         print("Retention off: finished executions are kept for ever (no expires_at sweep).")
     print(f"Per step. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; $ per million steps, all in.")
@@ -379,6 +419,37 @@ def main() -> None:
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")
+
+
+MAP_TARGETS = {1: 1.0, 10: 0.25}  # $ per million items all in, by batch
+MAP_TARGET_CALLS = 1.0  # our calls plus the event sources', per item with batch 1
+
+
+def print_map_rows(rows: list[dict[str, Any]]) -> None:
+    """The map rows: per item (page steps included), all in."""
+    print(f"Map steps, per item. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; "
+          "$ per million items, all in.")
+    print(f"{'shape':12} {'items':>6} {'calls':>6} {'+ESM':>5} {'RRU':>5} {'WRU':>5} {'SQS req':>7} {'Lambda req':>10} "
+          f"{'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ all in':>8} {'target':>6}  ending")
+    for r in rows:
+        cost = dollars(r)
+        batch = MAP_ROWS[r["shape"]][0]
+        target = MAP_TARGETS[batch] if "1KB" not in r["shape"] else None
+        total = sum(cost.values())
+        verdict = "-" if target is None else ("met" if total <= target else "NOT met")
+        ending = "complete" if r["status"] == "complete" else (
+            f"{r['status']}: results over one step output (see the module docstring)")
+        print(f"{r['shape']:12} {r['n']:>6} {r['calls']:>6.2f} {r['platform']:>5.2f} {r['rru']:>5.2f} "
+              f"{r['wru']:>5.2f} {r['sqs']:>7.2f} {r['lambda']:>10.2f} {cost['dynamodb']:>6.2f} {cost['sqs']:>6.2f} "
+              f"{cost['lambda']:>8.2f} {total:>8.2f} {verdict:>6}  {ending}")
+    for r in rows:
+        ops = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))
+        print(f"  {r['shape']:12} {r['n']:>6}: {ops}")
+    ones = [r["calls"] + r["platform"] for r in rows if MAP_ROWS[r["shape"]][0] == 1]
+    if ones:
+        print(f"Targets: <= {MAP_TARGET_CALLS:g} AWS call per item with batch 1 (event sources included): worst "
+              f"{max(ones):.2f}; <= ${MAP_TARGETS[1]:.2f} per million items with batch 1, "
+              f"<= ${MAP_TARGETS[10]:.2f} with batch 10 (rows above).\n")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ SPEC_SOURCES = {
     "fibonacci": "fibonacci",
     "raises": "raises",
     "dead_letter": "dead_letter",
+    "map": "map",
 }
 
 

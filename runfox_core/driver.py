@@ -82,9 +82,9 @@ def apply_message(backend: Backend, message: Any, wf: Workflow | None = None,
     outcome: Any = None
     if isinstance(message, StepResult):
         outcome = wf.on_step_result(message.step, message.output, run_id=message.run_id, error=message.error,
-                                    claim_ready=True)  # the router's advance_execution() sends them
+                                    claim_ready=True, item=message.item)  # the router's advance_execution() sends them
     elif isinstance(message, DispatchJob):  # from an op's dead-letter queue: never answered
-        outcome = wf.on_step_result(message.step, run_id=message.run_id, claim_ready=True, error={
+        outcome = wf.on_step_result(message.step, run_id=message.run_id, claim_ready=True, item=message.item, error={
             "type": DEAD_LETTER_ERROR,
             "message": f"job for step {message.step!r} run {message.run_id} was dead-lettered without a result"})
     elif isinstance(message, messages.DeadlineMessage):

@@ -17,6 +17,13 @@ deadline {"kind": "deadline", "execution": str, "step": str, "run_id": int,
 wake    {"kind": "wake", "execution": str, "at": float}  -- re-drive advance() at "at"
                                                    (epoch s; optional: now)
 
+Jobs and results of a ``map`` step carry one more field, ``"item": {"index":
+int, "run_id": int, "batch": bool}`` (the result echoes the job's): which job
+of the map (an item, or a batch) and its own run, the fence of that job. It is
+absent from every other message, so messages without it mean what they
+always did. With ``"batch": true`` the job's ``inputs`` is ``{"batch": [...]}``
+and a successful result's ``output`` is ``{"batch": [...]}``, one entry per item.
+
 ``execution`` is the workflow execution id (``{workflow_id}#{execution_id}``),
 at most ``MAX_EXECUTION_KEY_CHARS`` characters; ``step`` the step id (1-64
 letters, digits, ``_`` or ``-``, as in a spec); ``token`` what the executor
@@ -36,7 +43,7 @@ from typing import Any
 from .errors import MessageError
 from .expressions import is_identifier
 from .payloads import encode_json
-from .results import DispatchJob, StepResult
+from .results import DispatchJob, ItemRef, StepResult
 
 JOB = "job"
 RESULT = "result"
@@ -65,8 +72,14 @@ class WakeMessage:
 Message = DispatchJob | StepResult | DeadlineMessage | WakeMessage
 
 
+def _item(item: ItemRef | None, body: dict[str, Any]) -> dict[str, Any]:
+    if item is not None:
+        body["item"] = {"index": item.index, "run_id": item.run_id, "batch": item.batch}
+    return body
+
+
 def job_message(job: DispatchJob) -> dict[str, Any]:
-    return {
+    return _item(job.item, {
         "kind": JOB,
         "execution": job.execution_key,
         "step": job.step,
@@ -74,7 +87,7 @@ def job_message(job: DispatchJob) -> dict[str, Any]:
         "run_id": job.run_id,
         "inputs": job.inputs,
         "timeout_seconds": job.timeout_seconds,
-    }
+    })
 
 
 def result_message(result: StepResult) -> dict[str, Any]:
@@ -88,7 +101,7 @@ def result_message(result: StepResult) -> dict[str, Any]:
         body["error"] = {"type": str(result.error.get("type")), "message": str(result.error.get("message"))}
     else:
         body["output"] = result.output
-    return body
+    return _item(result.item, body)
 
 
 def deadline_message(execution: str, step: str, run_id: int, deadline: float) -> dict[str, Any]:
@@ -152,6 +165,7 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
         raise MessageError(f"{kind} message field 'run_id' must be from 0 to {MAX_RUN_ID}, got {run_id}")
     if kind == DEADLINE:
         return DeadlineMessage(execution, step, run_id, float(_field(body, "deadline", (int, float))))
+    item = _decode_item(kind, body)
     if kind == JOB:
         timeout = body.get("timeout_seconds")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
@@ -163,6 +177,7 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
             run_id=run_id,
             token=_field(body, "token", str),
             timeout_seconds=timeout,
+            item=item,
         )
     has_output, has_error = "output" in body, "error" in body
     if has_output == has_error:
@@ -172,7 +187,26 @@ def decode(raw: str | bytes | dict[str, Any]) -> Message:
         for name in ("type", "message"):
             if not isinstance(error.get(name), str):
                 raise MessageError(f"result message field 'error.{name}' must be a string")
-        return StepResult(execution, step, run_id, error={"type": error["type"], "message": error["message"]})
+        return StepResult(execution, step, run_id, error={"type": error["type"], "message": error["message"]},
+                          item=item)
     # The output is passed through as sent: the engine judges it (not a dict,
     # too large) and records a failed attempt rather than dropping the message.
-    return StepResult(execution, step, run_id, output=body["output"])
+    return StepResult(execution, step, run_id, output=body["output"], item=item)
+
+
+def _decode_item(kind: str, body: dict[str, Any]) -> ItemRef | None:
+    """The optional ``item`` of a job or result (a map step's job); MessageError names what is wrong."""
+    if "item" not in body or body["item"] is None:
+        return None
+    raw = _field(body, "item", dict)
+    values = []
+    for name in ("index", "run_id"):
+        value = raw.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RUN_ID:
+            raise MessageError(f"{kind} message field 'item.{name}' must be an integer from 0 to {MAX_RUN_ID}, "
+                               f"got {value!r}")
+        values.append(value)
+    batch = raw.get("batch", False)
+    if not isinstance(batch, bool):
+        raise MessageError(f"{kind} message field 'item.batch' must be true or false, got {batch!r}")
+    return ItemRef(values[0], values[1], batch)

@@ -138,7 +138,7 @@ def advance(backend: Backend, key: str, wf: Workflow | None = None, woken_at: fl
     while isinstance(result := wf.advance(), Dispatch):
         dispatched += result.jobs
         for r in wf.dispatch(result.jobs):  # results of jobs the runner ran locally
-            wf.on_step_result(r.step, r.output, run_id=r.run_id, error=r.error)
+            wf.on_step_result(r.step, r.output, run_id=r.run_id, error=r.error, item=r.item)
     if isinstance(result, Pending) and result.wake_at is not None \
             and (woken_at is None or result.wake_at < woken_at):
         schedule = getattr(backend.runner, "schedule_wake", None)

@@ -3,6 +3,8 @@
 ``advance()`` returns one of ``Dispatch | Pending | Complete | Halt | Failed | Cancelled``;
 ``on_step_result()`` returns ``None`` or one of ``Pending | Complete | Halt | Failed``.
 ``DispatchJob`` is one claimed step; ``StepResult`` is what a worker sends back.
+Both carry ``item`` (an ``ItemRef``) when the job is one item, or one batch of
+items, of a ``map`` step (``engine/map.py``); it is None for every other job.
 
 ``StepResult`` unpacks as the runfox library's ``(op, output)`` pair (and
 compares equal to one), so code written for ``gather()`` returning pairs keeps
@@ -53,6 +55,20 @@ class _RunfoxNames:
         return self.step
 
 
+@dataclass(frozen=True)
+class ItemRef:
+    """Which job of a map step: its index (an item, or a batch of ``batch`` items), and the job's own
+    run (bumped on each retry of it). A result is applied only while that job runs at that run.
+
+    ``batch`` is True when the map sends batches: the executor then gets a list of inputs and
+    returns a list of outputs, in the same order (``executor.call_executor``).
+    """
+
+    index: int
+    run_id: int = 0
+    batch: bool = False
+
+
 @dataclass
 class DispatchJob(_RunfoxNames):
     """One claimed step: send ``inputs`` to the executor for ``token``, then report with ``run_id``.
@@ -67,6 +83,7 @@ class DispatchJob(_RunfoxNames):
     run_id: int
     token: str = ""
     timeout_seconds: float | None = None
+    item: ItemRef | None = None  # set for the jobs of a map step
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -88,15 +105,17 @@ class StepResult(_RunfoxNames):
     run_id: int | None
     output: Any = None
     error: dict[str, str] | None = None
+    item: ItemRef | None = None  # the job's ``item``, for the jobs of a map step
 
     def __init__(self, execution_key: str | None = None, step: str | None = None, run_id: int | None = None,
-                 output: Any = None, error: dict[str, str] | None = None, *,
+                 output: Any = None, error: dict[str, str] | None = None, item: ItemRef | None = None, *,
                  workflow_execution_id: str | None = None, op: str | None = None) -> None:
         key = execution_key if execution_key is not None else workflow_execution_id
         sid = step if step is not None else op
         if key is None or sid is None:
             raise TypeError("StepResult needs execution_key and step (or the runfox names workflow_execution_id, op)")
         self.execution_key, self.step, self.run_id, self.output, self.error = key, sid, run_id, output, error
+        self.item = item
 
     def _pair(self) -> tuple[str, Any]:
         return (self.step, self.output)
@@ -112,8 +131,8 @@ class StepResult(_RunfoxNames):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StepResult):
-            return (self.execution_key, self.step, self.run_id, self.output, self.error) == (
-                other.execution_key, other.step, other.run_id, other.output, other.error)
+            return (self.execution_key, self.step, self.run_id, self.output, self.error, self.item) == (
+                other.execution_key, other.step, other.run_id, other.output, other.error, other.item)
         if isinstance(other, tuple):
             return self._pair() == other
         return NotImplemented

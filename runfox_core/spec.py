@@ -278,8 +278,7 @@ def compile_spec(spec: Any, inputs: Any = None,
         steps = {}
         for sid, p in plan.steps.items():
             default = (op_defaults.get(p.token) or {}).get("timeout_seconds")
-            steps[sid] = p if p.timeout_seconds is not None or default is None else replace(
-                p, timeout_seconds=float(default))
+            steps[sid] = p if default is None else kinds.get(p.kind).default_timeout(p, float(default))
         plan = replace(plan, steps=steps)
     return plan
 
@@ -769,13 +768,15 @@ def _step_plan(sid: str, fn: str | None, raw: dict[str, Any], dependents: tuple[
     branches, branch_refs = _branches(sid, raw.get("branch"), known, problems, readers)
     if len(problems) > start:
         return None
-    return StepPlan(
+    plan = StepPlan(
         id=sid, token=kind.token(sid, fn, config) or "", deps=deps[sid], dependents=dependents,
         input=step_input or {}, branches=branches, max_attempts=max_attempts,
         timeout_seconds=float(timeout) if timeout is not None else None,
         retry=retry, input_refs=input_refs, branch_refs=branch_refs,
         kind=kind.name, config=config, kind_refs=kind_refs,
     )
+    plan = kind.refine(plan, problems)
+    return None if len(problems) > start else plan
 
 
 def _retry(sid: str, raw: Any, problems: list[Problem]) -> RetryPolicy:

@@ -39,7 +39,7 @@ from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
 from .inspector import Description, describe
-from .results import Cancelled, Complete, Dispatch, Failed, Halt, Pending, StateChangeEvent, StepResult
+from .results import Cancelled, Complete, Dispatch, Failed, Halt, ItemRef, Pending, StateChangeEvent, StepResult
 from .spec import load_yaml, validate
 from .status import StepStatus, WorkflowStatus
 
@@ -188,15 +188,15 @@ class Workflow:
             if done is not None:
                 return False, done
             changed = False
+            found: list[Any] = []
             if tx.expired(txn, now):
-                tx.expire_deadlines(txn, now, limit)  # the rest in the next commit of this loop
+                found += tx.expire_deadlines(txn, now, limit)  # the rest in the next commit of this loop
                 changed = True
                 done = tx.terminal_result(txn)
                 if done is not None:
                     return True, done
                 if tx.expired(txn, now):
-                    return True, ([], True)
-            found: list[Any] = []
+                    return True, (found, True)
             emitted = {job.step for job in jobs}  # this call's own claims are not stale
             stale = [sid for sid in tx.stale_unsent(txn, now, grace) if sid not in emitted]
             if stale:
@@ -204,6 +204,9 @@ class Workflow:
                     raise _Reload()
                 found += tx.reemit_unsent(txn, stale[:limit], now)  # the rest in the next commit
                 changed = True
+                done = tx.terminal_result(txn)  # a map whose resent job cannot be built may end
+                if done is not None:
+                    return True, done
                 if limit and len(stale) > limit:
                     return True, (found, True)
             sids = tx.claimable(txn, now, limit)
@@ -230,8 +233,8 @@ class Workflow:
                 return Dispatch(jobs)
 
     def on_step_result(self, step: str, output: Any = None, run_id: int | None = None,
-                       error: dict[str, str] | None = None,
-                       claim_ready: bool = False) -> Pending | Complete | Halt | Failed | None:
+                       error: dict[str, str] | None = None, claim_ready: bool = False,
+                       item: ItemRef | None = None) -> Pending | Complete | Halt | Failed | None:
         """Apply one worker result for ``step`` (a step id; fenced by ``run_id`` when given).
 
         ``error`` ({"type", "message"}) reports a failed attempt instead of an
@@ -243,7 +246,8 @@ class Workflow:
         made ready; the next ``advance()`` of this handle returns their jobs.
         One commit instead of two per step (a header write saved): use it
         only when this handle's ``advance()`` follows, as the result-router's
-        does. The claims are fenced and recorded as unsent like any other, so
+        does. ``item``: the job's ``item``, for a result of a map step's job
+        (``engine/map.py``); the jobs it frees a place for come back the same way. The claims are fenced and recorded as unsent like any other, so
         if the process dies before sending them they are re-emitted.
         """
         callback = self.backend.on_state_change
@@ -255,7 +259,8 @@ class Workflow:
             seen["jobs"] = []
             if callback is not None and error is None and step in txn.plan.steps:
                 seen["previous"] = txn.state(None)
-            applied, result = tx.apply_result(txn, step, run_id, output, error, now)
+            applied, result = tx.apply_result(txn, step, run_id, output, error, now, item)
+            seen["jobs"] = list(txn.jobs)  # jobs of a map step this result let start
             seen["applied"] = applied
             if applied and callback is not None and "previous" in seen and txn.changed_state:
                 seen["new"] = txn.state(None)
@@ -264,7 +269,7 @@ class Workflow:
             if applied and claim_ready and tx.terminal_result(txn) is None:
                 sids = tx.claimable(txn, now, limit)
                 if sids:
-                    seen["jobs"] = tx.claim(txn, sids, now, max_bytes)
+                    seen["jobs"] = [*seen["jobs"], *tx.claim(txn, sids, now, max_bytes)]
                     result = tx.terminal_result(txn) or result  # an input that cannot resolve fails it
             return applied, result
 
@@ -353,7 +358,8 @@ class Workflow:
             time.sleep(wait)
 
     def _apply(self, result: StepResult) -> Any:
-        return self.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error)
+        return self.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error,
+                                   item=result.item)
 
     # ------------------------------------------------------------ inspection
     # Thin delegates to ``inspector.describe`` (the runfox API has these names); each reads the store.

@@ -76,11 +76,14 @@ OPS = {
 }
 
 
-def execute(op: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def execute(op: str, inputs: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    """Run ``op`` on ``inputs``; a list (a batch of a map step) gives a list of outputs, in order."""
     try:
         fn = OPS[op]
     except KeyError:
         raise ValueError(f"examples executor has no op {op!r}") from None
+    if isinstance(inputs, list):
+        return [fn(one) for one in inputs]
     return fn(inputs)
 
 

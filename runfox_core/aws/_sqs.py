@@ -27,12 +27,13 @@ def checked(result: StepResult) -> StepResult:
     object within the payload limit replaced by a PayloadError result (the same rule as
     ``runfox_core.executor.call_executor``)."""
     if result.error is not None:
-        return StepResult(result.execution_key, result.step, result.run_id, error=bounded_error(result.error))
+        return StepResult(result.execution_key, result.step, result.run_id, error=bounded_error(result.error),
+                          item=result.item)
     try:
         check_payload(result.output, f"step {result.step!r} output")
     except PayloadError as exc:
         error = {"type": "PayloadError", "message": str(exc)}
-        return StepResult(result.execution_key, result.step, result.run_id, error=error)
+        return StepResult(result.execution_key, result.step, result.run_id, error=error, item=result.item)
     return result
 
 

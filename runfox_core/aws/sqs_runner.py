@@ -122,7 +122,7 @@ class SQSRunner(Runner):
     def dispatch(self, workflow_execution_id: str, jobs: list[DispatchJob]) -> list[StepResult]:
         """Send a job message per job (and write its audit row, with a ``tasks_table``); returns []
         (results arrive pushed)."""
-        unique = list({(j.execution_key, j.step, j.run_id): j for j in jobs}.values())
+        unique = list({(j.execution_key, j.step, j.run_id, j.item): j for j in jobs}.values())
         planned = [self._validate(job) for job in unique]  # everything checked before anything is written
         if not planned:
             return []

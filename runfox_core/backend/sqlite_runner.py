@@ -48,13 +48,14 @@ Output a worker wrote that is not JSON becomes a failed attempt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sqlite3
 from datetime import UTC, datetime
 
-from ..results import DispatchJob, StepResult
+from ..results import DispatchJob, ItemRef, StepResult
 from .runner import Runner
 from .sqlite_base import SqliteConnections, columns
 
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     task_key TEXT PRIMARY KEY, execution TEXT NOT NULL, step TEXT NOT NULL, token TEXT NOT NULL,
     run_id INTEGER NOT NULL, inputs TEXT NOT NULL, timeout_seconds REAL,
     status TEXT NOT NULL DEFAULT 'PENDING', output TEXT, error TEXT, worker TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT, item TEXT,
     workflow_execution_id TEXT GENERATED ALWAYS AS (execution) VIRTUAL,
     op TEXT GENERATED ALWAYS AS (step) VIRTUAL);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
@@ -78,6 +79,9 @@ RUNFOX_ERROR = "ERROR"
 def _add_runfox_columns(conn: sqlite3.Connection) -> None:
     """Files written before the runfox-compatible columns existed get them (generated: no data moves)."""
     have = columns(conn, "tasks")
+    if have and "item" not in have:  # the item of a map step's job (messages.py), added later still
+        with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+            conn.execute("ALTER TABLE tasks ADD COLUMN item TEXT")
     if not have or "workflow_execution_id" in have:
         return
     conn.execute("BEGIN IMMEDIATE")  # another process may be upgrading the same file
@@ -96,15 +100,38 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _task_key(execution: str, step: str, run_id: int, item: ItemRef | None) -> str:
+    key = f"{execution}#{step}#{run_id}"
+    return key if item is None else f"{key}#{item.index}.{item.run_id}"
+
+
+def _item_text(item: ItemRef | None) -> str | None:
+    return None if item is None else json.dumps([item.index, item.run_id, item.batch])
+
+
+def _item(text: str | None) -> ItemRef | None:
+    if text is None:
+        return None
+    index, run_id, batch = json.loads(text)
+    return ItemRef(index, run_id, batch)
+
+
 def _job(row: tuple) -> DispatchJob:
-    execution, step, token, run_id, inputs, timeout = row
+    execution, step, token, run_id, inputs, timeout, item = row
     return DispatchJob(execution_key=execution, step=step, inputs=json.loads(inputs), run_id=run_id,
-                       token=token, timeout_seconds=timeout)
+                       token=token, timeout_seconds=timeout, item=_item(item))
 
 
 def _result(execution: str, step: str, run_id: int, runfox_error: bool, output: str | None,
-            error: str | None) -> StepResult:
+            error: str | None, item: str | None = None) -> StepResult:
     """A gathered row as a StepResult; anything a worker wrote that cannot be read is a failed attempt."""
+    result = _read_result(execution, step, run_id, runfox_error, output, error)
+    result.item = _item(item)
+    return result
+
+
+def _read_result(execution: str, step: str, run_id: int, runfox_error: bool, output: str | None,
+                 error: str | None) -> StepResult:
     try:
         value = json.loads(output) if output is not None else None
         problem = json.loads(error) if error is not None else None
@@ -136,9 +163,10 @@ class SqliteRunner(Runner):
         with self._db.write() as conn:  # INSERT OR IGNORE: re-dispatching a job is a no-op
             conn.executemany(
                 "INSERT OR IGNORE INTO tasks (task_key, execution, step, token, run_id, inputs, timeout_seconds,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(f"{j.execution_key}#{j.step}#{j.run_id}", j.execution_key, j.step, j.token, j.run_id,
-                  json.dumps(j.inputs, separators=(",", ":")), j.timeout_seconds, now) for j in jobs])
+                " created_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(_task_key(j.execution_key, j.step, j.run_id, j.item), j.execution_key, j.step,
+                  j.token, j.run_id, json.dumps(j.inputs, separators=(",", ":")), j.timeout_seconds, now,
+                  _item_text(j.item)) for j in jobs])
         return []
 
     def gather(self, workflow_execution_id: str) -> list[StepResult]:
@@ -146,18 +174,18 @@ class SqliteRunner(Runner):
         with self._db.write() as conn:  # runfox's ERROR rows apart: RETURNING gives only the new status
             done = conn.execute(
                 "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status IN (?, ?)"
-                " RETURNING step, run_id, output, error", (now, workflow_execution_id, *DONE)).fetchall()
+                " RETURNING step, run_id, output, error, item", (now, workflow_execution_id, *DONE)).fetchall()
             failed = conn.execute(
                 "UPDATE tasks SET status = 'GATHERED', updated_at = ? WHERE execution = ? AND status = ?"
-                " RETURNING step, run_id, output, error", (now, workflow_execution_id, RUNFOX_ERROR)).fetchall()
-        return ([_result(workflow_execution_id, step, run_id, False, output, error)
-                 for step, run_id, output, error in done]
-                + [_result(workflow_execution_id, step, run_id, True, output, error)
-                   for step, run_id, output, error in failed])
+                " RETURNING step, run_id, output, error, item", (now, workflow_execution_id, RUNFOX_ERROR)).fetchall()
+        return ([_result(workflow_execution_id, step, run_id, False, output, error, item)
+                 for step, run_id, output, error, item in done]
+                + [_result(workflow_execution_id, step, run_id, True, output, error, item)
+                   for step, run_id, output, error, item in failed])
 
     def list_pending_jobs(self) -> list[DispatchJob]:
         rows = self._db.get().execute(
-            "SELECT execution, step, token, run_id, inputs, timeout_seconds FROM tasks"
+            "SELECT execution, step, token, run_id, inputs, timeout_seconds, item FROM tasks"
             " WHERE status = 'PENDING' ORDER BY created_at").fetchall()
         return [_job(r) for r in rows]
 
@@ -166,7 +194,7 @@ class SqliteRunner(Runner):
             rows = conn.execute(
                 "UPDATE tasks SET status = 'STARTED', worker = ?, updated_at = ? WHERE task_key IN"
                 " (SELECT task_key FROM tasks WHERE status = 'PENDING' ORDER BY created_at LIMIT ?)"
-                " RETURNING execution, step, token, run_id, inputs, timeout_seconds",
+                " RETURNING execution, step, token, run_id, inputs, timeout_seconds, item",
                 (self.worker_id, _now(), limit)).fetchall()
         return [_job(r) for r in rows]
 
@@ -183,4 +211,4 @@ class SqliteRunner(Runner):
             conn.execute(
                 "UPDATE tasks SET status = 'DONE', output = ?, error = ?, updated_at = ?"
                 " WHERE task_key = ? AND status IN ('PENDING', 'STARTED')",
-                (output, error, _now(), f"{result.execution_key}#{result.step}#{run_id}"))
+                (output, error, _now(), _task_key(result.execution_key, result.step, run_id, result.item)))

@@ -65,7 +65,8 @@ def follow(backend: Backend, key: str, out: TextIO, *, drive: bool, worker: Work
             if worker is not None:
                 moved = bool(worker.run(key)) or moved
             for result in backend.gather(key):
-                wf.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error)
+                wf.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error,
+                                  item=result.item)
                 moved = True
         description = operations.describe(backend, key)
         progress.update(description)

@@ -20,6 +20,20 @@ A kind owns, in one class:
   a failed attempt (``TimeoutError``), and a kind that arms deadlines of its
   own (``wait.py``: a time, a heartbeat) says which one came.
 
+Optional hooks, with defaults that are the task's behaviour (a kind that
+sends many jobs per attempt, such as ``map``, overrides them):
+
+- ``refine``: adjust the compiled ``StepPlan`` (a map takes the step's
+  ``max_attempts``/``timeout_seconds``/``retry`` per item, leaving the step
+  itself one attempt with no deadline); ``default_timeout`` applies the
+  deployment's timeout of the dispatch token where the spec sets none;
+- ``on_result``: a result for the claimed step (``item`` set for a job of a
+  map); the default applies the late-answer rule and ends the attempt;
+- ``expire``: the step's header deadline passed; the default fails the
+  attempt, a map fails its late jobs and sends due retries;
+- ``reemit``: the step's claim was never confirmed sent; the default sends
+  its one job again.
+
 The engine owns everything common to every kind and a kind never redoes it:
 readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
 whole attempt), ``max_attempts`` and ``retry``, branches on the output,
@@ -33,12 +47,14 @@ keeps it in items of its own and does it over several transitions).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..expressions import References
-from ..results import DispatchJob
+from ..results import DispatchJob, ItemRef
 
 if TYPE_CHECKING:
     from ..errors import Problem
@@ -46,8 +62,10 @@ if TYPE_CHECKING:
     from .records import StepRecord
     from .txn import Txn
 
+log = logging.getLogger("runfox_core")
+
 #: Modules that define a kind and register it when imported.
-BUILTIN: tuple[str, ...] = ("runfox_core.engine.wait",)
+BUILTIN: tuple[str, ...] = ("runfox_core.engine.wait", "runfox_core.engine.map")
 
 
 @dataclass
@@ -82,17 +100,52 @@ class StepKind:
         txn.unsent_add[p.id] = [record.run_id, now]  # until the runner confirms the send
         return [job(txn, p, record.run_id, record.inputs)]
 
-    def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> Any:
-        """The step's deadline (``header.deadlines``) passed while it was in progress at ``record.run_id``.
+    def refine(self, plan: StepPlan, problems: list[Problem]) -> StepPlan:
+        """The compiled plan of the step, adjusted by its kind (problems appended)."""
+        return plan
 
-        Optional for a kind: by default the attempt failed (``TimeoutError``). A kind that arms
-        deadlines of its own (a wait for a time, a heartbeat) decides what each one means.
+    def default_timeout(self, plan: StepPlan, seconds: float) -> StepPlan:
+        """``plan`` with the deployment's timeout for its dispatch token, unless it sets its own."""
+        return plan if plan.timeout_seconds is not None else dataclasses.replace(plan, timeout_seconds=seconds)
+
+    def on_result(self, txn: Txn, p: StepPlan, record: StepRecord, item: ItemRef | None, output: Any,
+                  error: dict[str, Any] | None, now: float) -> tuple[bool, Any]:
+        """A result for ``p``, fenced: the step is in progress at the run the result answers for.
+
+        Returns (applied, what ``on_step_result`` returns). A result past the
+        step's deadline is a failed attempt, whichever of the timer and the
+        answer comes first.
         """
         from . import transitions  # transitions imports this module
 
-        timeout = p.timeout_seconds or 0.0
-        return transitions.fail_attempt(txn, p.id, {"type": "TimeoutError",
-                                                    "message": f"no result within timeout_seconds={timeout:g}"}, now)
+        if item is not None:
+            log.info("result for an item of a step that sends none ignored",
+                     extra={"execution": txn.key, "step": p.id, "run_id": record.run_id})
+            return False, None
+        deadline = txn.header.deadlines.get(p.id)
+        if error is None and deadline is not None and deadline[1] < now:
+            error = transitions.timeout_error(p)
+        return True, transitions.finish_attempt(txn, p.id, output, error, now)
+
+    def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
+        """The deadline in the header passed while ``record`` is in progress at its run.
+
+        By default the attempt failed (``TimeoutError``). A kind that arms
+        deadlines of its own (a wait for a time, a heartbeat, a map's jobs)
+        decides what each one means. ``send``: the caller dispatches the jobs
+        returned (``advance``); when False (a deadline timer), a kind must not
+        claim new jobs now.
+        """
+        from . import transitions
+
+        transitions.fail_attempt(txn, p.id, transitions.timeout_error(p), now)
+        return []
+
+    def reemit(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> list[DispatchJob]:
+        """The claim of ``record`` was not confirmed sent in time: its jobs, to send again."""
+        assert record.inputs is not None
+        txn.unsent_add[p.id] = [record.run_id, now]
+        return [job(txn, p, record.run_id, record.inputs)]
 
 
 def job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:

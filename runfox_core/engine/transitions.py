@@ -35,7 +35,7 @@ from typing import Any
 from .. import expressions
 from ..errors import PayloadError
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload
-from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, StepError
+from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, ItemRef, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import kinds
@@ -73,30 +73,38 @@ def expired(txn: Txn, now: float) -> list[str]:
     return [sid for sid, (_, deadline) in txn.header.deadlines.items() if deadline <= now]
 
 
-def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> None:
+def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> list[DispatchJob]:
     """Turn in-flight steps past their deadline (at most ``limit`` of them) into failed attempts.
 
     Each expiry is a transition of its own that happens to share a commit, so
     expiring a few now and the rest in the next commit ends the same as
     expiring them all at once; ``limit`` keeps one commit within the store's
-    size. Their records are read in one call, not one by one.
+    size. Their records are read in one call, not one by one. Returns the
+    jobs a step's kind sends on its deadline (a map's due retries).
     """
     due = expired(txn, now)
-    _expire(txn, due[:limit] if limit else due, now)
+    return _expire(txn, due[:limit] if limit else due, now)
 
 
-def _expire(txn: Txn, due: list[str], now: float) -> None:
+def _expire(txn: Txn, due: list[str], now: float, send: bool = True) -> list[DispatchJob]:
     txn.prefetch(due, [])
+    jobs: list[DispatchJob] = []
     for sid in due:
         run_id = txn.header.deadlines[sid][0]
         if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
-            return
+            return jobs
         rec = txn.step(sid)
         if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
             p = txn.plan.steps[sid]
-            kinds.get(p.kind).expire(txn, p, rec, now)  # a task's attempt failed; a kind's timer may mean more
+            jobs += kinds.get(p.kind).expire(txn, p, rec, now, send)  # a task's attempt failed; a kind's timer may mean more
         else:
             txn.header.deadlines.pop(sid, None)
+    return jobs
+
+
+def timeout_error(p: StepPlan) -> dict[str, str]:
+    """The error of an attempt that had no answer within the step's ``timeout_seconds``."""
+    return {"type": "TimeoutError", "message": f"no result within timeout_seconds={p.timeout_seconds or 0:g}"}
 
 
 def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
@@ -118,8 +126,8 @@ def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
         if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or rec.inputs is None:
             txn.unsent_remove.append(sid)
             continue
-        txn.unsent_add[sid] = [run_id, now]
-        jobs.append(kinds.job(txn, txn.plan.steps[sid], rec.run_id, rec.inputs))
+        p = txn.plan.steps[sid]
+        jobs += kinds.get(p.kind).reemit(txn, p, rec, now)
         log.warning("re-emitting unsent job", extra={"execution": txn.key, "step": sid, "run_id": run_id})
     return jobs
 
@@ -209,7 +217,7 @@ def next_timer(header: ExecutionHeader) -> float | None:
 
 
 def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dict[str, str] | None,
-                 now: float) -> tuple[bool, Any]:
+                 now: float, item: ItemRef | None = None) -> tuple[bool, Any]:
     """Apply one worker result. Returns (applied, what on_step_result returns).
 
     Fenced: ignored unless ``sid`` is in progress at ``run_id`` (None: its
@@ -230,12 +238,8 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
                  extra={"execution": txn.key, "step": sid, "run_id": run_id,
                         "current_run_id": rec.run_id, "status": str(rec.status)})
         return False, None
-    deadline = txn.header.deadlines.get(sid)
-    if error is None and deadline is not None and deadline[1] < now:
-        # past its deadline the attempt has failed, whether the timer or the late answer comes first
-        timeout = txn.plan.steps[sid].timeout_seconds or 0
-        error = {"type": "TimeoutError", "message": f"no result within timeout_seconds={timeout:g}"}
-    return True, finish_attempt(txn, sid, output, error, now)
+    p = txn.plan.steps[sid]
+    return kinds.get(p.kind).on_result(txn, p, rec, item, output, error, now)
 
 
 def finish_attempt(txn: Txn, sid: str, output: Any, error: dict[str, Any] | None, now: float) -> Any:
@@ -483,7 +487,7 @@ def check_deadline(txn: Txn, sid: str, run_id: int, now: float) -> tuple[bool, f
         return False, None
     if entry[1] > now:
         return False, entry[1]
-    _expire(txn, [sid], now)  # others past due are expired by the advance() that follows, in chunks
+    _expire(txn, [sid], now, send=False)  # others past due: by the advance() that follows, in chunks
     return True, None
 
 

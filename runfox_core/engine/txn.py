@@ -70,6 +70,8 @@ class Txn:
         self.changed_state: dict[str, Any] = {}
         self.unsent_add: dict[str, list[float]] = {}
         self.unsent_remove: list[str] = []
+        self.jobs: list[Any] = []  # jobs claimed besides the transition's answer (a map step's next ones)
+        self.keep: set[str] = set()  # records read here that the next transition will read again
 
     # ---------------------------------------------------------------- reads
 
@@ -169,7 +171,11 @@ class Txn:
         header.unsent = unsent
         # Keep only what this commit wrote (what the next transition most likely reads):
         # carrying every record ever seen would make each transaction O(steps).
-        return Snapshot(header, dict(self.changed_steps), dict(self.changed_state), False)
+        steps = dict(self.changed_steps)
+        for sid in self.keep:  # unchanged, so still current at the version this commit makes
+            if sid not in steps and sid in self._steps:
+                steps[sid] = self._steps[sid]
+        return Snapshot(header, steps, dict(self.changed_state), False)
 
 
 def default_record(plan: Plan, sid: str) -> StepRecord:

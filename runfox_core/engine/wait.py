@@ -168,16 +168,18 @@ class WaitKind(kinds.StepKind):
             _consume_kept(txn, p, record.run_id, now)
         return []
 
-    def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> Any:
+    def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
         config: WaitConfig = p.config
         due = now + CLOCK_SLACK_SECONDS  # times rebuilt from the stored start may differ in the last microsecond
         if config.timed and p.timeout_seconds is None:
-            return transitions.finish_attempt(txn, p.id, {}, None, now)  # the time came
+            transitions.finish_attempt(txn, p.id, {}, None, now)  # the time came
+            return []
         if config.timed:
             at, _ = _time_of(txn, p, now, start=_started(record))
             if at <= due:
-                return transitions.finish_attempt(txn, p.id, {}, None, now)
-            return super().expire(txn, p, record, now)
+                transitions.finish_attempt(txn, p.id, {}, None, now)
+                return []
+            return super().expire(txn, p, record, now, send)
         started = _started(record)
         timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
         heartbeat_at = None
@@ -192,8 +194,9 @@ class WaitKind(kinds.StepKind):
             waited = f"event {config.event!r}" if config.event else "its callback"
             error = {"type": "TimeoutError", "message": f"no {waited} within timeout_seconds={config.timeout_seconds:g}"}
         else:
-            return super().expire(txn, p, record, now)  # the step's own timeout_seconds came first
-        return transitions.finish_attempt(txn, p.id, None, error, now)
+            return super().expire(txn, p, record, now, send)  # the step's own timeout_seconds came first
+        transitions.finish_attempt(txn, p.id, None, error, now)
+        return []
 
 
 def _started(record: StepRecord) -> float:

@@ -1,0 +1,196 @@
+"""map_kit.py -- map-step scenarios every backend runs (tests/unit on memory and SQLite, tests/aws on DynamoDB).
+
+Each scenario takes ``make(**backend_kwargs) -> Backend`` and drives the
+execution by hand (``drive``): advance, then answer the jobs in flight in a
+shuffled order, so the window, the fences and the counters are exercised the
+way concurrent workers would, and the jobs in flight can be counted at every
+moment.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import runfox_core as rfx
+from runfox_core.results import Dispatch, DispatchJob, StepResult
+
+Make = Callable[..., rfx.Backend]
+
+
+def square(job: DispatchJob) -> StepResult:
+    """The executor of these scenarios: {"x": n} -> {"sq": n*n}; a batch gets a list."""
+    if job.item is not None and job.item.batch:
+        return StepResult(job.execution_key, job.step, job.run_id, item=job.item,
+                          output={"batch": [{"sq": i["x"] * i["x"]} for i in job.inputs["batch"]]})
+    if job.inputs.get("fail"):
+        return StepResult(job.execution_key, job.step, job.run_id, item=job.item,
+                          error={"type": "ValueError", "message": f"item {job.inputs['x']} is bad"})
+    return StepResult(job.execution_key, job.step, job.run_id, item=job.item,
+                      output={"sq": job.inputs["x"] * job.inputs["x"]})
+
+
+def drive(wf: rfx.Workflow, answer: Callable[[DispatchJob], StepResult | None] = square,
+          seed: int = 7, limit: int = 100_000) -> tuple[Any, int]:
+    """Run ``wf`` to its end by hand; returns (its ending, the most jobs in flight at once)."""
+    rng = random.Random(seed)
+    flight: dict[tuple[str, Any], DispatchJob] = {}
+    most = 0
+    for _ in range(limit):
+        result = wf.advance()
+        if isinstance(result, Dispatch):
+            for job in result.jobs:
+                flight[(job.step, job.item.index if job.item else None)] = job
+            wf.dispatch(result.jobs)
+            most = max(most, sum(1 for key in flight if key[1] is not None))
+            continue
+        if isinstance(result, (rfx.Complete, rfx.Halt, rfx.Failed, rfx.Cancelled)):
+            return result, most
+        if not flight:
+            raise AssertionError(f"stalled: {result} with nothing in flight")
+        key = rng.choice(sorted(flight, key=str))
+        job = flight.pop(key)
+        reply = answer(job)
+        if reply is not None:
+            wf.on_step_result(reply.step, reply.output, run_id=reply.run_id, error=reply.error, item=reply.item)
+    raise AssertionError("did not end")
+
+
+def mapped(n: int | None = None, items: Any = None, **block: Any) -> dict[str, Any]:
+    """A spec: a step listing n numbers (or ``items`` given literally), a map squaring them, its output out."""
+    steps: list[dict[str, Any]] = []
+    source = items
+    if items is None:
+        steps.append({"id": "list", "fn": "list", "input": {"n": n}})
+        source = {"var": "steps.list.output.keys"}
+    per_job = {k: block.pop(k) for k in ("max_attempts", "timeout_seconds", "retry") if k in block}
+    step = {"id": "sq", "map": {"items": source, "fn": "square", "input": {"x": {"var": "item"}}, **block}, **per_job}
+    if items is None:
+        step["depends_on"] = ["list"]
+    steps.append(step)
+    return {"steps": steps, "outputs": {"out": {"var": "steps.sq.output"}}}
+
+
+def lister(job: DispatchJob) -> StepResult:
+    if job.step == "list":
+        return StepResult(job.execution_key, job.step, job.run_id, output={"keys": list(range(job.inputs["n"]))})
+    return square(job)
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def results_come_back_in_item_order_whatever_the_order_of_answers(make: Make) -> None:
+    for batch in (1, 4):
+        wf = rfx.Workflow.from_dict(mapped(10, batch=batch, max_concurrency=3), make())
+        result, _ = drive(wf, lister)
+        assert result == rfx.Complete({"out": {"results": [{"sq": i * i} for i in range(10)], "succeeded": 10,
+                                               "failed": 0, "errors": []}})
+
+
+def an_empty_list_completes_at_once_with_empty_results(make: Make) -> None:
+    wf = rfx.Workflow.from_dict(mapped(items=[]), make())
+    assert wf.advance() == rfx.Complete({"out": {"results": [], "succeeded": 0, "failed": 0, "errors": []}})
+
+
+def max_concurrency_is_never_exceeded(make: Make) -> None:
+    wf = rfx.Workflow.from_dict(mapped(items=list(range(40)), max_concurrency=5), make())
+    result, most = drive(wf)
+    assert isinstance(result, rfx.Complete) and result.outcome["out"]["succeeded"] == 40
+    assert most == 5
+
+
+def failing(bad: int) -> dict[str, Any]:
+    """A spec of 20 items, ``bad`` of which fail, tolerating 10% (2 items)."""
+    spec = mapped(items=list(range(20)), tolerated_failure_percent=10, max_concurrency=4)
+    spec["steps"][0]["map"]["input"]["fail"] = {"<": [{"var": "item"}, bad]}
+    return spec
+
+
+def tolerated_failures_at_and_under_the_threshold_complete_and_over_it_fail(make: Make) -> None:
+    for bad in (1, 2):
+        result, _ = drive(rfx.Workflow.from_dict(failing(bad), make()))
+        out = result.outcome["out"]
+        assert (out["succeeded"], out["failed"]) == (20 - bad, bad)
+        assert out["results"][:bad] == [None] * bad and out["results"][bad] == {"sq": bad * bad}
+        assert sorted(e["index"] for e in out["errors"]) == list(range(bad))
+        assert {e["type"] for e in out["errors"]} == {"ValueError"}
+    result, _ = drive(rfx.Workflow.from_dict(failing(3), make()))
+    assert isinstance(result, rfx.Failed) and result.error.type == "MapError"
+    assert "3 of 20 items failed (15%), more than tolerated_failure_percent=10" in result.error.message
+
+
+def a_duplicate_or_stale_answer_changes_nothing(make: Make) -> None:
+    wf = rfx.Workflow.from_dict(mapped(items=[1, 2], max_concurrency=2, max_attempts=2,
+                                        retry={"backoff_seconds": 0}), make())
+    jobs = wf.advance().jobs
+    wf.dispatch(jobs)
+    first, second = jobs
+    failed = StepResult(wf.id, "sq", first.run_id, error={"type": "E", "message": "once"}, item=first.item)
+    wf.on_step_result("sq", error=failed.error, run_id=first.run_id, item=first.item)  # attempt 1 of job 0 fails
+    retry = wf.advance().jobs
+    assert [(j.item.index, j.item.run_id) for j in retry] == [(0, 1)]
+    # the answer of the failed attempt, delivered late, and a duplicate of job 1's answer change nothing
+    assert wf.on_step_result("sq", {"sq": 99}, run_id=first.run_id, item=first.item) is None
+    assert wf.written_step("sq:map") is None
+    wf.on_step_result("sq", {"sq": 4}, run_id=second.run_id, item=second.item)
+    wf.on_step_result("sq", {"sq": 40}, run_id=second.run_id, item=second.item)
+    done = wf.on_step_result("sq", {"sq": 1}, run_id=first.run_id, item=retry[0].item)
+    assert done == rfx.Complete({"out": {"results": [{"sq": 1}, {"sq": 4}], "succeeded": 2, "failed": 0,
+                                         "errors": []}})
+
+
+LOOPED = {"steps": [
+    {"id": "count", "fn": "count", "input": {"n": {"var": ["state.round", 0]}}},
+    {"id": "sq", "depends_on": ["count"],
+     "map": {"items": {"var": "steps.count.output.keys"}, "fn": "square", "input": {"x": {"var": "item"}}},
+     "branch": [{"condition": {"<": [{"var": "state.round"}, 2]}, "action": {"set": "count"}},
+                {"condition": True, "action": "complete"}]}],
+    "outputs": {"out": {"var": "steps.sq.output.results"}, "round": {"var": "state.round"}}}
+
+
+def a_set_loop_around_a_map_runs_it_again_on_the_new_list(make: Make) -> None:
+    def answer(job: DispatchJob) -> StepResult:
+        if job.step == "count":
+            n = job.inputs["n"] + 1
+            return StepResult(job.execution_key, "count", job.run_id, output={"round": n,
+                                                                                      "keys": list(range(n + 1))})
+        return square(job)
+
+    result, _ = drive(rfx.Workflow.from_dict(LOOPED, make()), answer)
+    assert result == rfx.Complete({"out": [{"sq": 0}, {"sq": 1}, {"sq": 4}], "round": 2})
+
+
+def a_branch_sees_the_map_output(make: Make) -> None:
+    spec = failing(1)
+    spec["steps"][0]["branch"] = [{"condition": {">": [{"var": "failed"}, 0]}, "action": "halt",
+                                   "result": "some items failed"}]
+    result, _ = drive(rfx.Workflow.from_dict(spec, make()))
+    assert result == rfx.Halt("some items failed")
+
+
+def results_too_large_for_a_step_output_fail_the_step_naming_the_size(make: Make) -> None:
+    def big(job: DispatchJob) -> StepResult:
+        return StepResult(job.execution_key, job.step, job.run_id, output={"pad": "x" * 20_000}, item=job.item)
+
+    result, _ = drive(rfx.Workflow.from_dict(mapped(items=list(range(12))), make()), big)
+    assert isinstance(result, rfx.Failed) and result.error.type == "PayloadError"
+    assert "the results of its 12 items are about 240," in result.error.message
+    assert "a step output holds at most 196,608" in result.error.message
+
+
+def without_keep_results_only_the_counts_come_back(make: Make) -> None:
+    result, _ = drive(rfx.Workflow.from_dict(mapped(items=list(range(30)), keep_results=False), make()))
+    assert result == rfx.Complete({"out": {"succeeded": 30, "failed": 0, "errors": []}})
+
+
+SCENARIOS = [results_come_back_in_item_order_whatever_the_order_of_answers,
+             an_empty_list_completes_at_once_with_empty_results,
+             max_concurrency_is_never_exceeded,
+             tolerated_failures_at_and_under_the_threshold_complete_and_over_it_fail,
+             a_duplicate_or_stale_answer_changes_nothing,
+             a_set_loop_around_a_map_runs_it_again_on_the_new_list,
+             a_branch_sees_the_map_output,
+             results_too_large_for_a_step_output_fail_the_step_naming_the_size,
+             without_keep_results_only_the_counts_come_back]
