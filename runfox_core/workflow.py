@@ -260,7 +260,7 @@ class Workflow:
                 if sids:
                     seen["jobs"] = tx.claim(txn, sids, now, max_bytes)
                     result = tx.terminal_result(txn) or result  # an input that cannot resolve fails it
-            return applied, result
+            return applied or bool(txn.events), result  # a stale result commits its history event alone
 
         def limited(failed: Failed) -> Failed:  # the failing commit replaced ours: nothing was claimed
             seen.update(jobs=[], written=None, applied=False)
