@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from .backend.base import Backend
 from .backend.runner import Worker
 from .backend.store import StoreLimitError
+from .engine import redrive
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn
 from .errors import ConflictError, Problem
@@ -288,6 +289,15 @@ class Workflow:
         """End the execution as cancelled (one small commit); if it had already ended, return
         how it ended and change nothing. Use ``operations.cancel``, which says which it was."""
         return self._transact(lambda txn, now: tx.cancel(txn, reason, now))
+
+    def reopen(self, from_step: str | None = None) -> list[str]:
+        """Redrive (or rerun from ``from_step``) in one commit (``engine/redrive.py``); returns the steps
+        given a new run. Use ``operations.redrive``/``rerun``, which check the status first."""
+        return self._transact(lambda txn, now: (True, redrive.reopen(txn, now, from_step)))
+
+    def seed(self, records: dict[str, Any], state: dict[str, Any], source: str, from_step: str | None) -> None:
+        """Start this fresh execution from another's complete steps and state (``operations.rerun``)."""
+        self._transact(lambda txn, now: (True, redrive.seed(txn, now, records, state, source, from_step)))
 
     def written_step(self, op: str) -> Any:
         """The record of ``op`` this handle's last transition wrote, or None if it wrote none

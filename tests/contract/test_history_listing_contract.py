@@ -7,6 +7,7 @@ test runs against the in-memory, SQLite and DynamoDB (moto) stores.
 from __future__ import annotations
 
 import pytest
+import test_store_contract as contract
 
 from runfox_core.backend.store import Store
 from runfox_core.engine.records import Commit
@@ -15,7 +16,8 @@ from runfox_core.history import position
 from runfox_core.listing import ListQuery
 from runfox_core.status import WorkflowStatus
 
-from test_store_contract import definition, header, store  # noqa: F401 -- the fixture, for every backend
+store = contract.store  # the fixture: every test runs on every backend
+definition, header = contract.definition, contract.header
 
 
 def commit_events(s: Store, key: str, events: list[dict], status: WorkflowStatus | None = None,
