@@ -2,8 +2,9 @@
 
 Owns the contract of the start payload ``{"spec": <YAML text or object>,
 "inputs": {...}, "name": <optional string>}`` and of the advance payload
-``{"execution": <key>, "action": "advance" | "cancel", "reason": <optional>}``, for the start and advance Lambdas and anything else
-that takes them as JSON:
+``{"action": <one of ADVANCE_ACTIONS>, "execution": <key>, ...}`` (the keys each
+action takes: ``ACTION_KEYS``; see ``events/``), for the start and advance
+Lambdas and anything else that takes them as JSON:
 
 - ``parse_start(payload, tokens)`` -> ``StartRequest(spec, inputs, name)``,
   after every check, including that each dispatch token of the spec is
@@ -14,8 +15,10 @@ that takes them as JSON:
 - ``start(backend, request)``: ``operations.start`` for a parsed request
   (a name already used for a different spec or inputs is refused; the same
   name and request find the same execution, so a retried start is harmless).
-- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason)``:
-  ``action`` is ``advance`` (the default) or ``cancel``.
+- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason, options)``:
+  ``action`` is ``advance`` (the default), ``cancel``, ``history``, ``list``
+  (no execution), ``redrive`` or ``rerun``; ``options`` the action's other
+  keys, checked. ``run_advance(backend, request)`` runs its operation.
 - ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
   for any error in ``REJECTED``; callers answer with it instead of raising.
 
@@ -34,14 +37,15 @@ from typing import Any, NamedTuple
 
 from . import operations
 from .errors import (
-    ExecutionEndedError,
     ExecutionExistsError,
     ExecutionNotFoundError,
+    ExecutionStatusError,
     PayloadError,
     Problem,
     RunfoxError,
     SpecError,
 )
+from .listing import ListQuery
 from .payloads import check_payload
 from .spec import compile_spec, load_yaml
 
@@ -49,8 +53,18 @@ MAX_START_PAYLOAD_BYTES = 1024 * 1024  # bytes of JSON: 1 MiB, well under Lambda
 MAX_NAME_LENGTH = 128  # characters
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_NAME_LENGTH - 1}}}")
 START_KEYS = ("spec", "inputs", "name")
-ADVANCE_KEYS = ("execution", "action", "reason")
-ADVANCE_ACTIONS = ("advance", "cancel")
+#: what each advance action takes besides "action" (and what type each key must be)
+ACTION_KEYS: dict[str, dict[str, type]] = {
+    "advance": {"execution": str},
+    "cancel": {"execution": str, "reason": str},
+    "history": {"execution": str, "after": str, "limit": int},
+    "list": {"status": str, "name_prefix": str, "since": str, "until": str, "limit": int, "cursor": str},
+    "redrive": {"execution": str, "inputs": dict, "name": str},
+    "rerun": {"execution": str, "step": str, "new": bool, "inputs": dict, "name": str},
+}
+ADVANCE_KEYS = ("action", *dict.fromkeys(k for keys in ACTION_KEYS.values() for k in keys))
+ADVANCE_ACTIONS = tuple(ACTION_KEYS)
+_KINDS = {str: "text", int: "an integer", bool: "true or false", dict: "an object"}
 MAX_REASON_LENGTH = 1024  # characters: a note for operators, kept in the header
 MAX_EXECUTION_KEY_LENGTH = 512  # characters: real keys are {md5}#{timestamp id}, about 70
 
@@ -74,14 +88,15 @@ class StartRequest(NamedTuple):
 
 
 class AdvanceRequest(NamedTuple):
-    execution: str
+    execution: str  # "" for list
     action: str  # one of ADVANCE_ACTIONS
     reason: str | None
+    options: dict[str, Any] = {}  # noqa: RUF012 -- the action's other keys (never mutated)
 
 
 #: Errors that mean "bad request": answer with ``error_body``; anything else is an infrastructure fault.
 REJECTED: tuple[type[Exception], ...] = (RequestError, SpecError, PayloadError, ExecutionExistsError,
-                                         ExecutionNotFoundError, ExecutionEndedError)
+                                         ExecutionNotFoundError, ExecutionStatusError)
 
 
 def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartRequest:
@@ -125,26 +140,55 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
 
 
 def parse_advance(payload: Any) -> AdvanceRequest:
-    """The execution and action of an advance payload; raise ``RequestError`` naming what is wrong."""
+    """The execution, action and options of an advance payload; raise ``RequestError`` naming what is wrong."""
     body = _object(payload, ADVANCE_KEYS)
-    key = body.get("execution")
-    if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
-        raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
     action = body.get("action", "advance")
     if action not in ADVANCE_ACTIONS:
         raise RequestError(f"'action' must be one of {', '.join(ADVANCE_ACTIONS)}; got {_short(action)}",
                            field="action")
+    allowed = ACTION_KEYS[action]
+    for name, value in body.items():
+        if name == "action":
+            continue
+        if name not in allowed:
+            raise RequestError(f"action {action} takes no {name!r} (it takes: {', '.join(allowed)})", field=name)
+        wanted = allowed[name]
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            raise RequestError(f"{name!r} must be {_KINDS[wanted]}; got {_short(value)}", field=name)
+    key = body.get("execution", "")
+    if "execution" in allowed and (not key or len(key) > MAX_EXECUTION_KEY_LENGTH):
+        raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
+    if action == "rerun" and not body.get("step"):
+        raise RequestError("action rerun needs 'step': the step to run again with everything downstream of it",
+                           field="step")
     reason = body.get("reason")
-    if reason is not None and (action != "cancel" or not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
+    if reason is not None and len(reason) > MAX_REASON_LENGTH:
         raise RequestError(f"'reason' must be text of at most {MAX_REASON_LENGTH} characters, with action cancel",
                            field="reason")
-    return AdvanceRequest(key, action, reason)
+    options = {k: v for k, v in body.items() if k not in ("action", "execution", "reason")}
+    return AdvanceRequest(key, action, reason, options)
 
 
-def run_advance(backend: Any, request: AdvanceRequest) -> operations.Advanced:
-    """The operation an advance payload asks for: ``operations.advance`` or ``operations.cancel``."""
+def run_advance(backend: Any, request: AdvanceRequest) -> Any:
+    """The operation an advance payload asks for; its result has ``to_dict()``. Raises one of ``REJECTED``
+    for a request the execution does not allow (nothing changed)."""
+    o = request.options
+    try:
+        if request.action == "history":
+            return operations.history(backend, request.execution, o.get("after"), o.get("limit", 1000))
+        if request.action == "list":
+            return operations.list_executions(backend, ListQuery(**o))
+    except (ValueError, TypeError) as exc:  # a bad cursor, time, status or limit: the message names it
+        if isinstance(exc, REJECTED):
+            raise
+        raise RequestError(str(exc)) from None
     if request.action == "cancel":
         return operations.cancel(backend, request.execution, request.reason)
+    if request.action == "redrive":
+        return operations.redrive(backend, request.execution, o.get("inputs"), o.get("name"))
+    if request.action == "rerun":
+        return operations.rerun(backend, request.execution, o["step"], new=o.get("new", False),
+                                inputs=o.get("inputs"), name=o.get("name"))
     return operations.advance(backend, request.execution)
 
 
@@ -171,8 +215,8 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         error.update(step=exc.first.step, field=exc.first.field, problems=[p.to_dict() for p in exc.problems])
     elif isinstance(exc, ExecutionExistsError):
         error.update(field="name", execution=exc.existing_key)
-    elif isinstance(exc, ExecutionEndedError):
-        error.update(field="execution", status=exc.status)
+    elif isinstance(exc, ExecutionStatusError):
+        error.update(field=error["field"] or "execution", status=exc.status)
     elif isinstance(exc, ExecutionNotFoundError):
         error.update(field="execution")
     elif not isinstance(exc, RunfoxError):  # never echo an unexpected exception's text to a caller

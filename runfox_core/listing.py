@@ -41,7 +41,10 @@ class ListQuery:
         """This query with its times normalised; raises ValueError naming the field that is wrong."""
         if not isinstance(self.limit, int) or not 1 <= self.limit <= MAX_LIST_LIMIT:
             raise ValueError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}, got {self.limit!r}")
-        status = WorkflowStatus(self.status) if self.status is not None else None
+        try:
+            status = WorkflowStatus(self.status) if self.status is not None else None
+        except ValueError:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(map(str, WorkflowStatus))}") from None
         since = start_time(self.since, "since") if self.since else None
         until = start_time(self.until, "until") if self.until else None
         if self.cursor is not None:
