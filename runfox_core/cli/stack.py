@@ -2,10 +2,11 @@
 
 With the user's AWS credentials (the usual boto3 chain) and nothing else:
 ``describe_stacks`` gives ``StartFunctionName``, ``AdvanceFunctionName`` and
-``WorkflowsTableName`` (``runfox_deploy.facts``). ``start`` and ``cancel``
-invoke the deployed start and advance Lambdas (so the deployed ops, op
-defaults and settings apply, exactly as for any caller); ``status``,
-``watch`` and ``graph`` read the workflows table (``DynamoDBStore``): one
+``WorkflowsTableName`` (``runfox_deploy.facts``). ``start``, and ``cancel``,
+``redrive`` and ``rerun`` (``act``), invoke the deployed start and advance
+Lambdas (so the deployed ops, op defaults and settings apply, exactly as for
+any caller); ``status``, ``watch``, ``graph``, ``history`` and ``list`` read
+the workflows table (``DynamoDBStore``): one
 load per read, nothing written.
 
 Known limits: the caller needs ``cloudformation:DescribeStacks``,
@@ -50,10 +51,8 @@ class StackTarget:
         """The start Lambda's answer to ``payload``; raises StackError for an ``{"error"}`` answer."""
         return self.invoke(self.outputs[OUTPUT_START_FUNCTION], payload)
 
-    def cancel(self, execution: str, reason: str | None) -> dict[str, Any]:
-        payload: dict[str, Any] = {"execution": execution, "action": "cancel"}
-        if reason is not None:
-            payload["reason"] = reason
+    def act(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The advance Lambda's answer to ``payload`` (``{"action": ...}``: cancel, redrive, rerun...)."""
         return self.invoke(self.outputs[OUTPUT_ADVANCE_FUNCTION], payload)
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
