@@ -103,3 +103,22 @@ def test_a_stack_that_does_not_exist_or_is_not_runfox_is_bad_usage(
     cloud.client("cloudformation").create_stack(StackName=f"{deployed}Other", TemplateBody=json.dumps(template))
     code, _, err = runfox(capsys, "status", "a#b", "--stack", f"{deployed}Other")
     assert code == 2 and "has no output StartFunctionName, AdvanceFunctionName, WorkflowsTableName" in err
+
+
+def test_history_list_redrive_and_rerun_on_a_stack(deployed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a cancelled execution on the stack
+    key = json.loads(runfox(capsys, "start", "stuck.yaml", "--inputs", '{"n": 7}', "--stack", deployed,
+                            "--json")[1])["execution"]
+    runfox(capsys, "cancel", key, "--stack", deployed)
+    # Then history and list read the stack's table (list from its indexes)
+    code, out, _ = runfox(capsys, "history", key, "--stack", deployed, "--json")
+    assert code == 0 and [e["type"] for e in json.loads(out)["events"]] == ["started", "dispatched", "cancelled"]
+    code, out, _ = runfox(capsys, "list", "--status", "cancelled", "--stack", deployed, "--json", "--limit", "1000")
+    assert code == 0 and key in [e["execution"] for e in json.loads(out)["executions"]]
+    # And redrive and rerun go through the advance Lambda
+    assert runfox(capsys, "redrive", key, "--stack", deployed)[:2] == (
+        0, f"{key}: in_progress, dispatched shout (run 1)\n")
+    code, out, _ = runfox(capsys, "rerun", key, "--step", "shout", "--new", "--stack", deployed, "--json")
+    assert code == 0 and json.loads(out)["execution"] != key
+    code, _, err = runfox(capsys, "redrive", key, "--stack", deployed)
+    assert code == 2 and "ExecutionStatusError: execution" in err and "still running (in_progress)" in err
