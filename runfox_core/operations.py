@@ -37,7 +37,10 @@ Every operation raises ``ExecutionNotFoundError`` for an unknown key, and
 ``ExecutionStatusError`` (nothing changed) when it does not apply: a redrive
 of a completed, halted or running execution, a rerun of an unknown step.
 
-Known limits: a claim committed *before* the cancel belongs to an advance
+Known limits: a copy (``rerun(new=True)``, ``redrive(inputs=...)``) is created,
+then seeded in a second commit: a process that dies between the two leaves
+the copy pending and never advanced (nothing runs twice); run the rerun
+again under another name. A claim committed *before* the cancel belongs to an advance
 already under way; that process may still send its job after ``cancel``
 returns, and the job's result is then ignored. Nothing claimed after the
 cancel exists: every claim commits under the header version the cancel bumped.
@@ -109,14 +112,18 @@ def start(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None 
         if exc.existing_key is None or name is None:
             raise
         return _existing(backend, exc.existing_key, spec, inputs, name)
-    # A safety timer before anything is claimed: if this process dies between the
-    # claim and the send, the wake re-drives advance() once the claim is stale.
-    schedule = getattr(backend.runner, "schedule_wake", None)
-    if schedule is not None:
-        schedule(wf.id, backend.clock() + backend.unsent_grace_seconds)
+    _arm_safety_wake(backend, wf.id)
     advanced = advance(backend, wf.id, wf)
     advanced.created = True
     return advanced
+
+
+def _arm_safety_wake(backend: Backend, key: str) -> None:
+    """A timer before anything is claimed: if this process dies between the claim and the send,
+    the wake re-drives advance() once the claim is stale."""
+    schedule = getattr(backend.runner, "schedule_wake", None)
+    if schedule is not None:
+        schedule(key, backend.clock() + backend.unsent_grace_seconds)
 
 
 def _existing(backend: Backend, key: str, spec: dict[str, Any], inputs: dict[str, Any] | None,
@@ -208,6 +215,7 @@ def redrive(backend: Backend, key: str, inputs: dict[str, Any] | None = None, na
         raise ExecutionStatusError(_not_redrivable(key, header.status), status=str(header.status))
     if inputs is not None:
         return _copy(backend, key, None, inputs, name)
+    _arm_safety_wake(backend, key)
     Workflow.resume(key, backend).reopen()
     return advance(backend, key)
 
@@ -236,6 +244,7 @@ def rerun(backend: Backend, key: str, step: str, *, new: bool = False, inputs: d
     if header.status == WorkflowStatus.PENDING:
         raise ExecutionStatusError(f"execution {key} has not started; there is nothing to rerun",
                                    status=str(header.status))
+    _arm_safety_wake(backend, key)
     Workflow.resume(key, backend).reopen(step)
     return advance(backend, key)
 
@@ -251,6 +260,7 @@ def _copy(backend: Backend, key: str, from_step: str | None, inputs: dict[str, A
     wf = Workflow.from_dict(definition.spec, backend, inputs=definition.inputs if inputs is None else inputs,
                             name=name)
     wf.seed(kept, state, key, from_step)
+    _arm_safety_wake(backend, wf.id)  # after the seed: an unseeded copy must never run from scratch
     advanced = advance(backend, wf.id, wf)
     advanced.created = True
     return advanced
