@@ -166,3 +166,19 @@ def test_a_bad_listing_query_names_the_field() -> None:
         ListQuery(limit=0).checked()
     with pytest.raises(ValueError, match="not one a listing returned"):
         ListQuery(cursor="%%%").checked()
+
+
+def test_an_execution_keeps_a_hundred_thousand_events_and_pages_anywhere_in_them(store: Store) -> None:
+    # Given 100,000 events over 200 commits (no store keeps them in one growing item)
+    d = definition()
+    store.create(d, header())
+    for c in range(200):
+        commit_events(store, d.key, [ev(c * 500 + i) for i in range(500)])
+    # When pages are read from the start, from the middle and at the end
+    first = store.load_history(d.key, None, 1000)
+    middle = store.load_history(d.key, position(first[-1]), 1000)
+    last = store.load_history(d.key, (200, 498), 1000)
+    # Then each holds the events that follow its cursor, and the last one ends the log
+    assert [e["step"] for e in first] == [f"s{i}" for i in range(1000)]
+    assert [e["step"] for e in middle] == [f"s{i}" for i in range(1000, 2000)]
+    assert [e["step"] for e in last] == ["s99999"] and last[0]["id"] == "200.499"
