@@ -1,4 +1,4 @@
-"""cli -- ``runfox``: validate, graph, run, start, status, watch, history, list, cancel, redrive, rerun.
+"""cli -- ``runfox``: validate, graph, run, start, status, watch, history, list, cancel, redrive, rerun, dlq.
 
 Installed as the ``runfox`` console script (``pyproject.toml``
 ``[project.scripts]``); ``python -m runfox_core.cli`` is the same. Every
@@ -239,6 +239,43 @@ def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
     return _acted(args, out, _target(args).act(payload))
 
 
+def cmd_dlq(args: argparse.Namespace, out: TextIO) -> int:
+    if args.db is not None:
+        raise UsageError("dlq is for --local and --stack: an execution on SQLite has no dead-letter queue")
+    from ..aws import dead_letters  # only here: the other targets need no AWS SDK
+
+    sqs, results_url = _results_queue(args)
+    try:
+        dlq = dead_letters.dead_letter_queue(sqs, results_url)
+    except dead_letters.DeadLetterError as exc:
+        raise UsageError(str(exc)) from None
+    if args.action == "list":
+        letters = dead_letters.list_dead_letters(sqs, dlq, args.limit)
+    else:
+        letters = dead_letters.redrive_dead_letters(sqs, dlq, results_url, args.limit)
+    if args.json:
+        _json(out, {"queue": dlq, args.action if args.action == "list" else "redriven": [
+            letter.to_dict() for letter in letters]})
+        return OK
+    for letter in letters:
+        run = "" if letter.run_id is None else f" run {letter.run_id}"
+        out.write(f"{letter.message_id}  {letter.kind or '?'} {letter.step or ''}{run}  {letter.execution or '?'}  "
+                  f"(received {letter.receive_count}x)\n")
+    verb = "in" if args.action == "list" else "sent back to the router from"
+    out.write(f"{_count(len(letters), 'message')} {verb} {dlq}\n")
+    return OK
+
+
+def _results_queue(args: argparse.Namespace) -> tuple[Any, str]:
+    """An SQS client and the results queue URL of the target (the router's queue)."""
+    import boto3
+
+    if args.stack:
+        return boto3.client("sqs"), StackTarget(args.stack).results_queue_url()
+    factory = localdev.use_local()
+    return boto3.client("sqs"), factory.get_settings().results_queue_url
+
+
 def _copy_options(args: argparse.Namespace, payload: dict[str, Any]) -> None:
     inputs = _inputs(args.inputs)
     if inputs is not None:
@@ -457,6 +494,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--new", action="store_true", help="as a new execution (the original is left as it is)")
     target(sub)
     copy_arguments(sub)
+    read(sub)
+
+    sub = command("dlq", cmd_dlq, "List the messages in the result router's dead-letter queue, or send them back "
+                                  "to the router (redrive): results and timers it failed on reach their executions.")
+    sub.add_argument("action", choices=("list", "redrive"), help="list: show them (they stay); redrive: move them back")
+    target(sub)
+    sub.add_argument("--limit", type=int, default=100, metavar="N", help="at most this many messages (default 100)")
     read(sub)
 
     sub = command("local", cmd_local, "Start or stop the local AWS (moto, the tables and queues, the real "

@@ -26,6 +26,7 @@ from ..errors import RunfoxError
 OUTPUT_START_FUNCTION = "StartFunctionName"  # = runfox_deploy.facts.OUTPUT_* (checked by a test)
 OUTPUT_ADVANCE_FUNCTION = "AdvanceFunctionName"
 OUTPUT_WORKFLOWS_TABLE = "WorkflowsTableName"
+OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"  # only `runfox dlq` needs it
 NEEDED = (OUTPUT_START_FUNCTION, OUTPUT_ADVANCE_FUNCTION, OUTPUT_WORKFLOWS_TABLE)
 
 
@@ -54,6 +55,13 @@ class StackTarget:
     def act(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The advance Lambda's answer to ``payload`` (``{"action": ...}``: cancel, redrive, rerun...)."""
         return self.invoke(self.outputs[OUTPUT_ADVANCE_FUNCTION], payload)
+
+    def results_queue_url(self) -> str:
+        """The router's queue (its dead-letter queue is found from it: ``aws/dead_letters.py``)."""
+        url = self.outputs.get(OUTPUT_RESULTS_QUEUE_URL)
+        if url is None:
+            raise StackError(f"the stack has no output {OUTPUT_RESULTS_QUEUE_URL}: is it a deployed runfox stack?")
+        return url
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self._lambda.invoke(FunctionName=function, Payload=json.dumps(payload).encode())

@@ -28,6 +28,7 @@ from runfox_core.cli import stack as stack_target
 from runfox_deploy import facts
 
 ROOT = Path(__file__).resolve().parents[2]
+GREETING_SPEC = (ROOT / "examples" / "greeting.yaml").read_text()
 FUNCTIONS = {"runfox-start": config.START_HANDLER, "runfox-advance": config.ADVANCE_HANDLER}
 
 
@@ -44,7 +45,8 @@ def deployed(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     """A stack named like a deployed one, its outputs pointing at the emulator; the current dir holds stuck.yaml."""
     name = f"Runfox{tmp_path.name.replace('_', '')[-20:]}"
     outputs = {facts.OUTPUT_START_FUNCTION: "runfox-start", facts.OUTPUT_ADVANCE_FUNCTION: "runfox-advance",
-               facts.OUTPUT_WORKFLOWS_TABLE: os.environ[config.ENV_WORKFLOWS_TABLE]}
+               facts.OUTPUT_WORKFLOWS_TABLE: os.environ[config.ENV_WORKFLOWS_TABLE],
+               facts.OUTPUT_RESULTS_QUEUE_URL: os.environ[config.ENV_RESULTS_QUEUE_URL]}
     template = {"Resources": {"Anchor": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
                 "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
     cloud.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
@@ -122,3 +124,32 @@ def test_history_list_redrive_and_rerun_on_a_stack(deployed: str, capsys: pytest
     assert code == 0 and json.loads(out)["execution"] != key
     code, _, err = runfox(capsys, "redrive", key, "--stack", deployed)
     assert code == 2 and "ExecutionStatusError: execution" in err and "still running (in_progress)" in err
+
+
+def test_dlq_lists_the_routers_dead_letters_and_redrives_them_into_the_run(
+        deployed: str, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
+    from functional_kit import call, take_messages
+
+    from local.deployment import RESULTS_QUEUE, dlq_name, op_queue_name
+
+    # Given a running execution whose first result the router gave up on (it sits in the results DLQ)
+    key = call(config.START_HANDLER, {"spec": GREETING_SPEC, "inputs": {"name": "dlq"}})["execution"]
+    take_messages(cloud, op_queue_name("make_greeting"))
+    sqs = cloud.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=dlq_name(RESULTS_QUEUE))["QueueUrl"]
+    result = {"kind": "result", "execution": key, "step": "make_greeting", "run_id": 0, "output": {"text": "hi"}}
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(result))
+    # When the DLQ is listed, then redriven
+    code, out, _ = runfox(capsys, "dlq", "list", "--stack", deployed, "--json")
+    listed = json.loads(out)
+    assert code == 0 and [(m["kind"], m["step"], m["run_id"], m["execution"]) for m in listed["list"]] == [
+        ("result", "make_greeting", 0, key)]
+    code, out, _ = runfox(capsys, "dlq", "redrive", "--stack", deployed)
+    assert code == 0 and out.endswith(f"1 message sent back to the router from {dlq}\n")
+    # Then the DLQ is empty, and the router applies the result from its queue: the next step goes out
+    assert runfox(capsys, "dlq", "list", "--stack", deployed)[1] == f"0 messages in {dlq}\n"
+    [message] = take_messages(cloud, RESULTS_QUEUE)
+    call(config.RESULT_ROUTER_HANDLER, {"Records": [{"messageId": "m1", "body": json.dumps(message),
+                                                     "eventSourceARN": "arn:aws:sqs:us-east-1:0:results"}]})
+    assert [m["step"] for m in take_messages(cloud, op_queue_name("shout"))] == ["shout"]
+    assert runfox(capsys, "dlq", "list", "--db", "x.db")[0] == 2
