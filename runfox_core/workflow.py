@@ -297,7 +297,11 @@ class Workflow:
 
     def seed(self, records: dict[str, Any], state: dict[str, Any], source: str, from_step: str | None) -> None:
         """Start this fresh execution from another's complete steps and state (``operations.rerun``)."""
-        self._transact(lambda txn, now: (True, redrive.seed(txn, now, records, state, source, from_step)))
+        def transition(txn: Txn, now: float) -> tuple[bool, None]:
+            redrive.seed(txn, now, records, state, source, from_step)
+            return True, None
+
+        self._transact(transition)
 
     def written_step(self, op: str) -> Any:
         """The record of ``op`` this handle's last transition wrote, or None if it wrote none

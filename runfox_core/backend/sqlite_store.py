@@ -182,7 +182,8 @@ class SqliteStore(Store):
 
     def list_executions(self, query: ListQuery) -> ListPage:
         by_name = query.by_name
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[Any] = []
         if query.status is not None:
             where.append("status = ?")
             args.append(str(query.status))
