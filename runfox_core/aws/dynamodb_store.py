@@ -114,8 +114,10 @@ three global secondary indexes (``config.LIST_INDEXES``) key on them:
 an execution is created (two or three index writes) and when its status
 changes (``by_status`` only: a delete and a put), never by the other commits,
 whose attributes are not projected: about 6 write units per execution. A
-listing reads the index (eventually consistent, like any GSI) and, when it
-needs the status, the header items of its page (BatchGetItem). Known limit:
+listing reads the index (eventually consistent, like any GSI) and, for the
+status of a by-start or by-name page, its header items (BatchGetItem); a
+by-name listing with a status keeps the page's matches, so its pages may
+come back shorter than ``limit`` (the cursor still leads on). Known limit:
 ``by_start`` and ``by_name`` have one partition key value, so together they
 take about 1,000 index writes a second: about 400 starts a second.
 
