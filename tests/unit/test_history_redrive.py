@@ -168,3 +168,29 @@ def test_list_finds_executions_by_status_and_name_newest_first(make_backend: Bac
     assert [e.execution for e in newest.executions] == [keys[2], keys[1]] and newest.cursor
     named = operations.list_executions(backend, ListQuery(name_prefix="nightly-"))
     assert [e.name for e in named.executions] == ["nightly-0", "nightly-1", "nightly-2"]
+
+
+def test_the_stored_event_types_never_change() -> None:
+    # stored in every execution's history: renaming one would make old histories unreadable to tools
+    assert [str(t) for t in EventType] == [
+        "started", "dispatched", "re-emitted", "timed_out", "attempt_failed", "retried", "stale_result_ignored",
+        "branch_fired", "no_branch_fired", "step_completed", "reset", "completed", "halted", "failed", "cancelled",
+        "redriven"]
+
+
+def test_a_timeout_a_stale_result_and_a_loop_are_in_the_history(make_backend: BackendFactory, clock: Any) -> None:
+    backend = make_backend(clock=clock)
+    spec = {"steps": [{"op": "slow", "timeout_seconds": 5, "max_attempts": 2, "retry": {"backoff_seconds": 0},
+                       "branch": [{"condition": {"<": [{"var": "n"}, 2]}, "action": {"set": ["slow"]}},
+                                  {"condition": True, "action": "complete"}]}]}
+    started = operations.start(backend, spec)
+    key, job = started.execution, started.dispatched[0]
+    clock.now += 10
+    operations.advance(backend, key)  # past its deadline: the attempt times out and is retried
+    wf = rfx.Workflow(key, backend)
+    assert wf.on_step_result("slow", {"n": 1}, run_id=job.run_id) is None  # the late answer of run 0: stale
+    current = backend.load_steps(key)["slow"]
+    wf.on_step_result("slow", {"n": 1}, run_id=current.run_id)  # n < 2: the set branch runs it again
+    said = kinds(backend, key)
+    assert said[:5] == ["started", "dispatched slow", "timed_out slow", "attempt_failed slow", "retried slow"]
+    assert "stale_result_ignored slow" in said and "branch_fired slow" in said and "reset slow" in said
