@@ -18,9 +18,12 @@ DynamoDB a few events per item (``dynamodb_store.py``, "History"). Every
 store keeps the log as long as the execution (DynamoDB: the same
 ``expires_at`` as its other items).
 
-Known limits: a result judged stale while the execution runs is recorded by
-a commit of its own (one header write); once the execution has ended, stale
-results are only logged (no commit: an ended execution is not rewritten).
+Known limits: a late answer of an earlier run (one that timed out or was
+retried), arriving while the execution runs, is recorded by a commit of its
+own (one header write). Other ignored results are only logged, never
+committed: a duplicate delivery of the current run, a run id the step never
+had (a bad message must change nothing), and anything arriving once the
+execution has ended (an ended execution is not rewritten).
 """
 
 from __future__ import annotations

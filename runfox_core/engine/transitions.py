@@ -231,7 +231,8 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         log.info("stale or duplicate result ignored",
                  extra={"execution": txn.key, "step": sid, "run_id": run_id,
                         "current_run_id": rec.run_id, "status": str(rec.status)})
-        txn.event(Ev.STALE_RESULT, now, step=sid, run_id=run_id, current_run_id=rec.run_id)
+        if run_id is not None and run_id < rec.run_id:  # a late answer of an earlier run (timed out, retried)
+            txn.event(Ev.STALE_RESULT, now, step=sid, run_id=run_id, current_run_id=rec.run_id)
         return False, None
     txn.unsent_remove.append(sid)  # a result proves the job was delivered
     txn.header.unsent.pop(sid, None)
