@@ -84,7 +84,7 @@ def test_redrive_after_fixing_the_executor_reruns_only_what_failed_and_completes
     before = dict(flaky.calls)
     flaky.broken = False
     advanced = operations.redrive(backend, key)
-    assert advanced.status == rfx.WorkflowStatus.IN_PROGRESS
+    assert advanced.status in (rfx.WorkflowStatus.IN_PROGRESS, rfx.WorkflowStatus.COMPLETE)  # a worker may be quick
     assert isinstance(run_to_end(backend, key), rfx.Complete)
     assert rfx.Workflow(key, backend).outcome == {"sum": 5}
     # fetch and left kept their outputs; right ran once more (a fresh budget), join once
