@@ -189,6 +189,9 @@ class Meter:
         self.reader, self.table = reader, table  # an unmetered client, to size updated items
         self.calls: Counter[str] = Counter()
         self.wru = self.rru = 0.0
+        self.history_wru = 0.0  # of which history items (flushes, wide commits' events, their expiry stamps)
+        self.index_wru = 0.0  # of which the listing indexes (GSI writes: creates and status changes)
+        self._status: dict[str, str] = {}  # header pk -> last status written
         self._params: dict[int, dict[str, Any]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # item key -> last known size
         self.aws_seconds = 0.0  # time spent inside moto (subtracted from handler durations)
@@ -221,6 +224,21 @@ class Meter:
         billed = max(size, self._sizes.get(ident, 0))
         self._sizes[ident] = size
         self.wru += _items.write_units(billed, transactional)
+        if ident[1].startswith("history#"):
+            self.history_wru += _items.write_units(billed, transactional)
+
+    def _index(self, pk: str, status: str | None, created: dict[str, Any] | None = None) -> None:
+        """GSI writes (``config.LIST_INDEXES``): a new header is put in by_status, by_start and (named)
+        by_name; a status change deletes and puts its by_status entry. Index entries are under 1 KB."""
+        units = 0
+        if created is not None:
+            units = 3 if "name" in created else 2
+        elif status is not None and self._status.get(pk) not in (None, status):
+            units = 2
+        if status is not None:
+            self._status[pk] = status
+        self.wru += units
+        self.index_wru += units
 
     def _after(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
         op, params = model.name, self._params.pop(threading.get_ident(), {})
@@ -231,11 +249,19 @@ class Meter:
                 if "Put" in action:
                     item = action["Put"]["Item"]
                     self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), True)
+                    if item["sk"]["S"] == "header":
+                        self._index(item["pk"]["S"], item["status"]["S"], created=item)
                 else:
                     key = action["Update"]["Key"]
                     self._write(key, self._size_now(key), True)
+                    status = action["Update"].get("ExpressionAttributeValues", {}).get(":st")
+                    if key["sk"]["S"] == "header" and status:
+                        self._index(key["pk"]["S"], status["S"])
         elif op == "UpdateItem":
             self._write(params["Key"], self._size_now(params["Key"]), False)
+        elif op == "PutItem":
+            item = params["Item"]
+            self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), False)
         elif op == "BatchWriteItem":
             for requests in params["RequestItems"].values():
                 self.wru += sum(_items.write_units(_items.item_size(r["PutRequest"]["Item"])) for r in requests)
@@ -335,6 +361,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         gbs = sum(engine) * facts.ENGINE_MEMORY_MB / 1024
         return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
+                "history_wru": meter.history_wru / n, "index_wru": meter.index_wru / n,
                 "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
                 "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0,
                 "status": str(status)}
@@ -400,6 +427,10 @@ def main() -> None:
               f"{r['platform']:>6.2f} {r['lambda']:>10.2f} {r['gbs']:>8.5f} {r['ms']:>6.1f} {cost['dynamodb']:>6.2f} "
               f"{cost['sqs']:>6.2f} {cost['lambda']:>8.2f} {sum(cost.values()):>8.2f}  "
               f"2 queue hops, {r['path']:g} DynamoDB round trips")
+    print("\nWrite units per step, of the WRU above: history items (flushed buffers and their expiry stamps; "
+          "the buffer itself rides in the header update) and the listing indexes (GSI writes):")
+    for r in rows:
+        print(f"  {r['shape']:11} {r['n']:>4}: history items {r['history_wru']:.2f}, listing indexes {r['index_wru']:.2f}")
     print("\nOur calls per step by operation:")
     for r in rows:
         ops = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))

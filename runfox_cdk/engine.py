@@ -155,6 +155,10 @@ class RunfoxEngine(Construct):
                 actions=list(TABLE_ACTIONS["workflows"]), resources=[self.tables.workflows.table_arn]))
             function.add_to_role_policy(iam.PolicyStatement(
                 actions=["sqs:SendMessage"], resources=[self.results.queue.queue_arn, op_queues, *imported]))
+        # {"action": "list"} reads the listing indexes (config.LIST_INDEXES): only the advance Lambda lists
+        self.functions.advance.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:Query"],
+            resources=[f"{self.tables.workflows.table_arn}/index/{index}" for index in config.LIST_INDEXES]))
         self.result_router_function.add_to_role_policy(iam.PolicyStatement(
             actions=list(SQS_CONSUMER_ACTIONS),
             resources=[stack.format_arn(service="sqs", resource=self.topology.op_dlq_arn_pattern())]))

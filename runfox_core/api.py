@@ -2,8 +2,9 @@
 
 Owns the contract of the start payload ``{"spec": <YAML text or object>,
 "inputs": {...}, "name": <optional string>}`` and of the advance payload
-``{"execution": <key>, "action": "advance" | "cancel", "reason": <optional>}``, for the start and advance Lambdas and anything else
-that takes them as JSON:
+``{"action": <one of ADVANCE_ACTIONS>, "execution": <key>, ...}`` (the keys each
+action takes: ``ACTION_KEYS``; see ``events/``), for the start and advance
+Lambdas and anything else that takes them as JSON:
 
 - ``parse_start(payload, tokens)`` -> ``StartRequest(spec, inputs, name)``,
   after every check, including that each dispatch token of the spec is
@@ -14,10 +15,12 @@ that takes them as JSON:
 - ``start(backend, request)``: ``operations.start`` for a parsed request
   (a name already used for a different spec or inputs is refused; the same
   name and request find the same execution, so a retried start is harmless).
-- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason)``:
-  ``action`` is ``advance`` (the default) or ``cancel``; or
-  ``WaitRequest(execution, action, args)`` for ``send_event`` / ``callback``
-  (answers to wait steps; their arguments: ``events.parse_action``).
+- ``parse_advance(payload)`` -> ``AdvanceRequest(execution, action, reason, options)``:
+  ``action`` is ``advance`` (the default), ``cancel``, ``history``, ``list``
+  (no execution), ``redrive`` or ``rerun``; ``options`` the action's other
+  keys, checked. Or ``WaitRequest(execution, action, args)`` for
+  ``send_event`` / ``callback`` (answers to wait steps; their arguments:
+  ``events.parse_action``). ``run_advance(backend, request)`` runs its operation.
 - ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
   for any error in ``REJECTED``; callers answer with it instead of raising.
 
@@ -36,14 +39,15 @@ from typing import Any, NamedTuple
 
 from . import events, operations
 from .errors import (
-    ExecutionEndedError,
     ExecutionExistsError,
     ExecutionNotFoundError,
+    ExecutionStatusError,
     PayloadError,
     Problem,
     RunfoxError,
     SpecError,
 )
+from .listing import ListQuery
 from .payloads import check_payload
 from .spec import compile_spec, load_yaml
 
@@ -51,8 +55,18 @@ MAX_START_PAYLOAD_BYTES = 1024 * 1024  # bytes of JSON: 1 MiB, well under Lambda
 MAX_NAME_LENGTH = 128  # characters
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_NAME_LENGTH - 1}}}")
 START_KEYS = ("spec", "inputs", "name")
-ADVANCE_KEYS = ("execution", "action", "reason", *events.ACTION_KEYS)
-ADVANCE_ACTIONS = ("advance", "cancel", *events.ACTIONS)
+#: what each advance action takes besides "action" (and what type each key must be)
+ACTION_KEYS: dict[str, dict[str, type]] = {
+    "advance": {"execution": str},
+    "cancel": {"execution": str, "reason": str},
+    "history": {"execution": str, "after": str, "limit": int},
+    "list": {"status": str, "name_prefix": str, "since": str, "until": str, "limit": int, "cursor": str},
+    "redrive": {"execution": str, "inputs": dict, "name": str},
+    "rerun": {"execution": str, "step": str, "new": bool, "inputs": dict, "name": str},
+}
+ADVANCE_KEYS = ("action", *dict.fromkeys([*(k for keys in ACTION_KEYS.values() for k in keys), *events.ACTION_KEYS]))
+ADVANCE_ACTIONS = (*ACTION_KEYS, *events.ACTIONS)
+_KINDS = {str: "text", int: "an integer", bool: "true or false", dict: "an object"}
 MAX_REASON_LENGTH = 1024  # characters: a note for operators, kept in the header
 MAX_EXECUTION_KEY_LENGTH = 512  # characters: real keys are {md5}#{timestamp id}, about 70
 
@@ -76,9 +90,10 @@ class StartRequest(NamedTuple):
 
 
 class AdvanceRequest(NamedTuple):
-    execution: str
+    execution: str  # "" for list
     action: str  # one of ADVANCE_ACTIONS
     reason: str | None
+    options: dict[str, Any] = {}  # noqa: RUF012 -- the action's other keys (never mutated)
 
 
 class WaitRequest(NamedTuple):
@@ -91,7 +106,7 @@ class WaitRequest(NamedTuple):
 
 #: Errors that mean "bad request": answer with ``error_body``; anything else is an infrastructure fault.
 REJECTED: tuple[type[Exception], ...] = (RequestError, SpecError, PayloadError, ExecutionExistsError,
-                                         ExecutionNotFoundError, ExecutionEndedError, events.EventRefusedError)
+                                         ExecutionNotFoundError, ExecutionStatusError, events.EventRefusedError)
 
 
 def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartRequest:
@@ -135,39 +150,67 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
 
 
 def parse_advance(payload: Any) -> AdvanceRequest | WaitRequest:
-    """The execution and action of an advance payload; raise ``RequestError`` naming what is wrong."""
+    """The execution, action and options of an advance payload; raise ``RequestError`` naming what is wrong."""
     body = _object(payload, ADVANCE_KEYS)
     action = body.get("action", "advance")
-    extra = sorted(k for k in events.ACTION_KEYS if k in body and k not in events.ACTION_KEYS_OF.get(action, ()))
-    if extra:
-        raise RequestError(f"{extra[0]!r} goes with action {events.action_of(extra[0])}, not {_short(action)}",
-                           field=extra[0])
     if action in events.ACTIONS:
-        if "reason" in body:
-            raise RequestError(f"'reason' goes with action cancel, not {action}", field="reason")
+        takes = ("action", "execution", *events.ACTION_KEYS_OF[action])
+        extra = sorted(k for k in body if k not in takes)
+        if extra:
+            raise RequestError(f"action {action} takes no {extra[0]!r} (it takes: {', '.join(takes[1:])})",
+                               field=extra[0])
         waited_on, args = events.parse_action(action, body)
         return WaitRequest(waited_on, action, args)
-    key = body.get("execution")
-    if not isinstance(key, str) or not key or len(key) > MAX_EXECUTION_KEY_LENGTH:
-        raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
     if action not in ADVANCE_ACTIONS:
         raise RequestError(f"'action' must be one of {', '.join(ADVANCE_ACTIONS)}; got {_short(action)}",
                            field="action")
+    allowed = ACTION_KEYS[action]
+    for name, value in body.items():
+        if name == "action":
+            continue
+        if name not in allowed:
+            raise RequestError(f"action {action} takes no {name!r} (it takes: {', '.join(allowed)})", field=name)
+        wanted = allowed[name]
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            raise RequestError(f"{name!r} must be {_KINDS[wanted]}; got {_short(value)}", field=name)
+    key = body.get("execution", "")
+    if "execution" in allowed and (not key or len(key) > MAX_EXECUTION_KEY_LENGTH):
+        raise RequestError("'execution' must be an execution key (a non-empty string)", field="execution")
+    if action == "rerun" and not body.get("step"):
+        raise RequestError("action rerun needs 'step': the step to run again with everything downstream of it",
+                           field="step")
     reason = body.get("reason")
-    if reason is not None and (action != "cancel" or not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
+    if reason is not None and len(reason) > MAX_REASON_LENGTH:
         raise RequestError(f"'reason' must be text of at most {MAX_REASON_LENGTH} characters, with action cancel",
                            field="reason")
-    return AdvanceRequest(key, action, reason)
+    options = {k: v for k, v in body.items() if k not in ("action", "execution", "reason")}
+    return AdvanceRequest(key, action, reason, options)
 
 
-def run_advance(backend: Any, request: AdvanceRequest | WaitRequest) -> operations.Advanced:
-    """The operation an advance payload asks for: ``operations.advance`` or ``operations.cancel``."""
+def run_advance(backend: Any, request: AdvanceRequest | WaitRequest) -> Any:
+    """The operation an advance payload asks for; its result has ``to_dict()``. Raises one of ``REJECTED``
+    for a request the execution does not allow (nothing changed)."""
     if isinstance(request, WaitRequest):
         if request.action == events.SEND_EVENT:
             return operations.send_event(backend, request.execution, **request.args)
         return operations.complete_callback(backend, **request.args)
+    o = request.options
+    try:
+        if request.action == "history":
+            return operations.history(backend, request.execution, o.get("after"), o.get("limit", 1000))
+        if request.action == "list":
+            return operations.list_executions(backend, ListQuery(**o))
+    except (ValueError, TypeError) as exc:  # a bad cursor, time, status or limit: the message names it
+        if isinstance(exc, REJECTED):
+            raise
+        raise RequestError(str(exc)) from None
     if request.action == "cancel":
         return operations.cancel(backend, request.execution, request.reason)
+    if request.action == "redrive":
+        return operations.redrive(backend, request.execution, o.get("inputs"), o.get("name"))
+    if request.action == "rerun":
+        return operations.rerun(backend, request.execution, o["step"], new=o.get("new", False),
+                                inputs=o.get("inputs"), name=o.get("name"))
     return operations.advance(backend, request.execution)
 
 
@@ -194,8 +237,8 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         error.update(step=exc.first.step, field=exc.first.field, problems=[p.to_dict() for p in exc.problems])
     elif isinstance(exc, ExecutionExistsError):
         error.update(field="name", execution=exc.existing_key)
-    elif isinstance(exc, ExecutionEndedError):
-        error.update(field="execution", status=exc.status)
+    elif isinstance(exc, ExecutionStatusError):
+        error.update(field=error["field"] or "execution", status=exc.status)
     elif isinstance(exc, ExecutionNotFoundError):
         error.update(field="execution")
     elif not isinstance(exc, RunfoxError):  # never echo an unexpected exception's text to a caller

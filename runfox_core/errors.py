@@ -89,15 +89,21 @@ class ExecutionExistsError(RunfoxError):
         self.existing_key = existing_key
 
 
-class ExecutionEndedError(RunfoxError):
-    """Raised when an operation needs a running execution (cancel) but it has ended; nothing changed.
-
-    ``status`` is how it ended.
-    """
+class ExecutionStatusError(RunfoxError):
+    """Raised when an operation does not apply to the execution in its status (a redrive of a completed
+    or running execution, a rerun of a step that does not exist); nothing changed. ``status`` is the
+    execution's."""
 
     def __init__(self, message: str, status: str):
         super().__init__(message)
         self.status = status
+
+
+class ExecutionEndedError(ExecutionStatusError):
+    """Raised when an operation needs a running execution (cancel) but it has ended; nothing changed.
+
+    ``status`` is how it ended.
+    """
 
 
 class ConflictError(RunfoxError):

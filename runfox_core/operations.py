@@ -1,4 +1,5 @@
-"""operations.py -- the operations on an execution: start, advance, describe, cancel.
+"""operations.py -- the operations on an execution: start, advance, describe, cancel, history, list,
+redrive, rerun.
 
 One function per operation, used alike by the Lambdas (``lambdas/start.py``,
 ``lambdas/advance.py``), the local emulator, the ``runfox`` CLI and the
@@ -19,15 +20,32 @@ event-driven ``driver``; each works with any Backend:
   harmless; cancelling one that completed, halted or failed raises
   ``ExecutionEndedError`` and changes nothing.
 
+- ``history(backend, key, after, limit)``: a page of the execution's event
+  log, oldest first (``history.py``); ``after`` is the last event id seen.
+- ``list_executions(backend, query)``: a page of executions by status, name
+  prefix or start time, from the store's index (``listing.py``).
+- ``redrive(backend, key, inputs)``: a failed or cancelled execution
+  continues: failed and cancelled steps get a new run_id and a fresh attempt
+  budget, complete steps keep their outputs; no time limit. With corrected
+  ``inputs`` it continues as a new execution (the definition is immutable)
+  that copies every complete step and the state, under ``name``.
+- ``rerun(backend, key, step, new, inputs, name)``: ``step`` and everything
+  downstream of it run again: in place (any status but pending), or as a new
+  execution that copies the complete steps upstream of it and the state.
 - ``send_event(backend, key, name, payload, event_id)`` and
   ``complete_callback(backend, token, output | error | heartbeat)``: answer a
   ``wait`` step (``events.py``), send what that made ready, and arm the next
   timer; a refused event or token raises ``EventRefusedError`` and changes
   nothing.
 
-Every operation raises ``ExecutionNotFoundError`` for an unknown key.
+Every operation raises ``ExecutionNotFoundError`` for an unknown key, and
+``ExecutionStatusError`` (nothing changed) when it does not apply: a redrive
+of a completed, halted or running execution, a rerun of an unknown step.
 
-Known limits: a claim committed *before* the cancel belongs to an advance
+Known limits: a copy (``rerun(new=True)``, ``redrive(inputs=...)``) is created,
+then seeded in a second commit: a process that dies between the two leaves
+the copy pending and never advanced (nothing runs twice); run the rerun
+again under another name. A claim committed *before* the cancel belongs to an advance
 already under way; that process may still send its job after ``cancel``
 returns, and the job's result is then ignored. Nothing claimed after the
 cancel exists: every claim commits under the header version the cancel bumped.
@@ -40,13 +58,16 @@ from typing import Any
 
 from . import events
 from .backend.base import Backend
-from .errors import ExecutionEndedError, ExecutionExistsError
+from .engine.redrive import downstream
+from .errors import ExecutionEndedError, ExecutionExistsError, ExecutionStatusError
+from .history import HistoryPage, parse_event_id
 from .inspector import Description
 from .inspector import describe as _describe
+from .listing import ListPage, ListQuery
 from .payloads import encode_json
 from .results import Cancelled, Complete, Dispatch, DispatchJob, Failed, Halt, Pending
 from .spec import compile_start
-from .status import WorkflowStatus
+from .status import StepStatus, WorkflowStatus
 from .workflow import Workflow
 
 _ENDED = {Complete: WorkflowStatus.COMPLETE, Halt: WorkflowStatus.HALTED, Failed: WorkflowStatus.FAILED,
@@ -100,16 +121,21 @@ def start(backend: Backend, spec: dict[str, Any], inputs: dict[str, Any] | None 
         if exc.existing_key is None or name is None:
             raise
         return _existing(backend, exc.existing_key, spec, inputs, name)
-    # A safety timer before anything is claimed: if this process dies between the
-    # claim and the send, the wake re-drives advance() once the claim is stale.
-    schedule = getattr(backend.runner, "schedule_wake", None)
-    safety = None
-    if schedule is not None:
-        safety = backend.clock() + backend.unsent_grace_seconds
-        schedule(wf.id, safety)
+    safety = _arm_safety_wake(backend, wf.id)
     advanced = advance(backend, wf.id, wf, woken_at=safety)
     advanced.created = True
     return advanced
+
+
+def _arm_safety_wake(backend: Backend, key: str) -> float | None:
+    """A timer before anything is claimed: if this process dies between the claim and the send,
+    the wake re-drives advance() once the claim is stale. Returns its time (None: no timers here)."""
+    schedule = getattr(backend.runner, "schedule_wake", None)
+    if schedule is None:
+        return None
+    at = backend.clock() + backend.unsent_grace_seconds
+    schedule(key, at)
+    return at
 
 
 def _existing(backend: Backend, key: str, spec: dict[str, Any], inputs: dict[str, Any] | None,
@@ -167,6 +193,100 @@ def cancel(backend: Backend, key: str, reason: str | None = None) -> Advanced:
         raise ExecutionEndedError(f"execution {key} has already ended ({status}); there is nothing to cancel",
                                   status=str(status))
     return Advanced(execution=key, status=WorkflowStatus.CANCELLED, result=result)
+
+
+MAX_HISTORY_PAGE = 10_000  # events one history call returns at most
+REDRIVABLE = (WorkflowStatus.FAILED, WorkflowStatus.CANCELLED)
+
+
+def history(backend: Backend, key: str, after: str | None = None, limit: int = 1000) -> HistoryPage:
+    """Up to ``limit`` events of ``key`` after event id ``after`` (None: from the first), oldest first.
+
+    Raises ExecutionNotFoundError, or ValueError naming a bad ``after``/``limit``.
+    """
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY_PAGE:
+        raise ValueError(f"limit must be an integer from 1 to {MAX_HISTORY_PAGE:,}, got {limit!r}")
+    position = parse_event_id(after) if after is not None else None
+    events = backend.store.load_history(key, position, limit + 1)
+    page = events[:limit]
+    return HistoryPage(key, page, page[-1]["id"] if len(events) > limit else None)
+
+
+def list_executions(backend: Backend, query: ListQuery) -> ListPage:
+    """One page of executions (``listing.py`` says the order); raises ValueError naming a bad field."""
+    return backend.store.list_executions(query.checked())
+
+
+def redrive(backend: Backend, key: str, inputs: dict[str, Any] | None = None, name: str | None = None) -> Advanced:
+    """Continue a failed or cancelled execution from where it stopped, and advance it.
+
+    With ``inputs``, continue as a new execution with those inputs (named
+    ``name``) that copies the complete steps and the state. Raises
+    ExecutionNotFoundError, or ExecutionStatusError (completed, halted, still
+    running); either way nothing changed.
+    """
+    header = backend.load_header(key)
+    if header.status not in REDRIVABLE:
+        raise ExecutionStatusError(_not_redrivable(key, header.status), status=str(header.status))
+    if inputs is not None:
+        return _copy(backend, key, None, inputs, name)
+    _arm_safety_wake(backend, key)
+    Workflow.resume(key, backend).reopen()
+    return advance(backend, key)
+
+
+def rerun(backend: Backend, key: str, step: str, *, new: bool = False, inputs: dict[str, Any] | None = None,
+          name: str | None = None) -> Advanced:
+    """Run ``step`` and everything downstream of it again, and advance.
+
+    In place (``new`` False): the execution continues with those steps at a
+    new run (any other step not complete runs again too if it had ended).
+    ``new``: a new execution (with ``inputs``, else the same inputs, named
+    ``name``) starts from copies of the complete steps upstream of ``step``
+    and of the state. Raises ExecutionNotFoundError, or ExecutionStatusError
+    for an unknown step or an execution not started yet; nothing changed.
+    """
+    header = backend.load_header(key)
+    plan = backend.plan(key)
+    if step not in plan.steps:
+        raise ExecutionStatusError(f"execution {key} has no step {step!r} (its steps: {', '.join(plan.steps)})",
+                                   status=str(header.status))
+    if inputs is not None and not new:
+        raise ExecutionStatusError("corrected inputs need a new execution (the definition never changes): "
+                                   "pass new=True (--new)", status=str(header.status))
+    if new:
+        return _copy(backend, key, step, inputs, name)
+    if header.status == WorkflowStatus.PENDING:
+        raise ExecutionStatusError(f"execution {key} has not started; there is nothing to rerun",
+                                   status=str(header.status))
+    _arm_safety_wake(backend, key)
+    Workflow.resume(key, backend).reopen(step)
+    return advance(backend, key)
+
+
+def _copy(backend: Backend, key: str, from_step: str | None, inputs: dict[str, Any] | None,
+          name: str | None) -> Advanced:
+    """A new execution of ``key``'s spec that starts from its complete steps (upstream of ``from_step``)."""
+    definition = backend.load_definition(key)
+    rerun_steps = set(downstream(backend.plan(key), from_step)) if from_step is not None else set()
+    kept = {sid: rec for sid, rec in backend.store.load_steps(key, None).items()
+            if rec.status == StepStatus.COMPLETE and sid not in rerun_steps}
+    state = backend.store.load_state(key, None)
+    wf = Workflow.from_dict(definition.spec, backend, inputs=definition.inputs if inputs is None else inputs,
+                            name=name)
+    wf.seed(kept, state, key, from_step)
+    _arm_safety_wake(backend, wf.id)  # after the seed: an unseeded copy must never run from scratch
+    advanced = advance(backend, wf.id, wf)
+    advanced.created = True
+    return advanced
+
+
+def _not_redrivable(key: str, status: WorkflowStatus) -> str:
+    if status == WorkflowStatus.COMPLETE:
+        return f"execution {key} completed; there is nothing to redrive (rerun a step to run it again)"
+    if status == WorkflowStatus.HALTED:
+        return f"execution {key} halted by a branch; there is nothing to redrive (rerun a step to run it again)"
+    return f"execution {key} is still running ({status}); redrive applies to failed or cancelled executions"
 
 
 # ----------------------------------------------------------- wait steps (events.py)

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from .backend.base import Backend
 from .backend.runner import Worker
 from .backend.store import StoreLimitError
+from .engine import redrive
 from .engine import transitions as tx
 from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
@@ -271,7 +272,7 @@ class Workflow:
                 if sids:
                     seen["jobs"] = [*seen["jobs"], *tx.claim(txn, sids, now, max_bytes)]
                     result = tx.terminal_result(txn) or result  # an input that cannot resolve fails it
-            return applied, result
+            return applied or bool(txn.events), result  # a stale result commits its history event alone
 
         def limited(failed: Failed) -> Failed:  # the failing commit replaced ours: nothing was claimed
             seen.update(jobs=[], written=None, applied=False)
@@ -305,6 +306,19 @@ class Workflow:
         does; for transitions a step kind defines (``engine/wait.py``: events and callbacks). What it
         raises propagates, and nothing it changed is committed."""
         return self._transact(transition, about=about)
+
+    def reopen(self, from_step: str | None = None) -> list[str]:
+        """Redrive (or rerun from ``from_step``) in one commit (``engine/redrive.py``); returns the steps
+        given a new run. Use ``operations.redrive``/``rerun``, which check the status first."""
+        return self._transact(lambda txn, now: (True, redrive.reopen(txn, now, from_step)))
+
+    def seed(self, records: dict[str, Any], state: dict[str, Any], source: str, from_step: str | None) -> None:
+        """Start this fresh execution from another's complete steps and state (``operations.rerun``)."""
+        def transition(txn: Txn, now: float) -> tuple[bool, None]:
+            redrive.seed(txn, now, records, state, source, from_step)
+            return True, None
+
+        self._transact(transition)
 
     def written_step(self, step: str) -> Any:
         """The record of ``step`` this handle's last transition wrote, or None if it wrote none

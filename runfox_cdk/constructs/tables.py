@@ -5,7 +5,9 @@ on-demand billing, AWS-managed KMS encryption and point-in-time recovery, and
 expires items by TTL on ``expires_at`` (``config.TTL_ATTRIBUTE``): an
 execution's items the retention period after it ends. A RETAIN removal policy
 also turns deletion protection on, so a retained table cannot be deleted by
-accident outside CloudFormation.
+accident outside CloudFormation. Three global secondary indexes list
+executions (``config.LIST_INDEXES``), built the same by ``runfox_core.aws.tables``
+for the local emulator.
 
 There is no tasks table: the engine dispatches without writing a row per job
 (``SQSRunner``'s audit table is optional and the deployment passes none).
@@ -39,3 +41,13 @@ class Tables(Construct):
             removal_policy=removal_policy,
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         )
+        # The listing indexes (``runfox_core.aws.config.LIST_INDEXES``; ``runfox list``): each
+        # indexes only header items, and a commit writes to one only when the status changes.
+        for index, (hash_key, range_key, projected) in config.LIST_INDEXES.items():
+            self.workflows.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=hash_key, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=range_key, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(projected),
+            )

@@ -87,6 +87,40 @@ in-memory and SQLite stores keep finished executions until you delete them
 (no TTL there). Cost: one UpdateItem (1 write unit) per item the terminal
 commit did not write, once per execution (``bench/aws_calls.py``).
 
+History (``history.py``): the events of the commits since the last flush ride
+in the header as ``log`` (B, zlib JSON), so recording them costs no item in the
+transaction. A commit that would take ``log`` past ``LOG_BUFFER_BYTES`` first
+puts the buffered events as one item ``history#<first version>`` (``events``
+(B) zlib JSON, ``count`` (N)): a plain PutItem, 1 write unit, *before* the
+header update that empties ``log``. That order makes it crash-safe: the put
+holds only committed events (the buffer as stored at the version read), so a
+crash or a lost race after it leaves a true item, and whoever commits next
+puts the same (or a longer) buffer under the same key; the put is
+conditioned on holding at least as many events as the item already has, so
+a slow process can never shorten it. A commit whose own events exceed the
+buffer (a wide claim) puts them as an item of their own inside its
+transaction. Readers read the header first, then the items, and merge by
+event id. Which buffer is stored is remembered per execution from the last
+header this store read or wrote (on a miss: one GetItem of ``log``).
+Cost (``bench/aws_calls.py``): one PutItem per ``LOG_BUFFER_BYTES`` of
+compressed events, a few hundred bytes more in the header, and the sweep's
+stamp of each history item.
+
+Listing (``listing.py``): the header item carries ``status``, ``started``
+(the normalised start time), ``listed`` (always ``execution``) and ``name``;
+three global secondary indexes (``config.LIST_INDEXES``) key on them:
+``by_status`` (status, started), ``by_start`` (listed, started), ``by_name``
+(listed, name), each projecting the name or start. An index is written when
+an execution is created (two or three index writes) and when its status
+changes (``by_status`` only: a delete and a put), never by the other commits,
+whose attributes are not projected: about 6 write units per execution. A
+listing reads the index (eventually consistent, like any GSI) and, for the
+status of a by-start or by-name page, its header items (BatchGetItem); a
+by-name listing with a status keeps the page's matches, so its pages may
+come back shorter than ``limit`` (the cursor still leads on). Known limit:
+``by_start`` and ``by_name`` have one partition key value, so together they
+take about 1,000 index writes a second: about 400 starts a second.
+
 Known limits (checked before any write; ``ItemTooLargeError`` /
 ``CommitTooLargeError``, both ``StoreLimitError``: the engine then ends the
 execution ``failed`` naming the limit, never retries it forever): any item
@@ -108,6 +142,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -115,8 +150,10 @@ from typing import Any
 from ..backend.store import Store
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, RunfoxError
+from ..history import position, stamp
+from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
 from ..payloads import encode_json
-from ..status import TERMINAL_WORKFLOW_STATUSES
+from ..status import TERMINAL_WORKFLOW_STATUSES, WorkflowStatus
 from . import _items as it
 from ._clients import default_client, error_code
 from ._keys import (
@@ -134,6 +171,7 @@ from ._keys import (
     state_sk,
     step_sk,
 )
+from .config import LIST_INDEXES
 from .exceptions import CommitTooLargeError, ItemTooLargeError
 
 log = logging.getLogger("runfox_core.aws")
@@ -147,6 +185,11 @@ PENDING = "pending"  # header attribute: the journal marker of a half-applied co
 EXPIRING = "expiring"  # header attribute: the expires_at of a finished execution whose sweep is unfinished
 _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", PENDING, EXPIRING)  # what step/state loads read
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
+LOG = "log"  # header attribute: history events not yet flushed to a history item
+LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before they are flushed
+HISTORY_PREFIX = "history#"
+LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
+_LOG_CACHE = 1024  # executions whose last known buffer a store remembers
 
 
 def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
@@ -206,6 +249,7 @@ class DynamoDBStore(Store):
         self.execution_ttl_seconds = execution_ttl_seconds
         self._client = client
         self._client_lock = threading.Lock()
+        self._logs: OrderedDict[str, tuple[int, list[dict[str, Any]]]] = OrderedDict()  # key -> (version, log)
 
     @property
     def client(self) -> Any:
@@ -289,7 +333,11 @@ class DynamoDBStore(Store):
             if i == 0:
                 item["parts"] = it.n(len(pieces))
             items.append(item)
-        items.append(self._header_item(key, header))
+        head = self._header_item(key, header)
+        head.update({"listed": it.s(LISTED), "started": it.s(start_time(definition.created_at))})
+        if definition.name is not None:
+            head["name"] = it.s(definition.name)
+        items.append(head)
         total = sum(self._check_size(item, f"execution {key!r} {item[SK]['S']} item") for item in items)
         if total > it.MAX_TRANSACTION_BYTES or len(items) > it.MAX_TRANSACTION_ITEMS - 1:
             raise CommitTooLargeError(
@@ -390,6 +438,7 @@ class DynamoDBStore(Store):
             raise self._not_found(key)
         if self._settle(resp["Item"], key):
             return self.load_header(key)
+        self._remember_log(key, resp["Item"])
         return self._header_from_item(resp["Item"])
 
     def _all(self, key: str, prefix: str) -> list[dict[str, Any]]:
@@ -458,6 +507,7 @@ class DynamoDBStore(Store):
             n_steps = len(step_ids)
             steps = self._steps_from(i for i in found[1 : 1 + n_steps] if i)
             state = self._state_from(i for i in found[1 + n_steps :] if i)
+            self._remember_log(key, found[0])
             return self._header_from_item(found[0]), steps, state
         return None
 
@@ -545,6 +595,7 @@ class DynamoDBStore(Store):
         attrs = self._header_attrs(commit.header)
         if expires_at is not None:
             attrs[TTL_ATTRIBUTE] = attrs[EXPIRING] = it.n(expires_at)
+        log_after = self._history_for(key, commit, attrs, puts, expires_at)
         removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
         unsent = {**{s: e for s, e in commit.header.unsent.items() if s not in removes}, **commit.unsent_add}
         header_size = self._check_size(
@@ -557,6 +608,7 @@ class DynamoDBStore(Store):
             self._commit_once(key, commit, attrs, [item for item, _ in puts], deltas)
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deltas)
+        self._note_log(key, commit.expected_version + 1, log_after)
         if expires_at is not None:
             self._sweep(key, expires_at)
 
@@ -590,14 +642,25 @@ class DynamoDBStore(Store):
             ":expected": it.n(commit.expected_version),
         }
         sets = ["#v = :v", "#st = :st", "#b = :b"]
+        removes: list[str] = []
+        if LOG in attrs:  # the history buffer: the events not yet flushed (``_history_for``)
+            names["#log"] = LOG
+            if "NULL" in attrs[LOG]:
+                removes.append("#log")
+            else:
+                values[":log"] = attrs[LOG]
+                sets.append("#log = :log")
         if EXPIRING in attrs:  # a finished execution: the header expires, and the sweep is owed
             names.update({"#x": TTL_ATTRIBUTE, "#xs": EXPIRING})
             values[":x"] = attrs[TTL_ATTRIBUTE]
             sets += ["#x = :x", "#xs = :x"]
+        elif self.execution_ttl_seconds is not None:  # running again (a redrive): it must not expire
+            names["#x"] = TTL_ATTRIBUTE
+            removes.append("#x")
         if pending is not None:
             values[":p"] = {"M": {name: it.n(value) for name, value in pending.items()}}
             sets.append("#p = :p")
-        expression = self._unsent_expression(sets, [], deltas, names, values)
+        expression = self._unsent_expression(sets, removes, deltas, names, values)
         return {
             "TableName": self.table,
             "Key": self._key(key, SK_HEADER),
@@ -738,6 +801,193 @@ class DynamoDBStore(Store):
                 if error_code(exc) is None:
                     raise
                 log.warning("could not delete journal entries: %s", exc, extra={"execution": key})
+
+    # -- history (see "History" in the module docstring) -----------------------------
+
+    @staticmethod
+    def _pack(events: list[dict[str, Any]]) -> bytes:
+        return zlib.compress(encode_json(events).encode("utf-8"))
+
+    @staticmethod
+    def _unpack(value: dict[str, Any] | None) -> list[dict[str, Any]]:
+        return json.loads(zlib.decompress(bytes(value["B"]))) if value else []
+
+    def _remember_log(self, key: str, header_item: dict[str, Any]) -> None:
+        """Note the history buffer of a header item just read (what the next commit builds on)."""
+        self._note_log(key, int(header_item["version"]["N"]), self._unpack(header_item.get(LOG)))
+
+    def _note_log(self, key: str, version: int, log: list[dict[str, Any]] | None) -> None:
+        with self._client_lock:
+            if log is None:
+                self._logs.pop(key, None)
+                return
+            self._logs[key] = (version, log)
+            self._logs.move_to_end(key)
+            while len(self._logs) > _LOG_CACHE:
+                self._logs.popitem(last=False)
+
+    def _known_log(self, key: str, version: int) -> list[dict[str, Any]]:
+        """The history buffer stored at header ``version``; raises ConflictError if the header has moved on."""
+        with self._client_lock:
+            known = self._logs.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
+                                    ProjectionExpression="#v, #log", ExpressionAttributeNames={"#v": "version",
+                                                                                             "#log": LOG})
+        item = resp.get("Item")
+        if item is None or int(item["version"]["N"]) != version:
+            raise ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
+        return self._unpack(item.get(LOG))
+
+    def _history_for(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[tuple[dict[str, Any], int]],
+                     expires_at: int | None) -> list[dict[str, Any]] | None:
+        """Place ``commit.events``: in the header's buffer (``attrs[LOG]``), flushing the buffer first
+        when it would grow past ``LOG_BUFFER_BYTES``, or as an item of the transaction when they alone
+        are larger. Returns the buffer as the header will hold it (None: not known here)."""
+        if not commit.events:  # the buffer stays as it is
+            with self._client_lock:
+                known = self._logs.get(key)
+            return known[1] if known is not None and known[0] == commit.expected_version else None
+        version = commit.expected_version + 1
+        new = stamp(commit.events, version)
+        log = self._known_log(key, commit.expected_version)
+        packed = self._pack(log + new)
+        if len(packed) <= LOG_BUFFER_BYTES:
+            attrs[LOG] = {"B": packed}
+            return log + new
+        if log:
+            self._flush(key, log)  # before the commit that empties the buffer: see the module docstring
+        packed = self._pack(new)
+        if len(packed) <= LOG_BUFFER_BYTES:
+            attrs[LOG] = {"B": packed}
+            return new
+        item = self._history_item(key, new, expires_at)
+        puts.append((item, self._check_size(item, f"execution {key!r}: the history of version {version}")))
+        attrs[LOG] = {"NULL": True}
+        return []
+
+    def _history_item(self, key: str, events: list[dict[str, Any]], expires_at: int | None = None) -> dict[str, Any]:
+        item = self._key(key, f"{HISTORY_PREFIX}{position(events[0])[0]:012d}")
+        item.update({"events": {"B": self._pack(events)}, "count": it.n(len(events))})
+        if expires_at is not None:
+            item[TTL_ATTRIBUTE] = it.n(expires_at)
+        return item
+
+    def _flush(self, key: str, log: list[dict[str, Any]]) -> None:
+        """Put buffered events as their history item, unless it already holds as many (idempotent)."""
+        try:
+            self.client.put_item(TableName=self.table, Item=self._history_item(key, log),
+                                 ConditionExpression="attribute_not_exists(#pk) OR #n < :n",
+                                 ExpressionAttributeNames={"#pk": PK, "#n": "count"},
+                                 ExpressionAttributeValues={":n": it.n(len(log))})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def load_history(self, key: str, after: tuple[int, int] | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        # the header first: a buffer flushed after this read is then found among the items
+        resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
+                                    ProjectionExpression="#log", ExpressionAttributeNames={"#log": LOG})
+        if "Item" not in resp:
+            raise self._not_found(key)
+        buffered = self._unpack(resp["Item"].get(LOG))
+        events: dict[str, dict[str, Any]] = {}
+        start = it.s(HISTORY_PREFIX)
+        if after is not None:  # the item holding ``after`` starts at or before its version
+            holder = self.client.query(
+                TableName=self.table, KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
+                ExpressionAttributeNames={"#pk": PK, "#sk": SK}, ScanIndexForward=False, Limit=1,
+                ExpressionAttributeValues={":pk": it.s(key), ":lo": it.s(HISTORY_PREFIX),
+                                           ":hi": it.s(f"{HISTORY_PREFIX}{after[0]:012d}")}, ConsistentRead=True)
+            if holder.get("Items"):
+                start = holder["Items"][0][SK]
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+            "ExpressionAttributeValues": {":pk": it.s(key), ":lo": start, ":hi": it.s(HISTORY_PREFIX + "~")},
+            "ConsistentRead": True, "Limit": 10,
+        }
+        while True:
+            resp = self.client.query(**kwargs)
+            for item in resp.get("Items", []):
+                for event in self._unpack(item["events"]):
+                    if after is None or position(event) > after:
+                        events[event["id"]] = event
+            if len(events) >= limit or "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        for event in buffered:
+            if after is None or position(event) > after:
+                events.setdefault(event["id"], event)
+        return sorted(events.values(), key=position)[:limit]
+
+    # -- listing (see "Listing" in the module docstring) ---------------------------------
+
+    def list_executions(self, query: ListQuery) -> ListPage:
+        if query.by_name:
+            index, key_cond = "by_name", "#h = :h AND begins_with(#r, :prefix)"
+            values: dict[str, Any] = {":h": it.s(LISTED), ":prefix": it.s(query.name_prefix or "")}
+        elif query.status is not None:
+            index, key_cond, values = "by_status", "#h = :h", {":h": it.s(str(query.status))}
+        else:
+            index, key_cond, values = "by_start", "#h = :h", {":h": it.s(LISTED)}
+        hash_key, range_key, _ = LIST_INDEXES[index]
+        names = {"#h": hash_key, "#r": range_key}
+        filters = []
+        if not query.by_name:
+            if query.since is not None and query.until is not None:
+                key_cond += " AND #r BETWEEN :since AND :until"
+            elif query.since is not None:
+                key_cond += " AND #r >= :since"
+            elif query.until is not None:
+                key_cond += " AND #r < :until"
+        else:
+            if query.since is not None:
+                names["#started"] = "started"
+                filters.append("#started >= :since")
+            if query.until is not None:
+                names["#started"] = "started"
+                filters.append("#started < :until")
+        if query.since is not None:
+            values[":since"] = it.s(query.since)
+        if query.until is not None:
+            values[":until"] = it.s(query.until)
+        if ":prefix" not in values and "#r" not in key_cond:
+            names.pop("#r")
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": index, "KeyConditionExpression": key_cond,
+                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+                                  "ScanIndexForward": query.by_name}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if query.cursor is not None:
+            kwargs["ExclusiveStartKey"] = decode_cursor(query.cursor)
+        found: list[ExecutionSummary] = []
+        last: dict[str, Any] | None = None
+        while len(found) < query.limit:
+            kwargs["Limit"] = query.limit - len(found)
+            resp = self.client.query(**kwargs)
+            items = resp.get("Items", [])
+            statuses = self._statuses(items) if index != "by_status" else {}
+            for item in items:
+                execution = item[PK]["S"]
+                status = WorkflowStatus(item["status"]["S"]) if "status" in item else statuses.get(execution)
+                if status is None or (query.status is not None and status != query.status):
+                    continue  # expired meanwhile, or (by name) another status: not projected, so filtered here
+                found.append(ExecutionSummary(execution=execution, name=item.get("name", {}).get("S"),
+                                              status=status, created_at=item["started"]["S"]))
+            last = resp.get("LastEvaluatedKey")
+            if last is None:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        return ListPage(found, encode_cursor(last) if last is not None else None)
+
+    def _statuses(self, index_items: list[dict[str, Any]]) -> dict[str, WorkflowStatus]:
+        """The status of each execution of an index page (its header items, one BatchGetItem per 100)."""
+        keys = [self._key(item[PK]["S"], SK_HEADER) for item in index_items]
+        got = self._batch_get(keys, projection=(PK, "status")) if keys else []
+        return {item[PK]["S"]: WorkflowStatus(item["status"]["S"]) for item in got}
 
     # -- retention ------------------------------------------------------------
 

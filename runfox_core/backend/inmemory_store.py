@@ -14,6 +14,8 @@ from typing import Any
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.txn import _copy_json
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
+from ..history import position, stamp
+from ..listing import ExecutionSummary, ListPage, ListQuery, matches, page_of
 from .store import Store
 
 
@@ -37,6 +39,7 @@ class InMemoryStore(Store):
         self._steps: dict[str, dict[str, StepRecord]] = {}
         self._state: dict[str, dict[str, Any]] = {}
         self._names: dict[str, str] = {}
+        self._history: dict[str, list[dict[str, Any]]] = {}  # key -> events in id order
 
     def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
         key = definition.key
@@ -50,6 +53,7 @@ class InMemoryStore(Store):
             self._headers[key] = _clone_header(header)
             self._steps[key] = {}
             self._state[key] = {}
+            self._history[key] = []
             if definition.name is not None:
                 self._names[definition.name] = key
 
@@ -107,6 +111,7 @@ class InMemoryStore(Store):
             state = self._state[key]
             for k, v in commit.state.items():
                 state[k] = _copy_json(v)
+            self._history[key].extend(_copy_json(stamp(commit.events, commit.expected_version + 1)))
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         with self._lock:
@@ -115,3 +120,28 @@ class InMemoryStore(Store):
                 entry = unsent.get(sid)
                 if entry is not None and int(entry[0]) == run_id:
                     del unsent[sid]
+
+    # -- history and listing ----------------------------------------------------
+
+    def load_history(self, key: str, after: tuple[int, int] | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        with self._lock:
+            self._header(key)
+            events = self._history[key]
+            start = 0
+            if after is not None:  # ids grow with the list: bisect on them
+                lo, hi = 0, len(events)
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if position(events[mid]) <= after:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                start = lo
+            return _copy_json(events[start:start + limit])
+
+    def list_executions(self, query: ListQuery) -> ListPage:
+        with self._lock:
+            found = [ExecutionSummary(key, d.name, self._headers[key].status, d.created_at)
+                     for key, d in self._definitions.items()]
+        return page_of([s for s in found if matches(s, query)], query)

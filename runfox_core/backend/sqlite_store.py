@@ -8,6 +8,12 @@ Tables (one file may also hold SqliteRunner's ``tasks``):
 - ``steps(key, step_id, record JSON)`` -- one row per step that has changed
 - ``state(key, name, value JSON)`` -- one row per state key
 - ``unsent(key, step_id, run_id, claimed_at)`` -- claimed jobs not yet confirmed sent
+- ``history(key, version, idx, event JSON)`` -- the event log, one row per event
+- ``listing(key, name, status, started)`` -- what ``list_executions`` reads, indexed by
+  (status, started), (started) and (name); a commit updates ``status`` only when it changed
+
+Known limit: a database file made before ``history`` and ``listing`` existed
+gets the tables, but its older executions are not listed and have no history.
 
 ``commit`` is one IMMEDIATE transaction whose first statement is the version
 check (``UPDATE executions ... WHERE version = ?``), so any number of
@@ -22,6 +28,9 @@ from typing import Any
 
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
+from ..history import event_id
+from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
+from ..status import WorkflowStatus
 from .sqlite_base import SqliteConnections
 from .store import Store
 
@@ -38,6 +47,14 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE TABLE IF NOT EXISTS unsent (
     key TEXT NOT NULL, step_id TEXT NOT NULL, run_id INTEGER NOT NULL, claimed_at REAL NOT NULL,
     PRIMARY KEY (key, step_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    key TEXT NOT NULL, version INTEGER NOT NULL, idx INTEGER NOT NULL, event TEXT NOT NULL,
+    PRIMARY KEY (key, version, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS listing (
+    key TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL, started TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS listing_by_status ON listing (status, started, key);
+CREATE INDEX IF NOT EXISTS listing_by_start ON listing (started, key);
+CREATE INDEX IF NOT EXISTS listing_by_name ON listing (name, key) WHERE name IS NOT NULL;
 """
 
 _CHUNK = 500  # host parameters per IN (...) query
@@ -65,6 +82,8 @@ class SqliteStore(Store):
                          (key, definition.name, header.version, _dumps(head)))
             conn.execute("INSERT INTO definitions (key, definition) VALUES (?, ?)",
                          (key, _dumps(definition.to_dict())))
+            conn.execute("INSERT INTO listing (key, name, status, started) VALUES (?, ?, ?, ?)",
+                         (key, definition.name, str(header.status), start_time(definition.created_at)))
 
     def find_by_name(self, name: str) -> str | None:
         row = self._db.get().execute("SELECT key FROM executions WHERE name = ?", (name,)).fetchone()
@@ -138,8 +157,58 @@ class SqliteStore(Store):
                 conn.executemany(
                     "INSERT OR REPLACE INTO unsent (key, step_id, run_id, claimed_at) VALUES (?, ?, ?, ?)",
                     [(key, sid, int(run), at) for sid, (run, at) in commit.unsent_add.items()])
+            if commit.events:
+                version = commit.expected_version + 1
+                conn.executemany("INSERT INTO history (key, version, idx, event) VALUES (?, ?, ?, ?)",
+                                 [(key, version, i, _dumps(e)) for i, e in enumerate(commit.events)])
+            status = str(commit.header.status)
+            conn.execute("UPDATE listing SET status = ? WHERE key = ? AND status != ?", (status, key, status))
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         with self._db.write() as conn:
             conn.executemany("DELETE FROM unsent WHERE key = ? AND step_id = ? AND run_id = ?",
                              [(key, sid, run) for sid, run in sent.items()])
+
+    # -- history and listing ----------------------------------------------------
+
+    def load_history(self, key: str, after: tuple[int, int] | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        self._exists(key)
+        version, idx = after if after is not None else (-1, -1)
+        rows = self._db.get().execute(
+            "SELECT version, idx, event FROM history WHERE key = ? AND (version > ? OR (version = ? AND idx > ?)) "
+            "ORDER BY version, idx LIMIT ?", (key, version, version, idx, limit)).fetchall()
+        return [{"id": event_id(v, i), **json.loads(text)} for v, i, text in rows]
+
+    def list_executions(self, query: ListQuery) -> ListPage:
+        by_name = query.by_name
+        where: list[str] = []
+        args: list[Any] = []
+        if query.status is not None:
+            where.append("status = ?")
+            args.append(str(query.status))
+        if query.name_prefix is not None:
+            where.append("name IS NOT NULL AND substr(name, 1, ?) = ?")
+            args += [len(query.name_prefix), query.name_prefix]
+        if query.since is not None:
+            where.append("started >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("started < ?")
+            args.append(query.until)
+        if query.cursor is not None:
+            first, second = decode_cursor(query.cursor)
+            where.append("(name, key) > (?, ?)" if by_name else "(started, key) < (?, ?)")
+            args += [first, second]
+        order = "name, key" if by_name else "started DESC, key DESC"
+        sql = (f"SELECT key, name, status, started FROM listing {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY {order} LIMIT ?")
+        rows = self._db.get().execute(sql, (*args, query.limit + 1)).fetchall()
+        found = [ExecutionSummary(k, n, WorkflowStatus(st), started) for k, n, st, started in rows]
+        page = found[:query.limit]
+        if len(found) <= query.limit or not page:
+            return ListPage(page)
+        last = page[-1]
+        return ListPage(page, encode_cursor([last.name, last.execution] if by_name
+                                            else [last.created_at, last.execution]))
+

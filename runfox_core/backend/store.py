@@ -21,6 +21,11 @@ Contract every implementation must keep (``tests/contract`` checks each):
   stored at all raises ``StoreLimitError`` and changes nothing.
 - ``mark_sent`` removes unsent entries whose run_id matches, without touching
   the version (it commutes with any commit).
+- ``commit.events`` are appended to the execution's history in the same
+  atomic step as the rest of the commit, under ids ``<new version>.<index>``;
+  ``load_history`` returns them in id order, paged, never from one growing item.
+- ``list_executions`` answers a ``ListQuery`` from an index (never by reading
+  every execution), in the order ``listing.py`` defines, with a cursor.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..errors import RunfoxError
+from ..listing import ListPage, ListQuery
 
 
 class StoreLimitError(RunfoxError):
@@ -80,6 +86,18 @@ class Store(ABC):
     @abstractmethod
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         """Drop unsent entries ``step -> run_id`` whose run_id matches."""
+
+    # -- history and listing (``history.py``, ``listing.py``) ------------------
+
+    @abstractmethod
+    def load_history(self, key: str, after: tuple[int, int] | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        """Up to ``limit`` events of ``key`` after position ``after`` (None: from the first), in
+        order, each with its ``id``. Raises ExecutionNotFoundError for an unknown key."""
+
+    @abstractmethod
+    def list_executions(self, query: ListQuery) -> ListPage:
+        """One page of the executions ``query`` (already ``checked``) finds."""
 
     def exists(self, key: str) -> bool:
         try:

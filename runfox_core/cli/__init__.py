@@ -1,4 +1,5 @@
-"""cli -- ``runfox``: validate, graph, run, start, status, watch, cancel executions and answer their waits.
+"""cli -- ``runfox``: validate, graph, run, start, status, watch, history, list, cancel, redrive, rerun, dlq,
+and answer waits (send-event, callback).
 
 Installed as the ``runfox`` console script (``pyproject.toml``
 ``[project.scripts]``); ``python -m runfox_core.cli`` is the same. Every
@@ -7,8 +8,8 @@ Lambdas use), so the CLI and the deployed system cannot disagree.
 
 Exit codes: 0 ok; 1 the workflow failed, halted or was cancelled (or
 ``--timeout`` passed with it still running); 2 bad
-usage, a bad spec or inputs, an unknown execution, a cancel of an ended one
-(nothing changed). ``--json`` on every read command prints one JSON document
+usage, a bad spec or inputs, an unknown execution, a cancel of an ended one,
+a redrive of a completed or running one (nothing changed). ``--json`` on every read command prints one JSON document
 instead of text. ``--help`` on every command.
 
 Targets: in process (``run``), ``--db FILE`` (SQLite: ``watch`` applies
@@ -16,8 +17,8 @@ results and, with ``--executors``, works the jobs), ``--local`` (the
 embedded AWS that ``runfox local up`` keeps running: the start and advance
 operations run here against it, its event sources run the router and the
 executors, as deployed; see ``localdev.py``) and ``--stack NAME`` (the
-deployed stack: start and cancel invoke its Lambdas, reads go to its table;
-see ``stack.py``).
+deployed stack: start, cancel, redrive and rerun invoke its Lambdas, reads
+(status, watch, graph, history, list) go to its table; see ``stack.py``).
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from .. import api, operations
+from .. import api, history, operations
 from ..api import RequestError
 from ..backend.base import Backend
 from ..errors import (
-    ExecutionEndedError,
     ExecutionExistsError,
     ExecutionNotFoundError,
+    ExecutionStatusError,
     PayloadError,
     SpecError,
 )
 from ..events import EventRefusedError
 from ..inspector import Description
+from ..listing import MAX_LIST_LIMIT, ListQuery
 from ..spec import compile_spec, load_yaml, validate
 from ..status import WorkflowStatus
 from . import localdev, targets, waits
@@ -50,10 +52,11 @@ from .graph import execution_graph, spec_graph
 from .stack import StackError, StackTarget
 
 OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
+LIST_COLUMNS = ("EXECUTION", "NAME", "STATUS", "STARTED")
 #: how an execution that ended this way exits (any other status: OK)
 ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
 #: errors that mean the request was wrong (exit 2, nothing changed)
-BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionEndedError,
+BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionStatusError,
                ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError, EventRefusedError,
                waits.WaitCommandError)
 
@@ -64,7 +67,7 @@ class Target(NamedTuple):
     backend: Backend
     drive: bool  # whether a follower applies results itself (SQLite), or a router does (AWS)
     start: Callable[[dict[str, Any]], dict[str, Any]]  # a start payload -> the start Lambda's answer
-    cancel: Callable[[str, str | None], dict[str, Any]]  # (execution, reason) -> the advance Lambda's answer
+    act: Callable[[dict[str, Any]], dict[str, Any]]  # an advance payload ({"action": ...}) -> the advance Lambda's
 
 
 class UsageError(ValueError):
@@ -196,11 +199,118 @@ def _answer(args: argparse.Namespace, out: TextIO, payload: dict[str, Any]) -> i
 
 
 def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
-    cancelled = _target(args).cancel(args.execution, args.reason)
+    payload = {"action": "cancel", "execution": args.execution}
+    if args.reason is not None:
+        payload["reason"] = args.reason
+    cancelled = _target(args).act(payload)
     if args.json:
         _json(out, cancelled)
     else:
         out.write(f"{cancelled['execution']}: {cancelled['status']}\n")
+    return OK
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    backend = _target(args).backend
+    try:
+        page = operations.history(backend, args.execution, args.after, args.limit)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _json(out, page.to_dict())
+        return OK
+    for event in page.events:
+        out.write(f"{event['id']:>8}  {history.when(event)}  {history.describe_event(event)}\n")
+    if page.next_after is not None:
+        out.write(f"(more: --after {page.next_after})\n")
+    return OK
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    query = ListQuery(status=args.status, name_prefix=args.name_prefix, since=args.since, until=args.until,
+                      limit=args.limit, cursor=args.cursor)
+    try:
+        page = operations.list_executions(_target(args).backend, query)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _json(out, page.to_dict())
+        return OK
+    rows = [(e.execution, e.name or "-", str(e.status), e.created_at) for e in page.executions]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(LIST_COLUMNS)]
+    for row in [LIST_COLUMNS, *rows]:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    if page.cursor is not None:
+        out.write(f"(more: --cursor {page.cursor})\n")
+    return OK
+
+
+def cmd_redrive(args: argparse.Namespace, out: TextIO) -> int:
+    payload: dict[str, Any] = {"action": "redrive", "execution": args.execution}
+    _copy_options(args, payload)
+    return _acted(args, out, _target(args).act(payload))
+
+
+def cmd_rerun(args: argparse.Namespace, out: TextIO) -> int:
+    payload: dict[str, Any] = {"action": "rerun", "execution": args.execution, "step": args.step}
+    if args.new:
+        payload["new"] = True
+    _copy_options(args, payload)
+    return _acted(args, out, _target(args).act(payload))
+
+
+def cmd_dlq(args: argparse.Namespace, out: TextIO) -> int:
+    if args.db is not None:
+        raise UsageError("dlq is for --local and --stack: an execution on SQLite has no dead-letter queue")
+    from ..aws import dead_letters  # only here: the other targets need no AWS SDK
+
+    sqs, results_url = _results_queue(args)
+    try:
+        dlq = dead_letters.dead_letter_queue(sqs, results_url)
+    except dead_letters.DeadLetterError as exc:
+        raise UsageError(str(exc)) from None
+    if args.action == "list":
+        letters = dead_letters.list_dead_letters(sqs, dlq, args.limit)
+    else:
+        letters = dead_letters.redrive_dead_letters(sqs, dlq, results_url, args.limit)
+    if args.json:
+        _json(out, {"queue": dlq, args.action if args.action == "list" else "redriven": [
+            letter.to_dict() for letter in letters]})
+        return OK
+    for letter in letters:
+        run = "" if letter.run_id is None else f" run {letter.run_id}"
+        out.write(f"{letter.message_id}  {letter.kind or '?'} {letter.step or ''}{run}  {letter.execution or '?'}  "
+                  f"(received {letter.receive_count}x)\n")
+    verb = "in" if args.action == "list" else "sent back to the router from"
+    out.write(f"{_count(len(letters), 'message')} {verb} {dlq}\n")
+    return OK
+
+
+def _results_queue(args: argparse.Namespace) -> tuple[Any, str]:
+    """An SQS client and the results queue URL of the target (the router's queue)."""
+    import boto3
+
+    if args.stack:
+        return boto3.client("sqs"), StackTarget(args.stack).results_queue_url()
+    factory = localdev.use_local()
+    return boto3.client("sqs"), factory.get_settings().results_queue_url
+
+
+def _copy_options(args: argparse.Namespace, payload: dict[str, Any]) -> None:
+    inputs = _inputs(args.inputs)
+    if inputs is not None:
+        payload["inputs"] = inputs
+    if args.name is not None:
+        payload["name"] = args.name
+
+
+def _acted(args: argparse.Namespace, out: TextIO, answer: dict[str, Any]) -> int:
+    """Print what a redrive or rerun did: the execution that runs on, and what it dispatched."""
+    if args.json:
+        _json(out, answer)
+    else:
+        jobs = ", ".join(f"{job['step']} (run {job['run_id']})" for job in answer["dispatched"]) or "nothing"
+        out.write(f"{answer['execution']}: {answer['status']}, dispatched {jobs}\n")
     return OK
 
 
@@ -235,7 +345,7 @@ def _log(args: argparse.Namespace, out: TextIO) -> TextIO:
 def _target(args: argparse.Namespace, executor: Any = None) -> Target:
     if args.stack:
         deployed = StackTarget(args.stack)
-        return Target(deployed.backend, False, deployed.start, deployed.cancel)
+        return Target(deployed.backend, False, deployed.start, deployed.act)
     if args.local:
         factory = localdev.use_local()
         return _engine_here(factory.get_backend(), factory.get_settings().queue_map, drive=False)
@@ -249,10 +359,12 @@ def _engine_here(backend: Backend, tokens: Any, drive: bool) -> Target:
         started = api.start(backend, api.parse_start(payload, tokens))
         return {**started.to_dict(), "created": started.created}
 
-    def cancel(execution: str, reason: str | None) -> dict[str, Any]:
-        return operations.cancel(backend, execution, reason).to_dict()
+    def act(payload: dict[str, Any]) -> dict[str, Any]:
+        result = api.run_advance(backend, api.parse_advance(payload))
+        answer: dict[str, Any] = result.to_dict()
+        return answer
 
-    return Target(backend, drive, start, cancel)
+    return Target(backend, drive, start, act)
 
 
 def cmd_local(args: argparse.Namespace, out: TextIO) -> int:
@@ -363,6 +475,52 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
     target(sub)
     sub.add_argument("--reason", help="why (kept with the execution)")
+    read(sub)
+
+    sub = command("history", cmd_history, "Show an execution's events in order: dispatches, failures with their "
+                                          "errors, retries, branches, completion, cancel, redrive.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    sub.add_argument("--after", metavar="ID", help="start after this event id (the last one of the page before)")
+    sub.add_argument("--limit", type=int, default=1000, metavar="N", help="events per page (default 1000)")
+    read(sub)
+
+    sub = command("list", cmd_list, "List executions, newest first (by name with --name-prefix), a page at a time.")
+    target(sub)
+    sub.add_argument("--status", choices=[str(s) for s in WorkflowStatus], help="only executions in this status")
+    sub.add_argument("--name-prefix", metavar="PREFIX", help="only executions whose name starts so (in name order)")
+    sub.add_argument("--since", metavar="TIME", help="only executions started at or after (ISO 8601)")
+    sub.add_argument("--until", metavar="TIME", help="only executions started before (ISO 8601)")
+    sub.add_argument("--limit", type=int, default=50, metavar="N", help=f"per page (1-{MAX_LIST_LIMIT}, default 50)")
+    sub.add_argument("--cursor", help="the next page: the cursor the page before printed")
+    read(sub)
+
+    def copy_arguments(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--inputs", metavar="JSON", help="corrected workflow inputs: runs as a new execution "
+                                                          "copying the complete steps")
+        sub.add_argument("--name", help="the name of the new execution (with --inputs or --new)")
+
+    sub = command("redrive", cmd_redrive, "Continue a failed or cancelled execution: what did not complete runs "
+                                          "again (a new run, a fresh attempt budget); outputs are kept.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    target(sub)
+    copy_arguments(sub)
+    read(sub)
+
+    sub = command("rerun", cmd_rerun, "Run a step and everything downstream of it again: in place, or with --new "
+                                      "as a new execution that copies the outputs upstream of it.")
+    sub.add_argument("execution", metavar="EXECUTION", help="the execution key")
+    sub.add_argument("--step", required=True, help="the step to run again")
+    sub.add_argument("--new", action="store_true", help="as a new execution (the original is left as it is)")
+    target(sub)
+    copy_arguments(sub)
+    read(sub)
+
+    sub = command("dlq", cmd_dlq, "List the messages in the result router's dead-letter queue, or send them back "
+                                  "to the router (redrive): results and timers it failed on reach their executions.")
+    sub.add_argument("action", choices=("list", "redrive"), help="list: show them (they stay); redrive: move them back")
+    target(sub)
+    sub.add_argument("--limit", type=int, default=100, metavar="N", help="at most this many messages (default 100)")
     read(sub)
 
     send = command("send-event", cmd_send_event, "Send an event to an execution: the step waiting for it "

@@ -2,10 +2,11 @@
 
 With the user's AWS credentials (the usual boto3 chain) and nothing else:
 ``describe_stacks`` gives ``StartFunctionName``, ``AdvanceFunctionName`` and
-``WorkflowsTableName`` (``runfox_deploy.facts``). ``start`` and ``cancel``
-invoke the deployed start and advance Lambdas (so the deployed ops, op
-defaults and settings apply, exactly as for any caller); ``status``,
-``watch`` and ``graph`` read the workflows table (``DynamoDBStore``): one
+``WorkflowsTableName`` (``runfox_deploy.facts``). ``start``, and ``cancel``,
+``redrive`` and ``rerun`` (``act``), invoke the deployed start and advance
+Lambdas (so the deployed ops, op defaults and settings apply, exactly as for
+any caller); ``status``, ``watch``, ``graph``, ``history`` and ``list`` read
+the workflows table (``DynamoDBStore``): one
 load per read, nothing written.
 
 Known limits: the caller needs ``cloudformation:DescribeStacks``,
@@ -25,6 +26,7 @@ from ..errors import RunfoxError
 OUTPUT_START_FUNCTION = "StartFunctionName"  # = runfox_deploy.facts.OUTPUT_* (checked by a test)
 OUTPUT_ADVANCE_FUNCTION = "AdvanceFunctionName"
 OUTPUT_WORKFLOWS_TABLE = "WorkflowsTableName"
+OUTPUT_RESULTS_QUEUE_URL = "ResultsQueueUrl"  # only `runfox dlq` needs it
 NEEDED = (OUTPUT_START_FUNCTION, OUTPUT_ADVANCE_FUNCTION, OUTPUT_WORKFLOWS_TABLE)
 
 
@@ -50,11 +52,16 @@ class StackTarget:
         """The start Lambda's answer to ``payload``; raises StackError for an ``{"error"}`` answer."""
         return self.invoke(self.outputs[OUTPUT_START_FUNCTION], payload)
 
-    def cancel(self, execution: str, reason: str | None) -> dict[str, Any]:
-        payload: dict[str, Any] = {"execution": execution, "action": "cancel"}
-        if reason is not None:
-            payload["reason"] = reason
+    def act(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The advance Lambda's answer to ``payload`` (``{"action": ...}``: cancel, redrive, rerun...)."""
         return self.invoke(self.outputs[OUTPUT_ADVANCE_FUNCTION], payload)
+
+    def results_queue_url(self) -> str:
+        """The router's queue (its dead-letter queue is found from it: ``aws/dead_letters.py``)."""
+        url = self.outputs.get(OUTPUT_RESULTS_QUEUE_URL)
+        if url is None:
+            raise StackError(f"the stack has no output {OUTPUT_RESULTS_QUEUE_URL}: is it a deployed runfox stack?")
+        return url
 
     def invoke(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self._lambda.invoke(FunctionName=function, Payload=json.dumps(payload).encode())

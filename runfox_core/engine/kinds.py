@@ -124,7 +124,7 @@ class StepKind:
             return False, None
         deadline = txn.header.deadlines.get(p.id)
         if error is None and deadline is not None and deadline[1] < now:
-            error = transitions.timeout_error(p)
+            error = transitions.timed_out(txn, p, record.run_id, now)
         return True, transitions.finish_attempt(txn, p.id, output, error, now)
 
     def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
@@ -138,7 +138,7 @@ class StepKind:
         """
         from . import transitions
 
-        transitions.fail_attempt(txn, p.id, transitions.timeout_error(p), now)
+        transitions.fail_attempt(txn, p.id, transitions.timed_out(txn, p, record.run_id, now), now)
         return []
 
     def reemit(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> list[DispatchJob]:

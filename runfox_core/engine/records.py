@@ -196,3 +196,5 @@ class Commit:
     state: dict[str, Any] = field(default_factory=dict)
     unsent_add: dict[str, list[float]] = field(default_factory=dict)
     unsent_remove: list[str] = field(default_factory=list)
+    # the history events of this transition, in order (``history.py``); stored with the commit
+    events: list[dict[str, Any]] = field(default_factory=list)

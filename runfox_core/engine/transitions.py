@@ -34,6 +34,7 @@ from typing import Any
 
 from .. import expressions
 from ..errors import PayloadError
+from ..history import EventType as Ev
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, ItemRef, Pending, StepError
 from ..spec import StepPlan, set_target_ids
@@ -107,6 +108,13 @@ def timeout_error(p: StepPlan) -> dict[str, str]:
     return {"type": "TimeoutError", "message": f"no result within timeout_seconds={p.timeout_seconds or 0:g}"}
 
 
+def timed_out(txn: Txn, p: StepPlan, run_id: int, now: float) -> dict[str, str]:
+    """Step ``p`` had no answer for ``run_id`` within its ``timeout_seconds``: note it in the history
+    and return the error its attempt fails with."""
+    txn.event(Ev.TIMED_OUT, now, step=p.id, run_id=run_id, timeout_seconds=p.timeout_seconds)
+    return timeout_error(p)
+
+
 def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
     return [sid for sid, (_, claimed_at) in txn.header.unsent.items() if claimed_at + grace <= now]
 
@@ -128,6 +136,7 @@ def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
             continue
         p = txn.plan.steps[sid]
         jobs += kinds.get(p.kind).reemit(txn, p, rec, now)
+        txn.event(Ev.REEMITTED, now, step=sid, run_id=run_id)
         log.warning("re-emitting unsent job", extra={"execution": txn.key, "step": sid, "run_id": run_id})
     return jobs
 
@@ -159,6 +168,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     jobs: list[DispatchJob] = []
     total = 0
     claimed = False
+    if txn.header.status == WorkflowStatus.PENDING and plans:
+        txn.event(Ev.STARTED, now)
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
@@ -179,6 +190,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
         jobs.extend(kinds.get(p.kind).begin(txn, p, record, now))
+        txn.event(Ev.DISPATCHED, now, step=p.id, run_id=run_id, attempt=attempt)
         claimed = True
     if claimed and txn.header.status == WorkflowStatus.PENDING:  # a kind that sends no job started too
         txn.header.status = WorkflowStatus.IN_PROGRESS
@@ -237,6 +249,8 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         log.info("stale or duplicate result ignored",
                  extra={"execution": txn.key, "step": sid, "run_id": run_id,
                         "current_run_id": rec.run_id, "status": str(rec.status)})
+        if run_id is not None and run_id < rec.run_id:  # a late answer of an earlier run (timed out, retried)
+            txn.event(Ev.STALE_RESULT, now, step=sid, run_id=run_id, current_run_id=rec.run_id)
         return False, None
     p = txn.plan.steps[sid]
     return kinds.get(p.kind).on_result(txn, p, rec, item, output, error, now)
@@ -273,6 +287,11 @@ def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -
     txn.merge_state(output)
     rec = rec.evolve(output=output, error=None, missing_paths=(misses or None) if branch is None else None)
     txn.put_step(rec)
+    if branch is not None:
+        txn.event(Ev.BRANCH_FIRED, now, step=sid, run_id=rec.run_id, branch=p.branches.index(branch),
+                  action=branch.action)
+    elif p.branches:
+        txn.event(Ev.NO_BRANCH_FIRED, now, step=sid, run_id=rec.run_id, missing_paths=misses or None)
     if branch is None:
         if misses:
             log.warning("no branch fired; its conditions read paths that do not exist",
@@ -285,10 +304,11 @@ def _succeed(txn: Txn, sid: str, rec: Any, output: dict[str, Any], now: float) -
         txn.put_step(rec.evolve(status=StepStatus.HALTED, end_time=iso(now)))
         txn.header.status = WorkflowStatus.HALTED
         txn.header.outcome = branch.result
+        txn.event(Ev.HALTED, now, step=sid)
         return Halt(branch.result)
     if branch.action == "complete":
         return _complete_step(txn, sid, now)
-    reset(txn, [*targets, sid], now)
+    txn.event(Ev.RESET, now, step=sid, steps=reset(txn, [*targets, sid], now))
     return None
 
 
@@ -334,6 +354,7 @@ def _set_targets(txn: Txn, p: StepPlan, index: int, raw: Any, context: dict[str,
 def _complete_step(txn: Txn, sid: str, now: float) -> Any:
     rec = txn.step(sid)
     txn.put_step(rec.evolve(status=StepStatus.COMPLETE, end_time=iso(now)))
+    txn.event(Ev.STEP_COMPLETED, now, step=sid, run_id=rec.run_id)
     txn.header.remaining -= 1
     for dep in txn.plan.steps[sid].dependents:
         n_deps = len(txn.plan.steps[dep].deps)
@@ -347,11 +368,11 @@ def _complete_step(txn: Txn, sid: str, now: float) -> Any:
             else:
                 txn.header.joins[dep] = left
     if txn.header.remaining <= 0:
-        return complete_workflow(txn, sid)
+        return complete_workflow(txn, sid, now)
     return None
 
 
-def complete_workflow(txn: Txn, last: str) -> Complete | Failed:
+def complete_workflow(txn: Txn, last: str, now: float) -> Complete | Failed:
     """Every step is complete: resolve ``outputs`` and end the execution.
 
     Outputs that cannot be resolved (a path that does not exist, an operator
@@ -370,15 +391,17 @@ def complete_workflow(txn: Txn, last: str) -> Complete | Failed:
         txn.header.status = WorkflowStatus.FAILED
         txn.header.error = error.to_dict()
         txn.header.ready.clear()
+        txn.event(Ev.FAILED, now, step=OUTPUTS, error=error.to_dict())
         return Failed(error)
     try:
         check_payload(outcome, "the outcome (the workflow's outputs)", MAX_PAYLOAD_BYTES)
     except PayloadError as exc:
         return _fail_step_keeping(txn, last, {"type": "PayloadError", "message": f"{exc} (resolved when step "
-                                                                                    f"{last!r} completed)"})
+                                                                                    f"{last!r} completed)"}, now)
     txn.header.status = WorkflowStatus.COMPLETE
     txn.header.outcome = outcome
     txn.header.ready.clear()
+    txn.event(Ev.COMPLETED, now)
     return Complete(outcome)
 
 
@@ -387,6 +410,7 @@ def fail_attempt(txn: Txn, sid: str, error: dict[str, str], now: float) -> Any:
     rec = txn.step(sid)
     txn.header.deadlines.pop(sid, None)
     p = txn.plan.steps[sid]
+    txn.event(Ev.ATTEMPT_FAILED, now, step=sid, run_id=rec.run_id, error=bounded_error(error))
     if rec.attempt + 1 < p.max_attempts:
         _schedule_retry(txn, sid, rec.evolve(error={**error, "run_id": rec.run_id}), now, backoff=True)
         return Pending(wake_at=txn.header.ready[sid] or None)
@@ -400,15 +424,17 @@ def _fail_step(txn: Txn, sid: str, rec: Any, error: dict[str, str], now: float) 
     txn.header.status = WorkflowStatus.FAILED
     txn.header.error = step_error.to_dict()
     txn.header.ready.clear()
+    txn.event(Ev.FAILED, now, step=sid, error=step_error.to_dict())
     return Failed(step_error)
 
 
-def _fail_step_keeping(txn: Txn, sid: str, error: dict[str, str]) -> Failed:
+def _fail_step_keeping(txn: Txn, sid: str, error: dict[str, str], now: float) -> Failed:
     """Fail the execution on account of ``sid`` without changing its record (it did its work)."""
     step_error = StepError(step=sid, run_id=txn.step(sid).run_id, type=error["type"], message=error["message"])
     txn.header.status = WorkflowStatus.FAILED
     txn.header.error = step_error.to_dict()
     txn.header.ready.clear()
+    txn.event(Ev.FAILED, now, step=sid, error=step_error.to_dict())
     return Failed(step_error)
 
 
@@ -424,6 +450,7 @@ def fail_for_limit(txn: Txn, sid: str | None, message: str, now: float) -> Faile
     txn.header.status = WorkflowStatus.FAILED
     txn.header.error = step_error.to_dict()
     txn.header.ready.clear()
+    txn.event(Ev.FAILED, now, step=sid, error=step_error.to_dict())
     return Failed(step_error)
 
 
@@ -443,10 +470,11 @@ def _schedule_retry(txn: Txn, sid: str, rec: Any, now: float, backoff: bool) -> 
     txn.header.reruns[sid] = [rec.run_id + 1, attempt]
     delay = retry_delay(txn.plan.steps[sid], attempt) if backoff else 0.0
     txn.header.ready[sid] = now + delay if delay > 0 else 0.0
+    txn.event(Ev.RETRIED, now, step=sid, run_id=rec.run_id + 1, attempt=attempt, backoff=round(delay, 3))
 
 
-def reset(txn: Txn, seeds: list[str], now: float) -> None:
-    """Send ``seeds`` and everything downstream of them back to READY with a new run_id."""
+def reset(txn: Txn, seeds: list[str], now: float) -> list[str]:
+    """Send ``seeds`` and everything downstream of them back to READY with a new run_id; return them."""
     plan = txn.plan
     group: dict[str, None] = dict.fromkeys(seeds)
     frontier = list(group)
@@ -478,6 +506,7 @@ def reset(txn: Txn, seeds: list[str], now: float) -> None:
             txn.header.ready[sid] = 0.0
         elif len(deps) >= 2:
             txn.header.joins[sid] = waiting
+    return list(group)
 
 
 def check_deadline(txn: Txn, sid: str, run_id: int, now: float) -> tuple[bool, float | None]:
@@ -513,4 +542,5 @@ def cancel(txn: Txn, reason: str | None, now: float) -> tuple[bool, Complete | H
     h.deadlines.clear()
     txn.unsent_remove.extend(h.unsent)  # nothing is owed a resend any more
     h.unsent.clear()
+    txn.event(Ev.CANCELLED, now, reason=reason)
     return True, Cancelled(reason)

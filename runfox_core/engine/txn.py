@@ -72,6 +72,7 @@ class Txn:
         self.unsent_remove: list[str] = []
         self.jobs: list[Any] = []  # jobs claimed besides the transition's answer (a map step's next ones)
         self.keep: set[str] = set()  # records read here that the next transition will read again
+        self.events: list[dict[str, Any]] = []  # history events of this transition (``history.py``)
 
     # ---------------------------------------------------------------- reads
 
@@ -149,6 +150,10 @@ class Txn:
             self.changed_state[k] = v
             self._state[k] = v
 
+    def event(self, kind: str, now: float, **fields: Any) -> None:
+        """Record a history event of this transition; it is stored with the commit, or not at all."""
+        self.events.append({"type": kind, "at": round(now, 3), **{k: v for k, v in fields.items() if v is not None}})
+
     def to_commit(self) -> Commit:
         header = self.header
         header.version = self.base_version + 1
@@ -159,6 +164,7 @@ class Txn:
             state={k: _copy_json(v) for k, v in self.changed_state.items()},
             unsent_add=self.unsent_add,
             unsent_remove=self.unsent_remove,
+            events=self.events,
         )
 
     def after_commit(self) -> Snapshot:

@@ -35,7 +35,7 @@ def dynamodb_store() -> Iterator[Store]:
 
     with mock_aws(), fast_moto_transactions():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, "workflows")
+        create_table(client, "workflows", list_indexes=True)
         yield DynamoDBStore("workflows", client=client)
 
 

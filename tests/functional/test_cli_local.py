@@ -116,3 +116,25 @@ def test_the_readme_local_commands_print_what_it_shows(runfox: Runfox) -> None:
             assert masked(lines) == masked(documented)
         else:  # progress lines depend on timing; the ending and the timeline do not
             assert masked(lines[lines.index(""):]) == masked(documented[documented.index(""):])
+
+
+def test_history_list_redrive_and_rerun_on_local(runfox: Runfox) -> None:
+    # Given an execution cancelled on the local AWS
+    key = runfox("start", "stuck.yaml", "--inputs", '{"n": 7}', "--local").stdout.splitlines()[0]
+    assert runfox("cancel", key, "--local").returncode == 0
+    # Then its history and the listing tell so
+    history = runfox("history", key, "--local")
+    kinds = [line.split()[3] for line in history.stdout.splitlines()]
+    assert history.returncode == 0 and kinds[:2] == ["started", "dispatched"] and kinds[-1] == "cancelled"
+    # (the executor may have failed the first attempt meanwhile: attempt_failed, retried)
+    assert set(kinds[2:-1]) <= {"attempt_failed", "retried"}
+    listed = runfox("list", "--local", "--status", "cancelled", "--json", "--limit", "1000")
+    assert key in [e["execution"] for e in json.loads(listed.stdout)["executions"]]
+    # And a redrive sends its step again at a new run; a rerun as a new execution starts a copy
+    redriven = runfox("redrive", key, "--local")
+    run = 1 + kinds.count("retried")
+    assert (redriven.returncode, redriven.stdout) == (0, f"{key}: in_progress, dispatched shout (run {run})\n")
+    copy = runfox("rerun", key, "--step", "shout", "--new", "--local", "--json")
+    assert copy.returncode == 0 and json.loads(copy.stdout)["execution"] != key
+    again = runfox("redrive", key, "--local")
+    assert again.returncode == 2 and "still running (in_progress)" in again.stderr

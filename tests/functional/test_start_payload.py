@@ -52,7 +52,7 @@ def test_every_unknown_op_is_named_with_its_step() -> None:
 
 def test_an_advance_payload_needs_exactly_an_execution_key() -> None:
     # Given / When / Then
-    assert api.parse_advance('{"execution": "w#e"}') == ("w#e", "advance", None)
+    assert api.parse_advance('{"execution": "w#e"}') == ("w#e", "advance", None, {})
     for bad in ({}, {"execution": ""}, {"execution": "x" * 600}, {"execution": "w#e", "more": 1}, "[]"):
         with pytest.raises(api.RequestError):
             api.parse_advance(bad)

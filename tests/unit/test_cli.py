@@ -36,7 +36,8 @@ def execute(op, inputs):
         return {"greeting": f"hello, {inputs['name']}"}
     return {"text": inputs["text"].upper()}
 """
-COMMANDS = ("validate", "graph", "run", "start", "status", "watch", "cancel")
+COMMANDS = ("validate", "graph", "run", "start", "status", "watch", "cancel", "history", "list", "redrive", "rerun",
+            "dlq")
 
 
 @pytest.fixture
