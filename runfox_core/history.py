@@ -53,6 +53,7 @@ class EventType(StrEnum):
     FAILED = "failed"  # step, error: the execution failed
     CANCELLED = "cancelled"  # reason
     REDRIVEN = "redriven"  # steps (given a new run), from_step (a rerun), was (the status it left)
+    WAITING = "waiting"  # step, run_id, and what it waits for: event (a name), token (a callback's), until (a time)
 
 
 def event_id(version: int, index: int) -> str:

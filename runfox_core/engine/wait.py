@@ -58,6 +58,7 @@ from ..errors import PayloadError, Problem, RunfoxError
 from ..expressions import References
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload, encode_json
 from ..spec import _is_upstream  # the spec's one DAG walk (a kind's block is checked as the spec's own fields)
+from ..history import EventType as Ev
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus
 from . import kinds, transitions
 from .records import StepRecord
@@ -156,13 +157,17 @@ class WaitKind(kinds.StepKind):
                 transitions.finish_attempt(txn, p.id, {}, None, now)
             else:
                 _arm(txn, p, record.run_id, at)
+                txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, until=transitions.iso(at))
             return []
         timeout_at = now + config.timeout_seconds if config.timeout_seconds is not None else None
         heartbeat_at = now + config.heartbeat_seconds if config.heartbeat_seconds is not None else None
+        waiting: dict[str, Any] = {"event": config.event} if config.event is not None else {}
         if config.callback or heartbeat_at is not None:  # a token to hand out (a plain event wait needs none)
+            nonce = secrets.token_urlsafe(16)
             txn.put_step(_wait_record(p.id, record.run_id, {
-                "nonce": secrets.token_urlsafe(16), "since": now, "timeout_at": timeout_at,
-                "heartbeat_at": heartbeat_at}))
+                "nonce": nonce, "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}))
+            waiting["token"] = callback_token(txn.key, p.id, record.run_id, nonce)
+        txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
         if config.event is not None:
             _consume_kept(txn, p, record.run_id, now)

@@ -175,7 +175,7 @@ def test_the_stored_event_types_never_change() -> None:
     assert [str(t) for t in EventType] == [
         "started", "dispatched", "re-emitted", "timed_out", "attempt_failed", "retried", "stale_result_ignored",
         "branch_fired", "no_branch_fired", "step_completed", "reset", "completed", "halted", "failed", "cancelled",
-        "redriven"]
+        "redriven", "waiting"]
 
 
 def test_a_timeout_a_stale_result_and_a_loop_are_in_the_history(make_backend: BackendFactory, clock: Any) -> None:

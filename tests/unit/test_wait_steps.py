@@ -139,6 +139,13 @@ def test_an_event_nobody_waits_for_is_refused_naming_the_events_waited_for(backe
         operations.send_event(backend, key, "aproved", {}, "evt-1")
 
 
+def test_a_waiting_step_names_what_it_waits_for_in_the_history_with_the_same_token_describe_shows(backend):
+    key = start(backend)
+    waiting = [e for e in operations.history(backend, key).events if e["type"] == "waiting"]
+    token = operations.describe(backend, key).waiting["approval"]["token"]
+    assert [(e["step"], e["run_id"], e["event"], e["token"]) for e in waiting] == [("approval", 0, "approved", token)]
+
+
 def test_an_event_that_does_not_match_is_refused_and_the_step_keeps_waiting(backend):
     key = start(backend)
     version = backend.load_header(key).version
