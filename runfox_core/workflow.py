@@ -117,7 +117,7 @@ class Workflow:
             snapshot, fresh = self._snapshot, False
             if snapshot is None:
                 snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
-            txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
+            txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh, codec=backend.codec)
             try:
                 changed, result = transition(txn, backend.clock())
             except _Reload:

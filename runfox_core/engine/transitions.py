@@ -34,7 +34,6 @@ from typing import Any
 
 from .. import expressions
 from ..errors import PayloadError
-from ..payloads import MAX_PAYLOAD_BYTES, check_payload
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
@@ -152,7 +151,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
-            inputs, size = encode_inputs(expressions.resolve_fields(p.input, txn.context(p.input_refs), "input"), p.id)
+            inputs, size = encode_inputs(expressions.resolve_fields(p.input, txn.context(p.input_refs), "input"), p.id,
+                                         txn.codec)
         except PayloadError as exc:
             return _fail_unclaimed(txn, p, run_id, attempt, {"type": "PayloadError", "message": str(exc)}, now)
         except expressions.ExpressionError as exc:  # a path that does not exist, or an operator that raised
@@ -235,9 +235,9 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         error = {"type": "TimeoutError", "message": f"no result within timeout_seconds={timeout:g}"}
     if error is None:
         try:
-            check_payload(output, f"step {sid!r} output", MAX_PAYLOAD_BYTES)
-        except PayloadError as exc:
-            error = {"type": "PayloadError", "message": str(exc)}
+            output, _ = txn.codec.pack(output, f"step {sid!r} output")
+        except PayloadError as exc:  # BadReferenceError too: a reference outside the kit's blob store
+            error = {"type": type(exc).__name__, "message": str(exc)}
     if error is not None:
         return True, fail_attempt(txn, sid, bounded_error(error), now)
     return True, _succeed(txn, sid, rec, dict(output), now)
@@ -352,7 +352,7 @@ def complete_workflow(txn: Txn, last: str) -> Complete | Failed:
         txn.header.ready.clear()
         return Failed(error)
     try:
-        check_payload(outcome, "the outcome (the workflow's outputs)", MAX_PAYLOAD_BYTES)
+        outcome, _ = txn.codec.pack(outcome, "the outcome (the workflow's outputs)")
     except PayloadError as exc:
         return _fail_step_keeping(txn, last, {"type": "PayloadError", "message": f"{exc} (resolved when step "
                                                                                     f"{last!r} completed)"})
