@@ -22,6 +22,7 @@ from typing import Any
 from ..blobs import BlobStore
 from ..engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.transitions import iso
+from ..errors import PayloadError
 from ..executor import Executor
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
 from ..payloads import Codec
@@ -97,7 +98,11 @@ class Backend:
         """Validate, then store a new execution; return its key. Raises SpecError, PayloadError,
         ExecutionExistsError; writes nothing when it raises."""
         plan, inputs = compile_start(spec, inputs, self.op_defaults)  # declared defaults applied
-        inputs, _ = self.codec.pack(inputs, "workflow inputs")
+        try:
+            inputs, _ = self.codec.pack(inputs, "workflow inputs")
+        except PayloadError as exc:
+            exc.field = "inputs"  # type: ignore[attr-defined]  # read by api.error_body
+            raise
         now = self.clock()
         definition = ExecutionDefinition(
             workflow_id=workflow_id(spec), execution_id=new_execution_id(now), spec=spec,
