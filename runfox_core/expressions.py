@@ -491,6 +491,8 @@ def resolve_fields(fields: dict[str, Any], context: dict[str, Any], where: str) 
     for name, value in fields.items():
         try:
             out[name] = resolve(value, context)
+        except payloads.BlobStoreError:
+            raise  # the store failed, not the expression: the transition is retried
         except Exception as exc:  # noqa: BLE001 -- any operator may raise; all become one error
             raise ExpressionError(f"{where} {name!r}", value, exc) from exc
     return out

@@ -44,7 +44,7 @@ from collections import OrderedDict
 from typing import Any
 
 from .blobs import BlobStore
-from .errors import PayloadError
+from .errors import PayloadError, RunfoxError
 
 MAX_PAYLOAD_BYTES = 192 * 1024  # 196,608 bytes of compact JSON inline per inputs or output (an SQS message is 256 KiB)
 INLINE_BYTES = 8 * 1024  # bytes of compact JSON kept inline by default; larger fields go by reference
@@ -60,6 +60,11 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # The smallest reference (no preview): a field no larger than this is never offloaded.
 _MIN_REF_BYTES = len(json.dumps({REF_KEY: "s3://b/" + BLOB_PREFIX + "0" * 64, "sha256": "0" * 64, "bytes": 0},
                                 separators=(",", ":")))
+
+
+class BlobStoreError(RunfoxError):
+    """Raised when a blob store could not be read (unreachable, throttled, a crash): not the data's
+    fault, so it is never a failed attempt or a failed expression; the transition or job is retried."""
 
 
 class BadReferenceError(PayloadError):
@@ -186,6 +191,8 @@ def load(ref: Any) -> Any:
             raise
         except PayloadError as exc:  # missing, or a key that is not plain
             raise BadReferenceError(f"reference {str(exc)}") from None
+        except Exception as exc:  # the store, not the reference: retry, never fail the step for it
+            raise BlobStoreError(f"reading {uri!r} failed: {type(exc).__name__}: {exc}") from exc
         if len(data) != size:
             raise BadReferenceError(f"reference {uri!r} names {size:,} bytes but the object holds {len(data):,}")
         actual = hashlib.sha256(data).hexdigest()

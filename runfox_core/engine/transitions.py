@@ -34,6 +34,7 @@ from typing import Any
 
 from .. import expressions
 from ..errors import PayloadError
+from ..payloads import BlobStoreError
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
@@ -290,6 +291,8 @@ def _decide(txn: Txn, p: StepPlan, output: dict[str, Any], misses: list[str]) ->
         field = f"branch[{i}].condition"
         try:
             fired = expressions.condition_holds(branch.condition, context, misses)
+        except BlobStoreError:
+            raise  # reading a value by reference failed: retry the transition, never fail the attempt
         except Exception as exc:  # noqa: BLE001 -- whatever an operator raised fails the attempt
             raise expressions.ExpressionError(field, branch.condition, exc) from exc
         if fired:
@@ -306,6 +309,8 @@ def _set_targets(txn: Txn, p: StepPlan, index: int, raw: Any, context: dict[str,
         unknown = [t for t in ids if not isinstance(t, str) or t not in txn.plan.steps]
         if unknown:
             raise LookupError(f"resolved to {', '.join(repr(t) for t in unknown)}, which is not a step")
+    except BlobStoreError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise expressions.ExpressionError(field, raw, exc) from exc
     return ids

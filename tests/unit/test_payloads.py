@@ -152,3 +152,20 @@ def test_start_inputs_by_a_bare_reference_are_read_whole(codec: Codec, blobs: Me
 def test_the_inline_threshold_is_checked_when_the_codec_is_made() -> None:
     with pytest.raises(ValueError, match="inline_bytes must be an integer from 1 to 196,608"):
         Codec(inline_bytes=MAX_PAYLOAD_BYTES + 1)
+
+
+def test_a_store_that_cannot_be_read_is_a_store_error_that_expressions_pass_through_for_a_retry(
+        codec: Codec, blobs: MemoryBlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runfox_core import expressions
+    from runfox_core.payloads import BlobStoreError
+
+    packed, _ = codec.pack({"doc": {"title": "t", "body": "b" * 9_000}}, "output")
+    clear_cache()
+
+    def unreachable(uri: str) -> bytes:
+        raise ConnectionError("endpoint unreachable")
+
+    monkeypatch.setattr(blobs, "get", unreachable)
+    context = {"steps": {"a": {"output": packed}}, "input": {}, "state": {}}
+    with pytest.raises(BlobStoreError, match="endpoint unreachable"):
+        expressions.resolve_fields({"t": {"var": "steps.a.output.doc.title"}}, context, "input")
