@@ -65,7 +65,7 @@ on; figures per item. Results over one step output (192 KiB: 10,000 items
 of 100 bytes, 1,000 of 1 KB) fail the map step at the end, after every item
 ran, as documented; the row says so and its per-item figures still hold.
 
-Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no-steps]
+Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no-steps] [--payloads-only]
 """
 
 from __future__ import annotations
@@ -407,7 +407,11 @@ def main() -> None:
     parser.add_argument("--no-retention", action="store_true", help="finished executions never expire (no sweep)")
     parser.add_argument("--map-sizes", default="1000,10000", help="items of the map rows (empty: none)")
     parser.add_argument("--no-steps", action="store_true", help="only the map rows")
+    parser.add_argument("--payloads-only", action="store_true", help="only the 1 KB / 100 KB / 1 MB output rows")
     args = parser.parse_args()
+    if args.payloads_only:
+        payload_section()
+        return
     rows = [] if args.no_steps else [run(shape, int(n), retention=not args.no_retention)
                                      for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
     map_rows = [run(shape, int(n), retention=not args.no_retention)
@@ -450,6 +454,107 @@ def main() -> None:
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")
+    payload_section()
+
+
+# --- payloads by reference: rows for 1 KB, 100 KB and 1 MB outputs (issue 14) --------------------------------
+# Self-contained: a chain whose every step reads the previous step's document and writes a new one of
+# PAYLOAD_SIZES bytes, through the same production path plus the values bucket (S3BlobStore) on moto's S3.
+# Over the inline threshold each value costs one PutObject (its writer) and one GetObject (its reader).
+
+PAYLOAD_SIZES = {"1 KB": 1_000, "100 KB": 100_000, "1 MB": 1_000_000}  # bytes of each step's output document
+PAYLOAD_STEPS = 10
+PRICE_S3_PUT = 0.005 / 1000  # $ per PutObject (S3 Standard)
+PRICE_S3_GET = 0.0004 / 1000  # $ per GetObject
+PRICE_S3_GB_MONTH = 0.023  # $ per GB-month stored (S3 Standard, first 50 TB)
+TARGET_EXTRA_CALLS = 2  # S3 calls per offloaded value: one PUT, one GET where it is read
+
+
+def payload_run(size: int, n: int = PAYLOAD_STEPS) -> dict[str, Any]:
+    """Per step: our calls, S3 calls, write units, and dollars all in (S3 requests and storage included)."""
+    from runfox_core.aws.s3_blobs import S3BlobStore
+
+    steps = [{"id": f"s{i}", "fn": "doc", **({"depends_on": [f"s{i - 1}"]} if i else {}),
+              "input": {"i": i, "doc": {"var": f"steps.s{i - 1}.output.doc"} if i else ""}} for i in range(n)]
+    spec = {"steps": steps, "outputs": {"last": {"var": f"steps.s{n - 1}.output.i"}}}
+
+    def execute(token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"i": inputs["i"], "doc": f"{inputs['i']}:{len(inputs['doc'])}:".ljust(size, "x")}
+
+    with mock_aws(), fast_moto_transactions():
+        admin, admin_sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        create_tables(admin, "workflows")
+        boto3.client("s3").create_bucket(Bucket="values")
+        op_queue = admin_sqs.create_queue(QueueName="runfox-doc")["QueueUrl"]
+        results = admin_sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
+        meter = Meter(admin, "workflows")
+        blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
+        store = DynamoDBStore("workflows", client=meter.attach(boto3.client("dynamodb")),
+                              execution_ttl_seconds=DEFAULT_EXECUTION_RETENTION_DAYS * 86_400)
+        backend = rfx.Backend(store=store, runner=SQSRunner({"doc": op_queue}, results,
+                                                               sqs_client=meter.attach(boto3.client("sqs"))),
+                              blobs=blobs)
+        executor_blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
+        handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")),
+                               blobs=executor_blobs)
+        lambdas, wall = 1, time.perf_counter()
+        started = driver.start_execution(backend, spec, {})
+        status = started.status
+        while status != rfx.WorkflowStatus.COMPLETE:
+            payload_cache_clear()  # every Lambda is its own process: nothing read is cached across them
+            jobs = admin_sqs.receive_message(QueueUrl=op_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if jobs:
+                handler(sqs_event(*(m["Body"] for m in jobs)), None)
+            bodies = [m["Body"] for m in admin_sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10)
+                      .get("Messages", [])]
+            if bodies:
+                lambdas += 1
+                router = driver.ResultRouter(backend, bodies)
+                for body in bodies:
+                    router.handle(body)
+                status = router.advanced[-1].status if router.advanced else status
+            if status == rfx.WorkflowStatus.FAILED or not (jobs or bodies):
+                raise RuntimeError(f"{size} B: {status}, {rfx.Workflow(started.execution, backend).error}")
+        seconds = time.perf_counter() - wall - meter.aws_seconds
+        s3_calls = {k: meter.calls[k] for k in ("PutObject", "GetObject")}
+        stored_gb = s3_calls["PutObject"] * size / 1e9
+        months = (DEFAULT_EXECUTION_RETENTION_DAYS + facts.BLOB_GRACE_DAYS) / 30
+        row = {"size": size, "calls": sum(meter.calls.values()) / n, "s3": sum(s3_calls.values()) / n,
+               "put": s3_calls["PutObject"] / n, "get": s3_calls["GetObject"] / n, "wru": meter.wru / n,
+               "rru": meter.rru / n, "sqs": sum(v for k, v in meter.calls.items() if k in _SQS_OPS) / n,
+               "lambda": lambdas / n, "gbs": seconds * facts.ENGINE_MEMORY_MB / 1024 / n}
+        cost = dollars(row)
+        cost["s3"] = (s3_calls["PutObject"] * PRICE_S3_PUT + s3_calls["GetObject"] * PRICE_S3_GET
+                      + stored_gb * months * PRICE_S3_GB_MONTH) / n * 1e6
+        row["dollars"] = cost
+        return row
+
+
+def payload_cache_clear() -> None:
+    from runfox_core.payloads import clear_cache
+
+    clear_cache()
+
+
+def payload_section() -> None:
+    rows = {label: payload_run(size) for label, size in PAYLOAD_SIZES.items()}
+    base = rows["1 KB"]
+    print(f"\nPayloads by reference: a {PAYLOAD_STEPS}-step chain, each step reading the previous output and "
+          "writing its own (values over 8 KB go to the values bucket). Per step; $ per million steps, all in, "
+          f"S3 storage kept {DEFAULT_EXECUTION_RETENTION_DAYS}+{facts.BLOB_GRACE_DAYS} days.")
+    print(f"{'output':>7} {'calls':>6} {'S3 PUT':>6} {'S3 GET':>6} {'extra':>5} {'WRU':>5} {'RRU':>5} "
+          f"{'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ S3':>8} {'$ all in':>8}")
+    for label, r in rows.items():
+        c = r["dollars"]
+        print(f"{label:>7} {r['calls']:>6.2f} {r['put']:>6.2f} {r['get']:>6.2f} {r['calls'] - base['calls']:>5.2f} "
+              f"{r['wru']:>5.2f} {r['rru']:>5.2f} {c['dynamodb']:>6.2f} {c['sqs']:>6.2f} {c['lambda']:>8.2f} "
+              f"{c['s3']:>8.2f} {sum(c.values()):>8.2f}")
+    worst = max(r["s3"] for r in rows.values())
+    # an offloaded value leaves a reference (about 400 bytes with its preview) where a 1 KB value sat inline
+    excess = max(r["wru"] - base["wru"] for r in rows.values())
+    print(f"Targets: <= {TARGET_EXTRA_CALLS} extra calls per offloaded value: worst {worst:.2f} "
+          f"({'met' if worst <= TARGET_EXTRA_CALLS else 'NOT met'}); write units flat in size (at most 1 above "
+          f"the 1 KB case): largest excess {excess:+.2f} ({'met' if excess <= 1 else 'NOT met'}).")
 
 
 MAP_TARGETS = {1: 1.0, 10: 0.25}  # $ per million items all in, by batch

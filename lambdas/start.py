@@ -29,8 +29,9 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
+        backend = get_backend()  # first: it registers the bucket that inputs by reference are read from
         request = api.parse_start(event, get_settings().queue_map)
-        advanced = api.start(get_backend(), request)
+        advanced = api.start(backend, request)
     except api.REJECTED as exc:
         logger.warning("start rejected", extra=api.error_body(exc))
         metrics.add_metric(name="StartsRejected", unit=MetricUnit.Count, value=1)

@@ -32,7 +32,7 @@ from typing import Any
 
 import boto3
 
-from local import moto_patches, server
+from local import blobs, moto_patches, server
 from local.deployment import Consumer, Deployment, deploy
 from local.lambda_runtime import LAMBDAS_DIR
 from runfox_core.aws import config
@@ -75,6 +75,7 @@ class LocalCloud:
             self._set_env(self._lambda_environment())
             self.deployment = deploy(self.executors, self.client("sqs"), self.client("dynamodb"))
             self._set_env(dict(self.deployment.environment))
+            self._set_env(dict(blobs.create_bucket(self.client("s3"))))  # the kit's bucket (local/blobs.py)
             _forget_cached_backends()
             if self.quiet:  # Powertools sets a logger's level once per process: set it for this cloud's life
                 service_logger = logging.getLogger(config.SERVICE_NAME)

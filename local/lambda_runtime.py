@@ -153,6 +153,8 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
     with a Put needs ``dynamodb:PutItem`` on that table); batches on each table
     they name; SQS batch calls as their single-message action.
     """
+    if service == "s3":  # object calls of the values bucket (runfox_core.aws.s3_blobs)
+        return [(f"s3:{operation}", str(params.get("Bucket", "")))]
     if service == "sqs":
         return [(f"sqs:{_SQS_ACTIONS.get(operation, operation)}", str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])]
     if service == "dynamodb":
@@ -173,17 +175,18 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     """``AWS_CALLS`` reduced to what the IAM test can check against a template.
 
     Function kinds: ``start``, ``advance``, ``result_router``, ``executor``;
-    resource kinds: ``table:workflows``, ``queue:results``,
+    resource kinds: ``table:workflows``, ``bucket:values``, ``queue:results``,
     ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``
     (from the emulator's naming in ``local.deployment``).
     """
-    from local import deployment
+    from local import blobs, deployment
 
     kinds = {config.START_HANDLER: "start", config.ADVANCE_HANDLER: "advance",
              config.RESULT_ROUTER_HANDLER: "result_router"}
     named = {deployment.WORKFLOWS_TABLE: "table:workflows",
              deployment.RESULTS_QUEUE: "queue:results",
-             deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq"}
+             deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq",
+             blobs.BLOB_BUCKET: "bucket:values"}
 
     def resource_kind(name: str) -> str:
         if name in named:

@@ -33,6 +33,7 @@ from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -40,6 +41,7 @@ from constructs import Construct
 
 from runfox_cdk import nag
 from runfox_cdk.constructs.alarms import function_alarms
+from runfox_cdk.constructs.blobs import BlobBucket
 from runfox_cdk.constructs.engine_functions import EngineFunctions, runfox_layer
 from runfox_cdk.constructs.function import SQS_CONSUMER_ACTIONS, sqs_consumer
 from runfox_cdk.constructs.monitoring import Monitoring
@@ -96,6 +98,8 @@ class RunfoxEngine(Construct):
         if alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.tables = Tables(self, "Tables", removal_policy=removal_policy)
+        self.blobs = BlobBucket(self, "Values", execution_retention_days=execution_retention_days,
+                                removal_policy=removal_policy)
         self.results = OpQueue(
             self,
             "Results",
@@ -119,6 +123,7 @@ class RunfoxEngine(Construct):
                 queue_url_base=url_base,
                 ops_file=facts.OPS_MANIFEST_FILE,
                 execution_retention_days=execution_retention_days,
+                blob_bucket=self.blobs.bucket.bucket_name,
             ),
             log_level=log_level,
             removal_policy=removal_policy,
@@ -136,7 +141,7 @@ class RunfoxEngine(Construct):
             topology=self.topology, results_queue=self.results.queue, results_config=results,
             router=self.result_router_function, topic=self.alarm_topic, layers=layers, project_root=root,
             requirements_dir=Path(requirements_dir) if requirements_dir else root / facts.REQUIREMENTS_DIR,
-            removal_policy=removal_policy, log_level=log_level,
+            removal_policy=removal_policy, log_level=log_level, blobs=self.blobs,
         )
         self.op_stacks = [
             OpsStack(self, f"Ops{i + 1}", ops={name: executors.ops[name] for name in names},
@@ -164,6 +169,7 @@ class RunfoxEngine(Construct):
             resources=[stack.format_arn(service="sqs", resource=self.topology.op_dlq_arn_pattern())]))
         for function in self.functions.all:
             nag.accept_queue_name_patterns(function, self.topology)
+            self.blobs.grant(function, uploads=function is self.start_function)
 
     # --- what users compose with ---------------------------------------------
 
@@ -175,6 +181,11 @@ class RunfoxEngine(Construct):
     @property
     def workflows_table(self) -> dynamodb.Table:
         return self.tables.workflows
+
+    @property
+    def blob_bucket(self) -> s3.Bucket:
+        """The values bucket: inputs and outputs too large to travel inline."""
+        return self.blobs.bucket
 
     @property
     def results_queue(self) -> sqs.Queue:

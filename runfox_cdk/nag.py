@@ -57,6 +57,42 @@ _PATTERN_REASON = (
 )
 
 
+def accept_blob_bucket(bucket: IConstruct) -> None:
+    """The values bucket keeps no access log of its own."""
+    _ack(
+        bucket,
+        "AwsSolutions-S1",
+        "The values bucket holds content-addressed copies of step inputs and outputs, written and read "
+        "only by the kit's own functions (their logs name each execution); a server access log bucket "
+        "would double the buckets to secure. Turn on CloudTrail S3 data events to audit object access.",
+    )
+
+
+def accept_blob_grants(function: IConstruct, bucket: IConstruct, uploads: bool) -> None:
+    """Grants on the values bucket: object actions on ``blobs/*`` (and ``uploads/*``: ``constructs/blobs.py``)."""
+    for prefix in ("blobs", "uploads") if uploads else ("blobs",):
+        _ack(function, f"AwsSolutions-IAM5[Resource::{_arn_token(function, bucket)}/{prefix}/*]", _BLOB_REASON)
+
+
+_BLOB_REASON = (
+    "Values are objects blobs/<sha256> of the kit's one bucket, named by their content at run time, and start "
+    "inputs by reference are objects the caller names under uploads/: GetObject and PutObject are granted on "
+    "blobs/ and GetObject on uploads/ (start only), nothing else."
+)
+
+
+def _arn_token(function: IConstruct, bucket: IConstruct) -> str:
+    """How cdk-nag prints the bucket's ARN in ``function``'s policy: ``<LogicalId.Arn>`` in the bucket's
+    stack, the parameter ``referenceto<unique id>Arn`` that CDK passes into a nested stack elsewhere."""
+    from aws_cdk import CfnElement, Names, Stack
+
+    resource = bucket.node.default_child
+    assert isinstance(resource, CfnElement)
+    if Stack.of(function) is Stack.of(bucket):
+        return f"<{Stack.of(bucket).get_logical_id(resource)}.Arn>"
+    return f"<referenceto{Names.unique_id(resource)}Arn>"
+
+
 def accept_dead_letter_queue(queue: IConstruct) -> None:
     """A DLQ is the end of the line: it has no DLQ of its own."""
     _ack(

@@ -24,6 +24,13 @@ Lambdas and anything else that takes them as JSON:
 - ``error_body(exc)``: ``{"error": {"type", "message", "step", "field"}}``
   for any error in ``REJECTED``; callers answer with it instead of raising.
 
+Inputs larger than the invoke payload allows are given by reference:
+``"inputs": {"$ref": "s3://<the kit's bucket>/<key>"}`` (``sha256`` and
+``bytes`` optional, checked when given) is read from the kit's blob store
+(``payloads.load_start_inputs``; the caller's Backend must be built, which
+registers the store); a reference elsewhere, or to nothing, is a
+``BadReferenceError`` on field ``inputs``.
+
 Pure: no boto3, no environment. Known limits: the payload is capped at
 ``MAX_START_PAYLOAD_BYTES`` of JSON (a spec that large is a mistake, and the
 cap bounds parse time); names are short and plain because they become a
@@ -37,7 +44,7 @@ import re
 from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from . import events, operations
+from . import events, operations, payloads
 from .errors import (
     ExecutionExistsError,
     ExecutionNotFoundError,
@@ -48,7 +55,6 @@ from .errors import (
     SpecError,
 )
 from .listing import ListQuery
-from .payloads import check_payload
 from .spec import compile_spec, load_yaml
 
 MAX_START_PAYLOAD_BYTES = 1024 * 1024  # bytes of JSON: 1 MiB, well under Lambda's 6 MB invoke limit
@@ -123,6 +129,12 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
     elif not isinstance(spec, dict):
         raise RequestError(f"'spec' must be YAML text or a mapping, got {type(spec).__name__}", field="spec")
     inputs = body.get("inputs")
+    if isinstance(inputs, dict) and payloads.REF_KEY in inputs:
+        try:
+            inputs = payloads.load_start_inputs(inputs)
+        except PayloadError as exc:
+            exc.field = "inputs"  # type: ignore[attr-defined]  # read by error_body
+            raise
     if inputs is None:
         inputs = {}
     elif not isinstance(inputs, dict):
@@ -134,11 +146,6 @@ def parse_start(payload: Any, tokens: Collection[str] | None = None) -> StartReq
             f"starting with a letter or digit; got {_short(name)}", field="name")
     plan = compile_spec(spec, inputs)  # only JSON values, in the spec and the inputs alike
     inputs = plan.with_defaults(inputs)  # what the execution will store: a retried start compares equal
-    try:
-        check_payload(inputs, "workflow inputs")
-    except PayloadError as exc:
-        exc.field = "inputs"  # type: ignore[attr-defined]  # read by error_body
-        raise
     if tokens is not None:
         unknown = [step for step in plan.steps.values() if step.token and step.token not in tokens]  # "": no job
         if unknown:
@@ -257,7 +264,7 @@ def _object(payload: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
             raise RequestError(f"payload is not JSON: {exc}") from None
     elif isinstance(payload, dict):
         try:
-            _check_size(len(json.dumps(payload, separators=(",", ":")).encode("utf-8")))
+            _check_size(len(payloads.encode_json(payload)))
         except (TypeError, ValueError, RecursionError) as exc:
             raise RequestError(f"payload is not JSON-serialisable: {exc}") from None
     if not isinstance(payload, dict):

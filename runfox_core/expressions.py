@@ -37,6 +37,8 @@ from typing import Any
 import json_logic_path as _jl
 from json_logic_path import is_logic, jsonLogic, operations
 
+from . import payloads
+
 ROOTS = ("input", "steps", "state")
 OPERATORS = frozenset(operations) | {"all", "some", "none"}  # what the evaluator knows (all/some/none: ours, below)
 # Standard JSON Logic operators json-logic-path does not implement: refused, never taken for data.
@@ -489,6 +491,8 @@ def resolve_fields(fields: dict[str, Any], context: dict[str, Any], where: str) 
     for name, value in fields.items():
         try:
             out[name] = resolve(value, context)
+        except payloads.BlobStoreError:
+            raise  # the store failed, not the expression: the transition is retried
         except Exception as exc:  # noqa: BLE001 -- any operator may raise; all become one error
             raise ExpressionError(f"{where} {name!r}", value, exc) from exc
     return out
@@ -509,32 +513,43 @@ def _logic(rule: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
     if not isinstance(values, (list, tuple)):
         values = [values]
     if op == "var":
-        return _var(data, [_logic(v, data, strict, misses) for v in values], strict, misses)
+        return _var(data, [_value(v, data, strict, misses) for v in values], strict, misses)
     if op in _LAZY:
         return _LAZY[op](values, data, strict, misses)
     if op in _SCOPED:  # the rule is data for each element: only the list is read from the context
-        args = [_logic(values[0], data, strict, misses), *values[1:2]]
+        args = [_value(values[0], data, strict, misses), *values[1:2]]
         if op == "reduce":
-            args.append(_logic(values[2], data, strict, misses) if len(values) > 2 else None)
+            args.append(_value(values[2], data, strict, misses) if len(values) > 2 else None)
         return _SCOPED[op](*args)
     if op in _DATA_HELPERS:
-        return _DATA_HELPERS[op](data, *[_logic(v, data, strict, misses) for v in values])
+        return _DATA_HELPERS[op](data, *[_value(v, data, strict, misses) for v in values])
     function = _operations.get(op)
     if function is None:
         raise ValueError(f"unrecognised operation: {op!r}")
-    return function(*[_logic(v, data, strict, misses) for v in values])
+    return function(*[_value(v, data, strict, misses) for v in values])
+
+
+def _value(rule: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
+    """An operator's argument, with any reference in it read (``payloads.resolve``): operators
+    compute on values. Only ``var``'s own result keeps a reference, so passing it on reads nothing."""
+    return payloads.resolve(_logic(rule, data, strict, misses))
 
 
 def _var(data: Any, args: list[Any], strict: bool, misses: list[str] | None) -> Any:
     path = args[0] if args else ""
     if len(args) > 1:  # a default makes the path optional
-        return _get_var(data, path, args[1])
+        try:
+            return _var(data, args[:1], True, None)
+        except MissingPathError:
+            return args[1]
     if path == "" or path is None:
         return data
     path = str(path)
     current = data
     parts = path.split(".")
     for depth, key in enumerate(parts):
+        if payloads.is_ref(current):  # the path reaches into a value passed by reference: read it now
+            current = payloads.load(current)
         if isinstance(current, dict):
             if key in current:
                 current = current[key]
@@ -604,4 +619,3 @@ _SCOPED = {"map": _jl.logic_map, "filter": _jl.logic_filter, "reduce": _jl.logic
            "all": _all, "some": _some, "none": _none}
 _DATA_HELPERS = {"vars": _jl.get_vars, "missing": _jl.missing, "missing_some": _jl.missing_some}
 _operations = _jl.operations
-_get_var = _jl.get_var

@@ -143,6 +143,7 @@ def _existing(backend: Backend, key: str, spec: dict[str, Any], inputs: dict[str
     """The execution already started under ``name``, if it was started with this spec and these inputs."""
     _, inputs = compile_start(spec, inputs, backend.op_defaults)  # compared as stored: defaults applied
     stored = backend.load_definition(key)
+    inputs, _ = backend.codec.pack(inputs, "workflow inputs", write=False)  # as stored: large fields by reference
     if encode_json(stored.spec) != encode_json(spec) or encode_json(stored.inputs) != encode_json(inputs):
         raise ExecutionExistsError(
             f"name {name!r} is already used by execution {key} with a different spec or inputs", existing_key=key)

@@ -122,7 +122,7 @@ class Workflow:
             snapshot, fresh = self._snapshot, False
             if snapshot is None:
                 snapshot, fresh = Snapshot(backend.load_header(self.id), {}, {}, False), True
-            txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh)
+            txn = Txn(backend.store, self.id, plan, definition, snapshot, fresh, codec=backend.codec)
             now = backend.clock()
             try:
                 changed, result = transition(txn, now)

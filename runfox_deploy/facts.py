@@ -25,6 +25,11 @@ LOG_RETENTION_DAYS = 30  # days, every function's log group (one of 7, 14, 30, 9
 LAMBDA_ENVIRONMENT_MAX_BYTES = 4096  # bytes: keys + values of one function's variables
 LAMBDA_LAYERS_MAX = 5  # layers per function
 
+# --- S3 (the values bucket) ---------------------------------------------------------
+
+#: days a value outlives execution retention: it expires retention + this after its last write
+BLOB_GRACE_DAYS = 30
+
 # --- SQS ---------------------------------------------------------------------------
 
 DLQ_RETENTION_DAYS = 14  # days, the SQS maximum: longer than any source queue

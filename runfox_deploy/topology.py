@@ -154,15 +154,19 @@ class Topology:
 
 
 def engine_environment(*, workflows_table: Any, results_queue_url: Any, queue_url_base: Any, ops_file: str,
-                       execution_retention_days: int = config.DEFAULT_EXECUTION_RETENTION_DAYS) -> dict[str, Any]:
+                       execution_retention_days: int = config.DEFAULT_EXECUTION_RETENTION_DAYS,
+                       blob_bucket: Any = None) -> dict[str, Any]:
     """The RUNFOX_* environment of the engine Lambdas, for the CDK stack and the local emulator alike.
 
     Its size does not grow with the ops. Values may be CDK tokens (the stack) or plain strings (the emulator).
     """
-    return {
+    environment = {
         config.ENV_WORKFLOWS_TABLE: workflows_table,
         config.ENV_RESULTS_QUEUE_URL: results_queue_url,
         config.ENV_QUEUE_URL_BASE: queue_url_base,
         config.ENV_OPS_FILE: ops_file,
         config.ENV_EXECUTION_RETENTION_DAYS: str(execution_retention_days),
     }
+    if blob_bucket is not None:  # the values bucket (payloads by reference)
+        environment[config.ENV_BLOB_BUCKET] = blob_bucket
+    return environment

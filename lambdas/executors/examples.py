@@ -52,7 +52,14 @@ def _misbehave(inputs: dict[str, Any]) -> Any:
     if how == "sleep":
         time.sleep(float(inputs["seconds"]))
         return {"slept": True}
-    return {"none": None, "list": [1, 2], "set": {"not": {1, 2}}, "huge": {"blob": "x" * 300_000}}[how]
+    # huge: 300 KB in fields too small to go by reference, so over the inline cap whatever the blob store
+    return {"none": None, "list": [1, 2], "set": {"not": {1, 2}},
+            "huge": {f"k{i}": "x" * 20 for i in range(10_000)}}[how]
+
+
+def _relay(inputs: dict[str, Any]) -> dict[str, Any]:
+    doc = inputs["doc"]
+    return {"doc": {**doc, "hops": int(doc.get("hops", 0)) + 1}}
 
 
 def _fib(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +80,10 @@ OPS = {
     "flaky": _flaky,
     "explode": _explode,
     "misbehave": _misbehave,
+    # payloads of any size: a document of ``bytes`` characters, passed on, then measured
+    "document": lambda inputs: {"doc": {"title": inputs["title"], "body": "x" * int(inputs["bytes"])}},
+    "relay": _relay,
+    "measure": lambda inputs: {"length": len(inputs["doc"]["body"]), "hops": inputs["doc"].get("hops", 0)},
 }
 
 

@@ -3,7 +3,7 @@
 The function runs ``op.handler`` from the op's ``code`` folder with the shared
 layer, the op's requirements layer (built by ``make layer``) and any layers it
 names. Its role may: consume its own queue (the event source), send to the
-results queue, read the op's ``secrets``, and whatever ``policy_statements``
+results queue, read and write values in the values bucket (``blobs.py``), read the op's ``secrets``, and whatever ``policy_statements``
 say. Its environment is the results queue URL, the job margin and the op's
 ``environment``; synth refuses one that would pass Lambda's 4 KB.
 """
@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from runfox_cdk.constructs.alarms import function_alarms
+from runfox_cdk.constructs.blobs import BlobBucket
 from runfox_cdk.constructs.function import powertools_environment, python_function, sqs_consumer
 from runfox_core.aws import config
 from runfox_core.aws.config import ConfigError
@@ -41,6 +42,7 @@ class Executor(Construct):
         op: OpConfig,
         queue: sqs.IQueue,
         results_queue: sqs.IQueue,
+        blobs: BlobBucket,
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
         log_level: str,
@@ -50,7 +52,8 @@ class Executor(Construct):
         super().__init__(scope, id)
         if op.handler is None:
             raise ValueError(f"op {op_name!r} has no handler; external workers get no Executor")
-        environment = {config.ENV_RESULTS_QUEUE_URL: results_queue.queue_url, **op.environment}
+        environment = {config.ENV_RESULTS_QUEUE_URL: results_queue.queue_url,
+                       config.ENV_BLOB_BUCKET: blobs.bucket.bucket_name, **op.environment}
         check_environment_size(op_name, environment, log_level)
         self.function = python_function(
             self,
@@ -69,6 +72,7 @@ class Executor(Construct):
         )
         sqs_consumer(self, "Source", self.function, queue, op)
         results_queue.grant(self.function, "sqs:SendMessage")
+        blobs.grant(self.function)
         for secret in op.secrets:
             self.function.add_to_role_policy(_secret_statement(Stack.of(self), secret))
         for statement in op.policy_statements:

@@ -19,6 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from runfox_cdk.constructs.blobs import BlobBucket
 from runfox_cdk.constructs.executor import Executor
 from runfox_cdk.constructs.function import ARCHITECTURES, RUNTIME, sqs_consumer
 from runfox_cdk.constructs.op_queues import OpQueue
@@ -46,6 +47,7 @@ class OpParts:
     requirements_dir: Path
     removal_policy: RemovalPolicy
     log_level: str
+    blobs: BlobBucket  # the values bucket: every owned executor reads and writes it
     _codes: dict[Path, lambda_.Code] = field(default_factory=dict)
     _requirement_layers: dict[Path, lambda_.ILayerVersion] = field(default_factory=dict)
 
@@ -111,6 +113,7 @@ class Op(Construct):
             op=op,
             queue=self.op_queue.queue,
             results_queue=parts.results_queue,
+            blobs=parts.blobs,
             code=parts.code(op),
             layers=layers,
             log_level=parts.log_level,

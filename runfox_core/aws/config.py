@@ -50,6 +50,11 @@ DEFAULT_UNSENT_GRACE_SECONDS = 60.0  # seconds; the engine Lambdas' queues keep 
 #: the next job still fits in the invocation (optional, executors only).
 ENV_JOB_MARGIN_SECONDS = "RUNFOX_JOB_MARGIN_SECONDS"
 DEFAULT_JOB_MARGIN_SECONDS = 2.0
+#: The kit's bucket for values passed by reference (optional: without it every value stays
+#: inline, within ``payloads.MAX_PAYLOAD_BYTES``). Read by the engine functions and executors.
+ENV_BLOB_BUCKET = "RUNFOX_BLOB_BUCKET"
+#: Bytes of JSON a value may have and still travel inline (optional; default ``payloads.INLINE_BYTES``).
+ENV_INLINE_BYTES = "RUNFOX_INLINE_BYTES"
 #: Path of the executors config, read by app.py and the local emulator.
 ENV_EXECUTORS_CONFIG = "RUNFOX_EXECUTORS_CONFIG"
 #: Where Lambda unpacks the function's code (set by Lambda itself).
@@ -126,6 +131,8 @@ class Settings:
     op_defaults: Mapping[str, OpDefaults] = field(default_factory=dict)
     execution_retention_days: int = DEFAULT_EXECUTION_RETENTION_DAYS
     unsent_grace_seconds: float = DEFAULT_UNSENT_GRACE_SECONDS
+    blob_bucket: str | None = None  # the kit's bucket for values passed by reference
+    inline_bytes: int | None = None  # None: payloads.INLINE_BYTES
 
     @property
     def execution_ttl_seconds(self) -> int:
@@ -155,7 +162,16 @@ class Settings:
             execution_retention_days=_whole(environ, ENV_EXECUTION_RETENTION_DAYS, DEFAULT_EXECUTION_RETENTION_DAYS,
                                             "days"),
             unsent_grace_seconds=_grace(environ),
+            **payload_settings(environ),
         )
+
+
+def payload_settings(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """``blob_bucket`` and ``inline_bytes`` from the environment (both optional), as ``Settings`` takes them;
+    the executor harness reads them here too."""
+    bucket = environ.get(ENV_BLOB_BUCKET, "").strip() or None
+    inline = _whole(environ, ENV_INLINE_BYTES, 0, "bytes") or None
+    return {"blob_bucket": bucket, "inline_bytes": inline}
 
 
 def read_ops_manifest(path: Path, queue_url_base: str) -> tuple[dict[str, str], dict[str, OpDefaults]]:

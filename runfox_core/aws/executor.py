@@ -5,6 +5,12 @@ record of the SQS batch it runs ``execute`` through ``call_executor`` (an
 exception or an output that is not a JSON object within the payload limit
 becomes an error result) and sends the result message to the results queue.
 
+Payloads of any size: references in a job's inputs are read before
+``execute`` runs, and a large return is written to the kit's bucket and sent
+as a reference (``call_executor`` with an S3 codec; bucket from
+``RUNFOX_BLOB_BUCKET``, read once, or the ``blobs`` argument). Without a
+bucket, values stay inline within ``payloads.MAX_PAYLOAD_BYTES``.
+
 The clock: before each job the harness compares the time the invocation has
 left (``context.get_remaining_time_in_millis()``) with what the job may need:
 its step timeout (the job's ``timeout_seconds``; without one, the longest job
@@ -49,8 +55,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from .. import messages
+from ..blobs import BlobStore
 from ..errors import MessageError, RunfoxError
 from ..executor import Executor, call_executor
+from ..payloads import Codec
 from ..results import DispatchJob
 from . import _sqs
 from ._clients import default_client
@@ -62,7 +70,9 @@ from .config import (
     ENV_RESULTS_QUEUE_URL,
     METRICS_NAMESPACE,
     SERVICE_NAME,
+    payload_settings,
 )
+from .s3_blobs import S3BlobStore
 
 
 def sqs_executor(
@@ -72,9 +82,11 @@ def sqs_executor(
     sqs_client: Any = None,
     logger: Logger | None = None,
     metrics: Metrics | None = None,
+    blobs: BlobStore | None = None,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """Return the Lambda handler ``(event, context) -> {"batchItemFailures": [...]}`` for ``execute``."""
-    return _SQSExecutor(execute, results_queue_url, sqs_client, logger, metrics).handle
+    """Return the Lambda handler ``(event, context) -> {"batchItemFailures": [...]}`` for ``execute``.
+    ``blobs``: where large values go (default: ``RUNFOX_BLOB_BUCKET``'s bucket, if set)."""
+    return _SQSExecutor(execute, results_queue_url, sqs_client, logger, metrics, blobs).handle
 
 
 class NoTimeLeftError(RunfoxError):
@@ -89,8 +101,10 @@ def _unless_env(name: str, default: str) -> str | None:
 
 class _SQSExecutor:
     def __init__(self, execute: Executor, results_queue_url: str | None, sqs_client: Any,
-                 logger: Logger | None, metrics: Metrics | None):
+                 logger: Logger | None, metrics: Metrics | None, blobs: BlobStore | None = None):
         self.execute = execute
+        self._blobs = blobs
+        self._codec: Codec | None = None
         self._results_url = results_queue_url
         self._sqs = sqs_client
         self._lock = threading.Lock()
@@ -131,6 +145,12 @@ class _SQSExecutor:
                     raise RunfoxError(f"{ENV_RESULTS_QUEUE_URL} is not set: the executor cannot send results")
             if self._sqs is None:
                 self._sqs = default_client("sqs")
+            if self._codec is None:
+                settings = payload_settings()
+                blobs = self._blobs
+                if blobs is None and settings["blob_bucket"]:
+                    blobs = S3BlobStore(settings["blob_bucket"])
+                self._codec = Codec(blobs, settings["inline_bytes"])
             return self._results_url, self._sqs
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -166,7 +186,8 @@ class _SQSExecutor:
             self._check_time_left(job)
             self._started += 1
             started = time.monotonic()
-            result = _sqs.checked(call_executor(self.execute, job))
+            assert self._codec is not None  # set by _setup
+            result = _sqs.checked(call_executor(self.execute, job, self._codec))
             self._longest = max(self._longest, time.monotonic() - started)
             try:
                 _sqs.send_one(sqs, url, messages.encode(messages.result_message(result)))

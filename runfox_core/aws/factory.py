@@ -1,6 +1,6 @@
 """factory.py -- the one cached factory of the engine Lambdas: settings, clients, Backend.
 
-``get_backend()`` builds ``Backend(store=DynamoDBStore, runner=SQSRunner)``,
+``get_backend()`` builds ``Backend(store=DynamoDBStore, runner=SQSRunner, blobs=S3BlobStore)``,
 with the per-op defaults, unsent grace and execution retention, from ``Settings.from_env()`` on first call and returns the same object for
 the life of the container, so boto3 clients (and their connection pools)
 are built once per warm Lambda, never per invocation, and a missing variable
@@ -20,6 +20,7 @@ from typing import Any
 from ..backend.base import Backend
 from .config import Settings
 from .dynamodb_store import DynamoDBStore
+from .s3_blobs import S3BlobStore
 from .sqs_runner import SQSRunner
 
 # Lambda's own retries cover throttling; these keep one slow call from eating the function timeout.
@@ -41,7 +42,8 @@ def get_backend() -> Backend:
     dynamodb, sqs = _clients("dynamodb", "sqs")
     runner = SQSRunner(settings.queue_map, settings.results_queue_url, sqs_client=sqs)  # no audit rows: sqs_runner.py
     store = DynamoDBStore(settings.workflows_table, client=dynamodb, execution_ttl_seconds=settings.execution_ttl_seconds)
-    return Backend(store=store, runner=runner,
+    blobs = S3BlobStore(settings.blob_bucket, client=_clients("s3")[0]) if settings.blob_bucket else None
+    return Backend(store=store, runner=runner, blobs=blobs, inline_bytes=settings.inline_bytes,
                    op_defaults=settings.engine_op_defaults(), unsent_grace_seconds=settings.unsent_grace_seconds)
 
 

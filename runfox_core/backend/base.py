@@ -19,14 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..blobs import BlobStore
 from ..engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.transitions import iso
+from ..errors import PayloadError
 from ..executor import Executor
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
-from ..payloads import check_payload
+from ..payloads import Codec
 from ..results import DispatchJob, StateChangeEvent, StepResult
 from ..spec import Plan, compile_spec, compile_start, workflow_id
 from ..status import WorkflowStatus, step_status
+from .blob_homes import blob_store_for
 from .inmemory_store import InMemoryStore
 from .inprocess_runner import InProcessRunner
 from .inprocess_worker import InProcessWorker
@@ -66,13 +69,19 @@ class Backend:
         clock: Callable[[], float] = time.time,
         unsent_grace_seconds: float = UNSENT_GRACE_SECONDS,
         op_defaults: dict[str, dict[str, Any]] | None = None,
+        blobs: BlobStore | None = None,
+        inline_bytes: int | None = None,
     ):
         """``on_state_change(workflow_execution_id, previous_state, new_state, event)`` fires after
         each state merge is committed; it must not call back into the backend.
-        ``op_defaults``: per dispatch token, settings its steps inherit (``timeout_seconds``)."""
+        ``op_defaults``: per dispatch token, settings its steps inherit (``timeout_seconds``).
+        ``blobs``: where values over ``inline_bytes`` go by reference (default: the store's own,
+        ``blob_store_for``; None for a store without one, which keeps every value inline)."""
         self.store = store if store is not None else InMemoryStore()
         self.runner = runner if runner is not None else InProcessRunner()
-        self.worker: Worker | None = InProcessWorker(self.runner, executor) if executor is not None else None
+        self.codec = Codec(blobs if blobs is not None else blob_store_for(self.store), inline_bytes)
+        self.worker: Worker | None = InProcessWorker(self.runner, executor, codec=self.codec) \
+            if executor is not None else None
         self.poll_interval = poll_interval if poll_interval is not None else self.runner.poll_interval
         self.on_state_change = on_state_change
         self.clock = clock
@@ -89,7 +98,11 @@ class Backend:
         """Validate, then store a new execution; return its key. Raises SpecError, PayloadError,
         ExecutionExistsError; writes nothing when it raises."""
         plan, inputs = compile_start(spec, inputs, self.op_defaults)  # declared defaults applied
-        check_payload(inputs, "workflow inputs")
+        try:
+            inputs, _ = self.codec.pack(inputs, "workflow inputs")
+        except PayloadError as exc:
+            exc.field = "inputs"  # type: ignore[attr-defined]  # read by api.error_body
+            raise
         now = self.clock()
         definition = ExecutionDefinition(
             workflow_id=workflow_id(spec), execution_id=new_execution_id(now), spec=spec,

@@ -19,6 +19,10 @@ or a loop step by step): a thread hand-off would cost more than the step.
 another, in dispatch order: nothing runs in the background, and results are
 applied in a fixed order (for tests that compare runs step by step).
 
+References in a job's inputs are read before ``execute`` runs, and a large
+return is packed after it (``call_executor`` with the worker's ``codec``;
+by default the runner's, ``blob_homes.worker_codec``).
+
 Known limits: threads, so CPU-bound executors share one core (the GIL);
 concurrency pays off for executors that wait (I/O, subprocesses, remote
 calls). A job still running when its execution ended (a sibling halted it)
@@ -33,7 +37,9 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from ..executor import Executor, call_executor
+from ..payloads import Codec
 from ..results import DispatchJob
+from .blob_homes import worker_codec
 from .runner import Runner
 
 DEFAULT_MAX_CONCURRENCY = 8  # threads per worker: jobs that wait on I/O overlap; more would mostly queue
@@ -42,11 +48,13 @@ DEFAULT_MAX_CONCURRENCY = 8  # threads per worker: jobs that wait on I/O overlap
 class InProcessWorker:
     """Run the jobs a Runner holds through ``executor``, up to ``max_concurrency`` at a time."""
 
-    def __init__(self, runner: Runner, executor: Executor, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY):
+    def __init__(self, runner: Runner, executor: Executor, *, max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+                 codec: Codec | None = None):
         if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be an integer >= 1, got {max_concurrency!r}")
         self._runner = runner
         self._executor = executor
+        self._codec = codec if codec is not None else worker_codec(runner)
         self.max_concurrency = max_concurrency
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -93,4 +101,4 @@ class InProcessWorker:
             return sum(1 for future in self._in_flight if not future.done())
 
     def _work(self, job: DispatchJob) -> None:
-        self._runner.submit_work_result(call_executor(self._executor, job))
+        self._runner.submit_work_result(call_executor(self._executor, job, self._codec))

@@ -154,6 +154,7 @@ class SqliteRunner(Runner):
 
     def __init__(self, db_path: str, poll_interval: float | None = None, worker_id: str | None = None):
         self._db = SqliteConnections(db_path, SCHEMA, upgrade=_add_runfox_columns)
+        self.db_path = db_path
         if poll_interval is not None:
             self.poll_interval = poll_interval
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"

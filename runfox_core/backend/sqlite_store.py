@@ -67,6 +67,7 @@ def _dumps(value: Any) -> str:
 class SqliteStore(Store):
     def __init__(self, db_path: str):
         self._db = SqliteConnections(db_path, SCHEMA)
+        self.db_path = db_path
 
     def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
         key = definition.key

@@ -35,7 +35,7 @@ from typing import Any
 from .. import expressions
 from ..errors import PayloadError
 from ..history import EventType as Ev
-from ..payloads import MAX_PAYLOAD_BYTES, check_payload
+from ..payloads import BlobStoreError
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, ItemRef, Pending, StepError
 from ..spec import StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
@@ -173,7 +173,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     for p in plans:
         run_id, attempt = txn.header.reruns.get(p.id, (0, 0))
         try:
-            inputs, size = encode_inputs(expressions.resolve_fields(p.input, txn.context(p.input_refs), "input"), p.id)
+            inputs, size = encode_inputs(expressions.resolve_fields(p.input, txn.context(p.input_refs), "input"), p.id,
+                                         txn.codec)
         except PayloadError as exc:
             return _fail_unclaimed(txn, p, run_id, attempt, {"type": "PayloadError", "message": str(exc)}, now)
         except expressions.ExpressionError as exc:  # a path that does not exist, or an operator that raised
@@ -269,9 +270,9 @@ def finish_attempt(txn: Txn, sid: str, output: Any, error: dict[str, Any] | None
     txn.header.deadlines.pop(sid, None)
     if error is None:
         try:
-            check_payload(output, f"step {sid!r} output", MAX_PAYLOAD_BYTES)
-        except PayloadError as exc:
-            error = {"type": "PayloadError", "message": str(exc)}
+            output, _ = txn.codec.pack(output, f"step {sid!r} output")
+        except PayloadError as exc:  # BadReferenceError too: a reference outside the kit's blob store
+            error = {"type": type(exc).__name__, "message": str(exc)}
     if error is not None:
         return fail_attempt(txn, sid, bounded_error(error), now)
     return _succeed(txn, sid, txn.step(sid), dict(output), now)
@@ -330,6 +331,8 @@ def _decide(txn: Txn, p: StepPlan, output: dict[str, Any], misses: list[str]) ->
         field = f"branch[{i}].condition"
         try:
             fired = expressions.condition_holds(branch.condition, context, misses)
+        except BlobStoreError:
+            raise  # reading a value by reference failed: retry the transition, never fail the attempt
         except Exception as exc:  # noqa: BLE001 -- whatever an operator raised fails the attempt
             raise expressions.ExpressionError(field, branch.condition, exc) from exc
         if fired:
@@ -346,6 +349,8 @@ def _set_targets(txn: Txn, p: StepPlan, index: int, raw: Any, context: dict[str,
         unknown = [t for t in ids if not isinstance(t, str) or t not in txn.plan.steps]
         if unknown:
             raise LookupError(f"resolved to {', '.join(repr(t) for t in unknown)}, which is not a step")
+    except BlobStoreError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise expressions.ExpressionError(field, raw, exc) from exc
     return ids
@@ -394,7 +399,7 @@ def complete_workflow(txn: Txn, last: str, now: float) -> Complete | Failed:
         txn.event(Ev.FAILED, now, step=OUTPUTS, error=error.to_dict())
         return Failed(error)
     try:
-        check_payload(outcome, "the outcome (the workflow's outputs)", MAX_PAYLOAD_BYTES)
+        outcome, _ = txn.codec.pack(outcome, "the outcome (the workflow's outputs)")
     except PayloadError as exc:
         return _fail_step_keeping(txn, last, {"type": "PayloadError", "message": f"{exc} (resolved when step "
                                                                                     f"{last!r} completed)"}, now)

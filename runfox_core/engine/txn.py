@@ -20,13 +20,11 @@ does the rest.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from ..backend.store import Store
-from ..errors import PayloadError
-from ..payloads import MAX_PAYLOAD_BYTES
+from ..payloads import NO_BLOBS, Codec
 from ..spec import Plan
 from .records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 
@@ -55,8 +53,9 @@ class Snapshot:
 
 class Txn:
     def __init__(self, store: Store, key: str, plan: Plan, definition: ExecutionDefinition,
-                 snapshot: Snapshot, fresh: bool = True):
+                 snapshot: Snapshot, fresh: bool = True, codec: Codec = NO_BLOBS):
         self.store = store
+        self.codec = codec  # packs what this transition stores: inline or by reference (payloads.py)
         self.fresh = fresh  # False when the snapshot is this process's memory of its last commit
         self.key = key
         self.plan = plan
@@ -201,17 +200,7 @@ class _Missing:
 _MISSING: Any = _Missing()
 
 
-def encode_inputs(inputs: Any, step_id: str) -> tuple[dict[str, Any], int]:
-    """Resolved inputs, checked like any payload and detached from the records they were read from,
-    with their size in bytes of JSON."""
-    what = f"step {step_id!r} inputs"
-    if not isinstance(inputs, dict):
-        raise PayloadError(f"{what} must be a JSON object")
-    try:
-        text = json.dumps(inputs, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise PayloadError(f"{what} are not JSON-serialisable: {exc}") from None
-    size = len(text.encode())
-    if size > MAX_PAYLOAD_BYTES:
-        raise PayloadError(f"{what} are {size:,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}")
-    return json.loads(text), size
+def encode_inputs(inputs: Any, step_id: str, codec: Codec = NO_BLOBS) -> tuple[dict[str, Any], int]:
+    """Resolved inputs packed like any payload (``Codec.pack``: large fields by reference) and
+    detached from the records they were read from, with their size in bytes of JSON."""
+    return codec.pack(inputs, f"step {step_id!r} inputs")

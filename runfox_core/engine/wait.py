@@ -56,9 +56,9 @@ from typing import TYPE_CHECKING, Any
 from .. import expressions
 from ..errors import PayloadError, Problem, RunfoxError
 from ..expressions import References
+from ..history import EventType as Ev
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload, encode_json
 from ..spec import _is_upstream  # the spec's one DAG walk (a kind's block is checked as the spec's own fields)
-from ..history import EventType as Ev
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus
 from . import kinds, transitions
 from .records import StepRecord

@@ -14,6 +14,8 @@ from local.events import event_names, load_event
 from local.lambda_runtime import emitted_metrics
 from runfox_core import api
 from runfox_core.aws import config
+from runfox_core.aws.factory import get_backend
+from runfox_core.payloads import is_ref, resolve
 
 START = config.START_HANDLER
 
@@ -83,13 +85,19 @@ def test_an_oversized_payload_is_refused_naming_the_limit(cloud: LocalCloud) -> 
     assert nothing_written(cloud, before)
 
 
-def test_inputs_over_the_payload_limit_are_refused_as_a_payload_error(cloud: LocalCloud) -> None:
+def test_inputs_over_the_inline_limit_start_and_are_stored_by_reference_in_the_values_bucket(
+        cloud: LocalCloud) -> None:
     # Given inputs of 300 KB: under the request cap, over what one step record may carry
     payload = load_event("start")
     payload["inputs"] = {"name": "x" * 300_000}
-    # When / Then
-    error = call(START, payload)["error"]
-    assert (error["type"], error["field"]) == ("PayloadError", "inputs")
+    # When the execution is started
+    response = call(START, payload)
+    # Then it starts, its stored inputs refer to the value in the bucket, and the job carries the reference
+    assert response["created"] is True, response
+    stored = get_backend().load_definition(response["execution"]).inputs["name"]
+    assert is_ref(stored) and stored["bytes"] == 300_002 and resolve(stored) == "x" * 300_000
+    (job,) = take_messages(cloud, op_queue_name("make_greeting"))
+    assert job["inputs"]["name"] == stored
 
 
 def test_a_payload_given_as_json_text_is_accepted_and_garbage_text_is_not(cloud: LocalCloud) -> None:

@@ -100,6 +100,8 @@ def resource_arn(kind: str, cfn: CfnView) -> str:
     }
     if kind in logical:
         return f"<{logical[kind]()}.Arn>"
+    if kind == "bucket:values":  # an object blobs/<sha256> of the values bucket
+        return f"<{_only(cfn, 'AWS::S3::Bucket', 'Values')}.Arn>/blobs/{'0' * 64}"
     base = "arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:Runfox-make_greeting"
     return {"queue:op": base, "queue:op-dlq": base + "-dlq", "queue:imported": LEGACY_ARN}[kind]
 

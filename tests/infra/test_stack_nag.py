@@ -9,6 +9,7 @@ plugin, so reaching these tests at all means synthesis passed.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,11 @@ def test_only_the_expected_rules_are_acknowledged(cfn: CfnView) -> None:
         for resource in cfn.resources.values()
         for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
     }
-    # Then nothing beyond the reviewed list slipped in
-    assert rules == {
+    # Then nothing beyond the reviewed list slipped in: the values bucket's grants name its two prefixes
+    blob_grants = {r for r in rules if re.fullmatch(r"AwsSolutions-IAM5\[Resource::<[\w.]+>/(blobs|uploads)/\*\]", r)}
+    assert {r.rsplit("/", 2)[-2] for r in blob_grants} == {"blobs", "uploads"}
+    assert rules - blob_grants == {
+        "AwsSolutions-S1",
         "AwsSolutions-SQS3",
         "AwsSolutions-L1",
         "AwsSolutions-IAM5[Resource::*]",

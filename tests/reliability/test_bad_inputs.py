@@ -38,7 +38,8 @@ def generated(name: str, cloud: LocalCloud) -> Any:
             deep = {"d": deep}
         return {"spec": {"steps": [{"op": "increment", "input": {"value": deep}}]}}
     if name == "inputs_too_large":
-        return {"spec": ONE_STEP, "inputs": {"blob": "x" * 200_000}}
+        # 300 KB in fields too small to go by reference (a large field would start, by reference)
+        return {"spec": ONE_STEP, "inputs": {f"k{i}": "x" * 20 for i in range(10_000)}}
     if name == "name_reused":
         first = invoke(config.START_HANDLER, {"spec": ONE_STEP, "name": "corpus-reuse"})
         assert "error" not in first, first
@@ -116,7 +117,8 @@ def check_router(case: dict[str, Any], logs: Logs) -> str | None:
     live, version = live_execution()
     good, _ = live_execution()
     good_body = messages.encode(messages.result_message(StepResult(good, "work", 0, output={"incremented": 2})))
-    bad_body = messages.encode(messages.result_message(StepResult(live, "work", 0, output={"blob": "x" * 300_000}))) \
+    too_many = {f"k{i}": "x" * 20 for i in range(10_000)}  # 300 KB in fields too small to go by reference
+    bad_body = messages.encode(messages.result_message(StepResult(live, "work", 0, output=too_many))) \
         if case.get("generate") == "huge_output" else encode(case["body"], live)
     logs.mark()
     response = invoke(config.RESULT_ROUTER_HANDLER, sqs_event([bad_body, good_body]))

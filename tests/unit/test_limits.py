@@ -6,6 +6,7 @@ from typing import Any
 
 import runfox_core as rfx
 from runfox_core.engine.records import MAX_ERROR_MESSAGE_CHARS
+from runfox_core.payloads import is_ref, resolve
 
 
 def test_a_220_kb_error_message_is_cut_to_the_stated_size_and_records_the_original_length(
@@ -25,18 +26,17 @@ def test_a_220_kb_error_message_is_cut_to_the_stated_size_and_records_the_origin
     assert wf.step_statuses["big"] == rfx.StepStatus.FAILED
 
 
-def test_outputs_over_the_payload_limit_fail_the_execution_naming_the_limit_the_step_and_the_size(
+def test_workflow_outputs_far_over_the_inline_limit_complete_by_reference_and_resolve_to_the_values(
         make_backend: Any) -> None:
-    # Given two steps whose outputs each fit, but whose workflow outputs resolve to about 450 KB
+    # Given two steps whose workflow outputs resolve to about 450 KB (more than an SQS message holds)
     spec = {"steps": [{"op": "a"}, {"op": "b"}],
             "outputs": {"a": {"var": "steps.a.output.v"}, "b": {"var": "steps.b.output.v"},
                         "c": {"var": "steps.a.output.v"}}}
-    wf = rfx.Workflow.from_dict(spec, make_backend(executor=lambda op, i: {"v": "x" * 150_000}))
+    wf = rfx.Workflow.from_dict(spec, make_backend(executor=lambda op, i: {"v": op * 150_000}))
     # When it runs
     result = wf.run(timeout=10)
-    # Then it fails, saying which limit, which step ended the run and how large the outputs were
-    assert isinstance(result, rfx.Failed) and result.error.type == "PayloadError"
-    assert result.error.step in ("a", "b")
-    assert "the outcome (the workflow's outputs) is 450," in result.error.message
-    assert "the limit is 196,608 bytes" in result.error.message
-    assert wf.status == rfx.WorkflowStatus.FAILED and wf.outcome is None
+    # Then it completes, its outputs stored as references that resolve to the values
+    assert isinstance(result, rfx.Complete)
+    assert all(is_ref(v) for v in wf.outcome.values())
+    assert resolve(wf.outcome) == {"a": "a" * 150_000, "b": "b" * 150_000, "c": "a" * 150_000}
+    assert wf.outcome["a"] == wf.outcome["c"]  # the same value is stored once
