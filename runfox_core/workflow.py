@@ -298,10 +298,11 @@ class Workflow:
         """``backend.dispatch`` for this execution, keeping this handle's view of unsent jobs current."""
         results = self.backend.dispatch(self.id, jobs)
         if self._snapshot is not None:
+            inline = self._snapshot.header.unsent.inline  # spilled ones are read afresh when needed
             for job in jobs:
-                entry = self._snapshot.header.unsent.get(job.op)
+                entry = inline.get(job.op)
                 if entry is not None and int(entry[0]) == job.run_id:
-                    del self._snapshot.header.unsent[job.op]
+                    del inline[job.op]
         return results
 
     def run(self, worker: Worker | None = None,

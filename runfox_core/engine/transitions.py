@@ -69,7 +69,7 @@ def terminal_result(txn: Txn) -> Complete | Halt | Failed | Cancelled | None:
 
 def expired(txn: Txn, now: float) -> list[str]:
     """Steps in flight whose deadline has passed."""
-    return [sid for sid, (_, deadline) in txn.header.deadlines.items() if deadline <= now]
+    return [sid for sid, _ in txn.header.deadlines.due(now)]
 
 
 def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> None:
@@ -86,6 +86,7 @@ def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> None:
 
 def _expire(txn: Txn, due: list[str], now: float) -> None:
     txn.prefetch(due, [])
+    txn.prefetch_schedule(due)
     for sid in due:
         run_id = txn.header.deadlines[sid][0]
         if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
@@ -100,7 +101,7 @@ def _expire(txn: Txn, due: list[str], now: float) -> None:
 
 
 def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
-    return [sid for sid, (_, claimed_at) in txn.header.unsent.items() if claimed_at + grace <= now]
+    return [sid for sid, _ in txn.header.unsent.due(now - grace)]
 
 
 def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
@@ -125,8 +126,7 @@ def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
 
 
 def claimable(txn: Txn, now: float, limit: int | None) -> list[str]:
-    ready = [sid for sid, not_before in txn.header.ready.items() if not_before <= now]
-    return ready[:limit] if limit else ready
+    return [sid for sid, _ in txn.header.ready.due(now, limit)]
 
 
 def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -> list[DispatchJob]:
@@ -147,6 +147,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         all_state |= p.input_refs.all_state
     state_keys = None if all_state else {k for p in plans for k in p.input_refs.state_keys}
     txn.prefetch(want_steps, state_keys)
+    txn.prefetch_schedule(sids)
     jobs: list[DispatchJob] = []
     total = 0
     for p in plans:
@@ -197,8 +198,7 @@ def _job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> Dispatch
 
 def idle_result(txn: Txn) -> Pending:
     """Nothing to dispatch now: say when to look again, if a timer is set."""
-    times = [nb for nb in txn.header.ready.values() if nb > 0]
-    times += [deadline for _, deadline in txn.header.deadlines.values()]
+    times = [t for t in (txn.header.ready.earliest(), txn.header.deadlines.earliest()) if t is not None]
     return Pending(wake_at=min(times) if times else None)
 
 
@@ -437,6 +437,7 @@ def reset(txn: Txn, seeds: list[str], now: float) -> None:
                 frontier.append(dep)
     outside = {d for sid in group for d in plan.steps[sid].deps if d not in group}
     txn.prefetch([*group, *outside], [])
+    txn.prefetch_schedule(group)
     for sid in group:
         rec = txn.step(sid)
         if rec.status == StepStatus.COMPLETE:
