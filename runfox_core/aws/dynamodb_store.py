@@ -12,10 +12,15 @@ sk                  attributes
                     definition exceeds 350,000 bytes. Immutable.
 ``header``          ``version`` (N) the optimistic-concurrency fence;
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
-                    ``claimed_at`` (N)}, changed only by per-step deltas;
-                    ``body`` JSON of the rest of ExecutionHeader: (S) up to
-                    1 KB, else (B) zlib-compressed; ``pending`` (M) the
-                    journal marker while a large commit is half applied.
+                    ``claimed_at`` (N)}, the inline unsent claims, changed
+                    only by per-step deltas; ``body`` JSON of the rest of
+                    ExecutionHeader (inline schedule entries, and ``spill``:
+                    per schedule [gen, spilled, next_at]): (S) up to 1 KB,
+                    else (B) zlib-compressed; ``pending`` (M) the journal
+                    marker while a large commit is half applied.
+``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
+                    a spilled entry of schedule s at generation g; unsent
+                    ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
@@ -35,6 +40,28 @@ Why this shape:
 - ``unsent`` entries move by ``SET unsent.#s`` / ``REMOVE unsent.#s`` only,
   and ``mark_sent`` is conditional on the entry's run_id and leaves
   ``version`` alone, so it commutes with any commit.
+
+The header (constant in size): each schedule keeps at most
+``schedule_inline_bytes`` (8 KB: a step id plus 32 bytes per entry) inline;
+a commit that would pass it moves its newest entries to ``sched#`` items in
+the same commit (for ``unsent``, only the claims the commit adds: the
+inline view may hold entries ``mark_sent`` already removed). So the header
+item stays under 5 x 8 KB of entries plus its outcome and error, at any
+width. Ordinary workflows never reach the budget (a 200-wide fan-out with
+short ids is about 7 KB) and pay nothing for it. A spilled entry is read by
+key (one BatchGetItem with the header, for all of a step's entries, or many
+steps') or by a Query page on ``sched#<s>#<g>#`` (never a Scan), only when
+the header's summary says one may exist or be due. It is removed by a
+transactional Update that drops its ``value`` (a tombstone: the engine's
+role may not DeleteItem; reads skip tombstones), and once a schedule's last
+spilled entry is gone it moves to a new generation, so tombstones are never
+read again. A new execution whose ready set or join counters pass the
+budget (a wide static fan-out) writes its spilled entries with
+BatchWriteItem *before* its header, under a fresh random generation: until
+the header naming it exists they are never read, so a create that fails
+(the key or name is taken) leaves only unreferenced items. The invariant
+is ``records.py``'s: the header alone says which spilled entries exist, and
+they change only in the commit that changes the header.
 
 Consistency: ``commit`` is one TransactWriteItems fenced by ``version``.
 ``load_snapshot`` reads header, steps and state in one TransactGetItems,
@@ -92,11 +119,12 @@ Known limits (checked before any write; ``ItemTooLargeError`` /
 execution ``failed`` naming the limit, never retries it forever): any item
 at most 400 KB (a step record, a state entry, the header); a commit whose
 items over 350 KB (too large to journal) do not fit in one 4 MB transaction;
-a definition at most about 3.9 MB compressed. The header still grows with
-width (the ready set, join counters, deadlines and unsent claims of steps in
-flight; the body is compressed when over 1 KB): about 10,000 steps with
-24-character ids fit. ``max_steps_per_commit`` (50) is how many claims one
-commit takes, so jobs go out as they are claimed.
+a definition at most about 3.9 MB compressed. The header is bounded (above)
+at any width. In a run wide enough to spill, a claim or result touches a
+few more items (a spilled entry written and later tombstoned: 4 write units
+each) and the ready set's Query pages walk past the tombstones of entries
+claimed earlier in the same generation. ``max_steps_per_commit`` (50) is how
+many claims one commit takes, so jobs go out as they are claimed.
 """
 
 from __future__ import annotations
@@ -223,7 +251,7 @@ class _Spilled:
         keys = [self.store._key(self.key, spill_sk(name, gen, sid)) for name, gen, sid in wanted]
         items = self.store._batch_get_checked(self.key, keys)
         return {(item["schedule"]["S"], item["step_id"]["S"]): entry_value(item["schedule"]["S"], it.from_js(item["value"]))
-                for item in items}
+                for item in items if "value" in item}
 
     def pages(self, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
         yield from self.store._spill_pages(self.key, name, gen)
@@ -300,12 +328,19 @@ class DynamoDBStore(Store):
             item["run_id"] = it.n(int(value[0]))
         return item
 
+    def _tombstone(self, key: dict[str, Any]) -> dict[str, Any]:
+        """The transaction action that removes a spilled entry: its value goes, its key stays (the engine
+        is granted no DeleteItem; a tombstone is never read, and its generation is dropped once empty)."""
+        return {"Update": {"TableName": self.table, "Key": key, "UpdateExpression": "REMOVE #v, #r",
+                           "ExpressionAttributeNames": {"#v": "value", "#r": "run_id"}}}
+
     def _spill_pages(self, key: str, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
         """Schedule ``name``'s spilled entries at generation ``gen``, a Query page at a time."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ProjectionExpression": "#st, #v",
+            "FilterExpression": "attribute_exists(#v)",  # not the tombstones
             "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#st": "step_id", "#v": "value"},
             "ExpressionAttributeValues": {":pk": it.s(key), ":prefix": it.s(spill_prefix(name, gen))},
             "ConsistentRead": True,
@@ -683,7 +718,7 @@ class DynamoDBStore(Store):
                      deletes: list[dict[str, Any]] | None = None) -> None:
         update = self._header_update(key, commit, attrs, deltas, pending)
         actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}} for item in puts]
-        actions += [{"Delete": {"TableName": self.table, "Key": k}} for k in deletes or ()]
+        actions += [self._tombstone(k) for k in deletes or ()]
         try:
             self._transact_write(actions)
         except Exception as exc:
@@ -810,7 +845,7 @@ class DynamoDBStore(Store):
                       "ExpressionAttributeValues": values}
             actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}}
                                               for item in piece["items"]]
-            actions += [{"Delete": {"TableName": self.table, "Key": k}} for k in piece.get("deletes", ())]
+            actions += [self._tombstone(k) for k in piece.get("deletes", ())]
             try:
                 self._transact_write(actions)
             except Exception as exc:
@@ -946,9 +981,11 @@ class DynamoDBStore(Store):
                         self._remove_spilled_unsent(key, unsent.gen, step, run_id)
 
     def _remove_spilled_unsent(self, key: str, gen: int, step: str, run_id: int) -> None:
+        """Tombstone one spilled unsent entry if it still names ``run_id`` (see ``_tombstone``)."""
         try:
-            self.client.delete_item(TableName=self.table, Key=self._key(key, spill_sk("unsent", gen, step)),
-                                    ConditionExpression="#r = :r", ExpressionAttributeNames={"#r": "run_id"},
+            self.client.update_item(TableName=self.table, Key=self._key(key, spill_sk("unsent", gen, step)),
+                                    UpdateExpression="REMOVE #v, #r", ConditionExpression="#r = :r",
+                                    ExpressionAttributeNames={"#v": "value", "#r": "run_id"},
                                     ExpressionAttributeValues={":r": it.n(int(run_id))})
         except Exception as exc:
             if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):

@@ -21,6 +21,10 @@ Contract every implementation must keep (``tests/contract`` checks each):
   stored at all raises ``StoreLimitError`` and changes nothing.
 - ``mark_sent`` removes unsent entries whose run_id matches, without touching
   the version (it commutes with any commit).
+- the header's schedules may keep entries outside the header (spilled, so the
+  header stays bounded: ``engine/records.py``), as long as the loaded header
+  reads them back as if they were inline; a store without an item limit keeps
+  every entry inline.
 """
 
 from __future__ import annotations

@@ -4,32 +4,50 @@ An execution is not one document. It is:
 
 - ``ExecutionDefinition`` -- immutable: spec, inputs, ids, name. Written once
   at creation; processes cache it, since it never changes.
-- ``ExecutionHeader`` -- small and versioned: status, outcome, error, how many
-  steps remain, which steps are ready, join counters, deadlines. Every state
-  transition rewrites it under an optimistic version check; that check is what
-  serialises concurrent transitions of one execution.
+- ``ExecutionHeader`` -- versioned: status, outcome, error, how many steps
+  remain, and five *schedules* (maps over steps): ``ready`` (steps whose
+  dependencies are complete, waiting for dispatch), ``joins`` (counters of
+  steps waiting on two or more dependencies), ``deadlines`` (steps in flight
+  with a timeout), ``unsent`` (claimed jobs not yet confirmed sent) and
+  ``reruns`` (run counters of waiting steps that ran before). Every state
+  transition rewrites it under an optimistic version check; that check is
+  what serialises concurrent transitions of one execution.
 - ``StepRecord`` -- one per step, written only when that step changes. A step
   with no stored record is READY at run 0 (creation writes no step records).
 - state -- the shared accumulator, one entry per key, so merging an output
   writes only the keys it carries.
-- unsent -- claimed jobs whose message has not been confirmed sent; advance()
-  re-emits entries older than the grace period, so a crash between the claim
-  and the send never strands a step. Updated by deltas (never rewritten
-  whole), so ``mark_sent`` cannot clobber a concurrent commit.
 
-The header holds nothing that grows with the number of steps except the
-ready set, join counters of steps still waiting on two or more dependencies,
-run counters of steps waiting to run again, deadlines of steps in flight and
-unsent claims (at most ``workflow.MAX_JOBS_PER_ADVANCE`` per advance before
-they are confirmed sent): all bounded by the width of the workflow, not its
-length. Known limit: it is still one item, so a store with an item limit
-(DynamoDB's 400 KB) caps the width; past it the execution fails with a
-``StoreLimitError`` naming the size, never stalls. Moving these maps to
-items of their own is the next step for unbounded width.
+The schedules (``Schedule``) are what grows with width. On a store with an
+item limit (DynamoDB) each keeps at most a fixed budget of entries inline
+in the header and *spills* the rest to items of their own, so the header
+stays the same size whatever the width; the engine reads and writes a
+schedule like a dict (``txn.header.ready[sid] = 0.0``, ``pop``, ``get``,
+iteration) and never knows where an entry lives. A spilled entry is read
+only when the engine asks for one that is not inline (one call for a step's
+entries in every schedule, ``Txn.prefetch_schedule`` for many steps at
+once), and ``due(now)`` reads spilled entries a page at a time and only
+when the header's ``next_at`` says one may be due, so an advance that finds
+nothing due reads nothing more than the header. The in-memory and SQLite
+stores keep every entry inline (no item limit).
 
-A ``Commit`` may hold any number of records and state entries; a store whose
-transactions are bounded applies a large one as a sequence no reader sees
-half done (``engine/txn.py``, ``aws/dynamodb_store.py``).
+Invariant that keeps spilling crash-safe and exactly-once: *the header
+alone says which spilled entries exist* -- per schedule a generation
+``gen`` (the key prefix its entries live under) and the count ``spilled``
+(exact for every schedule but ``unsent``, which ``mark_sent`` trims outside
+the version fence: there it is an upper bound, never below the truth). A
+spilled entry is written or removed only in the same commit as the header
+that counts it, under the same version check (a large commit through the
+journal, which no reader sees half done); one read after the header is
+therefore consistent with it, or the commit built on it fails its version
+check and the transition runs again. An entry is never both inline and
+spilled: a key not inline is looked up before it is set. ``clear`` (when an
+execution ends) and the removal of a schedule's last spilled entry move it
+to a new generation, so entries left behind are never read again.
+
+A ``Commit`` may hold any number of records, state entries and spilled
+entries; a store whose transactions are bounded applies a large one as a
+sequence no reader sees half done (``engine/txn.py``,
+``aws/dynamodb_store.py``).
 """
 
 from __future__ import annotations
@@ -338,10 +356,20 @@ class Schedule(MutableMapping[str, Any]):
                     next_at = t if next_at is None else min(next_at, t)
         return count, (next_at if count else None)
 
+    def gen_after(self) -> int:
+        """The generation once this transition's changes are applied: a new one once the last spilled
+        entry is gone, so the removed entries (kept as tombstones: module docstring) are never read again."""
+        if (self.spilled or self._changed) and self.summary_after()[0] == 0:
+            return self.gen + 1
+        return self.gen
+
     def committed(self, keep_reads: bool = True) -> None:
         """Fold this transition's changes in, as the store now holds them."""
+        gen = self.gen_after()
         self.spilled, self.next_at = self.summary_after()
-        if keep_reads:
+        if gen != self.gen:
+            self.gen, self._read, self._complete = gen, {}, True
+        elif keep_reads:
             self._read.update(self._changed)
         else:
             self._read, self._complete = {}, self.spilled == 0
@@ -356,7 +384,8 @@ class Schedule(MutableMapping[str, Any]):
     def summary(self) -> list[Any] | None:
         """``[gen, spilled, next_at]`` as stored in the header (None when there is nothing to say)."""
         spilled, next_at = self.summary_after()
-        return [self.gen, spilled, next_at] if self.gen or spilled else None
+        gen = self.gen_after()
+        return [gen, spilled, next_at] if gen or spilled else None
 
     def __repr__(self) -> str:
         extra = f", spilled={self.spilled}, gen={self.gen}" if self.spilled or self.gen else ""
@@ -517,8 +546,10 @@ class Commit:
 
     The store applies all of it or none of it, and only if the stored header
     version still equals ``expected_version`` (else ``ConflictError``).
-    ``header.version`` is already ``expected_version + 1``; ``header.unsent``
-    is ignored: unsent changes travel as the two deltas.
+    ``header.version`` is already ``expected_version + 1``; unsent changes
+    travel as the two deltas (a store that spills also follows them in
+    ``header.unsent`` to place them), and the header's schedules carry their
+    spilled changes (``Schedule.changes``).
     """
 
     expected_version: int

@@ -5,7 +5,9 @@ needs), collects every change, and turns them into one ``Commit``. The store
 accepts it only if no other transition committed since the header was read;
 otherwise the caller discards the Txn and runs the transition again on fresh
 data. Nothing read inside a Txn can change without bumping the header
-version, which is what makes the retry loop correct.
+version, which is what makes the retry loop correct. That holds for the
+header's spilled schedule entries too (``records.py``): they are read after
+the header, lazily, and change only with it.
 
 A commit may be larger than the store's transactions (a reset of every step
 of a wide loop, an output merging many keys). The store then applies it as
