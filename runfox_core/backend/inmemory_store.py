@@ -17,8 +17,8 @@ from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
 from .store import Store
 
 
-def _entries(schedule: Any) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, list) else v for k, v in schedule.items()}
+def _entries(schedule: Schedule) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, list) else v for k, v in schedule.inline.items()}
 
 
 def _clone_header(h: ExecutionHeader) -> ExecutionHeader:
@@ -98,7 +98,7 @@ class InMemoryStore(Store):
             if current.version != commit.expected_version:
                 raise ConflictError(
                     f"execution {key}: version {current.version}, commit expected {commit.expected_version}")
-            unsent = dict(current.unsent)
+            unsent = dict(current.unsent.inline)
             for sid in commit.unsent_remove:
                 unsent.pop(sid, None)
             unsent.update({k: list(v) for k, v in commit.unsent_add.items()})

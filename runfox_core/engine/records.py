@@ -109,6 +109,7 @@ class ExecutionDefinition:
 
 
 SCHEDULES = ("ready", "joins", "deadlines", "unsent", "reruns")  # the header's maps over steps
+_SCHEDULE_NAMES = frozenset(SCHEDULES)
 _WHEN: dict[str, Callable[[Any], float]] = {  # the time an entry is due at, for the maps that have one
     "ready": lambda v: float(v),
     "deadlines": lambda v: float(v[1]),
@@ -171,7 +172,7 @@ class Schedule(MutableMapping[str, Any]):
     def __init__(self, name: str, inline: Mapping[str, Any] | None = None, *, gen: int = 0, spilled: int = 0,
                  next_at: float | None = None, source: SpillSource | None = None):
         self.name = name
-        self.inline: dict[str, Any] = dict(inline or {})
+        self.inline: dict[str, Any] = dict(inline) if inline else {}
         self.gen, self.spilled, self.next_at, self.source = gen, spilled, next_at, source
         self._read: dict[str, Any] = {}  # spilled entries as stored when read (ABSENT: read, not there)
         self._complete = spilled == 0  # every spilled entry is in _read
@@ -224,6 +225,11 @@ class Schedule(MutableMapping[str, Any]):
             self._changed[key] = ABSENT
 
     def __iter__(self) -> Iterator[str]:
+        if not self.spilled and not self._changed:  # the usual case: nothing spilled
+            return iter(list(self.inline))
+        return self._all_keys()
+
+    def _all_keys(self) -> Iterator[str]:
         yield from list(self.inline)
         for key, _ in self._spilled_items():
             yield key
@@ -266,6 +272,8 @@ class Schedule(MutableMapping[str, Any]):
         out = [(k, v) for k, v in self.inline.items() if when(v) <= now]
         if limit and len(out) >= limit:
             return out[:limit]
+        if not self.spilled and not self._changed:
+            return out
         for key, value in self._spilled_items(until=now):
             if when(value) <= now:
                 out.append((key, value))
@@ -365,6 +373,8 @@ class Schedule(MutableMapping[str, Any]):
 
     def committed(self, keep_reads: bool = True) -> None:
         """Fold this transition's changes in, as the store now holds them."""
+        if not self._changed and not self.spilled and not self._read:
+            return  # nothing spilled, before or after
         gen = self.gen_after()
         self.spilled, self.next_at = self.summary_after()
         if gen != self.gen:
@@ -376,9 +386,11 @@ class Schedule(MutableMapping[str, Any]):
         self._changed = {}
 
     def copy(self) -> Schedule:
-        twin = Schedule(self.name, self.inline, gen=self.gen, spilled=self.spilled, next_at=self.next_at,
-                        source=self.source)
-        twin._read, twin._complete, twin._changed = dict(self._read), self._complete, dict(self._changed)
+        twin = Schedule.__new__(Schedule)  # (no __init__: this is on every transition's path)
+        twin.name, twin.inline, twin.gen, twin.spilled = self.name, dict(self.inline), self.gen, self.spilled
+        twin.next_at, twin.source, twin._complete, twin._fetch_row = self.next_at, self.source, self._complete, None
+        twin._read = dict(self._read) if self._read else {}
+        twin._changed = dict(self._changed) if self._changed else {}
         return twin
 
     def summary(self) -> list[Any] | None:
@@ -415,18 +427,24 @@ class ExecutionHeader:
                  deadlines: Mapping[str, Any] | None = None, unsent: Mapping[str, Any] | None = None,
                  outcome: Any = None, error: dict[str, Any] | None = None, updated_at: str | None = None,
                  reruns: Mapping[str, Any] | None = None):
-        self.status, self.version, self.remaining = status, version, remaining
+        own = object.__setattr__  # (plain fields skip __setattr__: this is on every transition's path)
+        own(self, "status", status)
+        own(self, "version", version)
+        own(self, "remaining", remaining)
+        # (``is None``, not truthiness: a Schedule's length may need a read; __setattr__ makes Schedules)
         for name, value in (("ready", ready), ("joins", joins), ("deadlines", deadlines), ("unsent", unsent),
                             ("reruns", reruns)):
             setattr(self, name, {} if value is None else value)
-        self.outcome, self.error, self.updated_at = outcome, error, updated_at
+        own(self, "outcome", outcome)
+        own(self, "error", error)
+        own(self, "updated_at", updated_at)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in SCHEDULES and not isinstance(value, Schedule):
-            value = Schedule(name, value)
-        object.__setattr__(self, name, value)
-        if name in SCHEDULES:
+        if name in _SCHEDULE_NAMES:
+            if type(value) is not Schedule:
+                value = Schedule(name, value or None)
             value._fetch_row = self.fetch_rows_one
+        object.__setattr__(self, name, value)
 
     def schedules(self) -> list[Schedule]:
         return [getattr(self, name) for name in SCHEDULES]
