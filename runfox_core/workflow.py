@@ -228,9 +228,11 @@ class Workflow:
                 return Dispatch(jobs) if jobs else result
             found, more = result
             jobs.extend(found)
-            # done once nothing is left to claim; past MAX_JOBS_PER_ADVANCE the caller dispatches
-            # these, then calls advance() again
-            if not more or len(jobs) >= MAX_JOBS_PER_ADVANCE:
+            # done once nothing is left to claim; past MAX_JOBS_PER_ADVANCE, or once the claims not yet
+            # confirmed sent pass the header's inline budget (on a store that spills: each spilled one
+            # would cost its own write to confirm), the caller dispatches these, then calls advance() again
+            spilled = self._snapshot is not None and self._snapshot.header.unsent.spilled > 0
+            if not more or len(jobs) >= MAX_JOBS_PER_ADVANCE or spilled:
                 return Dispatch(jobs)
 
     def on_step_result(self, step: str, output: Any = None, run_id: int | None = None,
@@ -329,10 +331,11 @@ class Workflow:
         """``backend.dispatch`` for this execution, keeping this handle's view of unsent jobs current."""
         results = self.backend.dispatch(self.id, jobs)
         if self._snapshot is not None:
+            inline = self._snapshot.header.unsent.inline  # spilled ones are read afresh when needed
             for job in jobs:
-                entry = self._snapshot.header.unsent.get(job.step)
+                entry = inline.get(job.step)
                 if entry is not None and int(entry[0]) == job.run_id:
-                    del self._snapshot.header.unsent[job.step]
+                    del inline[job.step]
         return results
 
     def run(self, worker: Worker | None = None,

@@ -10,6 +10,8 @@ Sort keys of the workflows table (see ``dynamodb_store.py`` for attributes)::
     step#<step_id>    one StepRecord
     state#<key>       one state entry
     journal#<v>#<i>   piece i of the commit to version v, while it is half applied
+    sched#<s>#<g>#<step>  a spilled entry of the header's schedule s (ready, joins, deadlines,
+                      unsent, reruns) at generation g
     name              (under pk ``name#<name>``) the name claim
 
 A name that would push a key past DynamoDB's key size limit (or that starts
@@ -33,6 +35,7 @@ SK_NAME = "name"
 STEP_PREFIX = "step#"
 STATE_PREFIX = "state#"
 JOURNAL_PREFIX = "journal#"
+SPILL_PREFIX = "sched#"
 NAME_PREFIX = "name#"
 
 MAX_SK_BYTES = 1024  # DynamoDB sort key limit
@@ -57,6 +60,15 @@ def step_sk(step_id: str) -> str:
 
 def state_sk(state_key: str) -> str:
     return _bounded(STATE_PREFIX, state_key, MAX_SK_BYTES)
+
+
+def spill_prefix(schedule: str, gen: int) -> str:
+    """The sort key prefix of every spilled entry of ``schedule`` at generation ``gen``."""
+    return f"{SPILL_PREFIX}{schedule}#{gen}#"
+
+
+def spill_sk(schedule: str, gen: int, step_id: str) -> str:
+    return _bounded(spill_prefix(schedule, gen), step_id, MAX_SK_BYTES)
 
 
 def journal_sk(version: int, index: int) -> str:

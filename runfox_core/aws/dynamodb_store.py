@@ -12,10 +12,15 @@ sk                  attributes
                     definition exceeds 350,000 bytes. Immutable.
 ``header``          ``version`` (N) the optimistic-concurrency fence;
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
-                    ``claimed_at`` (N)}, changed only by per-step deltas;
-                    ``body`` JSON of the rest of ExecutionHeader: (S) up to
-                    1 KB, else (B) zlib-compressed; ``pending`` (M) the
-                    journal marker while a large commit is half applied.
+                    ``claimed_at`` (N)}, the inline unsent claims, changed
+                    only by per-step deltas; ``body`` JSON of the rest of
+                    ExecutionHeader (inline schedule entries, and ``spill``:
+                    per schedule [gen, spilled, next_at]): (S) up to 1 KB,
+                    else (B) zlib-compressed; ``pending`` (M) the journal
+                    marker while a large commit is half applied.
+``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
+                    a spilled entry of schedule s at generation g; unsent
+                    ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
@@ -35,6 +40,28 @@ Why this shape:
 - ``unsent`` entries move by ``SET unsent.#s`` / ``REMOVE unsent.#s`` only,
   and ``mark_sent`` is conditional on the entry's run_id and leaves
   ``version`` alone, so it commutes with any commit.
+
+The header (constant in size): each schedule keeps at most
+``schedule_inline_bytes`` (8 KB: a step id plus 32 bytes per entry) inline;
+a commit that would pass it moves its newest entries to ``sched#`` items in
+the same commit (for ``unsent``, only the claims the commit adds: the
+inline view may hold entries ``mark_sent`` already removed). So the header
+item stays under 5 x 8 KB of entries plus its outcome and error, at any
+width. Ordinary workflows never reach the budget (a 200-wide fan-out with
+short ids is about 7 KB) and pay nothing for it. A spilled entry is read by
+key (one BatchGetItem with the header, for all of a step's entries, or many
+steps') or by a Query page on ``sched#<s>#<g>#`` (never a Scan), only when
+the header's summary says one may exist or be due. It is removed by a
+transactional Update that drops its ``value`` (a tombstone: the engine's
+role may not DeleteItem; reads skip tombstones), and once a schedule's last
+spilled entry is gone it moves to a new generation, so tombstones are never
+read again. A new execution whose ready set or join counters pass the
+budget (a wide static fan-out) writes its spilled entries with
+BatchWriteItem *before* its header, under a fresh random generation: until
+the header naming it exists they are never read, so a create that fails
+(the key or name is taken) leaves only unreferenced items. The invariant
+is ``records.py``'s: the header alone says which spilled entries exist, and
+they change only in the commit that changes the header.
 
 Consistency: ``commit`` is one TransactWriteItems fenced by ``version``.
 ``load_snapshot`` reads header, steps and state in one TransactGetItems,
@@ -126,11 +153,12 @@ Known limits (checked before any write; ``ItemTooLargeError`` /
 execution ``failed`` naming the limit, never retries it forever): any item
 at most 400 KB (a step record, a state entry, the header); a commit whose
 items over 350 KB (too large to journal) do not fit in one 4 MB transaction;
-a definition at most about 3.9 MB compressed. The header still grows with
-width (the ready set, join counters, deadlines and unsent claims of steps in
-flight; the body is compressed when over 1 KB): about 10,000 steps with
-24-character ids fit. ``max_steps_per_commit`` (50) is how many claims one
-commit takes, so jobs go out as they are claimed.
+a definition at most about 3.9 MB compressed. The header is bounded (above)
+at any width. In a run wide enough to spill, a claim or result touches a
+few more items (a spilled entry written and later tombstoned: 4 write units
+each) and the ready set's Query pages walk past the tombstones of entries
+claimed earlier in the same generation. ``max_steps_per_commit`` (50) is how
+many claims one commit takes, so jobs go out as they are claimed.
 """
 
 from __future__ import annotations
@@ -148,7 +176,15 @@ from datetime import datetime
 from typing import Any
 
 from ..backend.store import Store
-from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from ..engine.records import (
+    ABSENT,
+    Commit,
+    ExecutionDefinition,
+    ExecutionHeader,
+    Schedule,
+    StepRecord,
+    entry_value,
+)
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, RunfoxError
 from ..history import position, stamp
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
@@ -168,6 +204,8 @@ from ._keys import (
     def_chunk_sk,
     journal_sk,
     name_pk,
+    spill_prefix,
+    spill_sk,
     state_sk,
     step_sk,
 )
@@ -183,13 +221,15 @@ MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its
 HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
 EXPIRING = "expiring"  # header attribute: the expires_at of a finished execution whose sweep is unfinished
-_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", PENDING, EXPIRING)  # what step/state loads read
+_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", PENDING, EXPIRING)  # what step/state loads read
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 LOG = "log"  # header attribute: history events not yet flushed to a history item
 LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before they are flushed
 HISTORY_PREFIX = "history#"
 LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
 _LOG_CACHE = 1024  # executions whose last known buffer a store remembers
+SCHEDULE_INLINE_BYTES = 8 * 1024  # per schedule: entries past it are spilled to items of their own
+SPILL_PAGE_ITEMS = 200  # spilled entries per Query page (due() stops reading once it has enough)
 
 
 def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
@@ -198,24 +238,33 @@ def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
     return {name: int(value["N"]) for name, value in raw["M"].items()} if raw else None
 
 
-def _pieces(items: list[tuple[dict[str, Any], int]],
+def _pieces(items: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any]],
             deltas: list[tuple[str, list[float] | None]]) -> list[dict[str, Any]]:
     """Journal pieces, each small enough to apply in one transaction with the header update."""
     pieces: list[dict[str, Any]] = []
-    current: dict[str, Any] = {"items": [], "unsent": []}
+    current: dict[str, Any] = {"items": [], "deletes": [], "unsent": []}
     size = 0
+
+    def full(extra: int) -> bool:
+        return len(current["items"]) + len(current["deletes"]) == MAX_PIECE_ITEMS or size + extra > JOURNAL_PIECE_BYTES
+
     for item, item_size in items:
-        if len(current["items"]) == MAX_PIECE_ITEMS or size + item_size > JOURNAL_PIECE_BYTES:
+        if full(item_size):
             pieces.append(current)
-            current, size = {"items": [], "unsent": []}, 0
+            current, size = {"items": [], "deletes": [], "unsent": []}, 0
         current["items"].append(item)
         size += item_size
+    for key in deletes:
+        if full(0):
+            pieces.append(current)
+            current, size = {"items": [], "deletes": [], "unsent": []}, 0
+        current["deletes"].append(key)
     for delta in deltas:
         if len(current["unsent"]) == MAX_UNSENT_DELTAS:
             pieces.append(current)
-            current = {"items": [], "unsent": []}
+            current, size = {"items": [], "deletes": [], "unsent": []}, 0
         current["unsent"].append(list(delta))
-    if current["items"] or current["unsent"]:
+    if current["items"] or current["deletes"] or current["unsent"]:
         pieces.append(current)
     return pieces
 
@@ -234,11 +283,29 @@ def _reason_codes(exc: BaseException) -> list[str]:
     return [r.get("Code") or "None" for r in reasons]
 
 
+class _Spilled:
+    """The spilled schedule entries of one execution (``records.SpillSource``): read by key in one
+    BatchGetItem, or a page at a time by a Query on their prefix -- never a Scan."""
+
+    def __init__(self, store: DynamoDBStore, key: str):
+        self.store, self.key = store, key
+
+    def fetch(self, wanted: list[tuple[str, int, str]]) -> dict[tuple[str, str], Any]:
+        keys = [self.store._key(self.key, spill_sk(name, gen, sid)) for name, gen, sid in wanted]
+        items = self.store._batch_get_checked(self.key, keys)
+        return {(item["schedule"]["S"], item["step_id"]["S"]): entry_value(item["schedule"]["S"], it.from_js(item["value"]))
+                for item in items if "value" in item}
+
+    def pages(self, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
+        yield from self.store._spill_pages(self.key, name, gen)
+
+
 class DynamoDBStore(Store):
     """Executions in the DynamoDB table ``table`` (key schema: module docstring)."""
 
     max_steps_per_commit = 50
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
+    schedule_inline_bytes = SCHEDULE_INLINE_BYTES
 
     def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None):
         """``execution_ttl_seconds``: keep a finished execution's items this long after it ends, then let
@@ -268,7 +335,7 @@ class DynamoDBStore(Store):
     def _header_item(self, key: str, header: ExecutionHeader) -> dict[str, Any]:
         item = self._key(key, SK_HEADER)
         item.update(self._header_attrs(header))
-        item["unsent"] = {"M": {step: self._unsent_value(entry) for step, entry in header.unsent.items()}}
+        item["unsent"] = {"M": {step: self._unsent_value(entry) for step, entry in header.unsent.inline.items()}}
         return item
 
     @staticmethod
@@ -285,8 +352,7 @@ class DynamoDBStore(Store):
     def _unsent_value(entry: list[float]) -> dict[str, Any]:
         return {"M": {"run_id": it.n(int(entry[0])), "claimed_at": it.n(float(entry[1]))}}
 
-    @staticmethod
-    def _header_from_item(item: dict[str, Any]) -> ExecutionHeader:
+    def _header_from_item(self, key: str, item: dict[str, Any]) -> ExecutionHeader:
         body = item["body"]
         d = it.from_js(body) if "S" in body else json.loads(zlib.decompress(bytes(body["B"])))
         d["version"] = int(item["version"]["N"])
@@ -295,7 +361,41 @@ class DynamoDBStore(Store):
             step: [int(v["M"]["run_id"]["N"]), it.from_n(v["M"]["claimed_at"])]
             for step, v in item.get("unsent", {}).get("M", {}).items()
         }
-        return ExecutionHeader.from_dict(d)
+        return ExecutionHeader.from_dict(d, source=_Spilled(self, key))
+
+    def _spill_item(self, key: str, schedule: Schedule, step: str, value: Any) -> dict[str, Any]:
+        item = self._key(key, spill_sk(schedule.name, schedule.gen, step))
+        item["schedule"] = it.s(schedule.name)
+        item["step_id"] = it.s(step)
+        item["value"] = it.js(value)
+        if schedule.name == "unsent":  # what mark_sent's conditional delete checks
+            item["run_id"] = it.n(int(value[0]))
+        return item
+
+    def _tombstone(self, key: dict[str, Any]) -> dict[str, Any]:
+        """The transaction action that removes a spilled entry: its value goes, its key stays (the engine
+        is granted no DeleteItem; a tombstone is never read, and its generation is dropped once empty)."""
+        return {"Update": {"TableName": self.table, "Key": key, "UpdateExpression": "REMOVE #v, #r",
+                           "ExpressionAttributeNames": {"#v": "value", "#r": "run_id"}}}
+
+    def _spill_pages(self, key: str, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
+        """Schedule ``name``'s spilled entries at generation ``gen``, a Query page at a time."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ProjectionExpression": "#st, #v",
+            "FilterExpression": "attribute_exists(#v)",  # not the tombstones
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#st": "step_id", "#v": "value"},
+            "ExpressionAttributeValues": {":pk": it.s(key), ":prefix": it.s(spill_prefix(name, gen))},
+            "ConsistentRead": True,
+            "Limit": SPILL_PAGE_ITEMS,
+        }
+        while True:
+            resp = self.client.query(**kwargs)
+            yield [(item["step_id"]["S"], entry_value(name, it.from_js(item["value"]))) for item in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def _step_item(self, key: str, record: StepRecord) -> dict[str, Any]:
         item = self._key(key, step_sk(record.step_id))
@@ -324,6 +424,7 @@ class DynamoDBStore(Store):
 
     def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
         key = definition.key
+        spilled = self._spill_at_creation(key, header)
         data = zlib.compress(encode_json(definition.to_dict()).encode("utf-8"))
         pieces = [data[i : i + DEF_PIECE_BYTES] for i in range(0, len(data), DEF_PIECE_BYTES)]
         items = []
@@ -371,6 +472,8 @@ class DynamoDBStore(Store):
                     }
                 }
             )
+        if spilled:
+            self._batch_put(spilled)  # invisible until the header naming their generation exists
         try:
             self._transact_write(actions, retry_conflicts=True)
         except Exception as exc:
@@ -388,6 +491,34 @@ class DynamoDBStore(Store):
                         f"name {definition.name!r} is taken by execution {holder!r}", existing_key=holder
                     ) from None
             raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
+
+    def _spill_at_creation(self, key: str, header: ExecutionHeader) -> list[dict[str, Any]]:
+        """The items of the entries a new header cannot hold inline (the ready set of a wide static
+        fan-out, the join counters of a wide graph), each schedule under a fresh random generation:
+        written before the header, they stay unreferenced (never read) unless this create succeeds,
+        so a create that fails (the key is taken) cannot touch the existing execution's entries."""
+        items = []
+        for schedule in header.schedules():
+            fresh = random.getrandbits(31) + 1
+            if schedule.spill_overflow(self.schedule_inline_bytes):
+                schedule.gen = fresh
+                for step, value in schedule.changes().items():
+                    item = self._spill_item(key, schedule, step, value)
+                    self._check_size(item, f"execution {key!r}: {schedule.name} entry of step {step!r}", step=step)
+                    items.append(item)
+        return items
+
+    def _batch_put(self, items: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(items, it.MAX_BATCH_WRITE_ITEMS):
+            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": item}} for item in chunk]}
+            for attempt in range(_RETRIES + 1):
+                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                if attempt == _RETRIES:
+                    raise RunfoxError(f"table {self.table!r}: BatchWriteItem left items unprocessed "
+                                      f"after {_RETRIES} retries")
+                _backoff(attempt)
 
     def _transact_write(self, actions: list[dict[str, Any]], retry_conflicts: bool = False) -> None:
         token = str(uuid.uuid4())  # botocore's own retries reuse it: a lost reply is not a conflict
@@ -439,7 +570,7 @@ class DynamoDBStore(Store):
         if self._settle(resp["Item"], key):
             return self.load_header(key)
         self._remember_log(key, resp["Item"])
-        return self._header_from_item(resp["Item"])
+        return self._header_from_item(key, resp["Item"])
 
     def _all(self, key: str, prefix: str) -> list[dict[str, Any]]:
         """Every item under ``prefix``, read after finishing any half-applied commit (header first)."""
@@ -508,7 +639,7 @@ class DynamoDBStore(Store):
             steps = self._steps_from(i for i in found[1 : 1 + n_steps] if i)
             state = self._state_from(i for i in found[1 + n_steps :] if i)
             self._remember_log(key, found[0])
-            return self._header_from_item(found[0]), steps, state
+            return self._header_from_item(key, found[0]), steps, state
         return None
 
     @staticmethod
@@ -578,44 +709,68 @@ class DynamoDBStore(Store):
     def commit(self, key: str, commit: Commit) -> None:
         """Apply ``commit`` under the version fence: one TransactWriteItems when it fits, else a
         journaled sequence (see "Commits larger than a transaction" in the module docstring).
+        Schedule entries past the header's inline budget are spilled to items of their own, in
+        the same commit ("The header"); ``commit.header`` then says what is stored where.
         A commit that finishes the execution also stamps its items for expiry ("Retention")."""
-        expires_at = self._expires_at(commit.header)
+        header = commit.header
+        removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
+        for sid in removes:  # the header's view of unsent follows the deltas (idempotent after Txn.to_commit)
+            header.unsent.discard(sid)
+        for sid, entry in commit.unsent_add.items():
+            header.unsent[sid] = entry
+        moved: list[str] = []
+        for schedule in header.schedules():
+            # unsent: only this commit's claims may move (the inline view may hold entries mark_sent removed)
+            unsent = schedule.name == "unsent"
+            spilled = schedule.spill_overflow(self.schedule_inline_bytes, commit.unsent_add if unsent else None)
+            moved += spilled if unsent else []
+        expires_at = self._expires_at(header)
         puts: list[tuple[dict[str, Any], int]] = []
         for record in commit.steps.values():
             item = self._step_item(key, record)
-            if expires_at is not None:
-                item[TTL_ATTRIBUTE] = it.n(expires_at)
             puts.append((item, self._check_size(item, f"execution {key!r}: step {record.step_id!r} record",
                                                 step=record.step_id)))
         for k, v in commit.state.items():
             item = self._state_item(key, k, v)
-            if expires_at is not None:
-                item[TTL_ATTRIBUTE] = it.n(expires_at)
             puts.append((item, self._check_size(item, f"execution {key!r}: state entry {k!r}")))
-        attrs = self._header_attrs(commit.header)
+        deletes: list[dict[str, Any]] = []
+        for schedule in header.schedules():
+            for step, value in schedule.changes().items():
+                if value is ABSENT:
+                    deletes.append(self._key(key, spill_sk(schedule.name, schedule.gen, step)))
+                    continue
+                item = self._spill_item(key, schedule, step, value)
+                puts.append((item, self._check_size(item, f"execution {key!r}: {schedule.name} entry of step "
+                                                          f"{step!r}", step=step)))
+        if expires_at is not None:
+            for item, _ in puts:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
+        attrs = self._header_attrs(header)
         if expires_at is not None:
             attrs[TTL_ATTRIBUTE] = attrs[EXPIRING] = it.n(expires_at)
         log_after = self._history_for(key, commit, attrs, puts, expires_at)
-        removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
-        unsent = {**{s: e for s, e in commit.header.unsent.items() if s not in removes}, **commit.unsent_add}
+        inline = header.unsent.inline
         header_size = self._check_size(
-            {**self._key(key, SK_HEADER), **attrs, "unsent": {"M": {s: self._unsent_value(e) for s, e in unsent.items()}}},
+            {**self._key(key, SK_HEADER), **attrs, "unsent": {"M": {s: self._unsent_value(e) for s, e in inline.items()}}},
             f"execution {key!r}: the header")
-        deltas: list[tuple[str, list[float] | None]] = [*commit.unsent_add.items(), *((s, None) for s in removes)]
+        deltas: list[tuple[str, list[float] | None]] = [
+            (s, inline.get(s)) for s in dict.fromkeys([*commit.unsent_add, *removes, *moved])]
         total = header_size + sum(size for _, size in puts)
-        if (1 + len(puts) <= it.MAX_TRANSACTION_ITEMS and total <= it.MAX_TRANSACTION_BYTES
+        if (1 + len(puts) + len(deletes) <= it.MAX_TRANSACTION_ITEMS and total <= it.MAX_TRANSACTION_BYTES
                 and len(deltas) <= MAX_UNSENT_DELTAS):
-            self._commit_once(key, commit, attrs, [item for item, _ in puts], deltas)
+            self._commit_once(key, commit, attrs, [item for item, _ in puts], deltas, deletes=deletes)
         else:
-            self._commit_journaled(key, commit, attrs, header_size, puts, deltas)
+            self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
         if expires_at is not None:
             self._sweep(key, expires_at)
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
-                     deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None) -> None:
+                     deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None,
+                     deletes: list[dict[str, Any]] | None = None) -> None:
         update = self._header_update(key, commit, attrs, deltas, pending)
         actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}} for item in puts]
+        actions += [self._tombstone(k) for k in deletes or ()]
         try:
             self._transact_write(actions)
         except Exception as exc:
@@ -693,7 +848,8 @@ class DynamoDBStore(Store):
     # -- commits larger than a transaction ------------------------------------
 
     def _commit_journaled(self, key: str, commit: Commit, attrs: dict[str, Any], header_size: int,
-                          puts: list[tuple[dict[str, Any], int]], deltas: list[tuple[str, list[float] | None]]) -> None:
+                          puts: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any]],
+                          deltas: list[tuple[str, list[float] | None]]) -> None:
         """Journal what does not fit, commit the header with the journal marker, then apply the pieces.
 
         The first transaction carries the largest items (they may be too large
@@ -715,7 +871,7 @@ class DynamoDBStore(Store):
                     f"DynamoDB transaction of {it.MAX_TRANSACTION_BYTES:,} bytes takes; nothing was written")
             else:
                 rest.append((item, size))
-        pieces = _pieces(rest, deltas[MAX_UNSENT_DELTAS:])
+        pieces = _pieces(rest, deletes, deltas[MAX_UNSENT_DELTAS:])
         version = commit.expected_version + 1
         for index, piece in enumerate(pieces):
             journal = self._key(key, journal_sk(version, index))
@@ -752,6 +908,7 @@ class DynamoDBStore(Store):
                       "ExpressionAttributeValues": values}
             actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}}
                                               for item in piece["items"]]
+            actions += [self._tombstone(k) for k in piece.get("deletes", ())]
             try:
                 self._transact_write(actions)
             except Exception as exc:
@@ -1049,16 +1206,40 @@ class DynamoDBStore(Store):
                 raise
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
-        """Drop each unsent entry whose run_id matches; one UpdateItem when all match.
+        """Drop each unsent entry whose run_id matches; one UpdateItem when all are inline and match.
 
-        If any entry no longer matches (a newer claim, or already removed),
-        the entries are retried one by one so the matching ones still go.
+        Otherwise (an entry spilled, a newer claim, one already removed) the
+        header is read to tell them apart: the inline ones that match go in
+        one UpdateItem (one by one if that races), and each spilled one by a
+        DeleteItem conditioned on its run_id. None of it touches ``version``.
         """
         entries = list(sent.items())
         for chunk in _chunks(entries, 50):  # keeps each expression far under 4 KB
-            if not self._remove_unsent(key, chunk) and len(chunk) > 1:
-                for entry in chunk:
+            if self._remove_unsent(key, chunk):
+                continue
+            resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True)
+            if "Item" not in resp:
+                return
+            unsent = self._header_from_item(key, resp["Item"]).unsent
+            inline = [(s, r) for s, r in chunk if s in unsent.inline and int(unsent.inline[s][0]) == int(r)]
+            if inline and not self._remove_unsent(key, inline) and len(inline) > 1:
+                for entry in inline:
                     self._remove_unsent(key, [entry])
+            if unsent.spilled:
+                for step, run_id in chunk:
+                    if step not in unsent.inline:
+                        self._remove_spilled_unsent(key, unsent.gen, step, run_id)
+
+    def _remove_spilled_unsent(self, key: str, gen: int, step: str, run_id: int) -> None:
+        """Tombstone one spilled unsent entry if it still names ``run_id`` (see ``_tombstone``)."""
+        try:
+            self.client.update_item(TableName=self.table, Key=self._key(key, spill_sk("unsent", gen, step)),
+                                    UpdateExpression="REMOVE #v, #r", ConditionExpression="#r = :r",
+                                    ExpressionAttributeNames={"#v": "value", "#r": "run_id"},
+                                    ExpressionAttributeValues={":r": it.n(int(run_id))})
+        except Exception as exc:
+            if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                raise  # (a conflict leaves the entry: advance() re-emits it, fenced by run_id)
 
     def _remove_unsent(self, key: str, entries: list[tuple[str, int]]) -> bool:
         """One conditional UpdateItem; False if an entry no longer matches.

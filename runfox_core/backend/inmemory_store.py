@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, Schedule, StepRecord
 from ..engine.txn import _copy_json
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
 from ..history import position, stamp
@@ -19,11 +19,15 @@ from ..listing import ExecutionSummary, ListPage, ListQuery, matches, page_of
 from .store import Store
 
 
+def _entries(schedule: Schedule) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, list) else v for k, v in schedule.inline.items()}
+
+
 def _clone_header(h: ExecutionHeader) -> ExecutionHeader:
+    """A detached copy; every schedule entry is inline here (this store never spills)."""
     return ExecutionHeader(
-        h.status, h.version, h.remaining, dict(h.ready), dict(h.joins),
-        {k: list(v) for k, v in h.deadlines.items()}, {k: list(v) for k, v in h.unsent.items()},
-        _copy_json(h.outcome), _copy_json(h.error), h.updated_at, {k: list(v) for k, v in h.reruns.items()},
+        h.status, h.version, h.remaining, _entries(h.ready), _entries(h.joins), _entries(h.deadlines),
+        _entries(h.unsent), _copy_json(h.outcome), _copy_json(h.error), h.updated_at, _entries(h.reruns),
     )
 
 
@@ -98,12 +102,12 @@ class InMemoryStore(Store):
             if current.version != commit.expected_version:
                 raise ConflictError(
                     f"execution {key}: version {current.version}, commit expected {commit.expected_version}")
-            unsent = dict(current.unsent)
+            unsent = dict(current.unsent.inline)
             for sid in commit.unsent_remove:
                 unsent.pop(sid, None)
             unsent.update({k: list(v) for k, v in commit.unsent_add.items()})
             header = _clone_header(commit.header)
-            header.unsent = unsent
+            header.unsent = Schedule("unsent", unsent)
             self._headers[key] = header
             steps = self._steps[key]
             for sid, record in commit.steps.items():

@@ -26,6 +26,10 @@ Contract every implementation must keep (``tests/contract`` checks each):
   ``load_history`` returns them in id order, paged, never from one growing item.
 - ``list_executions`` answers a ``ListQuery`` from an index (never by reading
   every execution), in the order ``listing.py`` defines, with a cursor.
+- the header's schedules may keep entries outside the header (spilled, so the
+  header stays bounded: ``engine/records.py``), as long as the loaded header
+  reads them back as if they were inline; a store without an item limit keeps
+  every entry inline.
 """
 
 from __future__ import annotations

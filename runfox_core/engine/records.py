@@ -4,39 +4,58 @@ An execution is not one document. It is:
 
 - ``ExecutionDefinition`` -- immutable: spec, inputs, ids, name. Written once
   at creation; processes cache it, since it never changes.
-- ``ExecutionHeader`` -- small and versioned: status, outcome, error, how many
-  steps remain, which steps are ready, join counters, deadlines. Every state
-  transition rewrites it under an optimistic version check; that check is what
-  serialises concurrent transitions of one execution.
+- ``ExecutionHeader`` -- versioned: status, outcome, error, how many steps
+  remain, and five *schedules* (maps over steps): ``ready`` (steps whose
+  dependencies are complete, waiting for dispatch), ``joins`` (counters of
+  steps waiting on two or more dependencies), ``deadlines`` (steps in flight
+  with a timeout), ``unsent`` (claimed jobs not yet confirmed sent) and
+  ``reruns`` (run counters of waiting steps that ran before). Every state
+  transition rewrites it under an optimistic version check; that check is
+  what serialises concurrent transitions of one execution.
 - ``StepRecord`` -- one per step, written only when that step changes. A step
   with no stored record is READY at run 0 (creation writes no step records).
 - state -- the shared accumulator, one entry per key, so merging an output
   writes only the keys it carries.
-- unsent -- claimed jobs whose message has not been confirmed sent; advance()
-  re-emits entries older than the grace period, so a crash between the claim
-  and the send never strands a step. Updated by deltas (never rewritten
-  whole), so ``mark_sent`` cannot clobber a concurrent commit.
 
-The header holds nothing that grows with the number of steps except the
-ready set, join counters of steps still waiting on two or more dependencies,
-run counters of steps waiting to run again, deadlines of steps in flight and
-unsent claims (at most ``workflow.MAX_JOBS_PER_ADVANCE`` per advance before
-they are confirmed sent): all bounded by the width of the workflow, not its
-length. Known limit: it is still one item, so a store with an item limit
-(DynamoDB's 400 KB) caps the width; past it the execution fails with a
-``StoreLimitError`` naming the size, never stalls. Moving these maps to
-items of their own is the next step for unbounded width.
+The schedules (``Schedule``) are what grows with width. On a store with an
+item limit (DynamoDB) each keeps at most a fixed budget of entries inline
+in the header and *spills* the rest to items of their own, so the header
+stays the same size whatever the width; the engine reads and writes a
+schedule like a dict (``txn.header.ready[sid] = 0.0``, ``pop``, ``get``,
+iteration) and never knows where an entry lives. A spilled entry is read
+only when the engine asks for one that is not inline (one call for a step's
+entries in every schedule, ``Txn.prefetch_schedule`` for many steps at
+once), and ``due(now)`` reads spilled entries a page at a time and only
+when the header's ``next_at`` says one may be due, so an advance that finds
+nothing due reads nothing more than the header. The in-memory and SQLite
+stores keep every entry inline (no item limit).
 
-A ``Commit`` may hold any number of records and state entries; a store whose
-transactions are bounded applies a large one as a sequence no reader sees
-half done (``engine/txn.py``, ``aws/dynamodb_store.py``).
+Invariant that keeps spilling crash-safe and exactly-once: *the header
+alone says which spilled entries exist* -- per schedule a generation
+``gen`` (the key prefix its entries live under) and the count ``spilled``
+(exact for every schedule but ``unsent``, which ``mark_sent`` trims outside
+the version fence: there it is an upper bound, never below the truth). A
+spilled entry is written or removed only in the same commit as the header
+that counts it, under the same version check (a large commit through the
+journal, which no reader sees half done); one read after the header is
+therefore consistent with it, or the commit built on it fails its version
+check and the transition runs again. An entry is never both inline and
+spilled: a key not inline is looked up before it is set. ``clear`` (when an
+execution ends) and the removal of a schedule's last spilled entry move it
+to a new generation, so entries left behind are never read again.
+
+A ``Commit`` may hold any number of records, state entries and spilled
+entries; a store whose transactions are bounded applies a large one as a
+sequence no reader sees half done (``engine/txn.py``,
+``aws/dynamodb_store.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..status import StepStatus, WorkflowStatus
 
@@ -89,50 +108,409 @@ class ExecutionDefinition:
         )
 
 
-@dataclass
+SCHEDULES = ("ready", "joins", "deadlines", "unsent", "reruns")  # the header's maps over steps
+_SCHEDULE_NAMES = frozenset(SCHEDULES)
+_WHEN: dict[str, Callable[[Any], float]] = {  # the time an entry is due at, for the maps that have one
+    "ready": lambda v: float(v),
+    "deadlines": lambda v: float(v[1]),
+    "unsent": lambda v: float(v[1]),
+}
+_COERCE: dict[str, Callable[[Any], Any]] = {  # an entry's value as the engine uses it, from JSON
+    "ready": float,
+    "joins": int,
+    "deadlines": lambda v: [float(x) for x in v],
+    "unsent": lambda v: [float(x) for x in v],
+    "reruns": lambda v: [int(x) for x in v],
+}
+ENTRY_OVERHEAD_BYTES = 32  # what an entry costs inline besides its step id (JSON of a value, quotes, separators)
+
+
+def entry_value(schedule: str, raw: Any) -> Any:
+    """A schedule entry's value as the engine uses it (floats, ints), from its JSON form."""
+    return _COERCE[schedule](raw)
+
+
+class _Absent:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT: Any = _Absent()
+
+
+class SpillSource(Protocol):
+    """Where a store keeps the spilled entries of one execution's schedules (``dynamodb_store.py``)."""
+
+    def fetch(self, wanted: list[tuple[str, int, str]]) -> dict[tuple[str, str], Any]:
+        """The entries ``(schedule, generation, step)`` that exist, as ``{(schedule, step): value}``."""
+
+    def pages(self, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
+        """Every entry of schedule ``name`` at generation ``gen``, a page at a time (a Query, never a Scan)."""
+
+
+class Schedule(MutableMapping[str, Any]):
+    """One of the header's maps over steps, read and written like a dict.
+
+    Entries live *inline* (in the header) or *spilled* (one item each, in a
+    store that spills: see the module docstring). ``spilled`` counts spilled
+    entries (exactly for every map but ``unsent``, where it is an upper bound:
+    ``mark_sent`` removes spilled entries outside the version fence) and
+    ``next_at`` is a lower bound of their due times. A spilled entry is read
+    only when asked for (a key not inline, while ``spilled`` > 0), all of a
+    step's entries in one call; iteration and ``due`` read the spilled
+    entries a page at a time. ``gen`` is the generation spilled entries are
+    keyed under: ``clear`` moves to a new one instead of deleting each.
+    Changes to spilled entries are kept in ``changes()`` for the commit.
+    Without a source nothing is ever spilled and this is a plain dict.
+    """
+
+    __slots__ = ("name", "inline", "gen", "spilled", "next_at", "source", "_read", "_complete", "_changed",
+                 "_fetch_row")
+
+    def __init__(self, name: str, inline: Mapping[str, Any] | None = None, *, gen: int = 0, spilled: int = 0,
+                 next_at: float | None = None, source: SpillSource | None = None):
+        self.name = name
+        self.inline: dict[str, Any] = dict(inline) if inline else {}
+        self.gen, self.spilled, self.next_at, self.source = gen, spilled, next_at, source
+        self._read: dict[str, Any] = {}  # spilled entries as stored when read (ABSENT: read, not there)
+        self._complete = spilled == 0  # every spilled entry is in _read
+        self._changed: dict[str, Any] = {}  # spilled entries this transition wrote (ABSENT: removed)
+        self._fetch_row: Callable[[str], None] | None = None  # set by the header: reads one step's entries
+
+    # -- the dict view ------------------------------------------------------
+
+    def _spilled_value(self, key: str) -> Any:
+        if key in self._changed:
+            return self._changed[key]
+        if key not in self._read and not self._complete:
+            if self._fetch_row is not None:
+                self._fetch_row(key)
+            else:
+                self.fetch([key])
+        return self._read.get(key, ABSENT)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.inline:
+            return self.inline[key]
+        value = self._spilled_value(key)
+        if value is ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.inline or (isinstance(key, str) and self._spilled_value(key) is not ABSENT)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self.inline and self._spilled_value(key) is not ABSENT:
+            self._changed[key] = value  # it lives spilled: overwrite it there
+        else:
+            self.inline[key] = value  # new entries go inline; the store spills what passes its budget
+
+    def __delitem__(self, key: str) -> None:
+        if key in self.inline:
+            del self.inline[key]
+        elif self._spilled_value(key) is not ABSENT:
+            self._changed[key] = ABSENT
+        else:
+            raise KeyError(key)
+
+    def discard(self, key: str) -> None:
+        """Remove ``key`` if present, without reading it: a spilled entry not read is removed blind."""
+        if self.inline.pop(key, ABSENT) is not ABSENT:
+            return
+        current = self._changed.get(key, self._read.get(key, ABSENT if self._complete else None))
+        if current is not ABSENT:  # present, or not read (then removed blind)
+            self._changed[key] = ABSENT
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.spilled and not self._changed:  # the usual case: nothing spilled
+            return iter(list(self.inline))
+        return self._all_keys()
+
+    def _all_keys(self) -> Iterator[str]:
+        yield from list(self.inline)
+        for key, _ in self._spilled_items():
+            yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def _spilled_items(self, until: float | None = None) -> Iterator[tuple[str, Any]]:
+        """Spilled entries as they are now (this transition's changes included), reading pages as needed."""
+        for key, value in list(self._changed.items()):
+            if value is not ABSENT:
+                yield key, value
+        if self._complete:
+            for key, value in list(self._read.items()):
+                if value is not ABSENT and key not in self._changed:
+                    yield key, value
+            return
+        if self.spilled == 0 or (until is not None and self.next_at is not None and self.next_at > until):
+            return
+        assert self.source is not None, f"schedule {self.name!r} has spilled entries and no store to read them"
+        seen: dict[str, Any] = {}
+        for page in self.source.pages(self.name, self.gen):
+            for key, value in page:
+                seen[key] = value
+                if key not in self._read or self._read[key] is ABSENT:
+                    self._read[key] = value
+                if key not in self._changed:
+                    yield key, value
+        # a full pass: what is stored is known exactly (anything else read earlier is gone now)
+        self._read = {k: seen.get(k, ABSENT) for k in (*seen, *self._read)}
+        self._complete = True
+
+    def due(self, now: float, limit: int | None = None) -> list[tuple[str, Any]]:
+        """Entries due at ``now`` (their time <= now), inline ones first, at most ``limit``.
+
+        Spilled entries are read only if ``next_at`` says one may be due, and
+        only as many pages as it takes to find ``limit``.
+        """
+        when = _WHEN[self.name]
+        out = [(k, v) for k, v in self.inline.items() if when(v) <= now]
+        if limit and len(out) >= limit:
+            return out[:limit]
+        if not self.spilled and not self._changed:
+            return out
+        for key, value in self._spilled_items(until=now):
+            if when(value) <= now:
+                out.append((key, value))
+                if limit and len(out) >= limit:
+                    break
+        return out
+
+    def earliest(self) -> float | None:
+        """The earliest positive due time, inline or (a lower bound) spilled; None when there is none."""
+        when = _WHEN[self.name]
+        times = [t for t in (when(v) for v in self.inline.values()) if t > 0]
+        times += [when(v) for k, v in self._changed.items() if v is not ABSENT and when(v) > 0]
+        if self.spilled and self.next_at is not None and self.next_at > 0:
+            times.append(self.next_at)
+        return min(times) if times else None
+
+    def clear(self) -> None:
+        """Forget every entry: inline ones now, spilled ones by moving to a new generation (the old
+        items are never read again, and expire with the execution)."""
+        if self.spilled or self._changed:
+            self.gen += 1
+        self.inline.clear()
+        self.spilled, self.next_at = 0, None
+        self._read, self._changed, self._complete = {}, {}, True
+
+    # -- for the Txn and the store ----------------------------------------------
+
+    def unknown(self, keys: Iterable[str]) -> list[str]:
+        """Of ``keys``, those whose spilled entry would have to be read."""
+        if self._complete:
+            return []
+        return [k for k in keys if k not in self.inline and k not in self._read and k not in self._changed]
+
+    def learn(self, keys: Iterable[str], found: Mapping[str, Any]) -> None:
+        """Record what a read of ``keys`` found (``found``: the ones that exist)."""
+        for key in keys:
+            self._read.setdefault(key, found.get(key, ABSENT))
+
+    def fetch(self, keys: list[str]) -> None:
+        wanted = self.unknown(keys)
+        if not wanted:
+            return
+        assert self.source is not None, f"schedule {self.name!r} has spilled entries and no store to read them"
+        found = self.source.fetch([(self.name, self.gen, k) for k in wanted])
+        self.learn(wanted, {k: v for (_, k), v in found.items()})
+
+    def spill_overflow(self, budget: int, movable: Iterable[str] | None = None) -> list[str]:
+        """Move the newest inline entries (of ``movable`` only, when given) to spilled ones until the
+        inline ones cost at most ``budget`` bytes (step id + ``ENTRY_OVERHEAD_BYTES`` each).
+        Returns the keys moved."""
+        size = sum(len(k.encode("utf-8")) + ENTRY_OVERHEAD_BYTES for k in self.inline)
+        if size <= budget:
+            return []
+        moved: list[str] = []
+        allowed = None if movable is None else set(movable)
+        for key in reversed(list(self.inline)):
+            if size <= budget:
+                break
+            if allowed is not None and key not in allowed:
+                continue
+            size -= len(key.encode("utf-8")) + ENTRY_OVERHEAD_BYTES
+            self._changed[key] = self.inline.pop(key)
+            self._read.setdefault(key, ABSENT)  # it was inline, so no spilled entry of it existed
+            moved.append(key)
+        return moved
+
+    def changes(self) -> dict[str, Any]:
+        """Spilled entries this transition writes (value) or removes (``ABSENT``)."""
+        return dict(self._changed)
+
+    def summary_after(self) -> tuple[int, float | None]:
+        """``(spilled, next_at)`` once this transition's changes are applied."""
+        when = _WHEN.get(self.name)
+        if self._complete:
+            now = {k: v for k, v in self._read.items() if v is not ABSENT}
+            now.update(self._changed)
+            live = [v for v in now.values() if v is not ABSENT]
+            return len(live), (min(map(when, live)) if when and live else None)
+        count, next_at = self.spilled, self.next_at
+        for key, value in self._changed.items():
+            before = self._read.get(key)  # None: not read (a blind removal)
+            if value is ABSENT:
+                count -= before is not None and before is not ABSENT
+            else:
+                count += before is None or before is ABSENT
+                if when is not None:
+                    t = when(value)
+                    next_at = t if next_at is None else min(next_at, t)
+        return count, (next_at if count else None)
+
+    def gen_after(self) -> int:
+        """The generation once this transition's changes are applied: a new one once the last spilled
+        entry is gone, so the removed entries (kept as tombstones: module docstring) are never read again."""
+        if (self.spilled or self._changed) and self.summary_after()[0] == 0:
+            return self.gen + 1
+        return self.gen
+
+    def committed(self, keep_reads: bool = True) -> None:
+        """Fold this transition's changes in, as the store now holds them."""
+        if not self._changed and not self.spilled and not self._read:
+            return  # nothing spilled, before or after
+        gen = self.gen_after()
+        self.spilled, self.next_at = self.summary_after()
+        if gen != self.gen:
+            self.gen, self._read, self._complete = gen, {}, True
+        elif keep_reads:
+            self._read.update(self._changed)
+        else:
+            self._read, self._complete = {}, self.spilled == 0
+        self._changed = {}
+
+    def copy(self) -> Schedule:
+        twin = Schedule.__new__(Schedule)  # (no __init__: this is on every transition's path)
+        twin.name, twin.inline, twin.gen, twin.spilled = self.name, dict(self.inline), self.gen, self.spilled
+        twin.next_at, twin.source, twin._complete, twin._fetch_row = self.next_at, self.source, self._complete, None
+        twin._read = dict(self._read) if self._read else {}
+        twin._changed = dict(self._changed) if self._changed else {}
+        return twin
+
+    def summary(self) -> list[Any] | None:
+        """``[gen, spilled, next_at]`` as stored in the header (None when there is nothing to say)."""
+        spilled, next_at = self.summary_after()
+        gen = self.gen_after()
+        return [gen, spilled, next_at] if gen or spilled else None
+
+    def __repr__(self) -> str:
+        extra = f", spilled={self.spilled}, gen={self.gen}" if self.spilled or self.gen else ""
+        return f"Schedule({self.name!r}, {self.inline!r}{extra})"
+
+
+@dataclass(init=False)
 class ExecutionHeader:
-    """The versioned, O(width) part of an execution (see the module docstring)."""
+    """The versioned part of an execution, constant in size on a store that spills (module docstring)."""
 
     status: WorkflowStatus
     version: int
     remaining: int  # steps not yet in a terminal status
-    ready: dict[str, float] = field(default_factory=dict)  # step -> not before (epoch s; 0 = now)
-    joins: dict[str, int] = field(default_factory=dict)  # step -> dependencies still incomplete (>= 2 deps)
-    deadlines: dict[str, list[float]] = field(default_factory=dict)  # step -> [run_id, deadline epoch s]
-    unsent: dict[str, list[float]] = field(default_factory=dict)  # step -> [run_id, claimed_at epoch s]
-    outcome: Any = None
-    error: dict[str, Any] | None = None
-    updated_at: str | None = None
+    ready: Schedule  # step -> not before (epoch s; 0 = now)
+    joins: Schedule  # step -> dependencies still incomplete (steps with >= 2)
+    deadlines: Schedule  # step -> [run_id, deadline epoch s]
+    unsent: Schedule  # step -> [run_id, claimed_at epoch s]
+    outcome: Any
+    error: dict[str, Any] | None
+    updated_at: str | None
     # step -> [run_id, attempt] for waiting steps that have run before (retries, loop resets):
     # a claim then needs no read of the step's record, since a step absent here is at run 0.
-    reruns: dict[str, list[int]] = field(default_factory=dict)
+    reruns: Schedule
+
+    def __init__(self, status: WorkflowStatus, version: int, remaining: int,
+                 ready: Mapping[str, Any] | None = None, joins: Mapping[str, Any] | None = None,
+                 deadlines: Mapping[str, Any] | None = None, unsent: Mapping[str, Any] | None = None,
+                 outcome: Any = None, error: dict[str, Any] | None = None, updated_at: str | None = None,
+                 reruns: Mapping[str, Any] | None = None):
+        own = object.__setattr__  # (plain fields skip __setattr__: this is on every transition's path)
+        own(self, "status", status)
+        own(self, "version", version)
+        own(self, "remaining", remaining)
+        # (``is None``, not truthiness: a Schedule's length may need a read; __setattr__ makes Schedules)
+        for name, value in (("ready", ready), ("joins", joins), ("deadlines", deadlines), ("unsent", unsent),
+                            ("reruns", reruns)):
+            setattr(self, name, {} if value is None else value)
+        own(self, "outcome", outcome)
+        own(self, "error", error)
+        own(self, "updated_at", updated_at)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SCHEDULE_NAMES:
+            if type(value) is not Schedule:
+                value = Schedule(name, value or None)
+            value._fetch_row = self.fetch_rows_one
+        object.__setattr__(self, name, value)
+
+    def schedules(self) -> list[Schedule]:
+        return [getattr(self, name) for name in SCHEDULES]
+
+    def fetch_rows(self, step_ids: Iterable[str]) -> None:
+        """Read, in one call, the spilled entries of ``step_ids`` in every schedule that has any."""
+        step_ids = list(step_ids)
+        wanted: list[tuple[str, int, str]] = []
+        asked: dict[str, list[str]] = {}
+        source = None
+        for schedule in self.schedules():
+            keys = schedule.unknown(step_ids)
+            if keys:
+                asked[schedule.name] = keys
+                wanted += [(schedule.name, schedule.gen, k) for k in keys]
+                source = source or schedule.source
+        if not wanted:
+            return
+        assert source is not None, "the header has spilled entries and no store to read them"
+        found = source.fetch(wanted)
+        for name, keys in asked.items():
+            getattr(self, name).learn(keys, {k: v for (n, k), v in found.items() if n == name})
+
+    def fetch_rows_one(self, step_id: str) -> None:
+        self.fetch_rows([step_id])
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["status"] = str(self.status)
+        """Inline entries as plain dicts, plus ``spill``: ``{schedule: [gen, spilled, next_at]}`` when any."""
+        d: dict[str, Any] = {"status": str(self.status), "version": self.version, "remaining": self.remaining}
+        for name in SCHEDULES:
+            d[name] = {k: (list(v) if isinstance(v, list) else v) for k, v in getattr(self, name).inline.items()}
+        d.update(outcome=self.outcome, error=self.error, updated_at=self.updated_at)
+        spill = {s.name: s.summary() for s in self.schedules() if s.summary() is not None}
+        if spill:
+            d["spill"] = spill
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ExecutionHeader:
+    def from_dict(cls, d: dict[str, Any], source: SpillSource | None = None) -> ExecutionHeader:
+        spill = d.get("spill") or {}
+
+        def schedule(name: str) -> Schedule:
+            gen, spilled, next_at = spill.get(name) or (0, 0, None)
+            entries = {k: entry_value(name, v) for k, v in (d.get(name) or {}).items()}
+            return Schedule(name, entries, gen=int(gen), spilled=int(spilled),
+                            next_at=None if next_at is None else float(next_at), source=source)
+
         return cls(
             status=WorkflowStatus(d["status"]),
             version=int(d["version"]),
             remaining=int(d["remaining"]),
-            ready={k: float(v) for k, v in (d.get("ready") or {}).items()},
-            joins={k: int(v) for k, v in (d.get("joins") or {}).items()},
-            deadlines={k: [float(x) for x in v] for k, v in (d.get("deadlines") or {}).items()},
-            unsent={k: [float(x) for x in v] for k, v in (d.get("unsent") or {}).items()},
+            ready=schedule("ready"),
+            joins=schedule("joins"),
+            deadlines=schedule("deadlines"),
+            unsent=schedule("unsent"),
             outcome=d.get("outcome"),
             error=d.get("error"),
             updated_at=d.get("updated_at"),
-            reruns={k: [int(x) for x in v] for k, v in (d.get("reruns") or {}).items()},
+            reruns=schedule("reruns"),
         )
 
     def copy(self) -> ExecutionHeader:
-        """A copy safe to mutate (containers are copied one level deep, values are immutable)."""
-        return ExecutionHeader(self.status, self.version, self.remaining, dict(self.ready), dict(self.joins),
-                               dict(self.deadlines), dict(self.unsent), self.outcome, self.error, self.updated_at,
-                               dict(self.reruns))
+        """A copy safe to mutate (schedules are copied one level deep; entry values are not mutated in place)."""
+        return ExecutionHeader(self.status, self.version, self.remaining, self.ready.copy(), self.joins.copy(),
+                               self.deadlines.copy(), self.unsent.copy(), self.outcome, self.error, self.updated_at,
+                               self.reruns.copy())
 
 
 @dataclass
@@ -186,8 +564,10 @@ class Commit:
 
     The store applies all of it or none of it, and only if the stored header
     version still equals ``expected_version`` (else ``ConflictError``).
-    ``header.version`` is already ``expected_version + 1``; ``header.unsent``
-    is ignored: unsent changes travel as the two deltas.
+    ``header.version`` is already ``expected_version + 1``; unsent changes
+    travel as the two deltas (a store that spills also follows them in
+    ``header.unsent`` to place them), and the header's schedules carry their
+    spilled changes (``Schedule.changes``).
     """
 
     expected_version: int

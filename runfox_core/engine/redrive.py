@@ -87,8 +87,12 @@ def _schedule(txn: Txn, now: float) -> None:
     h, plan = txn.header, txn.plan
     open_steps = [sid for sid in plan.steps if txn.step(sid).status != StepStatus.COMPLETE]
     h.remaining = len(open_steps)
-    h.ready, h.joins, h.deadlines = {}, {}, {}
-    h.reruns = {sid: run for sid, run in h.reruns.items() if sid in open_steps}
+    h.ready.clear()
+    h.joins.clear()
+    h.deadlines.clear()
+    kept = set(open_steps)
+    for sid in [s for s in h.reruns if s not in kept]:  # a complete step keeps no run counter
+        h.reruns.discard(sid)
     for sid in open_steps:
         deps = plan.steps[sid].deps
         waiting = sum(1 for d in deps if txn.step(d).status != StepStatus.COMPLETE)

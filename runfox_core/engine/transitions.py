@@ -71,7 +71,7 @@ def terminal_result(txn: Txn) -> Complete | Halt | Failed | Cancelled | None:
 
 def expired(txn: Txn, now: float) -> list[str]:
     """Steps in flight whose deadline has passed."""
-    return [sid for sid, (_, deadline) in txn.header.deadlines.items() if deadline <= now]
+    return [sid for sid, _ in txn.header.deadlines.due(now)]
 
 
 def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> list[DispatchJob]:
@@ -89,6 +89,7 @@ def expire_deadlines(txn: Txn, now: float, limit: int | None = None) -> list[Dis
 
 def _expire(txn: Txn, due: list[str], now: float, send: bool = True) -> list[DispatchJob]:
     txn.prefetch(due, [])
+    txn.prefetch_schedule(due)
     jobs: list[DispatchJob] = []
     for sid in due:
         run_id = txn.header.deadlines[sid][0]
@@ -116,7 +117,7 @@ def timed_out(txn: Txn, p: StepPlan, run_id: int, now: float) -> dict[str, str]:
 
 
 def stale_unsent(txn: Txn, now: float, grace: float) -> list[str]:
-    return [sid for sid, (_, claimed_at) in txn.header.unsent.items() if claimed_at + grace <= now]
+    return [sid for sid, _ in txn.header.unsent.due(now - grace)]
 
 
 def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
@@ -142,8 +143,7 @@ def reemit_unsent(txn: Txn, sids: list[str], now: float) -> list[DispatchJob]:
 
 
 def claimable(txn: Txn, now: float, limit: int | None) -> list[str]:
-    ready = [sid for sid, not_before in txn.header.ready.items() if not_before <= now]
-    return ready[:limit] if limit else ready
+    return [sid for sid, _ in txn.header.ready.due(now, limit)]
 
 
 def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -> list[DispatchJob]:
@@ -165,6 +165,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
             all_state |= refs.all_state
     state_keys = None if all_state else {k for p in plans for r in (p.input_refs, p.kind_refs) for k in r.state_keys}
     txn.prefetch(want_steps, state_keys)
+    txn.prefetch_schedule(sids)
     jobs: list[DispatchJob] = []
     total = 0
     claimed = False
@@ -220,9 +221,9 @@ def idle_result(txn: Txn) -> Pending:
 
 
 def next_timer(header: ExecutionHeader) -> float | None:
-    """The earliest time (epoch s) the execution has something to do: a retry's backoff or a deadline."""
-    times = [nb for nb in header.ready.values() if nb > 0]
-    times += [deadline for _, deadline in header.deadlines.values()]
+    """The earliest time (epoch s) the execution has something to do: a retry's backoff or a deadline
+    (spilled schedule entries count by the lower bound their schedule keeps in the header)."""
+    times = [t for t in (header.ready.earliest(), header.deadlines.earliest()) if t is not None]
     return min(times) if times else None
 
 
@@ -490,6 +491,7 @@ def reset(txn: Txn, seeds: list[str], now: float) -> list[str]:
                 frontier.append(dep)
     outside = {d for sid in group for d in plan.steps[sid].deps if d not in group}
     txn.prefetch([*group, *outside], [])
+    txn.prefetch_schedule(group)
     for sid in group:
         rec = txn.step(sid)
         if rec.status == StepStatus.COMPLETE:

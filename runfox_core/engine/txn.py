@@ -5,7 +5,9 @@ needs), collects every change, and turns them into one ``Commit``. The store
 accepts it only if no other transition committed since the header was read;
 otherwise the caller discards the Txn and runs the transition again on fresh
 data. Nothing read inside a Txn can change without bumping the header
-version, which is what makes the retry loop correct.
+version, which is what makes the retry loop correct. That holds for the
+header's spilled schedule entries too (``records.py``): they are read after
+the header, lazily, and change only with it.
 
 A commit may be larger than the store's transactions (a reset of every step
 of a wide loop, an output merging many keys). The store then applies it as
@@ -104,6 +106,11 @@ class Txn:
                 else:
                     self._state.setdefault(k, _MISSING)
 
+    def prefetch_schedule(self, step_ids: Iterable[str]) -> None:
+        """Read, in one call, the spilled schedule entries of ``step_ids`` (nothing when none are
+        spilled: on every store but DynamoDB, and there below its inline budget)."""
+        self.header.fetch_rows(step_ids)
+
     def step(self, sid: str) -> StepRecord:
         """The current record of ``sid`` (including changes made in this Txn)."""
         if sid in self.changed_steps:
@@ -156,6 +163,12 @@ class Txn:
     def to_commit(self) -> Commit:
         header = self.header
         header.version = self.base_version + 1
+        # the header's view of unsent follows the deltas (stores apply the deltas, not this view)
+        for sid in dict.fromkeys(self.unsent_remove):
+            if sid not in self.unsent_add:
+                header.unsent.discard(sid)
+        for sid, entry in self.unsent_add.items():
+            header.unsent[sid] = entry
         return Commit(
             expected_version=self.base_version,
             header=header,
@@ -169,11 +182,9 @@ class Txn:
     def after_commit(self) -> Snapshot:
         """What this process knows once the commit is accepted (to skip the next load)."""
         header = self.header
-        unsent = dict(header.unsent)
-        for sid in self.unsent_remove:
-            unsent.pop(sid, None)
-        unsent.update(self.unsent_add)
-        header.unsent = unsent
+        for schedule in header.schedules():
+            # unsent entries leave outside the version fence (mark_sent): what was read of them may be stale
+            schedule.committed(keep_reads=schedule.name != "unsent")
         # Keep only what this commit wrote (what the next transition most likely reads):
         # carrying every record ever seen would make each transaction O(steps).
         steps = dict(self.changed_steps)

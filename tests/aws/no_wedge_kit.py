@@ -14,6 +14,11 @@ all their deadlines expiring together (``max_attempts: 2``); a crash between
 claiming and sending, then a re-drive; one output merging ``w`` state keys.
 Used by tests/aws/test_no_wedge.py (small widths) and bench/no_wedge.py
 (1,000 and 10,000).
+
+``HeaderWatch`` records the size of the execution header after every write
+to it, so a run can show the header stays within a bound whatever the width;
+``on_aws(inline_bytes=...)`` shrinks the header's inline schedule budget, so a
+100-wide run spills as a 10,000-wide one does with the deployed budget.
 """
 
 from __future__ import annotations
@@ -101,6 +106,34 @@ def strict_limits(client: Any, table: str) -> Any:
 
     client.meta.events.register("provide-client-params.dynamodb.*", before)
     return client
+
+
+class HeaderWatch:
+    """The largest execution header item seen after each DynamoDB call that wrote one (read back with
+    ``reader``, a client not watched)."""
+
+    def __init__(self, client: Any, reader: Any, table: str):
+        self.reader, self.table, self.largest = reader, table, 0
+        self._keys: dict[int, list[dict[str, Any]]] = {}
+        client.meta.events.register("provide-client-params.dynamodb.*", self._before)
+        client.meta.events.register("after-call.dynamodb.*", self._after)
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        keys = []
+        if model.name == "TransactWriteItems":
+            for action in params["TransactItems"]:
+                ((kind, body),) = action.items()
+                keys.append(body["Item"] if kind == "Put" else body["Key"])
+        elif model.name in ("UpdateItem", "PutItem"):
+            keys.append(params.get("Key") or params["Item"])
+        self._keys[id(params)] = [{"pk": k["pk"], "sk": k["sk"]} for k in keys if k["sk"]["S"] == "header"]
+        self._last = id(params)
+
+    def _after(self, **_: Any) -> None:
+        for key in self._keys.pop(self._last, []):
+            item = self.reader.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            if item:
+                self.largest = max(self.largest, _items.item_size(item))
 
 
 class QueuesInMemory:
@@ -217,8 +250,8 @@ def in_memory(shape: str, w: int) -> Ending:
                 continue
         if not jobs:
             raise AssertionError(f"{shape} w={w}: stalled in memory")
-        for job in jobs:
-            wf.on_step_result(job.step, execute(job.token, job.inputs), run_id=job.run_id)
+        for job in jobs:  # as an executor harness would: references in the inputs read first
+            wf.on_step_result(job.step, execute(job.token, backend.codec.unpack(job.inputs)), run_id=job.run_id)
 
 
 # --------------------------------------------------------------- DynamoDB + SQS
@@ -240,24 +273,31 @@ class _CrashOnce:
         return getattr(self.runner, name)
 
 
-def on_aws(kit: Any, shape: str, w: int, grace: float = 60.0) -> Ending:
-    """Run ``shape`` at width ``w`` on DynamoDB + SQS (``kit``: tests/aws AwsKit) to its end."""
+def on_aws(kit: Any, shape: str, w: int, grace: float = 60.0, inline_bytes: int | None = None,
+           watch: list[HeaderWatch] | None = None) -> Ending:
+    """Run ``shape`` at width ``w`` on DynamoDB + SQS (``kit``: tests/aws AwsKit) to its end; with
+    ``inline_bytes``, the header's inline budget per schedule; ``watch`` receives a HeaderWatch."""
     with fast_moto_transactions():
-        return _on_aws(kit, shape, w, grace)
+        return _on_aws(kit, shape, w, grace, inline_bytes, watch)
 
 
-def _on_aws(kit: Any, shape: str, w: int, grace: float) -> Ending:
+def _on_aws(kit: Any, shape: str, w: int, grace: float, inline_bytes: int | None,
+            watch: list[HeaderWatch] | None) -> Ending:
     from aws_kit import sqs_event
 
     clock = FakeClock()
     ddb = strict_limits(kit.client("dynamodb"), kit.workflows_table)
+    if watch is not None:
+        watch.append(HeaderWatch(ddb, kit.client("dynamodb"), kit.workflows_table))
     sqs = QueuesInMemory()
     queue = f"https://sqs.local/runfox-{TOKEN}"
     runner: Any = SQSRunner({TOKEN: queue}, kit.results_url, sqs_client=sqs, clock=clock)
     if shape == "crash":
         runner = _CrashOnce(runner)
-    backend = rfx.Backend(store=DynamoDBStore(kit.workflows_table, client=ddb), runner=runner, clock=clock,
-                          unsent_grace_seconds=grace)
+    store = DynamoDBStore(kit.workflows_table, client=ddb)
+    if inline_bytes is not None:
+        store.schedule_inline_bytes = inline_bytes
+    backend = rfx.Backend(store=store, runner=runner, clock=clock, unsent_grace_seconds=grace)
     handler = sqs_executor(execute, results_queue_url=kit.results_url, sqs_client=sqs)
     key = backend.create(SHAPES[shape](w))
     try:

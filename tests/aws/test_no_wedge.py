@@ -1,7 +1,11 @@
 """No execution can wedge: every shape that once stuck ends on strict DynamoDB exactly as in memory.
 
-Widths 99, 100 and 101 straddle DynamoDB's 100 items per transaction; the
-1,000- and 10,000-wide runs are ``bench/no_wedge.py``.
+Widths 99, 100 and 101 straddle DynamoDB's 100 items per transaction. They
+run with the header's inline budget cut to ``SMALL_BUDGET`` bytes per
+schedule, so that nearly every schedule entry is spilled to an item of its
+own, as at 10,000 wide with the deployed budget; one 1,000-wide run uses the
+deployed budget. The header never passes ``header_bound`` whatever the
+width. The 10,000-wide runs are ``bench/no_wedge.py``.
 """
 
 from __future__ import annotations
@@ -12,19 +16,37 @@ from typing import Any
 import pytest
 from aws_kit import record_calls
 from botocore.exceptions import ClientError
-from no_wedge_kit import HANG_FOR, SHAPES, FakeClock, deadlines, execute, fan_out, in_memory, on_aws, strict_limits
+from no_wedge_kit import (
+    HANG_FOR,
+    SHAPES,
+    FakeClock,
+    HeaderWatch,
+    deadlines,
+    execute,
+    fan_out,
+    in_memory,
+    on_aws,
+    strict_limits,
+)
 
 import runfox_core as rfx
+from local.moto_patches import fast_moto_transactions
 from runfox_core import driver, messages
 from runfox_core.aws import _items
-from runfox_core.aws.dynamodb_store import DynamoDBStore
+from runfox_core.aws.dynamodb_store import SCHEDULE_INLINE_BYTES, DynamoDBStore
 from runfox_core.backend import InProcessRunner
-from runfox_core.engine.records import ExecutionHeader
+from runfox_core.engine.records import SCHEDULES
 from runfox_core.errors import MessageError
 from runfox_core.results import Dispatch
-from runfox_core.status import WorkflowStatus
 
 WIDTHS = (1, 99, 100, 101)
+SMALL_BUDGET = 200  # inline bytes per schedule: about five entries, the rest spilled
+
+
+def header_bound(budget: int) -> int:
+    """The most bytes a header item can take: its five schedules' inline budgets and 4 KB for the
+    rest (status, counters, a small outcome, the spill summaries), whatever the width."""
+    return len(SCHEDULES) * budget + 4096
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -33,10 +55,20 @@ def test_each_shape_ends_on_dynamodb_exactly_as_in_memory(aws: Any, shape: str, 
     # Given the shape run to its end in memory
     expected = in_memory(shape, width)
     assert expected.status == "complete"
-    # When it runs on DynamoDB + SQS with DynamoDB's limits enforced on every write
-    ending = on_aws(aws, shape, width)
+    # When it runs on DynamoDB + SQS with DynamoDB's limits enforced on every write, and its header's
+    # schedules spill past a few entries each
+    watch: list[HeaderWatch] = []
+    ending = on_aws(aws, shape, width, inline_bytes=SMALL_BUDGET, watch=watch)
     # Then it ends exactly the same: outcome, run ids and state
     assert ending == expected
+    # And its header never held more than the bound, whatever the width
+    assert 0 < watch[0].largest <= header_bound(SMALL_BUDGET)
+
+
+def test_a_1000_wide_crash_between_claim_and_send_ends_as_in_memory_with_the_header_bounded(aws: Any) -> None:
+    watch: list[HeaderWatch] = []
+    assert on_aws(aws, "crash", 1000, watch=watch) == in_memory("crash", 1000)
+    assert watch[0].largest <= header_bound(SCHEDULE_INLINE_BYTES)
 
 
 # ---- the rows of issue 11's table that the shapes above do not cover by themselves
@@ -47,16 +79,29 @@ def test_a_crash_between_claiming_and_sending_a_300_wide_fan_out_is_re_driven_to
     assert on_aws(aws, "crash", 300) == in_memory("crash", 300)
 
 
-def test_the_header_of_a_10000_step_fan_out_with_every_claim_unsent_fits_in_one_item() -> None:
-    # Given the header of a 10,000-step static fan-out with 24-character ids, right after creation
-    ids = [f"step_{i:019d}" for i in range(10_000)]
-    header = ExecutionHeader(status=WorkflowStatus.PENDING, version=0, remaining=len(ids),
-                             ready={sid: 0.0 for sid in ids})
-    item = {**DynamoDBStore._header_attrs(header), "pk": {"S": "k" * 68}, "sk": {"S": "header"}}
-    # And when 3,800 of them are claimed and not yet confirmed sent (unsent entries)
-    item["unsent"] = {"M": {sid: DynamoDBStore._unsent_value([0, 1.8e9]) for sid in ids[:3800]}}
-    # Then the item stays under DynamoDB's 400 KB (it was 409,063 bytes)
-    assert _items.item_size(item) < _items.MAX_ITEM_BYTES
+def test_one_advance_of_a_wide_static_fan_out_with_24_character_ids_keeps_the_header_bounded(aws: Any) -> None:
+    # Given a static fan-out of 600 steps with 24-character ids, its header's budget cut to a tenth
+    # (at 10,000 steps and the deployed budget it was a 409,063-byte header: bench/no_wedge.py --header)
+    ids = [f"step_{i:019d}" for i in range(600)]
+    client = strict_limits(aws.client("dynamodb"), aws.workflows_table)
+    watch = HeaderWatch(client, aws.dynamodb, aws.workflows_table)
+    store = DynamoDBStore(aws.workflows_table, client=client)
+    store.schedule_inline_bytes = SCHEDULE_INLINE_BYTES // 10
+    backend = rfx.Backend(store=store, runner=InProcessRunner())
+    with fast_moto_transactions():
+        wf = rfx.Workflow.from_dict({"steps": [{"id": sid, "fn": "work"} for sid in ids]}, backend)
+        # When advance() claims them, each call stopping once its claims not yet sent spill
+        jobs: list[Any] = []
+        while len(jobs) < 600:
+            result = wf.advance()
+            assert isinstance(result, Dispatch) and result.jobs
+            jobs += result.jobs
+            wf.dispatch(result.jobs)
+        # Then every step was claimed once, and the header stayed within its bound all along
+        assert sorted(job.op for job in jobs) == ids
+        assert watch.largest <= header_bound(store.schedule_inline_bytes)
+        header = backend.load_header(wf.id)
+        assert len(header.ready) == 0 and len(header.unsent) == 0
 
 
 def test_outputs_resolving_to_450_kb_fail_the_execution_on_dynamodb_with_a_clear_error(aws: Any) -> None:

@@ -397,3 +397,46 @@ def test_a_commit_larger_than_any_transaction_is_applied_whole(store: Store) -> 
     assert store.load_steps(d.key, ["s299"]) == {"s299": steps["s299"]}
     commit_on(store, d.key, state={"after": 1})
     assert store.load_state(d.key, ["after", "k0"]) == {"after": 1, "k0": [0]}
+
+
+def test_schedules_of_any_width_load_back_whole_and_follow_every_change(store: Store) -> None:
+    # Given an execution created with 1,500 ready steps and 800 join counters (past any inline budget)
+    d = definition()
+    ready = {f"step_{i:019d}": 0.0 for i in range(1500)}
+    joins = {f"join_{i:019d}": 2 for i in range(800)}
+    store.create(d, header(ready=ready, joins=joins, deadlines={}))
+    # Then the header loads them back as they were
+    h = store.load_header(d.key)
+    assert dict(h.ready) == ready and dict(h.joins) == joins
+    # When one commit claims 600 of them (ready -> deadlines and unsent), retries one, counts joins down
+    claimed = [f"step_{i:019d}" for i in range(600)]
+    new = store.load_header(d.key).copy()
+    new.version = 1
+    for sid in claimed:
+        del new.ready[sid]
+        new.deadlines[sid] = [0.0, 100.0]
+    new.ready["step_0000000000000000000"] = 50.0
+    for i in range(0, 800, 2):
+        new.joins[f"join_{i:019d}"] = 1
+    store.commit(d.key, Commit(expected_version=0, header=new, unsent_add={sid: [0.0, 1.0] for sid in claimed}))
+    # Then every schedule reads back exactly, spilled or not
+    h = store.load_header(d.key)
+    expected_ready = {k: v for k, v in ready.items() if k not in claimed} | {"step_0000000000000000000": 50.0}
+    assert dict(h.ready) == expected_ready
+    assert dict(h.deadlines) == {sid: [0.0, 100.0] for sid in claimed}
+    assert dict(h.joins) == {k: (1 if int(k[5:]) % 2 == 0 else 2) for k in joins}
+    assert dict(h.unsent) == {sid: [0.0, 1.0] for sid in claimed}
+    assert h.deadlines.due(99.0) == [] and len(h.deadlines.due(100.0)) == 600
+    due = h.ready.due(10.0, limit=5)
+    assert len(due) == 5 and all(v == 0.0 and expected_ready[k] == 0.0 for k, v in due)
+    assert len(h.ready.due(10.0)) == 900 and len(h.ready.due(50.0)) == 901
+    # When the claims are confirmed sent, some with a stale run id, and the rest claimed later
+    store.mark_sent(d.key, {sid: (7 if sid == claimed[0] else 0) for sid in claimed})
+    assert dict(store.load_header(d.key).unsent) == {claimed[0]: [0.0, 1.0]}
+    last = store.load_header(d.key).copy()
+    last.version = 2
+    last.ready.clear()
+    last.deadlines.clear()
+    store.commit(d.key, Commit(expected_version=1, header=last, unsent_remove=[claimed[0]]))
+    h = store.load_header(d.key)
+    assert dict(h.ready) == {} and dict(h.deadlines) == {} and dict(h.unsent) == {} and len(h.joins) == 800
