@@ -10,11 +10,17 @@ A run that crashes is then left to the system's own recovery: SQS
 redelivers failed records, start is retried by its caller with the same
 ``name`` (idempotent), claims whose send was lost are re-emitted by the
 next advance, and timers re-drive executions.
+
+``crash_points`` says which calls a crash test fails: every call under
+``make reliability``; under ``make test`` (``RUNFOX_CRASH_EVERY=3``) every
+third, so the tier keeps within its time while each crash test still runs
+and still crashes each kind of call it makes more than twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +43,14 @@ from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 from runfox_core.workflow import Workflow
 from runfox_deploy.executors import ExecutorsConfig, load_executors_config
 from tests.aws.no_wedge_kit import Ending
+
+CRASH_EVERY = max(1, int(os.environ.get("RUNFOX_CRASH_EVERY", "1")))
+
+
+def crash_points(total: int, shard: int = 0, shards: int = 1) -> range:
+    """The calls (1-based) of a clean run of ``total`` calls that shard ``shard`` of ``shards`` fails in turn."""
+    return range(1 + shard, total + 1, shards * CRASH_EVERY)
+
 
 CONFIG = EXAMPLES_DIR / "executors.json"
 SPEC = yaml.safe_load((Path(__file__).parent / "crash_workflow.yaml").read_text())

@@ -12,7 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fault_kit import WORKFLOW_CONFIG, CallTap, Ending, nth, only_ops_of, operations, run_once, tapped, wide_fan_out
+from fault_kit import (
+    WORKFLOW_CONFIG,
+    CallTap,
+    Ending,
+    crash_points,
+    nth,
+    only_ops_of,
+    operations,
+    run_once,
+    tapped,
+    wide_fan_out,
+)
 
 from local.cloud import LocalCloud
 from runfox_core.aws import config
@@ -48,7 +59,7 @@ def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: i
     total = len(clean_tap.calls)
     survived, broken = 0, []
     # When each call k (of this shard) in turn fails (the Lambda "dies" there) and recovery is left to the system
-    crashes = range(1 + shard, total + 1, SHARDS)
+    crashes = crash_points(total, shard, SHARDS)
     for k in crashes:
         tap = CallTap(fail_at=k)
         ending = run(tap, f"crash-{k}")
@@ -60,7 +71,7 @@ def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: i
             broken.append((k, clean_tap.calls[k - 1], ending))
     print(f"\ncrash-anywhere, shard {shard + 1} of {SHARDS}: {total} AWS calls in the clean run "
           f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
-          f"{survived}/{len(crashes)} crash runs (every {SHARDS}th call from call {shard + 1}) "
+          f"{survived}/{len(crashes)} crash runs (every {crashes.step}th call from call {shard + 1}) "
           f"ended exactly like the clean run")
     assert broken == []
 

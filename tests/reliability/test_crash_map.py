@@ -9,7 +9,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from fault_kit import CONFIG, CallTap, Ending, operations, run_once, tapped
+from fault_kit import CONFIG, CallTap, Ending, crash_points, operations, run_once, tapped
 
 from local.cloud import LocalCloud
 from runfox_core.aws import config
@@ -50,7 +50,7 @@ def test_a_crash_at_any_aws_call_of_a_map_run_ends_like_the_clean_run(shard: int
     total = len(clean_tap.calls)
     broken = []
     # When each call k of this shard fails in turn (the Lambda dies there) and the system recovers by itself
-    crashes = range(1 + shard, total + 1, SHARDS)
+    crashes = crash_points(total, shard, SHARDS)
     for k in crashes:
         tap = CallTap(fail_at=k)
         ending = run(tap, f"map-crash-{k}")
