@@ -74,7 +74,7 @@ test-e2e: $(VENV)/.installed-dev  ## the whole flow on the local emulator
 	$(PYTEST) -n $(JOBS) tests/e2e
 
 test-reliability: $(VENV)/.installed-dev  ## fault injection, bad-input corpus, a smaller load
-	RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=3 $(PYTEST) -n $(JOBS) tests/reliability
+	RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=5 $(PYTEST) -n $(JOBS) tests/reliability
 
 reliability: $(VENV)/.installed-dev  ## the reliability tier at full size (200 executions), printing its figures
 	$(PYTEST) tests/reliability -s -p no:xdist

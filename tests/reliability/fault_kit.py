@@ -12,9 +12,9 @@ redelivers failed records, start is retried by its caller with the same
 next advance, and timers re-drive executions.
 
 ``crash_points`` says which calls a crash test fails: every call under
-``make reliability``; under ``make test`` (``RUNFOX_CRASH_EVERY=3``) every
-third, so the tier keeps within its time while each crash test still runs
-and still crashes each kind of call it makes more than twice.
+``make reliability``; under ``make test`` (``RUNFOX_CRASH_EVERY=5``) every
+fifth, so the tier keeps within its time while each crash test still runs
+and crashes a spread of its calls.
 """
 
 from __future__ import annotations
