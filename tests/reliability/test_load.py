@@ -3,7 +3,7 @@
 ``make reliability`` runs the full 200 and README.md quotes its figures;
 ``make test`` sets ``RUNFOX_LOAD_EXECUTIONS`` lower (24): the same claims
 (every execution exact, nothing dead-lettered, routers racing on shared
-queues and tables) in an eighth of the time.
+queues and tables) in a fifth of the time.
 """
 
 from __future__ import annotations
