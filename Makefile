@@ -12,7 +12,7 @@ PYTEST := $(PY) -m pytest
 # pytest-xdist workers for the test tiers (2: this kit's reference machine has 2 cores)
 JOBS ?= 2
 # the load test's size under `make test`; `make reliability` runs the full 200
-TEST_LOAD_EXECUTIONS ?= 24
+TEST_LOAD_EXECUTIONS ?= 40
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo events-check test test-unit test-functional test-infra test-e2e test-reliability \

@@ -1,7 +1,7 @@
 """Load: 200 executions of a 10-step fan-out at once, results applied by concurrent routers.
 
 ``make reliability`` runs the full 200 and README.md quotes its figures;
-``make test`` sets ``RUNFOX_LOAD_EXECUTIONS`` lower (24): the same claims
+``make test`` sets ``RUNFOX_LOAD_EXECUTIONS`` lower (40): the same claims
 (every execution exact, nothing dead-lettered, routers racing on shared
 queues and tables) in a fifth of the time.
 """
