@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import runfox_core as rfx
-from runfox_core.backend import InMemoryStore, InProcessRunner, InProcessWorker, SqliteRunner, SqliteStore
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's code, not an installed copy
+
+import runfox_core as rfx  # noqa: E402
+from runfox_core.backend import InMemoryStore, InProcessRunner, InProcessWorker, SqliteRunner, SqliteStore  # noqa: E402
 
 
 def chain(n: int) -> dict[str, Any]:
