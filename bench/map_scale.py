@@ -6,8 +6,9 @@ step output passes the payload limit) and one map step over all their keys
 at N = 1,000, 10,000 and 100,000 items, with ``batch`` 1 and 10. Prints the
 time per item (the benchmark's own sizing of every record written left
 out), items per second, the growth of the time per item from the smallest N
-to the largest (flat is the target), and the largest record any commit wrote (every store record must stay under DynamoDB's 400 KB, and the
-map's own records under 64 KB). With ``keep_results`` the results of 100,000
+to the largest (flat is the target), and the largest record any commit
+wrote (every store record must stay under DynamoDB's 400 KB, and the map's
+own records under 64 KB). With ``keep_results`` the results of 100,000
 items do not fit in one step output (the step fails naming the size, after
 every item ran; results by reference is the payload issue), so the rows run
 with ``keep_results: false`` unless ``--keep-results``.
