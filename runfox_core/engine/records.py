@@ -385,6 +385,14 @@ class Schedule(MutableMapping[str, Any]):
             self._read, self._complete = {}, self.spilled == 0
         self._changed = {}
 
+    @classmethod
+    def _over(cls, name: str, inline: dict[str, Any]) -> Schedule:
+        """A schedule with nothing spilled whose inline entries are ``inline`` itself (not a copy)."""
+        twin = cls.__new__(cls)
+        twin.name, twin.inline, twin.gen, twin.spilled, twin.next_at, twin.source = name, inline, 0, 0, None, None
+        twin._read, twin._complete, twin._changed, twin._fetch_row = {}, True, {}, None
+        return twin
+
     def copy(self) -> Schedule:
         twin = Schedule.__new__(Schedule)  # (no __init__: this is on every transition's path)
         twin.name, twin.inline, twin.gen, twin.spilled = self.name, dict(self.inline), self.gen, self.spilled
@@ -508,9 +516,36 @@ class ExecutionHeader:
 
     def copy(self) -> ExecutionHeader:
         """A copy safe to mutate (schedules are copied one level deep; entry values are not mutated in place)."""
-        return ExecutionHeader(self.status, self.version, self.remaining, self.ready.copy(), self.joins.copy(),
-                               self.deadlines.copy(), self.unsent.copy(), self.outcome, self.error, self.updated_at,
-                               self.reruns.copy())
+        return ExecutionHeader._of(self.status, self.version, self.remaining,
+                                   [getattr(self, name).copy() for name in SCHEDULES],
+                                   self.outcome, self.error, self.updated_at)
+
+    @classmethod
+    def assemble(cls, status: WorkflowStatus, version: int, remaining: int, inline: Iterable[dict[str, Any]],
+                 outcome: Any, error: dict[str, Any] | None, updated_at: str | None) -> ExecutionHeader:
+        """A header whose schedules (in ``SCHEDULES`` order) hold exactly the dicts in ``inline``, taken
+        over as they are, not copied: for a store that has just decoded them (nothing spilled)."""
+        return cls._of(status, version, remaining, [Schedule._over(name, entries)
+                                                    for name, entries in zip(SCHEDULES, inline, strict=True)],
+                       outcome, error, updated_at)
+
+    @classmethod
+    def _of(cls, status: WorkflowStatus, version: int, remaining: int, schedules: list[Schedule], outcome: Any,
+            error: dict[str, Any] | None, updated_at: str | None) -> ExecutionHeader:
+        """``__init__`` without its checks and copies (every transition makes a header)."""
+        header = cls.__new__(cls)
+        own = object.__setattr__
+        own(header, "status", status)
+        own(header, "version", version)
+        own(header, "remaining", remaining)
+        fetch = header.fetch_rows_one
+        for schedule in schedules:
+            schedule._fetch_row = fetch
+            own(header, schedule.name, schedule)
+        own(header, "outcome", outcome)
+        own(header, "error", error)
+        own(header, "updated_at", updated_at)
+        return header
 
 
 @dataclass
