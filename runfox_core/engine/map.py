@@ -356,10 +356,17 @@ def _put_chunk(txn: Txn, sid: str, run: int, n: int, texts: list[str]) -> None:
 
 
 def _window(txn: Txn, sid: str, record: StepRecord) -> dict[str, Any]:
-    """The window of the map's current run (a copy to change); written by the claim that began it."""
-    rec = txn.step(window_id(sid))
+    """The window of the map's current run, to change; written by the claim that began it.
+
+    A window this transaction wrote already is its own (``_step`` writes the copy made here, or
+    ``begin``'s new one), so a batch of results changes one window instead of copying it per result.
+    """
+    wid = window_id(sid)
+    rec = txn.step(wid)
     if rec.run_id != record.run_id or not rec.output:
         raise LookupError(f"step {sid!r} run {record.run_id}: its map window is missing (found run {rec.run_id})")
+    if txn.changed_steps.get(wid) is rec:
+        return rec.output
     window = dict(rec.output)
     window["flight"] = dict(window["flight"])
     window["open"] = list(window["open"])
@@ -514,10 +521,12 @@ def _step(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: flo
             return _fail_map(txn, p, window, now, result)
         if not send:
             break
-        due = {int(k): e for k, e in window["flight"].items() if not e[SENT_AT] and e[DUE] <= now}
-        while _in_flight(window) < cfg.max_concurrency and window["next"] < window["jobs"]:
-            due[window["next"]] = window["flight"][str(window["next"])] = [0, 0, 0, 0]
-            window["next"] += 1
+        flight = window["flight"]
+        due = {int(k): e for k, e in flight.items() if not e[SENT_AT] and e[DUE] <= now} if flight else {}
+        free = min(cfg.max_concurrency - _in_flight(window), window["jobs"] - window["next"])
+        for j in range(window["next"], window["next"] + max(free, 0)):
+            due[j] = flight[str(j)] = [0, 0, 0, 0]
+        window["next"] += max(free, 0)
         if not due:
             break
         deadline = now + cfg.timeout_seconds if cfg.timeout_seconds else 0
@@ -537,8 +546,10 @@ def _step(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: flo
             break
     if window["succeeded"] + window["failed"] >= window["total"]:
         return _finish(txn, p, record, window, now, result)
-    txn.put_step(_window_record(txn, p, record, window))
-    timers = [e[DUE] for e in window["flight"].values() if e[DUE]]
+    written = txn.changed_steps.get(window_id(p.id))
+    if written is None or written.output is not window or written.status != StepStatus.IN_PROGRESS:
+        txn.put_step(_window_record(txn, p, record, window))  # (else this transaction wrote it already)
+    timers = [e[DUE] for e in window["flight"].values() if e[DUE]] if window["flight"] else []
     if timers:
         txn.header.deadlines[p.id] = [record.run_id, min(timers)]
     else:

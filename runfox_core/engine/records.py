@@ -138,6 +138,7 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+_NO_DEFAULT: Any = object()
 
 
 class SpillSource(Protocol):
@@ -215,6 +216,25 @@ class Schedule(MutableMapping[str, Any]):
             self._changed[key] = ABSENT
         else:
             raise KeyError(key)
+
+    # get and pop without the KeyError that Mapping's raise and catch on a miss (most lookups miss)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.inline.get(key, ABSENT)
+        if value is ABSENT:
+            value = self._spilled_value(key)
+        return default if value is ABSENT else value
+
+    def pop(self, key: str, default: Any = _NO_DEFAULT) -> Any:
+        value = self.inline.pop(key, ABSENT)
+        if value is ABSENT:
+            value = self._spilled_value(key)
+            if value is ABSENT:
+                if default is _NO_DEFAULT:
+                    raise KeyError(key)
+                return default
+            self._changed[key] = ABSENT  # it lives spilled: remove it there
+        return value
 
     def discard(self, key: str) -> None:
         """Remove ``key`` if present, without reading it: a spilled entry not read is removed blind."""

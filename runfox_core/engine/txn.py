@@ -136,6 +136,8 @@ class Txn:
 
     def context(self, refs: Any) -> dict[str, Any]:
         """The JSON Logic context for expressions that read ``refs``."""
+        if not (refs.steps or refs.state_keys or refs.all_steps or refs.all_state):  # inputs at most: no reads
+            return {"steps": {}, "input": self.definition.inputs, "state": {}}
         step_ids = self.plan.steps.keys() if refs.all_steps else refs.steps
         state_keys = None if refs.all_state else refs.state_keys
         self.prefetch([s for s in step_ids if s not in self.changed_steps], state_keys)
