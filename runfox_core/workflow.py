@@ -37,11 +37,12 @@ from .backend.runner import Worker
 from .backend.store import StoreLimitError
 from .engine import redrive
 from .engine import transitions as tx
+from .engine.records import ExecutionDefinition
 from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
 from .inspector import Description, describe
 from .results import Cancelled, Complete, Dispatch, Failed, Halt, ItemRef, Pending, StateChangeEvent, StepResult
-from .spec import load_yaml, validate
+from .spec import Plan, load_yaml, validate
 from .status import StepStatus, WorkflowStatus
 
 log = logging.getLogger("runfox_core")
@@ -63,6 +64,8 @@ class Workflow:
         self._snapshot: Snapshot | None = None
         self._written: dict[str, Any] = {}  # step records the last transition committed
         self._claimed: list[Any] = []  # jobs claimed with a result (claim_ready), for the next advance()
+        self._definition: ExecutionDefinition | None = None
+        self._plan: Plan | None = None
 
     # ---------------------------------------------------------- construction
 
@@ -114,8 +117,9 @@ class Workflow:
         (``StoreLimitError``), the execution ends ``failed`` instead, naming the step concerned
         (the store's, else ``about``), and ``when_limited`` maps that Failed to the result."""
         backend = self.backend
-        definition = backend.load_definition(self.id)
-        plan = backend.plan(self.id)
+        if self._definition is None or self._plan is None:  # they never change: read once per handle
+            self._definition, self._plan = backend.load_definition(self.id), backend.plan(self.id)
+        definition, plan = self._definition, self._plan
         self._written = {}
         limited: StoreLimitError | None = None
         for attempt in range(MAX_CONFLICT_RETRIES):

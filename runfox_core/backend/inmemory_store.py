@@ -26,7 +26,7 @@ from typing import Any
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.txn import _copy_json
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
-from ..history import position, stamp
+from ..history import stamped
 from ..listing import ExecutionSummary, ListPage, ListQuery, matches, page_of
 from .store import Store
 
@@ -170,8 +170,8 @@ class InMemoryStore(Store):
                 state[k] = _freeze(v)
             if commit.events:
                 ids, events = self._history[key]
-                for event in stamp(commit.events, commit.expected_version + 1):
-                    ids.append(position(event))
+                for at, event in stamped(commit.events, commit.expected_version + 1):
+                    ids.append(at)
                     events.append(_freeze(event))
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:

@@ -522,24 +522,27 @@ def _step(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: flo
         if not send:
             break
         flight = window["flight"]
+        # due retries (in flight, not sent, their backoff over), then new jobs while there is room
         due = {int(k): e for k, e in flight.items() if not e[SENT_AT] and e[DUE] <= now} if flight else {}
-        free = min(cfg.max_concurrency - _in_flight(window), window["jobs"] - window["next"])
-        for j in range(window["next"], window["next"] + max(free, 0)):
-            due[j] = flight[str(j)] = [0, 0, 0, 0]
-        window["next"] += max(free, 0)
+        fresh = range(window["next"], min(window["next"] + cfg.max_concurrency - _in_flight(window),
+                                          window["jobs"]))
+        for j in fresh:
+            due[j] = [0, 0, 0, 0]
+        window["next"] += len(fresh)
         if not due:
             break
         deadline = now + cfg.timeout_seconds if cfg.timeout_seconds else 0
         built, failed = _jobs(txn, p, record.run_id, window, due)
         for job in built:
             assert job.item is not None
-            entry = [job.item.run_id, due[job.item.index][ATTEMPT], now, deadline]
-            if entry[RUN] == 0 and not deadline:  # a first attempt with no deadline: an index is enough
-                del window["flight"][str(job.item.index)]
-                window["open"].append(job.item.index)  # sent in index order, so the list stays sorted
+            j = job.item.index
+            if j in fresh and not deadline:  # a first attempt with no deadline: an index is enough
+                window["open"].append(j)  # new jobs go in index order, so the list stays sorted
             else:
-                window["flight"][str(job.item.index)] = entry
+                flight[str(j)] = [job.item.run_id, due[j][ATTEMPT], now, deadline]
         for j, error in failed.items():  # a deterministic failure: no attempt could do better
+            if j in fresh:
+                flight[str(j)] = due[j]  # in flight, for _job_failed to take out
             _job_failed(txn, p, window, j, error, now, final=True)
         jobs += built
         if not failed:

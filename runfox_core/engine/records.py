@@ -303,6 +303,8 @@ class Schedule(MutableMapping[str, Any]):
 
     def earliest(self) -> float | None:
         """The earliest positive due time, inline or (a lower bound) spilled; None when there is none."""
+        if not self.inline and not self._changed and not self.spilled:
+            return None
         when = _WHEN[self.name]
         times = [t for t in (when(v) for v in self.inline.values()) if t > 0]
         times += [when(v) for k, v in self._changed.items() if v is not ABSENT and when(v) > 0]
@@ -479,6 +481,9 @@ class ExecutionHeader:
 
     def fetch_rows(self, step_ids: Iterable[str]) -> None:
         """Read, in one call, the spilled entries of ``step_ids`` in every schedule that has any."""
+        if self.ready._complete and self.joins._complete and self.deadlines._complete and self.unsent._complete \
+                and self.reruns._complete:
+            return  # every spilled entry is known (none, on a store that never spills)
         step_ids = list(step_ids)
         wanted: list[tuple[str, int, str]] = []
         asked: dict[str, list[str]] = {}
