@@ -41,6 +41,8 @@ class _Copied:
 
 
 def _freeze(value: Any) -> Any:
+    """``value`` encoded, or deep-copied when marshal cannot hold it (several fields are frozen together
+    as a list, not a tuple: the copy walks lists and dicts, and keeps a tuple as it is)."""
     try:
         return marshal.dumps(value)
     except ValueError:  # a type marshal does not know (a subclass of a JSON type), or nested too deep
@@ -53,13 +55,13 @@ def _thaw(frozen: Any) -> Any:
     return _copy_json(frozen.value)
 
 
-# A step record is kept as (status, frozen tuple of its other fields, in this order).
+# A step record is kept as (status, its other fields frozen as a list, in this order).
 _RECORD_FIELDS = ("step_id", "token", "run_id", "attempt", "inputs", "output", "error", "start_time", "end_time",
                   "host", "missing_paths")
 
 
 def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
-    return r.status, _freeze(tuple(getattr(r, name) for name in _RECORD_FIELDS))
+    return r.status, _freeze([getattr(r, name) for name in _RECORD_FIELDS])
 
 
 def _thaw_step(stored: tuple[Any, Any]) -> StepRecord:
@@ -77,8 +79,8 @@ class _Header:
     def __init__(self, h: ExecutionHeader, unsent: dict[str, Any]):
         self.status, self.version, self.remaining, self.updated_at = h.status, h.version, h.remaining, h.updated_at
         self.unsent = unsent
-        self.frozen = _freeze((h.ready.inline, h.joins.inline, h.deadlines.inline, h.reruns.inline,
-                               h.outcome, h.error))
+        self.frozen = _freeze([h.ready.inline, h.joins.inline, h.deadlines.inline, h.reruns.inline,
+                               h.outcome, h.error])
 
     def thaw(self) -> ExecutionHeader:
         ready, joins, deadlines, reruns, outcome, error = _thaw(self.frozen)
@@ -107,7 +109,7 @@ class InMemoryStore(Store):
                 existing = self._names[definition.name]
                 raise ExecutionExistsError(f"name {definition.name!r} is taken by {existing}", existing_key=existing)
             d = definition
-            self._definitions[key] = _freeze((d.workflow_id, d.execution_id, d.spec, d.inputs, d.created_at, d.name))
+            self._definitions[key] = _freeze([d.workflow_id, d.execution_id, d.spec, d.inputs, d.created_at, d.name])
             self._created[key] = (d.name, d.created_at)
             self._headers[key] = _Header(header, {k: list(v) for k, v in header.unsent.inline.items()})
             self._steps[key] = {}
