@@ -61,8 +61,11 @@ Known limits:
   newer value; and the unsent entry is one per step, so a send confirmed for
   one set of jobs can clear the entry of a set claimed just after it: a
   crash in between is then caught only by ``timeout_seconds``.
-- every transition of a map (each result) rewrites the window and re-reads
-  the item chunk it sends from: in DynamoDB, a few write units per job.
+- every transition of a map rewrites the window and re-reads the item chunk
+  it sends from: in DynamoDB (one result per transition), a few write units
+  per job; ``Workflow.run`` applies the results that arrived together in one
+  transaction, which changes the window in place (``_window``) and writes it
+  once.
 """
 
 from __future__ import annotations
