@@ -159,22 +159,22 @@ class InMemoryStore(Store):
             if current.version != commit.expected_version:
                 raise ConflictError(
                     f"execution {key}: version {current.version}, commit expected {commit.expected_version}")
-            unsent = current.unsent
+            # everything encoded first, then applied: a value that cannot be copied changes nothing
+            header = _Header(commit.header, current.unsent)
+            steps = {sid: _freeze_step(record) for sid, record in commit.steps.items()}
+            state = {k: _freeze(v) for k, v in commit.state.items()}
+            events = [(at, _freeze(e)) for at, e in stamped(commit.events, commit.expected_version + 1)]
+            added = {k: list(v) for k, v in commit.unsent_add.items()}
             for sid in commit.unsent_remove:
-                unsent.pop(sid, None)
-            unsent.update({k: list(v) for k, v in commit.unsent_add.items()})
-            self._headers[key] = _Header(commit.header, unsent)
-            steps = self._steps[key]
-            for sid, record in commit.steps.items():
-                steps[sid] = _freeze_step(record)
-            state = self._state[key]
-            for k, v in commit.state.items():
-                state[k] = _freeze(v)
-            if commit.events:
-                ids, events = self._history[key]
-                for at, event in stamped(commit.events, commit.expected_version + 1):
-                    ids.append(at)
-                    events.append(_freeze(event))
+                header.unsent.pop(sid, None)
+            header.unsent.update(added)
+            self._headers[key] = header
+            self._steps[key].update(steps)
+            self._state[key].update(state)
+            ids, history = self._history[key]
+            for at, event in events:
+                ids.append(at)
+                history.append(event)
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         with self._lock:
