@@ -510,6 +510,8 @@ def _logic(rule: Any, data: Any, strict: bool, misses: list[str] | None) -> Any:
     if not rule:
         return None
     op, values = next(iter(rule.items()))
+    if op == "var" and type(values) is str:  # the commonest rule, {"var": "a.b"}: its path needs no evaluating
+        return _var(data, [values], strict, misses)
     if not isinstance(values, (list, tuple)):
         values = [values]
     if op == "var":

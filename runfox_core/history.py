@@ -74,6 +74,11 @@ def stamp(events: list[dict[str, Any]], version: int) -> list[dict[str, Any]]:
     return [{"id": event_id(version, i), **e} for i, e in enumerate(events)]
 
 
+def stamped(events: list[dict[str, Any]], version: int) -> list[tuple[tuple[int, int], dict[str, Any]]]:
+    """``stamp``, each event with its position (what ``position`` would parse back from its id)."""
+    return [((version, i), {"id": event_id(version, i), **e}) for i, e in enumerate(events)]
+
+
 def position(event: dict[str, Any]) -> tuple[int, int]:
     return parse_event_id(event["id"])
 

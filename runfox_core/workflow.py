@@ -21,7 +21,11 @@ the store.
 Caller protocol (event-driven): ``advance()`` -> ``Dispatch(jobs)`` ->
 ``backend.dispatch(id, jobs)``; for each result ``on_step_result(op, output,
 run_id=job.run_id)`` then ``advance()`` again. ``run()`` does this loop for
-in-process and polled runners.
+in-process and polled runners, applying the results that arrived together in
+one transaction that also claims the steps they made ready (one commit per
+batch of results, not two per result; a map's jobs answer a hundred at a
+time). That ends exactly as applying them one by one would: each result is
+fenced on what the ones before it changed.
 """
 
 from __future__ import annotations
@@ -37,11 +41,12 @@ from .backend.runner import Worker
 from .backend.store import StoreLimitError
 from .engine import redrive
 from .engine import transitions as tx
+from .engine.records import ExecutionDefinition
 from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
 from .inspector import Description, describe
 from .results import Cancelled, Complete, Dispatch, Failed, Halt, ItemRef, Pending, StateChangeEvent, StepResult
-from .spec import load_yaml, validate
+from .spec import Plan, load_yaml, validate
 from .status import StepStatus, WorkflowStatus
 
 log = logging.getLogger("runfox_core")
@@ -63,6 +68,8 @@ class Workflow:
         self._snapshot: Snapshot | None = None
         self._written: dict[str, Any] = {}  # step records the last transition committed
         self._claimed: list[Any] = []  # jobs claimed with a result (claim_ready), for the next advance()
+        self._definition: ExecutionDefinition | None = None
+        self._plan: Plan | None = None
 
     # ---------------------------------------------------------- construction
 
@@ -114,8 +121,9 @@ class Workflow:
         (``StoreLimitError``), the execution ends ``failed`` instead, naming the step concerned
         (the store's, else ``about``), and ``when_limited`` maps that Failed to the result."""
         backend = self.backend
-        definition = backend.load_definition(self.id)
-        plan = backend.plan(self.id)
+        if self._definition is None or self._plan is None:  # they never change: read once per handle
+            self._definition, self._plan = backend.load_definition(self.id), backend.plan(self.id)
+        definition, plan = self._definition, self._plan
         self._written = {}
         limited: StoreLimitError | None = None
         for attempt in range(MAX_CONFLICT_RETRIES):
@@ -172,17 +180,19 @@ class Workflow:
         (``run()`` and the driver do), so the execution's record of claims not
         yet sent stays bounded however wide the fan-out.
         """
+        grace = self.backend.unsent_grace_seconds
+        jobs: list[Any] = []
         if self._claimed:
             # Jobs this handle's last result already claimed (on_step_result(claim_ready=True)), under
             # that commit's version check: hand them over before any read, so they are sent one
-            # round trip sooner; the caller's next advance() does the rest (deadlines, re-emission,
-            # anything else ready) on fresh data.
-            claimed, self._claimed = self._claimed, []
-            return Dispatch(claimed)
-        grace = self.backend.unsent_grace_seconds
+            # round trip sooner; the caller's next advance() does the rest (anything else ready) on
+            # fresh data. Unless that commit left a deadline passed or a claim unconfirmed too long:
+            # then this advance does them too, or a steady stream of results would put them off.
+            jobs, self._claimed = self._claimed, []
+            if not self._overdue(grace):
+                return Dispatch(jobs)
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
-        jobs: list[Any] = []
 
         def step(txn: Txn, now: float) -> tuple[bool, Any]:
             done = tx.terminal_result(txn)
@@ -234,6 +244,15 @@ class Workflow:
             spilled = self._snapshot is not None and self._snapshot.header.unsent.spilled > 0
             if not more or len(jobs) >= MAX_JOBS_PER_ADVANCE or spilled:
                 return Dispatch(jobs)
+
+    def _overdue(self, grace: float) -> bool:
+        """Whether this handle's last commit left a deadline passed or a claim unsent past ``grace``
+        (spilled entries count by their lower bound; without a last commit, it cannot tell: True)."""
+        if self._snapshot is None:
+            return True
+        header, now = self._snapshot.header, self.backend.clock()
+        deadline, claimed = header.deadlines.earliest(), header.unsent.earliest()
+        return (deadline is not None and deadline <= now) or (claimed is not None and claimed <= now - grace)
 
     def on_step_result(self, step: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None, claim_ready: bool = False,
@@ -356,13 +375,13 @@ class Workflow:
                 return result
             progressed = False
             if isinstance(result, Dispatch):
-                for local in self.dispatch(result.jobs):
-                    self._apply(local)
+                self._apply_all(self.dispatch(result.jobs))
                 progressed = True
             if worker is not None:
                 worker.run(self.id)
-            for gathered in self.backend.gather(self.id):
-                self._apply(gathered)
+            gathered = self.backend.gather(self.id)
+            if gathered:
+                self._apply_all(gathered)
                 progressed = True
             if progressed:
                 continue
@@ -374,9 +393,37 @@ class Workflow:
                 wait = min(wait, max(0.0, result.wake_at - now))
             time.sleep(wait)
 
-    def _apply(self, result: StepResult) -> Any:
-        return self.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error,
-                                   item=result.item)
+    def _apply_all(self, results: list[StepResult]) -> None:
+        """Apply results that arrived together, in order, in one transaction (one commit, not one each).
+
+        The same as applying them one by one with ``on_step_result``: each is
+        fenced on what the ones before it changed, and a result arriving after
+        the execution ended is ignored. One by one instead when something
+        watches each merge (``on_state_change``), or when the store bounds a
+        commit (a batch could pass it; each result alone is split as usual).
+        The steps they made ready are claimed in the same commit (``claim_ready``): ``run()`` calls
+        ``advance()`` next, which hands over their jobs, and those a map's results let start.
+        """
+        store = self.backend.store
+        if len(results) < 2 or self.backend.on_state_change is not None or store.max_steps_per_commit is not None \
+                or getattr(store, "max_bytes_per_commit", None) is not None:
+            for result in results:
+                self.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error,
+                                    claim_ready=True, item=result.item)
+            return
+
+        def transition(txn: Txn, now: float) -> tuple[bool, list[Any]]:
+            applied = False
+            for r in results:
+                applied = tx.apply_result(txn, r.step, r.run_id, r.output, r.error, now, r.item)[0] or applied
+            jobs = list(txn.jobs)
+            if applied and tx.terminal_result(txn) is None:
+                sids = tx.claimable(txn, now, None)
+                if sids:
+                    jobs += tx.claim(txn, sids, now)
+            return applied or bool(txn.events), jobs  # a stale result commits its history event
+
+        self._claimed.extend(self._transact(transition, about=results[0].step, when_limited=lambda failed: []))
 
     # ------------------------------------------------------------ inspection
     # Thin delegates to ``inspector.describe`` (the runfox API has these names); each reads the store.

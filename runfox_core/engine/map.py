@@ -61,8 +61,11 @@ Known limits:
   newer value; and the unsent entry is one per step, so a send confirmed for
   one set of jobs can clear the entry of a set claimed just after it: a
   crash in between is then caught only by ``timeout_seconds``.
-- every transition of a map (each result) rewrites the window and re-reads
-  the item chunk it sends from: in DynamoDB, a few write units per job.
+- every transition of a map rewrites the window and re-reads the item chunk
+  it sends from: in DynamoDB (one result per transition), a few write units
+  per job; ``Workflow.run`` applies the results that arrived together in one
+  transaction, which changes the window in place (``_window``) and writes it
+  once.
 """
 
 from __future__ import annotations
@@ -356,10 +359,17 @@ def _put_chunk(txn: Txn, sid: str, run: int, n: int, texts: list[str]) -> None:
 
 
 def _window(txn: Txn, sid: str, record: StepRecord) -> dict[str, Any]:
-    """The window of the map's current run (a copy to change); written by the claim that began it."""
-    rec = txn.step(window_id(sid))
+    """The window of the map's current run, to change; written by the claim that began it.
+
+    A window this transaction wrote already is its own (``_step`` writes the copy made here, or
+    ``begin``'s new one), so a batch of results changes one window instead of copying it per result.
+    """
+    wid = window_id(sid)
+    rec = txn.step(wid)
     if rec.run_id != record.run_id or not rec.output:
         raise LookupError(f"step {sid!r} run {record.run_id}: its map window is missing (found run {rec.run_id})")
+    if txn.changed_steps.get(wid) is rec:
+        return rec.output
     window = dict(rec.output)
     window["flight"] = dict(window["flight"])
     window["open"] = list(window["open"])
@@ -514,31 +524,38 @@ def _step(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: flo
             return _fail_map(txn, p, window, now, result)
         if not send:
             break
-        due = {int(k): e for k, e in window["flight"].items() if not e[SENT_AT] and e[DUE] <= now}
-        while _in_flight(window) < cfg.max_concurrency and window["next"] < window["jobs"]:
-            due[window["next"]] = window["flight"][str(window["next"])] = [0, 0, 0, 0]
-            window["next"] += 1
+        flight = window["flight"]
+        # due retries (in flight, not sent, their backoff over), then new jobs while there is room
+        due = {int(k): e for k, e in flight.items() if not e[SENT_AT] and e[DUE] <= now} if flight else {}
+        fresh = range(window["next"], min(window["next"] + cfg.max_concurrency - _in_flight(window),
+                                          window["jobs"]))
+        for j in fresh:
+            due[j] = [0, 0, 0, 0]
+        window["next"] += len(fresh)
         if not due:
             break
         deadline = now + cfg.timeout_seconds if cfg.timeout_seconds else 0
         built, failed = _jobs(txn, p, record.run_id, window, due)
         for job in built:
             assert job.item is not None
-            entry = [job.item.run_id, due[job.item.index][ATTEMPT], now, deadline]
-            if entry[RUN] == 0 and not deadline:  # a first attempt with no deadline: an index is enough
-                del window["flight"][str(job.item.index)]
-                window["open"].append(job.item.index)  # sent in index order, so the list stays sorted
+            j = job.item.index
+            if j in fresh and not deadline:  # a first attempt with no deadline: an index is enough
+                window["open"].append(j)  # new jobs go in index order, so the list stays sorted
             else:
-                window["flight"][str(job.item.index)] = entry
+                flight[str(j)] = [job.item.run_id, due[j][ATTEMPT], now, deadline]
         for j, error in failed.items():  # a deterministic failure: no attempt could do better
+            if j in fresh:
+                flight[str(j)] = due[j]  # in flight, for _job_failed to take out
             _job_failed(txn, p, window, j, error, now, final=True)
         jobs += built
         if not failed:
             break
     if window["succeeded"] + window["failed"] >= window["total"]:
         return _finish(txn, p, record, window, now, result)
-    txn.put_step(_window_record(txn, p, record, window))
-    timers = [e[DUE] for e in window["flight"].values() if e[DUE]]
+    written = txn.changed_steps.get(window_id(p.id))
+    if written is None or written.output is not window or written.status != StepStatus.IN_PROGRESS:
+        txn.put_step(_window_record(txn, p, record, window))  # (else this transaction wrote it already)
+    timers = [e[DUE] for e in window["flight"].values() if e[DUE]] if window["flight"] else []
     if timers:
         txn.header.deadlines[p.id] = [record.run_id, min(timers)]
     else:

@@ -138,6 +138,7 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+_NO_DEFAULT: Any = object()
 
 
 class SpillSource(Protocol):
@@ -216,6 +217,25 @@ class Schedule(MutableMapping[str, Any]):
         else:
             raise KeyError(key)
 
+    # get and pop without the KeyError that Mapping's raise and catch on a miss (most lookups miss)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.inline.get(key, ABSENT)
+        if value is ABSENT:
+            value = self._spilled_value(key)
+        return default if value is ABSENT else value
+
+    def pop(self, key: str, default: Any = _NO_DEFAULT) -> Any:
+        value = self.inline.pop(key, ABSENT)
+        if value is ABSENT:
+            value = self._spilled_value(key)
+            if value is ABSENT:
+                if default is _NO_DEFAULT:
+                    raise KeyError(key)
+                return default
+            self._changed[key] = ABSENT  # it lives spilled: remove it there
+        return value
+
     def discard(self, key: str) -> None:
         """Remove ``key`` if present, without reading it: a spilled entry not read is removed blind."""
         if self.inline.pop(key, ABSENT) is not ABSENT:
@@ -283,6 +303,8 @@ class Schedule(MutableMapping[str, Any]):
 
     def earliest(self) -> float | None:
         """The earliest positive due time, inline or (a lower bound) spilled; None when there is none."""
+        if not self.inline and not self._changed and not self.spilled:
+            return None
         when = _WHEN[self.name]
         times = [t for t in (when(v) for v in self.inline.values()) if t > 0]
         times += [when(v) for k, v in self._changed.items() if v is not ABSENT and when(v) > 0]
@@ -385,6 +407,14 @@ class Schedule(MutableMapping[str, Any]):
             self._read, self._complete = {}, self.spilled == 0
         self._changed = {}
 
+    @classmethod
+    def _over(cls, name: str, inline: dict[str, Any]) -> Schedule:
+        """A schedule with nothing spilled whose inline entries are ``inline`` itself (not a copy)."""
+        twin = cls.__new__(cls)
+        twin.name, twin.inline, twin.gen, twin.spilled, twin.next_at, twin.source = name, inline, 0, 0, None, None
+        twin._read, twin._complete, twin._changed, twin._fetch_row = {}, True, {}, None
+        return twin
+
     def copy(self) -> Schedule:
         twin = Schedule.__new__(Schedule)  # (no __init__: this is on every transition's path)
         twin.name, twin.inline, twin.gen, twin.spilled = self.name, dict(self.inline), self.gen, self.spilled
@@ -451,6 +481,9 @@ class ExecutionHeader:
 
     def fetch_rows(self, step_ids: Iterable[str]) -> None:
         """Read, in one call, the spilled entries of ``step_ids`` in every schedule that has any."""
+        if self.ready._complete and self.joins._complete and self.deadlines._complete and self.unsent._complete \
+                and self.reruns._complete:
+            return  # every spilled entry is known (none, on a store that never spills)
         step_ids = list(step_ids)
         wanted: list[tuple[str, int, str]] = []
         asked: dict[str, list[str]] = {}
@@ -508,9 +541,36 @@ class ExecutionHeader:
 
     def copy(self) -> ExecutionHeader:
         """A copy safe to mutate (schedules are copied one level deep; entry values are not mutated in place)."""
-        return ExecutionHeader(self.status, self.version, self.remaining, self.ready.copy(), self.joins.copy(),
-                               self.deadlines.copy(), self.unsent.copy(), self.outcome, self.error, self.updated_at,
-                               self.reruns.copy())
+        return ExecutionHeader._of(self.status, self.version, self.remaining,
+                                   [getattr(self, name).copy() for name in SCHEDULES],
+                                   self.outcome, self.error, self.updated_at)
+
+    @classmethod
+    def assemble(cls, status: WorkflowStatus, version: int, remaining: int, inline: Iterable[dict[str, Any]],
+                 outcome: Any, error: dict[str, Any] | None, updated_at: str | None) -> ExecutionHeader:
+        """A header whose schedules (in ``SCHEDULES`` order) hold exactly the dicts in ``inline``, taken
+        over as they are, not copied: for a store that has just decoded them (nothing spilled)."""
+        return cls._of(status, version, remaining, [Schedule._over(name, entries)
+                                                    for name, entries in zip(SCHEDULES, inline, strict=True)],
+                       outcome, error, updated_at)
+
+    @classmethod
+    def _of(cls, status: WorkflowStatus, version: int, remaining: int, schedules: list[Schedule], outcome: Any,
+            error: dict[str, Any] | None, updated_at: str | None) -> ExecutionHeader:
+        """``__init__`` without its checks and copies (every transition makes a header)."""
+        header = cls.__new__(cls)
+        own = object.__setattr__
+        own(header, "status", status)
+        own(header, "version", version)
+        own(header, "remaining", remaining)
+        fetch = header.fetch_rows_one
+        for schedule in schedules:
+            schedule._fetch_row = fetch
+            own(header, schedule.name, schedule)
+        own(header, "outcome", outcome)
+        own(header, "error", error)
+        own(header, "updated_at", updated_at)
+        return header
 
 
 @dataclass

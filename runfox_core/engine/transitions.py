@@ -49,8 +49,17 @@ _HOST = socket.gethostname()
 OUTPUTS = "outputs"  # the step name an OutputError is recorded under
 
 
+_LAST_ISO: tuple[float, str] = (-1.0, "")  # a transition stamps several times with one `now`
+
+
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+    global _LAST_ISO
+    last = _LAST_ISO
+    if last[0] == ts:
+        return last[1]
+    text = datetime.fromtimestamp(ts, tz=UTC).isoformat()
+    _LAST_ISO = (ts, text)
+    return text
 
 
 def terminal_result(txn: Txn) -> Complete | Halt | Failed | Cancelled | None:

@@ -136,6 +136,8 @@ class Txn:
 
     def context(self, refs: Any) -> dict[str, Any]:
         """The JSON Logic context for expressions that read ``refs``."""
+        if not (refs.steps or refs.state_keys or refs.all_steps or refs.all_state):  # inputs at most: no reads
+            return {"steps": {}, "input": self.definition.inputs, "state": {}}
         step_ids = self.plan.steps.keys() if refs.all_steps else refs.steps
         state_keys = None if refs.all_state else refs.state_keys
         self.prefetch([s for s in step_ids if s not in self.changed_steps], state_keys)
@@ -158,7 +160,8 @@ class Txn:
 
     def event(self, kind: str, now: float, **fields: Any) -> None:
         """Record a history event of this transition; it is stored with the commit, or not at all."""
-        self.events.append({"type": kind, "at": round(now, 3), **{k: v for k, v in fields.items() if v is not None}})
+        self.events.append({"type": str(kind), "at": round(now, 3),
+                            **{k: v for k, v in fields.items() if v is not None}})
 
     def to_commit(self) -> Commit:
         header = self.header
@@ -173,7 +176,7 @@ class Txn:
             expected_version=self.base_version,
             header=header,
             steps=self.changed_steps,
-            state={k: _copy_json(v) for k, v in self.changed_state.items()},
+            state=self.changed_state,  # the store detaches what it keeps (the Store contract)
             unsent_add=self.unsent_add,
             unsent_remove=self.unsent_remove,
             events=self.events,
