@@ -102,7 +102,7 @@ def apply_results(backend: Backend, key: str, results: list[StepResult], wf: Wor
         wf = wf or Workflow.resume(key, backend, steps=Workflow.records_read_by(results))
     except ExecutionNotFoundError:
         log.error("message for an unknown execution dropped", extra={"execution": key})
-        return None, [None] * len(results)
+        return None, [None for _ in results]
     outcomes = wf.on_step_results(results, claim_ready=True)  # the router's advance_execution() sends them
     if len(results) == 1 and outcomes[0].error is not None:
         raise outcomes[0].error
@@ -221,9 +221,8 @@ class ResultRouter:
             if not group:
                 return
             results = [_as_result(self._decoded[b]) for b in group]
-            try:
-                handle, errors = apply_results(self.backend, key, results, wf, self.counts) \
-                    if len(results) > 1 else (apply_message(self.backend, results[0], wf, self.counts), [None])
+            try:  # (a group of one raises what applying it raised, as a message alone always has)
+                handle, errors = apply_results(self.backend, key, results, wf, self.counts)
             except Exception as exc:  # noqa: BLE001 -- every record of the group fails; SQS redelivers them
                 errors, handle = [exc] * len(group), wf
             self._failed.update((b, e) for b, e in zip(group, errors, strict=True) if e is not None)

@@ -354,6 +354,8 @@ class Workflow:
         to what one commit should carry (the result-router's: ten).
         """
         results = list(results)
+        if not results:
+            return []
         callback = self.backend.on_state_change
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
@@ -393,7 +395,7 @@ class Workflow:
                 if sids:
                     jobs.extend(tx.claim(txn, sids, now, max_bytes))
                     ended = tx.terminal_result(txn)  # an input that cannot resolve fails it
-                    if ended is not None:
+                    if ended is not None and not isinstance(ended, Cancelled):  # (a claim never cancels)
                         last = max(i for i, a in enumerate(done) if a.applied)
                         done[last] = dataclasses.replace(done[last], outcome=ended)
             return applied_any or bool(txn.events), None  # stale results commit their history events alone

@@ -170,12 +170,12 @@ class _SQSExecutor:
         self._started = 0
         self._outbox = []
         try:
-            response = dict(process_partial_response(
+            response: dict[str, Any] = dict(process_partial_response(
                 event=event, record_handler=self.record, processor=self.processor, context=context))
             unsent = self._send_results()
             if unsent:
-                response["batchItemFailures"] = [*response.get("batchItemFailures", []),
-                                                  *({"itemIdentifier": mid} for mid in unsent)]
+                failures: list[dict[str, str]] = list(response.get("batchItemFailures") or [])
+                response["batchItemFailures"] = failures + [{"itemIdentifier": mid} for mid in unsent]
             return response
         finally:
             self.logger.set_correlation_id(None)
