@@ -227,3 +227,30 @@ def test_a_duplicate_inside_one_batch_is_applied_once() -> None:
     assert router.advanced[-1].result == rfx.Complete({"out": {
         "succeeded": 3, "failed": 0, "errors": [], "results": [{"sq": 1}, {"sq": 4}, {"sq": 9}]}})
     assert rfx.Workflow(started.execution, backend).outcome["out"]["succeeded"] == 3
+
+
+def test_the_advance_after_a_result_batch_reads_no_header_when_nothing_is_due() -> None:
+    backend = rfx.Backend()
+    driver.start_execution(backend, FAN)
+    route(backend, [result_body(backend.take_tasks()[0], {})])
+    bodies = [result_body(j, {}) for j in backend.take_tasks()]
+    reads: list[str] = []
+    load_header = backend.store.load_header
+    backend.store.load_header = lambda key: reads.append(key) or load_header(key)  # type: ignore[method-assign]
+    route(backend, bodies)
+    assert len(reads) == 1  # to apply the batch; the advance after it answers from that commit
+    assert [j.step for j in backend.take_tasks()] == ["join"]
+
+
+def test_a_deadline_passed_when_a_batch_commits_is_still_expired_by_the_advance_after_it(clock: Any) -> None:
+    # Given two steps in flight, one with a 10-second deadline
+    backend = rfx.Backend(clock=clock)
+    started = driver.start_execution(backend, {"steps": [{"op": "a", "timeout_seconds": 10}, {"op": "b"}]})
+    jobs = {j.step: j for j in backend.take_tasks()}
+    # When the other's result arrives after that deadline
+    clock.advance(11)
+    router = driver.ResultRouter(backend, [result_body(jobs["b"], {})])
+    router.handle(result_body(jobs["b"], {}))
+    # Then the advance that follows looks afresh and fails the late step
+    assert router.advanced[-1].status == rfx.WorkflowStatus.FAILED
+    assert rfx.Workflow(started.execution, backend).error["type"] == "TimeoutError"
