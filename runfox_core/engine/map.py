@@ -46,9 +46,9 @@ applies k job results (the result-router applies a batch of an execution's
 results in one commit: ``Workflow.on_step_results``) writes one results
 record, never rewritten, instead of k. DynamoDB bills a write per started
 KB of the item, twice inside a transaction, and a finished execution's
-retention sweep stamps each item once more (``dynamodb_store.py``): k
-results of 100 bytes cost 2 x 2 KB + 2 KB = 6 write units once instead of
-k x (2 + 1), and one sweep call instead of k. A record rewritten result by
+retention sweep stamps each item once more (``dynamodb_store.py``): ten
+results of 100 bytes (a 1.4 KB record) cost 2 x 2 + 2 = 6 write units
+instead of 10 x (2 + 1) = 30, and one sweep call instead of ten. A record rewritten result by
 result (a fixed chunk of jobs) would be billed at its whole size at every
 rewrite; a record per (job, run) written outside the transaction would be
 idempotent but one call and one sweep per job. The invariants hold as
