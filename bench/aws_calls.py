@@ -61,7 +61,13 @@ Free tiers are left out.
 Map rows (issue 13): a map step over N items of about 100 bytes (listed by
 ``PAGE_ITEMS``-item page steps, counted in the totals), with ``batch`` 1 and
 10, results of about 100 bytes (and 1 KB with batch 10), ``keep_results``
-on; figures per item. Results over one step output (192 KiB: 10,000 items
+on; figures per item. As deployed, the engine and the executors have the
+values bucket (``S3BlobStore`` on moto's S3): values over 8 KB (each page's
+100 KB of keys, the map's output) go there by reference, and the row's
+``$ S3`` counts its PutObject/GetObject requests and storage for the
+retention (prices as in the payload rows). The 1 KB row runs without it
+(``VALUES_BUCKET_ROWS``: its jobs' 10 KB outputs would go by reference, and
+a map does not read its jobs' outputs by reference yet). Results over one step output (192 KiB: 10,000 items
 of 100 bytes, 1,000 of 1 KB) fail the map step at the end, after every item
 ran, as documented; the row says so and its per-item figures still hold.
 
@@ -110,6 +116,9 @@ PRICE_LAMBDA_REQUEST = 0.20 / 1e6  # $ per Lambda request (arm64)
 PRICE_LAMBDA_GBS = 0.0000133334  # $ per GB-second (arm64)
 PRICE_ALARM = 0.10  # $ per standard CloudWatch alarm per month
 PRICE_DASHBOARD = 3.00  # $ per CloudWatch dashboard per month (past the free tier's three)
+PRICE_S3_PUT = 0.005 / 1000  # $ per PutObject (S3 Standard)
+PRICE_S3_GET = 0.0004 / 1000  # $ per GetObject
+PRICE_S3_GB_MONTH = 0.023  # $ per GB-month stored (S3 Standard, first 50 TB)
 PRICE_SFN = 25.0 / 1e6  # $ per Step Functions Standard state transition
 PRICE_DURABLE_OP = 8.0 / 1e6  # $ per Lambda durable functions operation
 PRICE_DURABLE_GB = 0.25  # $ per GB written by durable functions
@@ -154,6 +163,9 @@ def fan_out_in(n: int) -> dict[str, Any]:
 
 PAGE_ITEMS = 1000  # item keys per listing step of a map row (about 100 KB of output)
 MAP_ROWS = {"map b1": (1, 100), "map b10": (10, 100), "map b10 1KB": (10, 1000)}  # batch, result bytes
+# rows run with the values bucket, as deployed; the 1 KB row's jobs return 10 KB, which would go by
+# reference, and a map does not read its jobs' outputs by reference yet: it runs without the bucket
+VALUES_BUCKET_ROWS = ("map b1", "map b10")
 
 
 def map_spec(shape: str, n: int) -> dict[str, Any]:
@@ -195,6 +207,7 @@ class Meter:
         self._params: dict[int, dict[str, Any]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # item key -> last known size
         self.aws_seconds = 0.0  # time spent inside moto (subtracted from handler durations)
+        self.s3_bytes = 0  # bytes put in the values bucket (stored for the retention)
         self.sequence: list[str] = []  # "service.Operation" of every call, in order
         self._started: dict[int, float] = {}
 
@@ -206,6 +219,8 @@ class Meter:
 
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls[model.name] += 1
+        if model.name == "PutObject":
+            self.s3_bytes += len(params.get("Body") or b"")
         self._params[threading.get_ident()] = params
         self.sequence.append(f"{model.service_model.service_name}.{model.name}:{params.get('QueueUrl', '')}")
         self._started[threading.get_ident()] = time.perf_counter()
@@ -296,8 +311,16 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         runner = SQSRunner({"inc": op_queue}, results, sqs_client=sqs)
         ttl = DEFAULT_EXECUTION_RETENTION_DAYS * 86_400 if retention else None
         store = DynamoDBStore("workflows", client=ddb, execution_ttl_seconds=ttl)
-        backend = rfx.Backend(store=store, runner=runner)
-        handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")))
+        blobs = executor_blobs = None
+        if shape in VALUES_BUCKET_ROWS:  # as deployed: the values bucket takes values over 8 KB (pages, the output)
+            from runfox_core.aws.s3_blobs import S3BlobStore
+
+            boto3.client("s3").create_bucket(Bucket="values")
+            blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
+            executor_blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
+        backend = rfx.Backend(store=store, runner=runner, blobs=blobs)
+        handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")),
+                               blobs=executor_blobs)
         platform: Counter[str] = Counter()
 
         def take(url: str) -> list[dict[str, Any]]:
@@ -359,7 +382,10 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         ours = sum(meter.calls.values())
         sqs_requests = sum(v for k, v in meter.calls.items() if k in _SQS_OPS) + sum(platform.values())
         gbs = sum(engine) * facts.ENGINE_MEMORY_MB / 1024
-        return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
+        puts, gets = meter.calls["PutObject"], meter.calls["GetObject"]
+        months = (DEFAULT_EXECUTION_RETENTION_DAYS + facts.BLOB_GRACE_DAYS) / 30
+        s3 = puts * PRICE_S3_PUT + gets * PRICE_S3_GET + meter.s3_bytes / 1e9 * months * PRICE_S3_GB_MONTH
+        return {"s3_dollars": s3 / n * 1e6, "shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
                 "history_wru": meter.history_wru / n, "index_wru": meter.index_wru / n,
                 "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
@@ -368,9 +394,12 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
 
 
 def dollars(r: dict[str, Any]) -> dict[str, float]:
-    """$ per million steps, by service."""
-    return {"dynamodb": (r["wru"] * PRICE_WRU + r["rru"] * PRICE_RRU) * 1e6, "sqs": r["sqs"] * PRICE_SQS * 1e6,
+    """$ per million steps, by service (S3: requests and storage, for the rows that use the values bucket)."""
+    cost = {"dynamodb": (r["wru"] * PRICE_WRU + r["rru"] * PRICE_RRU) * 1e6, "sqs": r["sqs"] * PRICE_SQS * 1e6,
             "lambda": (r["lambda"] * PRICE_LAMBDA_REQUEST + r["gbs"] * PRICE_LAMBDA_GBS) * 1e6}
+    if r.get("s3_dollars"):
+        cost["s3"] = r["s3_dollars"]
+    return cost
 
 
 def idle(ops: int) -> float:
@@ -464,9 +493,6 @@ def main() -> None:
 
 PAYLOAD_SIZES = {"1 KB": 1_000, "100 KB": 100_000, "1 MB": 1_000_000}  # bytes of each step's output document
 PAYLOAD_STEPS = 10
-PRICE_S3_PUT = 0.005 / 1000  # $ per PutObject (S3 Standard)
-PRICE_S3_GET = 0.0004 / 1000  # $ per GetObject
-PRICE_S3_GB_MONTH = 0.023  # $ per GB-month stored (S3 Standard, first 50 TB)
 TARGET_EXTRA_CALLS = 2  # S3 calls per offloaded value: one PUT, one GET where it is read
 
 
@@ -566,7 +592,7 @@ def print_map_rows(rows: list[dict[str, Any]]) -> None:
     print(f"Map steps, per item. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; "
           "$ per million items, all in.")
     print(f"{'shape':12} {'items':>6} {'calls':>6} {'+ESM':>5} {'RRU':>5} {'WRU':>5} {'SQS req':>7} {'Lambda req':>10} "
-          f"{'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ all in':>8} {'target':>6}  ending")
+          f"{'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ S3':>6} {'$ all in':>8} {'target':>6}  ending")
     for r in rows:
         cost = dollars(r)
         batch = MAP_ROWS[r["shape"]][0]
@@ -577,7 +603,7 @@ def print_map_rows(rows: list[dict[str, Any]]) -> None:
             f"{r['status']}: results over one step output (see the module docstring)")
         print(f"{r['shape']:12} {r['n']:>6} {r['calls']:>6.2f} {r['platform']:>5.2f} {r['rru']:>5.2f} "
               f"{r['wru']:>5.2f} {r['sqs']:>7.2f} {r['lambda']:>10.2f} {cost['dynamodb']:>6.2f} {cost['sqs']:>6.2f} "
-              f"{cost['lambda']:>8.2f} {total:>8.2f} {verdict:>6}  {ending}")
+              f"{cost['lambda']:>8.2f} {cost.get('s3', 0):>6.2f} {total:>8.2f} {verdict:>6}  {ending}")
     for r in rows:
         ops = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))
         print(f"  {r['shape']:12} {r['n']:>6}: {ops}")

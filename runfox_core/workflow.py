@@ -16,7 +16,14 @@ commit there is no version check, so the transition runs again on data read
 just now, and only that answer is returned. Handles are therefore
 interchangeable: any number of them, in any processes, may drive one
 execution in any order. Properties (``status``, ``outcome``...) always read
-the store.
+the store. One exception, for the result-router: the ``advance()`` right
+after ``on_step_results(claim_ready=True)`` may answer "nothing more to do"
+from that commit's own snapshot (``_settled_answer`` says why that is safe).
+
+Results in batches: ``on_step_results`` applies several results of one
+execution in one commit, each fenced as if alone (a duplicate in the batch
+changes nothing the second time), and a result whose application raises is
+set aside and applied alone, so it never fails its batch-mates.
 
 Caller protocol (event-driven): ``advance()`` -> ``Dispatch(jobs)`` ->
 ``backend.dispatch(id, jobs)``; for each result ``on_step_result(op, output,
@@ -30,10 +37,12 @@ fenced on what the ones before it changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .backend.base import Backend
@@ -41,7 +50,8 @@ from .backend.runner import Worker
 from .backend.store import StoreLimitError
 from .engine import redrive
 from .engine import transitions as tx
-from .engine.records import ExecutionDefinition
+from .engine.map import window_id
+from .engine.records import ExecutionDefinition, StepRecord
 from .engine.txn import Snapshot, Txn, default_record
 from .errors import ConflictError, Problem
 from .inspector import Description, describe
@@ -60,6 +70,20 @@ class _Reload(Exception):
     """A transition needs fresh data rather than this handle's cached snapshot."""
 
 
+class _SetAside(Exception):
+    """A result of a batch raised: run the transition again, on the same data, without it."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one result given to ``on_step_results`` did."""
+
+    outcome: Pending | Complete | Halt | Failed | None = None  # what on_step_result returns for it
+    written: StepRecord | None = None  # the record it made of its step (None: ignored, or a map's job)
+    applied: bool = False  # False: stale, a duplicate, or fenced off
+    error: Exception | None = None  # what applying it raised (alone, once the rest were committed)
+
+
 class Workflow:
     def __init__(self, workflow_execution_id: str, backend: Backend):
         self.id = workflow_execution_id
@@ -70,6 +94,7 @@ class Workflow:
         self._claimed: list[Any] = []  # jobs claimed with a result (claim_ready), for the next advance()
         self._definition: ExecutionDefinition | None = None
         self._plan: Plan | None = None
+        self._settled = False  # the last commit applied results and claimed all they made ready (advance())
 
     # ---------------------------------------------------------- construction
 
@@ -109,6 +134,15 @@ class Workflow:
         return wf
 
     @staticmethod
+    def records_read_by(results: Iterable[StepResult]) -> list[str]:
+        """The records applying ``results`` reads first, for ``resume(steps=...)``: each result's
+        step, and for a map job's result the map's window (``engine/map.py``), so one read serves
+        the whole batch."""
+        wanted = {r.step: None for r in results}
+        wanted.update({window_id(r.step): None for r in results if r.item is not None})
+        return list(wanted)
+
+    @staticmethod
     def validate(spec: Any, inputs: Any = None) -> list[Problem]:
         """Every problem with ``spec`` at once (empty when sound); writes nothing."""
         return validate(spec, inputs)
@@ -116,15 +150,17 @@ class Workflow:
     # ------------------------------------------------------------ transitions
 
     def _transact(self, transition: Callable[[Txn, float], tuple[bool, T]], about: str | None = None,
-                  when_limited: Callable[[Failed], Any] = lambda failed: failed) -> T:
+                  when_limited: Callable[[Failed], Any] = lambda failed: failed, split: bool = False) -> T:
         """Run ``transition`` until it commits. If the store cannot hold its commit at all
         (``StoreLimitError``), the execution ends ``failed`` instead, naming the step concerned
-        (the store's, else ``about``), and ``when_limited`` maps that Failed to the result."""
+        (the store's, else ``about``), and ``when_limited`` maps that Failed to the result;
+        with ``split``, the StoreLimitError is raised instead (the caller splits the work)."""
         backend = self.backend
         if self._definition is None or self._plan is None:  # they never change: read once per handle
             self._definition, self._plan = backend.load_definition(self.id), backend.plan(self.id)
         definition, plan = self._definition, self._plan
         self._written = {}
+        self._settled = False
         limited: StoreLimitError | None = None
         for attempt in range(MAX_CONFLICT_RETRIES):
             snapshot, fresh = self._snapshot, False
@@ -136,6 +172,10 @@ class Workflow:
                 changed, result = transition(txn, now)
             except _Reload:
                 self._snapshot = None
+                continue
+            except _SetAside:
+                if fresh:
+                    self._snapshot = snapshot  # read just now: the next attempt starts from it
                 continue
             if not changed:
                 # Nothing to commit means no version check: an answer from remembered data could be
@@ -155,7 +195,7 @@ class Workflow:
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
                 continue
             except StoreLimitError as exc:
-                if limited is not None:
+                if limited is not None or split:
                     raise
                 log.error("transition cannot be stored; failing the execution",
                           extra={"execution": self.id, "step": exc.step or about, "error": str(exc)})
@@ -191,6 +231,12 @@ class Workflow:
             jobs, self._claimed = self._claimed, []
             if not self._overdue(grace):
                 return Dispatch(jobs)
+            self._settled = False
+        if self._settled:
+            self._settled = False
+            answer = self._settled_answer()
+            if answer is not None:
+                return answer
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
 
@@ -253,6 +299,36 @@ class Workflow:
         header, now = self._snapshot.header, self.backend.clock()
         deadline, claimed = header.deadlines.earliest(), header.unsent.earliest()
         return (deadline is not None and deadline <= now) or (claimed is not None and claimed <= now - grace)
+    def _settled_answer(self) -> Pending | Complete | Halt | Failed | Cancelled | None:
+        """What ``advance()`` answers right after this handle applied results and claimed everything
+        they made ready (``on_step_results(claim_ready=True)``), from that commit's own snapshot;
+        None when a fresh look is needed.
+
+        The one exception to "never answer an idle advance from memory", and why it holds: the
+        snapshot is this handle's last commit, so nothing in it is stale as of that version, and
+        any later commit was made by a process that advances after it (every commit path does:
+        the router, the advance Lambda, start). So the snapshot can only miss work that someone
+        else owns. Work that time makes due is looked for in it: a deadline passed, a claim not
+        confirmed sent past its grace (this handle's own sends are confirmed in its view by
+        ``dispatch``), a step still ready (a claim cut short by the store's limit); any of them,
+        or a schedule with spilled entries (which only the store can list), means a fresh
+        advance as usual. Saves one header read per result batch. The answer can lag in one way
+        only: "in progress" for an execution another process has just ended.
+        """
+        snapshot, backend = self._snapshot, self.backend
+        if snapshot is None or any(schedule.spilled for schedule in snapshot.header.schedules()):
+            return None
+        if self._definition is None or self._plan is None:
+            self._definition, self._plan = backend.load_definition(self.id), backend.plan(self.id)
+        txn = Txn(backend.store, self.id, self._plan, self._definition, snapshot, False, codec=backend.codec)
+        done = tx.terminal_result(txn)
+        if done is not None:
+            return done
+        now = backend.clock()
+        if tx.expired(txn, now) or tx.stale_unsent(txn, now, backend.unsent_grace_seconds) \
+                or tx.claimable(txn, now, 1):
+            return None
+        return tx.idle_result(txn)
 
     def on_step_result(self, step: str, output: Any = None, run_id: int | None = None,
                        error: dict[str, str] | None = None, claim_ready: bool = False,
@@ -272,41 +348,106 @@ class Workflow:
         (``engine/map.py``); the jobs it frees a place for come back the same way. The claims are fenced and recorded as unsent like any other, so
         if the process dies before sending them they are re-emitted.
         """
+        applied = self.on_step_results([StepResult(self.id, step, run_id, output, error, item)], claim_ready)[0]
+        if applied.error is not None:
+            raise applied.error
+        return applied.outcome
+
+    def on_step_results(self, results: Sequence[StepResult], claim_ready: bool = False) -> list[Applied]:
+        """Apply results of this execution in ONE commit (one header write); one ``Applied`` per result.
+
+        Each result is applied as ``on_step_result`` would apply it alone,
+        in order, on what the ones before it made: fenced by its own run_id
+        (and a map job's by its ``item``), so a duplicate in the batch, or of
+        one applied earlier, changes nothing. ``claim_ready`` claims what all
+        of them made ready, once, at the end of the same commit.
+
+        A result whose application raises (a malformed output an engine
+        check did not foresee, a value by reference that cannot be read) is
+        set aside and the others are applied without it; it is then applied
+        alone, and what it raises is in its ``Applied.error`` (never raised
+        here), so the caller fails that result's message only. If the store
+        cannot hold the batch's commit at all (``StoreLimitError``), the
+        results are applied one by one, each failing the execution alone as
+        a single result would. The batch size is the caller's choice: keep it
+        to what one commit should carry (the result-router's: ten).
+        """
+        results = list(results)
+        if not results:
+            return []
         callback = self.backend.on_state_change
-        seen: dict[str, Any] = {}
         limit = self.backend.store.max_steps_per_commit
         max_bytes = getattr(self.backend.store, "max_bytes_per_commit", None)
+        set_aside: dict[int, Exception] = {}  # index -> what applying it raised; applied alone afterwards
+        done: list[Applied] = []
+        jobs: list[Any] = []
+        changes: list[tuple[StepResult, int, dict[str, Any], dict[str, Any]]] = []  # for on_state_change
 
         def transition(txn: Txn, now: float) -> tuple[bool, Any]:
-            seen["jobs"] = []
-            if callback is not None and error is None and step in txn.plan.steps:
-                seen["previous"] = txn.state(None)
-            applied, result = tx.apply_result(txn, step, run_id, output, error, now, item)
-            seen["jobs"] = list(txn.jobs)  # jobs of a map step this result let start
-            seen["applied"] = applied
-            if applied and callback is not None and "previous" in seen and txn.changed_state:
-                seen["new"] = txn.state(None)
-                seen["run_id"] = txn.step(step).run_id
-            seen["written"] = txn.changed_steps.get(step)  # what the result made of step (a claim may follow)
-            if applied and claim_ready and tx.terminal_result(txn) is None:
+            done.clear()
+            jobs.clear()
+            changes.clear()
+            applied_any = False
+            outcome: Any = None
+            for i, r in enumerate(results):
+                if i in set_aside:
+                    done.append(Applied())
+                    continue
+                watched = callback is not None and r.error is None and r.step in txn.plan.steps
+                previous = txn.state(None) if watched else None
+                merged = dict(txn.changed_state) if watched else {}
+                try:
+                    applied, outcome = tx.apply_result(txn, r.step, r.run_id, r.output, r.error, now, r.item)
+                except Exception as exc:  # noqa: BLE001 -- set aside; raised again when it is applied alone
+                    if len(results) - len(set_aside) <= 1:
+                        raise  # alone: exactly what on_step_result raises
+                    set_aside[i] = exc
+                    raise _SetAside() from exc
+                done.append(Applied(outcome, txn.changed_steps.get(r.step) if applied else None, applied))
+                applied_any |= applied
+                if applied and previous is not None and any(  # it merged state
+                        k not in merged or merged[k] is not v for k, v in txn.changed_state.items()):
+                    changes.append((r, txn.step(r.step).run_id, previous, txn.state(None)))
+            jobs.extend(txn.jobs)  # jobs of a map step these results let start
+            if applied_any and claim_ready and tx.terminal_result(txn) is None:
                 sids = tx.claimable(txn, now, limit)
                 if sids:
-                    seen["jobs"] = [*seen["jobs"], *tx.claim(txn, sids, now, max_bytes)]
-                    result = tx.terminal_result(txn) or result  # an input that cannot resolve fails it
-            return applied or bool(txn.events), result  # a stale result commits its history event alone
+                    jobs.extend(tx.claim(txn, sids, now, max_bytes))
+                    ended = tx.terminal_result(txn)  # an input that cannot resolve fails it
+                    if ended is not None and not isinstance(ended, Cancelled):  # (a claim never cancels)
+                        last = max(i for i, a in enumerate(done) if a.applied)
+                        done[last] = dataclasses.replace(done[last], outcome=ended)
+            return applied_any or bool(txn.events), None  # stale results commit their history events alone
 
-        def limited(failed: Failed) -> Failed:  # the failing commit replaced ours: nothing was claimed
-            seen.update(jobs=[], written=None, applied=False)
-            return failed
+        def limited(failed: Failed) -> None:  # the failing commit replaced ours: nothing was applied or claimed
+            done[:] = [Applied(failed if i == 0 else None) for i in range(len(results))]
+            jobs.clear()
+            changes.clear()
 
-        result = self._transact(transition, about=step, when_limited=limited)
-        self._claimed.extend(seen.get("jobs") or [])
-        if seen.get("written") is not None and step in self._written:
-            self._written[step] = seen["written"]  # written_step(step) is the result's record, not a re-claim
-        if callback is not None and seen.get("applied") and "new" in seen:
-            event = StateChangeEvent(step=step, run_id=seen["run_id"], changed_keys=sorted(output or {}))
-            callback(self.id, seen["previous"], seen["new"], event)
-        return result
+        try:
+            self._transact(transition, about=results[0].step if len(results) == 1 else None,
+                           when_limited=limited, split=len(results) > 1)
+        except StoreLimitError:  # the batch's commit cannot be stored: one commit per result, as alone
+            out: list[Applied] = []
+            for r in results:
+                out += self.on_step_results([r], claim_ready)
+            return out
+        self._claimed.extend(jobs)
+        for r, applied in zip(results, done, strict=True):
+            if applied.written is not None:
+                self._written[r.step] = applied.written  # written_step(step): the result's record, not a re-claim
+        if claim_ready and any(a.applied for a in done):
+            self._settled = True  # see advance()
+        for r, run_id, previous, new in changes:
+            assert callback is not None
+            callback(self.id, previous, new, StateChangeEvent(step=r.step, run_id=run_id,
+                                                              changed_keys=sorted(r.output or {})))
+        for i in sorted(set_aside):  # each alone: it fails (or, if it was transient, applies) by itself
+            try:
+                done[i] = self.on_step_results([results[i]], claim_ready)[0]
+            except Exception as exc:  # noqa: BLE001 -- reported for that result only
+                done[i] = Applied(error=exc)
+        return done
 
     def on_step_timeout(self, step: str, run_id: int) -> float | None:
         """A deadline timer for (step, run_id) fired: fail the attempt if it is still running.
@@ -394,36 +535,12 @@ class Workflow:
             time.sleep(wait)
 
     def _apply_all(self, results: list[StepResult]) -> None:
-        """Apply results that arrived together, in order, in one transaction (one commit, not one each).
-
-        The same as applying them one by one with ``on_step_result``: each is
-        fenced on what the ones before it changed, and a result arriving after
-        the execution ended is ignored. One by one instead when something
-        watches each merge (``on_state_change``), or when the store bounds a
-        commit (a batch could pass it; each result alone is split as usual).
-        The steps they made ready are claimed in the same commit (``claim_ready``): ``run()`` calls
-        ``advance()`` next, which hands over their jobs, and those a map's results let start.
-        """
-        store = self.backend.store
-        if len(results) < 2 or self.backend.on_state_change is not None or store.max_steps_per_commit is not None \
-                or getattr(store, "max_bytes_per_commit", None) is not None:
-            for result in results:
-                self.on_step_result(result.step, result.output, run_id=result.run_id, error=result.error,
-                                    claim_ready=True, item=result.item)
-            return
-
-        def transition(txn: Txn, now: float) -> tuple[bool, list[Any]]:
-            applied = False
-            for r in results:
-                applied = tx.apply_result(txn, r.step, r.run_id, r.output, r.error, now, r.item)[0] or applied
-            jobs = list(txn.jobs)
-            if applied and tx.terminal_result(txn) is None:
-                sids = tx.claimable(txn, now, None)
-                if sids:
-                    jobs += tx.claim(txn, sids, now)
-            return applied or bool(txn.events), jobs  # a stale result commits its history event
-
-        self._claimed.extend(self._transact(transition, about=results[0].step, when_limited=lambda failed: []))
+        """Apply results that arrived together in one commit (``on_step_results``, claiming what they
+        made ready: ``run()`` calls ``advance()`` next, which hands over their jobs); a result that
+        cannot be applied raises, as ``on_step_result`` would."""
+        for applied in self.on_step_results(results, claim_ready=True):
+            if applied.error is not None:
+                raise applied.error
 
     # ------------------------------------------------------------ inspection
     # Thin delegates to ``inspector.describe`` (the runfox API has these names); each reads the store.

@@ -9,7 +9,7 @@ or exception into a result that can always be sent.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .. import messages
@@ -55,23 +55,45 @@ def send(client: Any, queue_url: str, entries: Iterable[tuple[str, float]], what
     Raises ``RunfoxError`` naming the refused entries if SQS refuses any
     (the ones before it may have been sent: senders must be idempotent).
     """
+    calls = 0
+    for batch in _batches(enumerate(entries)):
+        _send_batch(client, queue_url, batch, what)
+        calls += 1
+    return calls
+
+
+def send_each(client: Any, queue_url: str, bodies: list[str]) -> dict[int, str]:
+    """Send ``bodies`` in as few SendMessageBatch calls as fit; return the refused ones, by index, each
+    with why (a call that raised refuses its whole batch). Never raises for a refusal: the caller
+    decides what a refused message means (the executor harness fails that job's record)."""
+    refused: dict[int, str] = {}
+    for batch in _batches((i, (body, 0)) for i, body in enumerate(bodies)):
+        try:
+            resp = client.send_message_batch(QueueUrl=queue_url, Entries=batch)
+        except Exception as exc:  # noqa: BLE001 -- reported per entry
+            refused.update((int(entry["Id"]), f"{type(exc).__name__}: {exc}") for entry in batch)
+            continue
+        for f in resp.get("Failed") or []:
+            refused[int(f["Id"])] = f"{f.get('Code')} {f.get('Message', '')}".strip()
+    return refused
+
+
+def _batches(entries: Iterable[tuple[int, tuple[str, float]]]) -> Iterator[list[dict[str, Any]]]:
+    """SendMessageBatch entry lists (``Id`` = the entry's index) of at most 10 entries and 256 KiB each."""
     batch: list[dict[str, Any]] = []
-    size = calls = 0
-    for body, delay in entries:
+    size = 0
+    for index, (body, delay) in entries:
         length = len(body.encode("utf-8"))
         if batch and (len(batch) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
-            _send_batch(client, queue_url, batch, what)
-            calls += 1
+            yield batch
             batch, size = [], 0
-        entry: dict[str, Any] = {"Id": str(len(batch)), "MessageBody": body}
+        entry: dict[str, Any] = {"Id": str(index), "MessageBody": body}
         if delay > 0:
             entry["DelaySeconds"] = min(MAX_DELAY_SECONDS, math.ceil(delay))
         batch.append(entry)
         size += length
     if batch:
-        _send_batch(client, queue_url, batch, what)
-        calls += 1
-    return calls
+        yield batch
 
 
 def _send_batch(client: Any, queue_url: str, batch: list[dict[str, Any]], what: str) -> None:

@@ -3,7 +3,9 @@
 ``handler = sqs_executor(execute)`` is a whole executor Lambda. For each job
 record of the SQS batch it runs ``execute`` through ``call_executor`` (an
 exception or an output that is not a JSON object within the payload limit
-becomes an error result) and sends the result message to the results queue.
+becomes an error result); once every job has run, it sends their result
+messages to the results queue together: SendMessageBatch, up to 10 messages
+(and 256 KiB) per call, so a batch of 10 jobs costs one send instead of ten.
 
 Payloads of any size: references in a job's inputs are read before
 ``execute`` runs, and a large return is written to the kit's bucket and sent
@@ -28,9 +30,16 @@ Failure rules (Powertools ``BatchProcessor`` partial batch responses):
 - a record that is not a job message is logged and dropped (it can never
   succeed), never reported failed;
 - a failing ``execute`` is a result (a failed attempt), not a record failure;
-- only infrastructure errors (the send fails) fail the record, so SQS
-  redelivers it; a job that keeps failing reaches the op's dead-letter
-  queue, where the result-router turns it into a failed attempt.
+- only infrastructure errors fail the record, so SQS redelivers it: a
+  result SQS refuses (SendMessageBatch reports each entry; a call that
+  raises refuses all of its entries) is sent once more, and if refused
+  again its job's record fails (metric ``ResultSendFailed``), while the
+  results SQS accepted stand; a job that keeps failing reaches the op's
+  dead-letter queue, where the result-router turns it into a failed attempt.
+  Sending at the end changes no guarantee: a record is reported done only
+  once its result is accepted, and an invocation that dies before the
+  send (a crash, its timeout) has every job redelivered and run again,
+  whose results the router fences by run_id, as for any redelivery.
 
 The results queue URL is the ``results_queue_url`` argument, else
 ``RUNFOX_RESULTS_QUEUE_URL``, read once on the first invocation (not at
@@ -115,6 +124,7 @@ class _SQSExecutor:
         self._margin: float | None = None
         self._longest = 0.0  # seconds, the longest job this container has run
         self._started = 0  # jobs started in the current invocation
+        self._outbox: list[tuple[str, str]] = []  # (record's message id, result body), sent at the invocation's end
 
     def _margin_seconds(self) -> float:
         if self._margin is None:
@@ -158,9 +168,15 @@ class _SQSExecutor:
         self._margin_seconds()
         self._context = context
         self._started = 0
+        self._outbox = []
         try:
-            return dict(process_partial_response(
+            response: dict[str, Any] = dict(process_partial_response(
                 event=event, record_handler=self.record, processor=self.processor, context=context))
+            unsent = self._send_results()
+            if unsent:
+                failures: list[dict[str, str]] = list(response.get("batchItemFailures") or [])
+                response["batchItemFailures"] = failures + [{"itemIdentifier": mid} for mid in unsent]
+            return response
         finally:
             self.logger.set_correlation_id(None)
             self.metrics.flush_metrics()
@@ -169,8 +185,26 @@ class _SQSExecutor:
             self.metrics.clear_metrics()
             self._context = None
 
-    def record(self, record: SQSRecord) -> None:
+    def _send_results(self) -> list[str]:
+        """Send the invocation's results together (SendMessageBatch: up to 10 a call); a refused one
+        is sent once more, and the records of those still refused are returned, to fail."""
         url, sqs = self._setup()
+        outbox, self._outbox = self._outbox, []
+        reasons: list[str] = []
+        for _attempt in range(2):
+            if not outbox:
+                break
+            refused = _sqs.send_each(sqs, url, [body for _, body in outbox])
+            outbox = [entry for i, entry in enumerate(outbox) if i in refused]
+            reasons = sorted(set(refused.values()))
+        if outbox:
+            self.metrics.add_metric(name="ResultSendFailed", unit=MetricUnit.Count, value=len(outbox))
+            self.logger.error("results not sent: their jobs go back to the queue",
+                              extra={"message_ids": [mid for mid, _ in outbox], "reasons": reasons})
+        return [mid for mid, _ in outbox]
+
+    def record(self, record: SQSRecord) -> None:
+        self._setup()
         self.logger.set_correlation_id(None)
         try:
             job = messages.decode(record.body)
@@ -189,11 +223,7 @@ class _SQSExecutor:
             assert self._codec is not None  # set by _setup
             result = _sqs.checked(call_executor(self.execute, job, self._codec))
             self._longest = max(self._longest, time.monotonic() - started)
-            try:
-                _sqs.send_one(sqs, url, messages.encode(messages.result_message(result)))
-            except Exception:  # the record fails and SQS redelivers it
-                self.metrics.add_metric(name="ResultSendFailed", unit=MetricUnit.Count, value=1)
-                raise
+            self._outbox.append((record.message_id, messages.encode(messages.result_message(result))))
             if result.error is None:
                 self.logger.info("step succeeded")
                 self.metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)

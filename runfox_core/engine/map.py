@@ -34,7 +34,29 @@ unsent entry of the step stand for the whole map. Every record is a
   Rewritten by every transition of the map, so it is kept small.
 - ``{step}:{run}:items:{n}`` -- the resolved items, in chunks of at most
   ``CHUNK_BYTES`` (written once, when the step is claimed).
-- ``{step}:{run}:job:{j}`` -- the outputs of job ``j`` (with ``keep_results``).
+- ``{step}:{run}:results:{n}`` -- results (with ``keep_results``): the
+  outputs of the jobs whose results one commit applied, ``{"jobs": [j...],
+  "results": [[their items' results]...], "bytes": n}``, at most
+  ``RESULTS_BYTES`` (a job whose results are larger has a record alone).
+  The window counts them (``records``); ``_finish`` reads records 0 to
+  ``records - 1`` by key and puts the results in item order.
+
+Results: why one record per commit, and what it costs. A commit that
+applies k job results (the result-router applies a batch of an execution's
+results in one commit: ``Workflow.on_step_results``) writes one results
+record, never rewritten, instead of k. DynamoDB bills a write per started
+KB of the item, twice inside a transaction, and a finished execution's
+retention sweep stamps each item once more (``dynamodb_store.py``): ten
+results of 100 bytes (a 1.4 KB record) cost 2 x 2 + 2 = 6 write units
+instead of 10 x (2 + 1) = 30, and one sweep call instead of ten. A record rewritten result by
+result (a fixed chunk of jobs) would be billed at its whole size at every
+rewrite; a record per (job, run) written outside the transaction would be
+idempotent but one call and one sweep per job. The invariants hold as
+before: the record and the window that counts it (and that takes each job
+out of flight) are in the same version-checked commit, so a record exists
+exactly for the commits that happened, each job's results are in exactly
+one record of its map run (the window's fence applies a job once), and a
+crash before the commit leaves nothing to find.
 
 Fences and exactly once: a job's result carries ``item`` (``results.ItemRef``:
 the job's index and its own run, bumped at each retry) and the map step's
@@ -61,11 +83,11 @@ Known limits:
   newer value; and the unsent entry is one per step, so a send confirmed for
   one set of jobs can clear the entry of a set claimed just after it: a
   crash in between is then caught only by ``timeout_seconds``.
-- every transition of a map rewrites the window and re-reads the item chunk
-  it sends from: in DynamoDB (one result per transition), a few write units
-  per job; ``Workflow.run`` applies the results that arrived together in one
-  transaction, which changes the window in place (``_window``) and writes it
-  once.
+- every transition of a map rewrites the window (about 1 KB at 100 jobs in
+  flight: two write units in DynamoDB's transaction) and re-reads the item
+  chunk it sends from (kept in memory per process after the first read):
+  a batch of results in one commit (``Workflow.run`` in
+  process, the result router on AWS) pays for it once.
 """
 
 from __future__ import annotations
@@ -96,6 +118,7 @@ MAX_CONCURRENCY = 1000  # the window record holds one entry per job in flight: ~
 MAX_BATCH = 1000  # items per job
 CHUNK_BYTES = 32 * 1024  # items per stored chunk, in bytes of JSON
 MAX_ITEM_BYTES = 60 * 1024  # one item, so every record a map writes stays under 64 KB
+RESULTS_BYTES = 32 * 1024  # job results per results record, in bytes of JSON (a larger job's are alone)
 MAX_ERRORS = 10  # failed jobs listed in the output
 MAX_CACHED_CHUNKS = 128  # item chunks kept in memory per process (at most 4 MiB)
 
@@ -132,8 +155,8 @@ def chunk_id(sid: str, run: int, n: int) -> str:
     return f"{sid}:{run}:items:{n}"
 
 
-def job_id(sid: str, run: int, j: int) -> str:
-    return f"{sid}:{run}:job:{j}"
+def results_id(sid: str, run: int, n: int) -> str:
+    return f"{sid}:{run}:results:{n}"
 
 
 class MapKind(kinds.StepKind):
@@ -228,7 +251,7 @@ class MapKind(kinds.StepKind):
             return _fail(txn, p.id, "PayloadError", error, now)
         jobs = -(-len(items) // cfg.batch)
         window = {"total": len(items), "jobs": jobs, "starts": starts, "next": 0, "open": [], "flight": {},
-                  "succeeded": 0, "failed": 0, "errors": [], "bytes": 0}
+                  "succeeded": 0, "failed": 0, "errors": [], "bytes": 0, "records": 0}
         return _step(txn, p, record, window, now, send=True)
 
     def on_result(self, txn: Txn, p: Any, record: StepRecord, item: ItemRef | None, output: Any,
@@ -258,9 +281,7 @@ class MapKind(kinds.StepKind):
             _forget(window, item.index)
             window["succeeded"] += count
             if cfg.keep_results:
-                window["bytes"] += sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in results)
-                txn.put_step(StepRecord(step_id=job_id(p.id, record.run_id, item.index), token=p.token,
-                                        status=StepStatus.COMPLETE, run_id=item.run_id, output={"r": results}))
+                _keep(txn, p, record, window, item.index, results)
         return True, _step(txn, p, record, window, now, send=True, result=True)
 
     def expire(self, txn: Txn, p: Any, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
@@ -380,6 +401,38 @@ def _window(txn: Txn, sid: str, record: StepRecord) -> dict[str, Any]:
 def _window_record(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any]) -> StepRecord:
     return StepRecord(step_id=window_id(p.id), token=p.token, status=StepStatus.IN_PROGRESS, run_id=record.run_id,
                       output=window)
+
+
+def _keep(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], j: int, results: list[Any]) -> None:
+    """File the results of job ``j`` in this commit's results record (see "Results" above)."""
+    size = sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in results)
+    window["bytes"] += size
+    n = window["records"]
+    current = txn.changed_steps.get(results_id(p.id, record.run_id, n - 1)) if n else None
+    if current is None or current.output is None or current.output["bytes"] + size > RESULTS_BYTES:
+        jobs, kept, used = [j], [results], size  # this commit's first record, or the last one is full
+        window["records"] = n = n + 1
+    else:
+        out = current.output
+        jobs, kept, used = [*out["jobs"], j], [*out["results"], results], out["bytes"] + size
+    txn.put_step(StepRecord(step_id=results_id(p.id, record.run_id, n - 1), token=p.token, status=StepStatus.COMPLETE,
+                            run_id=record.run_id, output={"jobs": jobs, "results": kept, "bytes": used}))
+
+
+def _gathered(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any]) -> list[Any]:
+    """Every item's result in item order (null for a failed job's items), from the results records."""
+    ids = [results_id(p.id, record.run_id, n) for n in range(window["records"])]
+    txn.prefetch(ids, [])
+    by_job: dict[int, list[Any]] = {}
+    for rid in ids:
+        out = txn.step(rid).output
+        if out is None:
+            raise LookupError(f"step {p.id!r} run {record.run_id}: results record {rid!r} is missing")
+        by_job.update(zip(out["jobs"], out["results"], strict=True))
+    results: list[Any] = []
+    for j in range(window["jobs"]):
+        results += by_job.get(j) or [None] * _job_size(window, p.config, j)
+    return results
 
 
 # ---------------------------------------------------------------- jobs
@@ -609,11 +662,7 @@ def _finish(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: f
                          f"step {p.id!r}: the results of its {window['total']:,} items are about "
                          f"{window['bytes']:,} bytes of JSON; a step output holds at most {MAX_PAYLOAD_BYTES:,} "
                          f"(keep_results: false keeps only the counts and errors)", now, answer=result)
-        ids = [job_id(p.id, record.run_id, j) for j in range(window["jobs"])]
-        txn.prefetch(ids, [])
-        for j, rid in enumerate(ids):
-            output = txn.step(rid).output
-            results += output["r"] if output else [None] * _job_size(window, cfg, j)
+        results = _gathered(txn, p, record, window)
     txn.put_step(_window_record(txn, p, record, window).evolve(status=StepStatus.COMPLETE))
     answer = transitions.finish_attempt(
         txn, p.id, _output(cfg, results, window["succeeded"], window["failed"], window["errors"]), None, now)

@@ -1,4 +1,5 @@
-"""test_sqs_executor.py -- the SQS executor harness: one result per job, failures only for infrastructure."""
+"""test_sqs_executor.py -- the SQS executor harness: one result per job, sent together; failures only for
+infrastructure."""
 
 from __future__ import annotations
 
@@ -77,14 +78,41 @@ def test_a_malformed_record_is_dropped_and_the_others_still_run(aws: AwsKit) -> 
     assert sorted(results(aws)) == ["a", "b"]
 
 
-def test_a_failed_send_fails_only_that_record(aws: AwsKit) -> None:
-    class FlakySQS:
-        def send_message(self, QueueUrl: str, MessageBody: str) -> dict[str, Any]:
-            if json.loads(MessageBody)["step"] == "b":
-                raise ConnectionError("results queue unreachable")
-            return aws.sqs.send_message(QueueUrl=QueueUrl, MessageBody=MessageBody)
+class RefusingSQS:
+    """SQS that refuses the result of step ``refuse`` (as SendMessageBatch does: in ``Failed``) ``times`` times."""
 
-    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=FlakySQS())
+    def __init__(self, aws: AwsKit, refuse: str, times: int) -> None:
+        self.aws, self.refuse, self.times = aws, refuse, times
+        self.calls: list[int] = []  # entries per SendMessageBatch call
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(len(Entries))
+        failed = [e for e in Entries if json.loads(e["MessageBody"])["step"] == self.refuse and self.times > 0]
+        self.times -= bool(failed)
+        accepted = [e for e in Entries if e not in failed]
+        if accepted:
+            self.aws.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=accepted)
+        return {"Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in failed]}
+
+
+def test_the_results_of_an_invocation_are_sent_in_one_call(aws: AwsKit) -> None:
+    sqs = RefusingSQS(aws, refuse="none", times=0)
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=sqs)
+    assert handler(sqs_event(*(job_body(f"s{i}", x=i) for i in range(10))), None) == {"batchItemFailures": []}
+    assert sqs.calls == [10]
+    assert {step: r["output"]["doubled"] for step, r in results(aws).items()} == {f"s{i}": 2 * i for i in range(10)}
+
+
+def test_a_refused_result_is_sent_again_once(aws: AwsKit) -> None:
+    sqs = RefusingSQS(aws, refuse="b", times=1)
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=sqs)
+    assert handler(sqs_event(job_body("a"), job_body("b"), job_body("c")), None) == {"batchItemFailures": []}
+    assert sqs.calls == [3, 1]
+    assert sorted(results(aws)) == ["a", "b", "c"]
+
+
+def test_a_result_refused_twice_fails_only_its_record(aws: AwsKit) -> None:
+    handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=RefusingSQS(aws, "b", times=2))
     event = sqs_event(job_body("a"), job_body("b"), job_body("c"))
     failed_id = event["Records"][1]["messageId"]
     assert handler(event, None) == {"batchItemFailures": [{"itemIdentifier": failed_id}]}
@@ -93,7 +121,7 @@ def test_a_failed_send_fails_only_that_record(aws: AwsKit) -> None:
 
 def test_a_whole_failed_batch_is_reported_not_raised(aws: AwsKit) -> None:
     class DeadSQS:
-        def send_message(self, **_: Any) -> None:
+        def send_message_batch(self, **_: Any) -> None:
             raise ConnectionError("down")
 
     handler = sqs_executor(execute, results_queue_url=aws.results_url, sqs_client=DeadSQS())

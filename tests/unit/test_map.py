@@ -168,7 +168,7 @@ def test_items_and_results_live_in_records_of_their_own_never_in_the_header(cloc
     assert len(sizes) > 150 and max(sizes) < 400  # the same few hundred bytes from the first job to the last
     stored = backend.store.load_steps(wf.id, None)
     assert len([k for k in stored if ":items:" in k]) == 2  # 300 items of 112 bytes: two chunks of 32 KiB at most
-    assert len([k for k in stored if ":job:" in k]) == 150
+    assert len([k for k in stored if ":results:" in k]) == 150  # a results record per commit: here, per result
 
 
 def test_a_map_job_and_its_result_carry_the_item_through_the_message_contract() -> None:
