@@ -14,9 +14,10 @@ guard the 400 KB item limit before a write and to estimate write units.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
+
+from ..payloads import decode, encode
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB item limit (names + values)
 MAX_TRANSACTION_ITEMS = 100  # actions per TransactWriteItems / TransactGetItems
@@ -35,12 +36,12 @@ def n(value: float) -> dict[str, Any]:
 
 
 def js(value: Any) -> dict[str, Any]:
-    """A JSON-string attribute (see the module docstring for why JSON); keeps key order."""
-    return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)}
+    """A JSON-string attribute (see the module docstring for why JSON): ``payloads.encode``, key order kept."""
+    return {"S": encode(value)}
 
 
 def from_js(attr: dict[str, Any]) -> Any:
-    return json.loads(attr["S"])
+    return decode(attr["S"])
 
 
 def from_n(attr: dict[str, Any]) -> float:
