@@ -66,7 +66,8 @@ Known limits:
   Without a blob store (a Backend on a store that has none, and no
   ``blobs``) the results must fit in one step output
   (``payloads.MAX_PAYLOAD_BYTES``); past it the step fails naming the size,
-  before any job record is read.
+  before any job record is read. A batch over ``MAX_ITEM_BYTES`` that came
+  by reference is read twice: to count it, and to gather the results.
 - a job re-sent after a crash between a claim and its send
   (``reemit``) has its inputs resolved again, so a ``state`` read may see a
   newer value; and the unsent entry is one per step, so a send confirmed for
