@@ -61,15 +61,12 @@ Free tiers are left out.
 Map rows (issue 13): a map step over N items of about 100 bytes (listed by
 ``PAGE_ITEMS``-item page steps, counted in the totals), with ``batch`` 1 and
 10, results of about 100 bytes (and 1 KB with batch 10), ``keep_results``
-on; figures per item. As deployed, the engine and the executors have the
-values bucket (``S3BlobStore`` on moto's S3): values over 8 KB (each page's
-100 KB of keys, the map's output) go there by reference, and the row's
-``$ S3`` counts its PutObject/GetObject requests and storage for the
-retention (prices as in the payload rows). The 1 KB row runs without it
-(``VALUES_BUCKET_ROWS``: its jobs' 10 KB outputs would go by reference, and
-a map does not read its jobs' outputs by reference yet). Results over one step output (192 KiB: 10,000 items
-of 100 bytes, 1,000 of 1 KB) fail the map step at the end, after every item
-ran, as documented; the row says so and its per-item figures still hold.
+on; figures per item. As deployed, every row has the values bucket
+(``S3BlobStore`` on moto's S3, its calls counted with ours): the page steps'
+outputs (about 100 KB) and the map's ``results`` (1 MB for 10,000 items of
+100 bytes or 1,000 of 1 KB) go by reference, one PutObject each where they
+are made and one GetObject where they are read, with S3 requests and
+storage in the all-in price as in the payload rows below.
 
 Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no-steps] [--payloads-only]
 """
@@ -104,6 +101,7 @@ from runfox_core.aws._sqs import MAX_DELAY_SECONDS  # noqa: E402
 from runfox_core.aws.config import DEFAULT_EXECUTION_RETENTION_DAYS  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402
 from runfox_core.aws.executor import sqs_executor  # noqa: E402
+from runfox_core.aws.s3_blobs import S3BlobStore  # noqa: E402
 from runfox_core.aws.sqs_runner import SQSRunner  # noqa: E402
 from runfox_core.aws.tables import create_tables  # noqa: E402
 from runfox_deploy import facts  # noqa: E402
@@ -122,6 +120,9 @@ PRICE_S3_GB_MONTH = 0.023  # $ per GB-month stored (S3 Standard, first 50 TB)
 PRICE_SFN = 25.0 / 1e6  # $ per Step Functions Standard state transition
 PRICE_DURABLE_OP = 8.0 / 1e6  # $ per Lambda durable functions operation
 PRICE_DURABLE_GB = 0.25  # $ per GB written by durable functions
+PRICE_S3_PUT = 0.005 / 1000  # $ per PutObject (S3 Standard)
+PRICE_S3_GET = 0.0004 / 1000  # $ per GetObject
+PRICE_S3_GB_MONTH = 0.023  # $ per GB-month stored (S3 Standard, first 50 TB)
 LATENCY_DYNAMODB_S = 0.006  # assumed round trip of one DynamoDB call from Lambda (s)
 LATENCY_SQS_S = 0.010  # assumed round trip of one SQS call from Lambda (s)
 IDLE_POLLERS = 5  # concurrent long polls per event source mapping at idle
@@ -163,9 +164,6 @@ def fan_out_in(n: int) -> dict[str, Any]:
 
 PAGE_ITEMS = 1000  # item keys per listing step of a map row (about 100 KB of output)
 MAP_ROWS = {"map b1": (1, 100), "map b10": (10, 100), "map b10 1KB": (10, 1000)}  # batch, result bytes
-# rows run with the values bucket, as deployed; the 1 KB row's jobs return 10 KB, which would go by
-# reference, and a map does not read its jobs' outputs by reference yet: it runs without the bucket
-VALUES_BUCKET_ROWS = ("map b1", "map b10")
 
 
 def map_spec(shape: str, n: int) -> dict[str, Any]:
@@ -207,7 +205,7 @@ class Meter:
         self._params: dict[int, dict[str, Any]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # item key -> last known size
         self.aws_seconds = 0.0  # time spent inside moto (subtracted from handler durations)
-        self.s3_bytes = 0  # bytes put in the values bucket (stored for the retention)
+        self.s3_bytes = 0  # bytes written to the values bucket (PutObject bodies)
         self.sequence: list[str] = []  # "service.Operation" of every call, in order
         self._started: dict[int, float] = {}
 
@@ -220,7 +218,7 @@ class Meter:
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls[model.name] += 1
         if model.name == "PutObject":
-            self.s3_bytes += len(params.get("Body") or b"")
+            self.s3_bytes += len(params["Body"])
         self._params[threading.get_ident()] = params
         self.sequence.append(f"{model.service_model.service_name}.{model.name}:{params.get('QueueUrl', '')}")
         self._started[threading.get_ident()] = time.perf_counter()
@@ -304,6 +302,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         admin = boto3.client("dynamodb")
         admin_sqs = boto3.client("sqs")  # the platform: Lambda's event source mappings
         create_tables(admin, "workflows")
+        boto3.client("s3").create_bucket(Bucket="values")
         op_queue = admin_sqs.create_queue(QueueName="runfox-inc")["QueueUrl"]
         results = admin_sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
         meter = Meter(admin, "workflows")
@@ -311,16 +310,10 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         runner = SQSRunner({"inc": op_queue}, results, sqs_client=sqs)
         ttl = DEFAULT_EXECUTION_RETENTION_DAYS * 86_400 if retention else None
         store = DynamoDBStore("workflows", client=ddb, execution_ttl_seconds=ttl)
-        blobs = executor_blobs = None
-        if shape in VALUES_BUCKET_ROWS:  # as deployed: the values bucket takes values over 8 KB (pages, the output)
-            from runfox_core.aws.s3_blobs import S3BlobStore
-
-            boto3.client("s3").create_bucket(Bucket="values")
-            blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
-            executor_blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
-        backend = rfx.Backend(store=store, runner=runner, blobs=blobs)
+        backend = rfx.Backend(store=store, runner=runner,
+                              blobs=S3BlobStore("values", client=meter.attach(boto3.client("s3"))))
         handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")),
-                               blobs=executor_blobs)
+                               blobs=S3BlobStore("values", client=meter.attach(boto3.client("s3"))))
         platform: Counter[str] = Counter()
 
         def take(url: str) -> list[dict[str, Any]]:
@@ -354,6 +347,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         sent = 0  # events sent (chain+waits)
         status = started.status
         while status not in (rfx.WorkflowStatus.COMPLETE, rfx.WorkflowStatus.FAILED, rfx.WorkflowStatus.HALTED):
+            payload_cache_clear()  # every Lambda is its own process: nothing read is cached across them
             jobs = take(op_queue)
             if jobs:
                 executors += 1
@@ -368,6 +362,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
                 return router.advanced
 
             if bodies:
+                payload_cache_clear()  # the router is another Lambda than the executor that just ran
                 for advanced in invoke(route, router=True):
                     status = advanced.status
             if not jobs and not bodies and shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS:
@@ -382,24 +377,23 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         ours = sum(meter.calls.values())
         sqs_requests = sum(v for k, v in meter.calls.items() if k in _SQS_OPS) + sum(platform.values())
         gbs = sum(engine) * facts.ENGINE_MEMORY_MB / 1024
-        puts, gets = meter.calls["PutObject"], meter.calls["GetObject"]
-        months = (DEFAULT_EXECUTION_RETENTION_DAYS + facts.BLOB_GRACE_DAYS) / 30
-        s3 = puts * PRICE_S3_PUT + gets * PRICE_S3_GET + meter.s3_bytes / 1e9 * months * PRICE_S3_GB_MONTH
-        return {"s3_dollars": s3 / n * 1e6, "shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
+        return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
                 "history_wru": meter.history_wru / n, "index_wru": meter.index_wru / n,
                 "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
                 "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0,
-                "status": str(status)}
+                "put": meter.calls["PutObject"] / n, "get": meter.calls["GetObject"] / n,
+                "s3_gb": meter.s3_bytes / 1e9 / n, "status": str(status)}
 
 
 def dollars(r: dict[str, Any]) -> dict[str, float]:
-    """$ per million steps, by service (S3: requests and storage, for the rows that use the values bucket)."""
-    cost = {"dynamodb": (r["wru"] * PRICE_WRU + r["rru"] * PRICE_RRU) * 1e6, "sqs": r["sqs"] * PRICE_SQS * 1e6,
-            "lambda": (r["lambda"] * PRICE_LAMBDA_REQUEST + r["gbs"] * PRICE_LAMBDA_GBS) * 1e6}
-    if r.get("s3_dollars"):
-        cost["s3"] = r["s3_dollars"]
-    return cost
+    """$ per million steps (or items), by service; S3: the values bucket's requests, and its storage kept
+    for the retention plus the bucket's grace (what a row without S3 figures leaves out costs nothing)."""
+    months = (DEFAULT_EXECUTION_RETENTION_DAYS + facts.BLOB_GRACE_DAYS) / 30
+    return {"dynamodb": (r["wru"] * PRICE_WRU + r["rru"] * PRICE_RRU) * 1e6, "sqs": r["sqs"] * PRICE_SQS * 1e6,
+            "lambda": (r["lambda"] * PRICE_LAMBDA_REQUEST + r["gbs"] * PRICE_LAMBDA_GBS) * 1e6,
+            "s3": (r.get("put", 0) * PRICE_S3_PUT + r.get("get", 0) * PRICE_S3_GET
+                   + r.get("s3_gb", 0) * months * PRICE_S3_GB_MONTH) * 1e6}
 
 
 def idle(ops: int) -> float:
@@ -498,8 +492,6 @@ TARGET_EXTRA_CALLS = 2  # S3 calls per offloaded value: one PUT, one GET where i
 
 def payload_run(size: int, n: int = PAYLOAD_STEPS) -> dict[str, Any]:
     """Per step: our calls, S3 calls, write units, and dollars all in (S3 requests and storage included)."""
-    from runfox_core.aws.s3_blobs import S3BlobStore
-
     steps = [{"id": f"s{i}", "fn": "doc", **({"depends_on": [f"s{i - 1}"]} if i else {}),
               "input": {"i": i, "doc": {"var": f"steps.s{i - 1}.output.doc"} if i else ""}} for i in range(n)]
     spec = {"steps": steps, "outputs": {"last": {"var": f"steps.s{n - 1}.output.i"}}}
@@ -534,6 +526,7 @@ def payload_run(size: int, n: int = PAYLOAD_STEPS) -> dict[str, Any]:
             bodies = [m["Body"] for m in admin_sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10)
                       .get("Messages", [])]
             if bodies:
+                payload_cache_clear()  # the router is another Lambda than the executor that just ran
                 lambdas += 1
                 router = driver.ResultRouter(backend, bodies)
                 for body in bodies:
@@ -543,16 +536,12 @@ def payload_run(size: int, n: int = PAYLOAD_STEPS) -> dict[str, Any]:
                 raise RuntimeError(f"{size} B: {status}, {rfx.Workflow(started.execution, backend).error}")
         seconds = time.perf_counter() - wall - meter.aws_seconds
         s3_calls = {k: meter.calls[k] for k in ("PutObject", "GetObject")}
-        stored_gb = s3_calls["PutObject"] * size / 1e9
-        months = (DEFAULT_EXECUTION_RETENTION_DAYS + facts.BLOB_GRACE_DAYS) / 30
         row = {"size": size, "calls": sum(meter.calls.values()) / n, "s3": sum(s3_calls.values()) / n,
-               "put": s3_calls["PutObject"] / n, "get": s3_calls["GetObject"] / n, "wru": meter.wru / n,
-               "rru": meter.rru / n, "sqs": sum(v for k, v in meter.calls.items() if k in _SQS_OPS) / n,
+               "put": s3_calls["PutObject"] / n, "get": s3_calls["GetObject"] / n, "s3_gb": meter.s3_bytes / 1e9 / n,
+               "wru": meter.wru / n, "rru": meter.rru / n,
+               "sqs": sum(v for k, v in meter.calls.items() if k in _SQS_OPS) / n,
                "lambda": lambdas / n, "gbs": seconds * facts.ENGINE_MEMORY_MB / 1024 / n}
-        cost = dollars(row)
-        cost["s3"] = (s3_calls["PutObject"] * PRICE_S3_PUT + s3_calls["GetObject"] * PRICE_S3_GET
-                      + stored_gb * months * PRICE_S3_GB_MONTH) / n * 1e6
-        row["dollars"] = cost
+        row["dollars"] = dollars(row)
         return row
 
 
@@ -599,11 +588,10 @@ def print_map_rows(rows: list[dict[str, Any]]) -> None:
         target = MAP_TARGETS[batch] if "1KB" not in r["shape"] else None
         total = sum(cost.values())
         verdict = "-" if target is None else ("met" if total <= target else "NOT met")
-        ending = "complete" if r["status"] == "complete" else (
-            f"{r['status']}: results over one step output (see the module docstring)")
+        ending = r["status"] if r["status"] == "complete" else f"{r['status']} (expected complete)"
         print(f"{r['shape']:12} {r['n']:>6} {r['calls']:>6.2f} {r['platform']:>5.2f} {r['rru']:>5.2f} "
               f"{r['wru']:>5.2f} {r['sqs']:>7.2f} {r['lambda']:>10.2f} {cost['dynamodb']:>6.2f} {cost['sqs']:>6.2f} "
-              f"{cost['lambda']:>8.2f} {cost.get('s3', 0):>6.2f} {total:>8.2f} {verdict:>6}  {ending}")
+              f"{cost['lambda']:>8.2f} {cost['s3']:>6.2f} {total:>8.2f} {verdict:>6}  {ending}")
     for r in rows:
         ops = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))
         print(f"  {r['shape']:12} {r['n']:>6}: {ops}")

@@ -23,6 +23,13 @@ a reference to any other bucket or folder is refused; that the object exists;
 and that its size and SHA-256 match. Each failure is a ``BadReferenceError``
 naming the URI, raised to the one reading it, which fails that attempt.
 
+One encoder: ``encode`` is the JSON text of every value a Store or Runner
+writes (records, state, headers, jobs, results) and the size the codec
+measures; ``encode_json`` is the same with keys sorted, for what is hashed,
+compared or sent as a message; ``decode`` reads either. No backend calls
+``json.dumps`` itself (a test holds them to it), so the options (compact,
+ASCII, no NaN) and the size rule live here alone.
+
 Without a blob store (``Codec()``) nothing is offloaded and values keep
 today's hard cap, ``MAX_PAYLOAD_BYTES`` of compact JSON, which is also the cap
 on what stays inline after offloading (an object of many small fields).
@@ -57,11 +64,6 @@ REF_KEYS = frozenset({REF_KEY, "sha256", "bytes"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-# The smallest reference (no preview): a field no larger than this is never offloaded.
-_MIN_REF_BYTES = len(json.dumps({REF_KEY: "s3://b/" + BLOB_PREFIX + "0" * 64, "sha256": "0" * 64, "bytes": 0},
-                                separators=(",", ":")))
-
-
 class BlobStoreError(RunfoxError):
     """Raised when a blob store could not be read (unreachable, throttled, a crash): not the data's
     fault, so it is never a failed attempt or a failed expression; the transition or job is retried."""
@@ -72,18 +74,34 @@ class BadReferenceError(PayloadError):
     not matching its size or SHA-256. The attempt reading it fails; nothing else changes."""
 
 
-# built once: json.dumps with options builds an encoder per call, a third of its cost on small values
-_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True, allow_nan=False)
-_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# The one JSON encoding of every stored or sent value. Compact; ASCII, every other character as a
+# \u escape, so a text's length is its size in bytes (the size rule counts characters), any string
+# Python holds survives (a lone surrogate has no UTF-8 form, and SQS refuses U+FFFE and U+FFFF
+# unescaped); no NaN or infinity, which JSON has no words for.
+_OPTIONS: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": True, "allow_nan": False}
+_ENCODE = json.JSONEncoder(**_OPTIONS).encode
+_ENCODE_CANONICAL = json.JSONEncoder(**_OPTIONS, sort_keys=True).encode
+
+
+def encode(value: Any) -> str:
+    """The JSON text of a stored or sent value (records, state, headers, jobs, results), in the
+    value's own key order; its length is its size in bytes. Raises TypeError or ValueError for
+    anything JSON cannot hold (RecursionError when nested too deeply)."""
+    return _ENCODE(value)
 
 
 def encode_json(value: Any) -> str:
-    """Compact, deterministic JSON; raises TypeError/ValueError on anything JSON cannot hold."""
-    return _SORTED.encode(value)
+    """``encode`` with keys sorted: the canonical text, hashed (blob keys), compared, and sent as a message."""
+    return _ENCODE_CANONICAL(value)
 
 
-def _compact(value: Any) -> str:
-    return _COMPACT.encode(value)
+def decode(text: str | bytes) -> Any:
+    """The value of a JSON text written by ``encode`` (or by anything else that writes JSON)."""
+    return json.loads(text)
+
+
+# The smallest reference (no preview): a field no larger than this is never offloaded.
+_MIN_REF_BYTES = len(encode({REF_KEY: "s3://b/" + BLOB_PREFIX + "0" * 64, "sha256": "0" * 64, "bytes": 0}))
 
 
 def check_payload(value: Any, what: str, limit: int = MAX_PAYLOAD_BYTES) -> int:
@@ -98,7 +116,7 @@ def _encode_object(value: Any, what: str, limit: int | None) -> str:
     if not isinstance(value, dict):
         raise PayloadError(f"{what} must be a JSON object (dict), got {type(value).__name__}")
     try:
-        text = _compact(value)
+        text = encode(value)
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"{what} is not JSON-serialisable: {exc}") from None
     except RecursionError:
@@ -206,7 +224,7 @@ def load(ref: Any) -> Any:
                                     "(changed after it was written)")
         _CACHE.put(sha, data)
     try:
-        return json.loads(data)
+        return decode(data)
     except ValueError as exc:
         raise BadReferenceError(f"reference {uri!r} holds no JSON: {exc}") from None
 
@@ -238,7 +256,7 @@ def load_start_inputs(ref: Any) -> Any:
     except PayloadError as exc:
         raise BadReferenceError(f"inputs reference {exc}") from None
     try:
-        return resolve(json.loads(data))
+        return resolve(decode(data))
     except ValueError as exc:
         raise BadReferenceError(f"inputs reference {uri!r} holds no JSON: {exc}") from None
 
@@ -277,13 +295,13 @@ class Codec:
         size = len(text)
         if size > self.inline_bytes and self.blobs is not None:
             return self._offload(value, what, size, write)
-        packed: dict[str, Any] = json.loads(text)
+        packed: dict[str, Any] = decode(text)
         if '"$ref"' in text:  # a reference's key, never any other JSON's (a string's quotes are escaped)
             self._check_refs(packed, what)
         return packed, size
 
     def _offload(self, value: dict[str, Any], what: str, size: int, write: bool) -> tuple[dict[str, Any], int]:
-        texts = {k: _compact(v) for k, v in value.items()}
+        texts = {k: encode(v) for k, v in value.items()}
         refs: dict[Any, dict[str, Any]] = {}
         for key in sorted(texts, key=lambda k: -len(texts[k])):
             if size <= self.inline_bytes:
@@ -291,11 +309,11 @@ class Codec:
             if is_ref(value[key]) or len(texts[key]) <= _MIN_REF_BYTES:
                 continue  # already a reference, or too small for a reference to save anything
             refs[key] = self.put(value[key], write=write)
-            size -= len(texts[key]) - len(_compact(refs[key]))
+            size -= len(texts[key]) - len(encode(refs[key]))
         if size > MAX_PAYLOAD_BYTES:
             raise PayloadError(f"{what} is {size:,} bytes of JSON with its large fields by reference; the limit "
                                f"is {MAX_PAYLOAD_BYTES:,} bytes (too many fields: nest them under fewer keys)")
-        packed = {k: refs[k] if k in refs else json.loads(texts[k]) for k in value}  # the caller's field order
+        packed = {k: refs[k] if k in refs else decode(texts[k]) for k in value}  # the caller's field order
         self._check_refs(packed, what)
         return packed, size
 

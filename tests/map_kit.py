@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import runfox_core as rfx
+from runfox_core import payloads
 from runfox_core.results import Dispatch, DispatchJob, StepResult
 
 Make = Callable[..., rfx.Backend]
@@ -170,14 +171,59 @@ def a_branch_sees_the_map_output(make: Make) -> None:
     assert result == rfx.Halt("some items failed")
 
 
-def results_too_large_for_a_step_output_fail_the_step_naming_the_size(make: Make) -> None:
-    def big(job: DispatchJob) -> StepResult:
-        return StepResult(job.execution_key, job.step, job.run_id, output={"pad": "x" * 20_000}, item=job.item)
+def big_results(job: DispatchJob) -> StepResult:
+    """20 KB per item, so 12 items' results are more than one step output holds (196,608 bytes)."""
+    if job.step == "after":  # its 20 KB input arrives by reference, as the worker harnesses would read it
+        inputs = payloads.resolve(job.inputs)
+        return StepResult(job.execution_key, job.step, job.run_id, output={"seen": inputs["fifth"][:3]})
+    return StepResult(job.execution_key, job.step, job.run_id, item=job.item,
+                      output={"i": job.inputs["x"], "pad": f"{job.inputs['x']:02d}:".ljust(20_000, "x")})
 
-    result, _ = drive(rfx.Workflow.from_dict(mapped(items=list(range(12))), make()), big)
-    assert isinstance(result, rfx.Failed) and result.error.type == "PayloadError"
-    assert "the results of its 12 items are about 240," in result.error.message
-    assert "a step output holds at most 196,608" in result.error.message
+
+def results_over_one_step_output_go_by_reference_and_the_counts_stay_inline(make: Make) -> None:
+    # Given a map of 12 items whose results add up to 240 KB, a step reading one result, and outputs
+    spec = mapped(items=list(range(12)))
+    spec["steps"].append({"id": "after", "fn": "after", "depends_on": ["sq"],
+                          "input": {"fifth": {"var": "steps.sq.output.results.5.pad"}}})
+    spec["outputs"] = {"n": {"var": "steps.sq.output.succeeded"}, "last": {"var": "steps.sq.output.results.11.i"},
+                       "results": {"var": "steps.sq.output.results"}, "seen": {"var": "steps.after.output.seen"}}
+    wf = rfx.Workflow.from_dict(spec, make())
+    # When it runs
+    result, _ = drive(wf, big_results)
+    # Then it completes; paths read through the reference, and passing it on passes the reference
+    assert isinstance(result, rfx.Complete), result
+    out = result.outcome
+    assert (out["n"], out["last"], out["seen"]) == (12, 11, "05:")
+    assert payloads.is_ref(out["results"])
+    assert payloads.resolve(out["results"]) == [{"i": i, "pad": f"{i:02d}:".ljust(20_000, "x")} for i in range(12)]
+    # and the step's record keeps the counts inline beside the reference
+    stored = wf.backend.load_steps(wf.id)["sq"].output
+    assert payloads.is_ref(stored["results"]) and stored["results"]["bytes"] > payloads.MAX_PAYLOAD_BYTES
+    assert {k: v for k, v in stored.items() if k != "results"} == {"succeeded": 12, "failed": 0, "errors": []}
+
+
+def batch_outputs_sent_by_reference_count_like_inline_ones(make: Make) -> None:
+    # Given a map of 20 items in batches of 10, each batch's outputs 70 KB: more than a worker keeps
+    # inline, so it sends {"batch": <reference>} (as InProcessWorker and sqs_executor do)
+    backend = make()
+
+    def by_reference(job: DispatchJob) -> StepResult:
+        outputs = [{"sq": i["x"] * i["x"], "pad": "p" * 7_000} for i in job.inputs["batch"]]
+        output, _ = backend.codec.pack({"batch": outputs}, "a worker's output")
+        assert payloads.is_ref(output["batch"])
+        return StepResult(job.execution_key, job.step, job.run_id, item=job.item, output=output)
+
+    wf = rfx.Workflow.from_dict(mapped(items=list(range(20)), batch=10), backend)
+    # When it runs
+    result, _ = drive(wf, by_reference)
+    # Then every item counts, in order, and the results records keep each batch's reference, not 70 KB
+    assert isinstance(result, rfx.Complete), result
+    out = payloads.resolve(result.outcome["out"])
+    assert (out["succeeded"], out["failed"]) == (20, 0)
+    assert [r["sq"] for r in out["results"]] == [i * i for i in range(20)]
+    kept = [entry for sid, r in backend.store.load_steps(wf.id, None).items() if ":results:" in sid
+            for entry in r.output["results"]]
+    assert len(kept) == 2 and all(payloads.is_ref(entry) for entry in kept)
 
 
 def without_keep_results_only_the_counts_come_back(make: Make) -> None:
@@ -192,5 +238,6 @@ SCENARIOS = [results_come_back_in_item_order_whatever_the_order_of_answers,
              a_duplicate_or_stale_answer_changes_nothing,
              a_set_loop_around_a_map_runs_it_again_on_the_new_list,
              a_branch_sees_the_map_output,
-             results_too_large_for_a_step_output_fail_the_step_naming_the_size,
+             results_over_one_step_output_go_by_reference_and_the_counts_stay_inline,
+             batch_outputs_sent_by_reference_count_like_inline_ones,
              without_keep_results_only_the_counts_come_back]

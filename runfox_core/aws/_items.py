@@ -2,11 +2,17 @@
 
 We talk to DynamoDB through the low-level client, so values are typed
 attribute dicts (``{"S": ...}``). Structured values (records, state values,
-the header body) are stored as compact JSON strings, not DynamoDB maps:
-JSON keeps ints, floats, nested lists and ``null`` exactly as given (no
-float -> Decimal round trip), costs about the same bytes, and needs no
-per-type conversion code. Numbers the table conditions on (``version``,
-unsent run ids) are real ``N`` attributes.
+the header body) are stored as JSON strings written by the one encoder
+(``payloads.encode``: compact, ASCII), not DynamoDB maps: JSON keeps ints,
+floats, nested lists and ``null`` exactly as given (no float -> Decimal
+round trip), costs about the same bytes, and needs no per-type conversion
+code. Numbers the table conditions on (``version``, unsent run ids) are real
+``N`` attributes.
+
+Known limit: text outside ASCII is stored as ``\\u`` escapes, 6 bytes a
+character (12 for one outside the BMP) where UTF-8 takes 2 to 4; the price of
+one encoding for every store and message, which also keeps any string Python
+holds (a lone surrogate has no UTF-8 form and was refused here before).
 
 ``item_size`` follows DynamoDB's published sizing rules closely enough to
 guard the 400 KB item limit before a write and to estimate write units.
@@ -14,9 +20,10 @@ guard the 400 KB item limit before a write and to estimate write units.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
+
+from ..payloads import decode, encode
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB item limit (names + values)
 MAX_TRANSACTION_ITEMS = 100  # actions per TransactWriteItems / TransactGetItems
@@ -35,12 +42,12 @@ def n(value: float) -> dict[str, Any]:
 
 
 def js(value: Any) -> dict[str, Any]:
-    """A JSON-string attribute (see the module docstring for why JSON); keeps key order."""
-    return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)}
+    """A JSON-string attribute (see the module docstring for why JSON): ``payloads.encode``, key order kept."""
+    return {"S": encode(value)}
 
 
 def from_js(attr: dict[str, Any]) -> Any:
-    return json.loads(attr["S"])
+    return decode(attr["S"])
 
 
 def from_n(attr: dict[str, Any]) -> float:

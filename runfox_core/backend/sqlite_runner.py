@@ -49,12 +49,12 @@ Output a worker wrote that is not JSON becomes a failed attempt
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sqlite3
 from datetime import UTC, datetime
 
+from ..payloads import decode, encode
 from ..results import DispatchJob, ItemRef, StepResult
 from .runner import Runner
 from .sqlite_base import SqliteConnections, columns
@@ -106,19 +106,19 @@ def _task_key(execution: str, step: str, run_id: int, item: ItemRef | None) -> s
 
 
 def _item_text(item: ItemRef | None) -> str | None:
-    return None if item is None else json.dumps([item.index, item.run_id, item.batch])
+    return None if item is None else encode([item.index, item.run_id, item.batch])
 
 
 def _item(text: str | None) -> ItemRef | None:
     if text is None:
         return None
-    index, run_id, batch = json.loads(text)
+    index, run_id, batch = decode(text)
     return ItemRef(index, run_id, batch)
 
 
 def _job(row: tuple) -> DispatchJob:
     execution, step, token, run_id, inputs, timeout, item = row
-    return DispatchJob(execution_key=execution, step=step, inputs=json.loads(inputs), run_id=run_id,
+    return DispatchJob(execution_key=execution, step=step, inputs=decode(inputs), run_id=run_id,
                        token=token, timeout_seconds=timeout, item=_item(item))
 
 
@@ -133,13 +133,13 @@ def _result(execution: str, step: str, run_id: int, runfox_error: bool, output: 
 def _read_result(execution: str, step: str, run_id: int, runfox_error: bool, output: str | None,
                  error: str | None) -> StepResult:
     try:
-        value = json.loads(output) if output is not None else None
-        problem = json.loads(error) if error is not None else None
+        value = decode(output) if output is not None else None
+        problem = decode(error) if error is not None else None
     except ValueError as exc:
         return StepResult(execution, step, run_id, error={
             "type": "PayloadError", "message": f"task {execution}#{step}#{run_id}: result is not JSON: {exc}"})
     if problem is None and runfox_error:  # a runfox-style worker: the error text rides in output
-        message = value if isinstance(value, str) else json.dumps(value)
+        message = value if isinstance(value, str) else output or "null"  # the JSON it wrote, as text
         problem = {"type": "Error", "message": message}
     if problem is not None:
         if not isinstance(problem, dict):
@@ -147,6 +147,17 @@ def _read_result(execution: str, step: str, run_id: int, runfox_error: bool, out
         return StepResult(execution, step, run_id, error={"type": str(problem.get("type", "Error")),
                                                           "message": str(problem.get("message", ""))})
     return StepResult(execution, step, run_id, output=value)
+
+
+def _texts(result: StepResult) -> tuple[str | None, str | None]:
+    """The output and error columns of ``result``; an output JSON cannot hold is filed as a PayloadError."""
+    problem = result.error
+    if problem is None:
+        try:
+            return encode(result.output), None
+        except (TypeError, ValueError, RecursionError) as exc:
+            problem = {"type": "PayloadError", "message": f"step {result.step!r} output is not JSON-serialisable: {exc}"}
+    return None, encode(problem)
 
 
 class SqliteRunner(Runner):
@@ -166,7 +177,7 @@ class SqliteRunner(Runner):
                 "INSERT OR IGNORE INTO tasks (task_key, execution, step, token, run_id, inputs, timeout_seconds,"
                 " created_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(_task_key(j.execution_key, j.step, j.run_id, j.item), j.execution_key, j.step,
-                  j.token, j.run_id, json.dumps(j.inputs, separators=(",", ":")), j.timeout_seconds, now,
+                  j.token, j.run_id, encode(j.inputs), j.timeout_seconds, now,
                   _item_text(j.item)) for j in jobs])
         return []
 
@@ -200,8 +211,7 @@ class SqliteRunner(Runner):
         return [_job(r) for r in rows]
 
     def file_result(self, result: StepResult) -> None:
-        output = None if result.error is not None else json.dumps(result.output, separators=(",", ":"))
-        error = json.dumps(result.error) if result.error is not None else None
+        output, error = _texts(result)
         with self._db.write() as conn:
             if result.run_id is None:  # reference-style call without run_id: the step's latest task
                 row = conn.execute("SELECT max(run_id) FROM tasks WHERE execution = ? AND step = ?",

@@ -22,7 +22,6 @@ processes can apply transitions to one execution without losing updates.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepR
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
 from ..history import event_id
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
+from ..payloads import decode, encode
 from ..status import WorkflowStatus
 from .sqlite_base import SqliteConnections
 from .store import Store
@@ -60,10 +60,6 @@ CREATE INDEX IF NOT EXISTS listing_by_name ON listing (name, key) WHERE name IS 
 _CHUNK = 500  # host parameters per IN (...) query
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 class SqliteStore(Store):
     def __init__(self, db_path: str):
         self._db = SqliteConnections(db_path, SCHEMA)
@@ -80,9 +76,9 @@ class SqliteStore(Store):
             head = header.to_dict()
             head.pop("unsent")
             conn.execute("INSERT INTO executions (key, name, version, header) VALUES (?, ?, ?, ?)",
-                         (key, definition.name, header.version, _dumps(head)))
+                         (key, definition.name, header.version, encode(head)))
             conn.execute("INSERT INTO definitions (key, definition) VALUES (?, ?)",
-                         (key, _dumps(definition.to_dict())))
+                         (key, encode(definition.to_dict())))
             conn.execute("INSERT INTO listing (key, name, status, started) VALUES (?, ?, ?, ?)",
                          (key, definition.name, str(header.status), start_time(definition.created_at)))
 
@@ -94,14 +90,14 @@ class SqliteStore(Store):
         row = self._db.get().execute("SELECT definition FROM definitions WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise ExecutionNotFoundError(f"no execution {key}")
-        return ExecutionDefinition.from_dict(json.loads(row[0]))
+        return ExecutionDefinition.from_dict(decode(row[0]))
 
     def load_header(self, key: str) -> ExecutionHeader:
         conn = self._db.get()
         row = conn.execute("SELECT header, version FROM executions WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise ExecutionNotFoundError(f"no execution {key}")
-        d = json.loads(row[0])
+        d = decode(row[0])
         d["version"] = row[1]
         d["unsent"] = {sid: [run, at] for sid, run, at in
                        conn.execute("SELECT step_id, run_id, claimed_at FROM unsent WHERE key = ?", (key,))}
@@ -127,12 +123,12 @@ class SqliteStore(Store):
         return rows
 
     def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
-        records = (StepRecord.from_dict(json.loads(r[0])) for r in self._select(key, "record", "steps", "step_id",
+        records = (StepRecord.from_dict(decode(r[0])) for r in self._select(key, "record", "steps", "step_id",
                                                                                 step_ids))
         return {r.step_id: r for r in records}
 
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
-        return {name: json.loads(value) for name, value in self._select(key, "name, value", "state", "name", keys)}
+        return {name: decode(value) for name, value in self._select(key, "name, value", "state", "name", keys)}
 
     def commit(self, key: str, commit: Commit) -> None:
         head = commit.header.to_dict()
@@ -141,16 +137,16 @@ class SqliteStore(Store):
         with self._db.write() as conn:
             updated = conn.execute(
                 "UPDATE executions SET header = ?, version = ? WHERE key = ? AND version = ?",
-                (_dumps(head), commit.expected_version + 1, key, commit.expected_version)).rowcount
+                (encode(head), commit.expected_version + 1, key, commit.expected_version)).rowcount
             if updated == 0:
                 self._exists(key)
                 raise ConflictError(f"execution {key}: changed since version {commit.expected_version}")
             if commit.steps:
                 conn.executemany("INSERT OR REPLACE INTO steps (key, step_id, record) VALUES (?, ?, ?)",
-                                 [(key, sid, _dumps(r.to_dict())) for sid, r in commit.steps.items()])
+                                 [(key, sid, encode(r.to_dict())) for sid, r in commit.steps.items()])
             if commit.state:
                 conn.executemany("INSERT OR REPLACE INTO state (key, name, value) VALUES (?, ?, ?)",
-                                 [(key, k, _dumps(v)) for k, v in commit.state.items()])
+                                 [(key, k, encode(v)) for k, v in commit.state.items()])
             if commit.unsent_remove:
                 conn.executemany("DELETE FROM unsent WHERE key = ? AND step_id = ?",
                                  [(key, sid) for sid in commit.unsent_remove])
@@ -161,7 +157,7 @@ class SqliteStore(Store):
             if commit.events:
                 version = commit.expected_version + 1
                 conn.executemany("INSERT INTO history (key, version, idx, event) VALUES (?, ?, ?, ?)",
-                                 [(key, version, i, _dumps(e)) for i, e in enumerate(commit.events)])
+                                 [(key, version, i, encode(e)) for i, e in enumerate(commit.events)])
             status = str(commit.header.status)
             conn.execute("UPDATE listing SET status = ? WHERE key = ? AND status != ?", (status, key, status))
 
@@ -179,7 +175,7 @@ class SqliteStore(Store):
         rows = self._db.get().execute(
             "SELECT version, idx, event FROM history WHERE key = ? AND (version > ? OR (version = ? AND idx > ?)) "
             "ORDER BY version, idx LIMIT ?", (key, version, version, idx, limit)).fetchall()
-        return [{"id": event_id(v, i), **json.loads(text)} for v, i, text in rows]
+        return [{"id": event_id(v, i), **decode(text)} for v, i, text in rows]
 
     def list_executions(self, query: ListQuery) -> ListPage:
         by_name = query.by_name

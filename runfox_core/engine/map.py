@@ -20,6 +20,9 @@ The step's output is ``{"results": [...], "succeeded": n, "failed": n,
 absent with ``keep_results: false``), ``errors`` the first ``MAX_ERRORS``
 failed jobs (``index`` of their first item, ``items``, ``type``,
 ``message``). Branches, ``set`` loops and dependents see it like any step's.
+Results of any size: past the inline threshold ``results`` is a reference
+to the blob store (``payloads.py``) and the counts stay inline; expressions
+read through it like any referenced value.
 
 What this module owns: the records a map keeps beside its step. Nothing
 about items is in the execution header; the engine's one deadline and one
@@ -38,6 +41,10 @@ unsent entry of the step stand for the whole map. Every record is a
   outputs of the jobs whose results one commit applied, ``{"jobs": [j...],
   "results": [[their items' results]...], "bytes": n}``, at most
   ``RESULTS_BYTES`` (a job whose results are larger has a record alone).
+  A batch whose outputs came by reference (a worker sends ``{"batch":
+  <reference>}`` past its inline threshold) is read once to count it, and
+  its entry keeps the reference when the outputs are over
+  ``MAX_ITEM_BYTES``.
   The window counts them (``records``); ``_finish`` reads records 0 to
   ``records - 1`` by key and puts the results in item order.
 
@@ -74,10 +81,15 @@ is the earliest job deadline or retry time; when it passes the engine calls
 
 Known limits:
 
-- the results must fit in one step output (``payloads.MAX_PAYLOAD_BYTES``);
-  past it the step fails naming the size, before any job record is read.
-  Results by reference (the payload issue) will lift this: ``_finish`` is
-  where ``results`` becomes a reference.
+- ``results`` is gathered whole, in memory, when the last job is done, and
+  goes by reference as one value once the output passes the inline
+  threshold (``payloads.INLINE_BYTES``): a path into it
+  (``steps.<map>.output.results.5``) reads all of it, once per process.
+  Without a blob store (a Backend on a store that has none, and no
+  ``blobs``) the results must fit in one step output
+  (``payloads.MAX_PAYLOAD_BYTES``); past it the step fails naming the size,
+  before any job record is read. A batch over ``MAX_ITEM_BYTES`` that came
+  by reference is read twice: to count it, and to gather the results.
 - a job re-sent after a crash between a claim and its send
   (``reemit``) has its inputs resolved again, so a ``state`` read may see a
   newer value; and the unsent entry is one per step, so a send confirmed for
@@ -102,7 +114,7 @@ from typing import Any
 from .. import expressions
 from ..errors import PayloadError, Problem
 from ..expressions import References
-from ..payloads import MAX_PAYLOAD_BYTES, check_payload
+from ..payloads import MAX_PAYLOAD_BYTES, check_payload, decode, encode, is_ref, load
 from ..results import DispatchJob, ItemRef
 from ..status import StepStatus
 from . import kinds, transitions
@@ -273,15 +285,16 @@ class MapKind(kinds.StepKind):
             error = _timeout(cfg)
         count = _job_size(window, cfg, item.index)
         results: list[Any] = []
+        ref = None
         if error is None:
-            results, error = _job_results(p.id, output, count, cfg.batch > 1)
+            results, ref, error = _job_results(p.id, output, count, cfg.batch > 1)
         if error is not None:
             _job_failed(txn, p, window, item.index, bounded_error(error), now)
         else:
             _forget(window, item.index)
             window["succeeded"] += count
             if cfg.keep_results:
-                _keep(txn, p, record, window, item.index, results)
+                _keep(txn, p, record, window, item.index, results, ref)
         return True, _step(txn, p, record, window, now, send=True, result=True)
 
     def expire(self, txn: Txn, p: Any, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
@@ -357,7 +370,7 @@ def _store_items(txn: Txn, sid: str, run: int, items: list[Any]) -> tuple[list[i
     size = 0
     for index, value in enumerate(items):
         try:
-            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+            text = encode(value)
         except (TypeError, ValueError) as exc:
             return [], f"step {sid!r}, map.items[{index}] is not JSON: {exc}"
         if len(text) > MAX_ITEM_BYTES:
@@ -376,7 +389,7 @@ def _store_items(txn: Txn, sid: str, run: int, items: list[Any]) -> tuple[list[i
 
 def _put_chunk(txn: Txn, sid: str, run: int, n: int, texts: list[str]) -> None:
     txn.put_step(StepRecord(step_id=chunk_id(sid, run, n), token="", status=StepStatus.COMPLETE, run_id=run,
-                            inputs={"items": json.loads(f"[{','.join(texts)}]")}))
+                            inputs={"items": decode(f"[{','.join(texts)}]")}))
 
 
 def _window(txn: Txn, sid: str, record: StepRecord) -> dict[str, Any]:
@@ -403,24 +416,30 @@ def _window_record(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any])
                       output=window)
 
 
-def _keep(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], j: int, results: list[Any]) -> None:
-    """File the results of job ``j`` in this commit's results record (see "Results" above)."""
-    size = sum(len(json.dumps(r, separators=(",", ":"))) + 1 for r in results)
+def _keep(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], j: int, results: list[Any],
+          ref: Any = None) -> None:
+    """File the results of job ``j`` in this commit's results record (see "Results" above); ``ref``:
+    the reference its batch came as, kept instead of the results when they are over MAX_ITEM_BYTES."""
+    size = sum(len(encode(r)) + 1 for r in results)
     window["bytes"] += size
+    entry: Any = results
+    if ref is not None and size > MAX_ITEM_BYTES:  # the record stays small
+        entry, size = ref, len(encode(ref)) + 1
     n = window["records"]
     current = txn.changed_steps.get(results_id(p.id, record.run_id, n - 1)) if n else None
     if current is None or current.output is None or current.output["bytes"] + size > RESULTS_BYTES:
-        jobs, kept, used = [j], [results], size  # this commit's first record, or the last one is full
+        jobs, kept, used = [j], [entry], size  # this commit's first record, or the last one is full
         window["records"] = n = n + 1
     else:
         out = current.output
-        jobs, kept, used = [*out["jobs"], j], [*out["results"], results], out["bytes"] + size
+        jobs, kept, used = [*out["jobs"], j], [*out["results"], entry], out["bytes"] + size
     txn.put_step(StepRecord(step_id=results_id(p.id, record.run_id, n - 1), token=p.token, status=StepStatus.COMPLETE,
                             run_id=record.run_id, output={"jobs": jobs, "results": kept, "bytes": used}))
 
 
 def _gathered(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any]) -> list[Any]:
-    """Every item's result in item order (null for a failed job's items), from the results records."""
+    """Every item's result in item order (null for a failed job's items), from the results records;
+    PayloadError (naming the job) when a large batch's reference cannot be read."""
     ids = [results_id(p.id, record.run_id, n) for n in range(window["records"])]
     txn.prefetch(ids, [])
     by_job: dict[int, list[Any]] = {}
@@ -431,7 +450,13 @@ def _gathered(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any]) -> l
         by_job.update(zip(out["jobs"], out["results"], strict=True))
     results: list[Any] = []
     for j in range(window["jobs"]):
-        results += by_job.get(j) or [None] * _job_size(window, p.config, j)
+        entry = by_job.get(j)
+        if is_ref(entry):  # a large batch's reference (see _keep)
+            try:
+                entry = load(entry)
+            except PayloadError as exc:
+                raise type(exc)(f"job {j}: {exc}") from exc
+        results += entry or [None] * _job_size(window, p.config, j)
     return results
 
 
@@ -522,20 +547,30 @@ def _jobs(txn: Txn, p: Any, run: int, window: dict[str, Any],
     return jobs, failed
 
 
-def _job_results(sid: str, output: Any, count: int, batch: bool) -> tuple[list[Any], dict[str, str] | None]:
-    """The item results of a job's output, or the error that makes it a failed attempt."""
+def _job_results(sid: str, output: Any, count: int,
+                 batch: bool) -> tuple[list[Any], dict[str, Any] | None, dict[str, str] | None]:
+    """The item results of a job's output, the reference they came by (a batch over a worker's
+    inline threshold), or the error that makes it a failed attempt. A batch by reference is read
+    here, once, to count it; a store that cannot be read raises ``BlobStoreError`` (a retry)."""
     try:
         check_payload(output, f"step {sid!r} output")
     except PayloadError as exc:
-        return [], {"type": "PayloadError", "message": str(exc)}
+        return [], None, {"type": "PayloadError", "message": str(exc)}
     if not batch:
-        return [output], None
-    results = output.get("batch")
+        return [output], None, None
+    results = ref = output.get("batch")
+    if is_ref(ref):
+        try:
+            results = load(ref)
+        except PayloadError as exc:  # BadReferenceError: missing, or not what the reference says
+            return [], None, {"type": type(exc).__name__, "message": f"step {sid!r} output: {exc}"}
+    else:
+        ref = None
     if not isinstance(results, list) or len(results) != count:
         got = f"a list of {len(results)}" if isinstance(results, list) else type(results).__name__
-        return [], {"type": "PayloadError", "message": f"step {sid!r}: a batch of {count} items needs "
-                    f"{{\"batch\": [{count} outputs]}}; got {got}"}
-    return results, None
+        return [], None, {"type": "PayloadError", "message": f"step {sid!r}: a batch of {count} items needs "
+                          f"{{\"batch\": [{count} outputs]}}; got {got}"}
+    return results, ref, None
 
 
 def _timeout(cfg: MapConfig) -> dict[str, str]:
@@ -651,18 +686,26 @@ def _output(cfg: MapConfig, results: list[Any], succeeded: int, failed: int, err
 def _finish(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], now: float, result: bool) -> Any:
     """Every item is done: gather the results in item order and end the attempt.
 
-    When the payload issue lands, ``results`` over ``MAX_PAYLOAD_BYTES``
-    becomes a reference here instead of failing the step.
+    The output is packed like any step's (``transitions.finish_attempt``,
+    ``payloads.Codec``): over the inline threshold ``results``, its largest
+    field, goes to the blob store as one value and is replaced by a
+    reference, while the counts and errors stay inline. Without a blob store
+    nothing can go by reference, so results over one step output fail the
+    step here, before any results record is read.
     """
     cfg: MapConfig = p.config
     results: list[Any] = []
     if cfg.keep_results:
-        if window["bytes"] > MAX_PAYLOAD_BYTES:
+        if window["bytes"] > MAX_PAYLOAD_BYTES and txn.codec.blobs is None:
             return _fail(txn, p.id, "PayloadError",
                          f"step {p.id!r}: the results of its {window['total']:,} items are about "
-                         f"{window['bytes']:,} bytes of JSON; a step output holds at most {MAX_PAYLOAD_BYTES:,} "
-                         f"(keep_results: false keeps only the counts and errors)", now, answer=result)
-        results = _gathered(txn, p, record, window)
+                         f"{window['bytes']:,} bytes of JSON; with no blob store to pass them by reference, a "
+                         f"step output holds at most {MAX_PAYLOAD_BYTES:,} (keep_results: false keeps only the "
+                         f"counts and errors)", now, answer=result)
+        try:
+            results = _gathered(txn, p, record, window)
+        except PayloadError as exc:  # BadReferenceError: a large batch's object is gone or changed
+            return _fail(txn, p.id, type(exc).__name__, f"step {p.id!r}, the results of {exc}", now, answer=result)
     txn.put_step(_window_record(txn, p, record, window).evolve(status=StepStatus.COMPLETE))
     answer = transitions.finish_attempt(
         txn, p.id, _output(cfg, results, window["succeeded"], window["failed"], window["errors"]), None, now)

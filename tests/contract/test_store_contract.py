@@ -324,6 +324,23 @@ def test_floats_and_nested_values_round_trip_exactly(store: Store) -> None:
     assert store.load_state(d.key, ["x" * 2000]) == {"x" * 2000: "a long key"}
 
 
+def test_a_string_only_json_escapes_can_carry_round_trips_everywhere_a_store_keeps_values(store: Store) -> None:
+    # Given values holding a lone surrogate (UTF-8 has no form for it; a Python string and a JSON escape
+    # do), an astral character, noncharacters and control characters: a store that encoded values
+    # itself as UTF-8 text, not through payloads.encode, refuses the first
+    odd = {"lone": "a\ud800b", "astral": "\U0001f600", "nonchars": "\ufffe\uffff", "controls": "\x00\x1f\u2028"}
+    d = definition()
+    store.create(d, header())
+    # When they are committed as a step record, a state entry and the outcome
+    commit_on(store, d.key, steps={"s": record("s", inputs=dict(odd), output=dict(odd))}, state={"v": dict(odd)},
+              outcome=dict(odd))
+    # Then each loads back exactly
+    assert store.load_state(d.key) == {"v": odd}
+    loaded = store.load_steps(d.key)["s"]
+    assert (loaded.inputs, loaded.output) == (odd, odd)
+    assert store.load_header(d.key).outcome == odd
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),

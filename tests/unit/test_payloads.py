@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,9 @@ from runfox_core.payloads import (
     BadReferenceError,
     Codec,
     clear_cache,
+    decode,
+    encode,
+    encode_json,
     is_ref,
     load,
     load_start_inputs,
@@ -169,3 +173,25 @@ def test_a_store_that_cannot_be_read_is_a_store_error_that_expressions_pass_thro
     context = {"steps": {"a": {"output": packed}}, "input": {}, "state": {}}
     with pytest.raises(BlobStoreError, match="endpoint unreachable"):
         expressions.resolve_fields({"t": {"var": "steps.a.output.doc.title"}}, context, "input")
+
+
+def test_the_one_encoder_is_compact_ascii_in_key_order_and_its_length_is_the_size_in_bytes() -> None:
+    value = {"b": [1, 2.5, None], "a": "é✓😀\ud800"}
+    text = encode(value)
+    assert text == '{"b":[1,2.5,null],"a":"\\u00e9\\u2713\\ud83d\\ude00\\ud800"}'
+    assert len(text) == len(text.encode("utf-8")) and decode(text) == value
+    assert encode_json(value) == '{"a":"\\u00e9\\u2713\\ud83d\\ude00\\ud800","b":[1,2.5,null]}'
+    with pytest.raises(ValueError):
+        encode({"x": float("nan")})
+
+
+CORE = Path(__file__).resolve().parents[2] / "runfox_core"
+
+
+@pytest.mark.parametrize("folder", ["backend", "aws"])
+def test_no_store_or_runner_encodes_json_itself_but_through_the_one_encoder(folder: str) -> None:
+    # A store, runner or sender with json.dumps of its own would have options of its own (the bug this
+    # guards against: DynamoDB wrote UTF-8 and refused a lone surrogate that SQLite kept).
+    found = [f"{path.name}:{n}" for path in sorted((CORE / folder).glob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "json.dumps(" in line]
+    assert found == [], f"encode through runfox_core.payloads.encode (or encode_json): {found}"

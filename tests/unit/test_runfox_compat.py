@@ -46,6 +46,23 @@ def test_submit_work_result_takes_the_runfox_signature(make_backend: BackendFact
     assert wf.advance() == rfx.Complete({"n": 3})
 
 
+@pytest.mark.parametrize("output", [{"v": float("nan")}, {"v": object()}])
+def test_a_filed_output_json_cannot_hold_is_a_failed_attempt_naming_the_step(make_backend: BackendFactory,
+                                                                             output: Any) -> None:
+    # Given a job taken by a worker
+    backend = make_backend()
+    wf = rfx.Workflow.from_dict(SPEC, backend, inputs={"n": 1})
+    job = wf.advance().jobs[0]
+    backend.dispatch(wf.id, [job])
+    # When the worker files an output JSON has no text for
+    backend.runner.submit_work_result(rfx.StepResult(wf.id, "a", job.run_id, output=output))
+    for result in backend.gather(wf.id):
+        ending = wf.on_step_result(result.op, result.output, run_id=result.run_id, error=result.error)
+    # Then that attempt failed on its output, whichever runner carried it
+    assert isinstance(ending, rfx.Failed) and (ending.error.step, ending.error.type) == ("a", "PayloadError")
+    assert "step 'a' output is not JSON-serialisable" in ending.error.message
+
+
 def test_a_step_result_and_loose_fields_together_are_a_type_error() -> None:
     runner = InProcessRunner()
     with pytest.raises(TypeError, match="StepResult alone"):
