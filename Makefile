@@ -67,14 +67,16 @@ test-unit: $(VENV)/.installed-dev  ## the pure core: engine, spec, stores (in-me
 test-functional: $(VENV)/.installed-dev  ## the AWS backend and the Lambda handlers against moto
 	$(PYTEST) -n $(JOBS) tests/aws tests/functional tests/contract -m aws
 
+# by file: a file's module-scoped synthesized apps (test_scale.py: 1, 50, 200 ops) are built by one worker, not both
 test-infra: $(VENV)/.installed-dev  ## CDK synthesis, template assertions, cdk-nag
-	$(PYTEST) -n $(JOBS) tests/infra
+	$(PYTEST) -n $(JOBS) --dist loadfile tests/infra
 
 test-e2e: $(VENV)/.installed-dev  ## the whole flow on the local emulator
 	$(PYTEST) -n $(JOBS) tests/e2e
 
+# worksteal: a dozen tests of 20 s to 2 min; a worker left idle takes the other's last ones
 test-reliability: $(VENV)/.installed-dev  ## fault injection, bad-input corpus, a smaller load
-	RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=5 $(PYTEST) -n $(JOBS) tests/reliability
+	RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=5 $(PYTEST) -n $(JOBS) --dist worksteal tests/reliability
 
 reliability: $(VENV)/.installed-dev  ## the reliability tier at full size (200 executions), printing its figures
 	$(PYTEST) tests/reliability -s -p no:xdist

@@ -50,6 +50,7 @@ from . import localdev, targets, waits
 from .follow import follow, timeline_table
 from .graph import execution_graph, spec_graph
 from .stack import StackError, StackTarget
+from .usage import UsageError, json_object
 
 OK, WORKFLOW_ENDED_BADLY, BAD_USAGE = 0, 1, 2
 LIST_COLUMNS = ("EXECUTION", "NAME", "STATUS", "STARTED")
@@ -57,8 +58,7 @@ LIST_COLUMNS = ("EXECUTION", "NAME", "STATUS", "STARTED")
 ENDED_BADLY = frozenset({WorkflowStatus.FAILED, WorkflowStatus.HALTED, WorkflowStatus.CANCELLED})
 #: errors that mean the request was wrong (exit 2, nothing changed)
 BAD_REQUEST = (SpecError, PayloadError, RequestError, ExecutionNotFoundError, ExecutionStatusError,
-               ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError, EventRefusedError,
-               waits.WaitCommandError)
+               ExecutionExistsError, targets.TargetError, localdev.LocalError, StackError, EventRefusedError)
 
 
 class Target(NamedTuple):
@@ -68,10 +68,6 @@ class Target(NamedTuple):
     drive: bool  # whether a follower applies results itself (SQLite), or a router does (AWS)
     start: Callable[[dict[str, Any]], dict[str, Any]]  # a start payload -> the start Lambda's answer
     act: Callable[[dict[str, Any]], dict[str, Any]]  # an advance payload ({"action": ...}) -> the advance Lambda's
-
-
-class UsageError(ValueError):
-    """Raised for an argument argparse cannot check (a spec file that is missing, inputs that are not JSON)."""
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
@@ -380,15 +376,7 @@ def _spec(path: str) -> dict[str, Any]:
 
 
 def _inputs(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"--inputs is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise UsageError(f"--inputs must be a JSON object, got {type(value).__name__}")
-    return value
+    return None if text is None else json_object(text, "--inputs")
 
 
 def _json(out: TextIO, value: Any) -> None:

@@ -14,22 +14,18 @@ command sends a second event; pass ``--event-id`` to make a retry harmless.
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from .. import api
 from ..backend.base import Backend
-
-
-class WaitCommandError(ValueError):
-    """Raised for a payload or an output argument that is not a JSON object (bad usage: exit code 2)."""
+from .usage import json_object
 
 
 def send_event_payload(args: argparse.Namespace) -> dict[str, Any]:
     return {"execution": args.execution, "action": "send_event", "event": args.event,
-            "payload": _object(args.payload, "--payload"), "event_id": args.event_id or uuid.uuid4().hex}
+            "payload": json_object(args.payload, "--payload"), "event_id": args.event_id or uuid.uuid4().hex}
 
 
 def callback_payload(args: argparse.Namespace) -> dict[str, Any]:
@@ -37,7 +33,7 @@ def callback_payload(args: argparse.Namespace) -> dict[str, Any]:
     if args.heartbeat:
         payload["heartbeat"] = True
     if args.output is not None:
-        payload["output"] = _object(args.output, "--output")
+        payload["output"] = json_object(args.output, "--output")
     if args.error is not None:
         kind, _, message = args.error.partition(":")
         payload["error"] = {"type": kind.strip() or "Error", "message": message.strip()}
@@ -78,12 +74,3 @@ def add_arguments(send: argparse.ArgumentParser, callback: argparse.ArgumentPars
     answer.add_argument("--error", metavar="TYPE:MESSAGE", help="fail the step's attempt")
     answer.add_argument("--heartbeat", action="store_true", help="the work goes on: push the heartbeat deadline")
 
-
-def _object(text: str, flag: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise WaitCommandError(f"{flag} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise WaitCommandError(f"{flag} must be a JSON object, got {type(value).__name__}")
-    return value

@@ -59,17 +59,23 @@ def test_app_py_exits_with_a_one_line_message_on_bad_config(asset_dirs: dict[str
     assert "Traceback" not in result.stderr
 
 
-def test_app_py_synthesizes_into_the_cli_output_folder(asset_dirs: dict[str, Path], tmp_path: Path) -> None:
-    # Given the CDK CLI's environment with valid folders
+def test_app_py_synthesizes_into_the_cli_output_folder_with_the_removal_policy_context(
+        asset_dirs: dict[str, Path], tmp_path: Path) -> None:
+    # Given the CDK CLI's environment with valid folders and removalPolicy=destroy, as
+    # `cdk deploy -c runfox:removalPolicy=destroy` passes it (one synthesis, with nag, proves both)
     outdir = tmp_path / "out"
+    context = app_context(asset_dirs, **{infra_app.CONTEXT_REMOVAL_POLICY: "destroy"})
     # When app.py runs
-    result = run_app_py(app_context(asset_dirs), outdir)
+    result = run_app_py(context, outdir)
     # Then the stack template lands where the CLI asked, with no nag findings
     assert result.returncode == 0, result.stderr
     template = json.loads((outdir / "Runfox.template.json").read_text())
     assert template["Outputs"]["StartFunctionName"]
     report = json.loads((outdir / "validation-report.json").read_text())
     assert report["pluginReports"] == []
+    # And the tables are deleted with the stack
+    policies = {r["DeletionPolicy"] for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
+    assert policies == {"Delete"}
 
 
 def test_cdk_json_runs_the_app_with_the_project_venv_and_the_recommended_flags() -> None:
@@ -83,16 +89,3 @@ def test_cdk_json_runs_the_app_with_the_project_venv_and_the_recommended_flags()
     assert context["@aws-cdk/aws-lambda:recognizeLayerVersion"] is True
     # And it leaves the executors config path to $RUNFOX_EXECUTORS_CONFIG / executors.json
     assert infra_app.CONTEXT_EXECUTORS_CONFIG not in context
-
-
-def test_the_removal_policy_context_reaches_the_tables(asset_dirs: dict[str, Path], tmp_path: Path) -> None:
-    # Given the app built with removalPolicy=destroy, as `cdk deploy -c runfox:removalPolicy=destroy` does
-    context = app_context(asset_dirs, **{infra_app.CONTEXT_REMOVAL_POLICY: "destroy"})
-    app = infra_app.build_app(context=context, outdir=str(tmp_path / "out"))
-    # When it is synthesized (nag checks included)
-    assembly = app.synth()
-    template = json.loads((Path(assembly.directory) / "Runfox.template.json").read_text())
-    # Then tables are deleted with the stack
-    policies = {r["DeletionPolicy"] for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert policies == {"Delete"}
-    assert os.path.isdir(assembly.directory)

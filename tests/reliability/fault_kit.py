@@ -14,7 +14,10 @@ next advance, and timers re-drive executions.
 ``crash_points`` says which calls a crash test fails: every call under
 ``make reliability``; under ``make test`` (``RUNFOX_CRASH_EVERY=5``) every
 fifth, so the tier keeps within its time while each crash test still runs
-and crashes a spread of its calls.
+and crashes a spread of its calls. ``crash_each_call`` is the crash tests'
+one loop: a run per crash point, each checked against how the test says it
+must end; ``tapped_cloud`` the emulator, in this process, that each run
+gets afresh.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import dataclasses
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import pytest
 import yaml
 from botocore.client import BaseClient
 
@@ -58,9 +62,10 @@ INPUTS = {"start": 2}
 
 
 def only_ops_of(spec: dict[str, Any]) -> ExecutorsConfig:
-    """The examples' deployment cut to ``spec``'s ops: fewer queues to create and for the event sources to poll."""
+    """The examples' deployment cut to the ops ``spec``'s steps and maps call: fewer queues to create and for
+    the event sources to poll."""
     everything = load_executors_config(CONFIG)
-    tokens = {step["fn"] for step in spec["steps"]}
+    tokens = {step.get("fn", step.get("map", {}).get("fn")) for step in spec["steps"]}
     return dataclasses.replace(everything, ops={t: op for t, op in everything.ops.items() if t in tokens})
 
 
@@ -74,9 +79,12 @@ class InjectedCrash(Exception):
 
 @dataclass
 class CallTap:
-    fail_at: int | None = None
+    fail_at: int | None = None  # the call (1-based, of every call) made to fail
+    fail_nth: tuple[str, int] | None = None  # or (operation, n): its n-th call is made to fail
     calls: list[str] = field(default_factory=list)
     fired: str | None = None  # the call that was made to fail
+    fired_at: int | None = None  # and its number
+    _counts: Counter[str] = field(default_factory=Counter)
     _local: threading.local = field(default_factory=threading.local)
 
     @contextmanager
@@ -91,9 +99,11 @@ class CallTap:
         if not getattr(self._local, "active", False):
             return
         self.calls.append(operation)
-        if self.fail_at is not None and len(self.calls) == self.fail_at:
-            self.fired = operation
-            raise InjectedCrash(f"injected failure of call {self.fail_at} ({operation})")
+        self._counts[operation] += 1
+        if len(self.calls) == self.fail_at or (operation, self._counts[operation]) == self.fail_nth:
+            self.fired, self.fired_at = operation, len(self.calls)
+            raise InjectedCrash(f"injected failure of call {len(self.calls)} ({operation} "
+                                f"{self._counts[operation]})")
 
 
 @contextmanager
@@ -111,6 +121,19 @@ def tapped(tap: CallTap, monkeypatch: Any) -> Iterator[CallTap]:
     monkeypatch.setattr(BaseClient, "_make_api_call", call)
     monkeypatch.setattr(local.event_source, "invoke", invoke_in_span)
     yield tap
+
+
+@contextmanager
+def tapped_cloud(executors: Any, tap: CallTap) -> Iterator[tuple[LocalCloud, pytest.MonkeyPatch]]:
+    """The emulator, on moto in this process, with ``tap`` on the handlers' calls, for one run.
+
+    In this process: one thread drives the handlers, so the server's HTTP hop
+    and second process would add nothing but time. A MonkeyPatch per run: the
+    tap's wrappers come off again instead of stacking up run after run.
+    """
+    with (pytest.MonkeyPatch.context() as monkeypatch,
+          LocalCloud(executors, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
+        yield cloud, monkeypatch
 
 
 def start(tap: CallTap, name: str, spec: dict[str, Any] = SPEC) -> str:
@@ -139,6 +162,41 @@ def run_once(cloud: LocalCloud, tap: CallTap, name: str, timeout: float = 60.0,
 
 def operations(tap: CallTap) -> Counter[str]:
     return Counter(tap.calls)
+
+
+def calls_made(tap: CallTap) -> str:
+    """``tap``'s calls counted by operation, most made first: "N AWS calls (dynamodb.GetItem 9, ...)"."""
+    return f"{len(tap.calls)} AWS calls ({', '.join(f'{op} {n}' for op, n in operations(tap).most_common())})"
+
+
+R = TypeVar("R")
+
+
+@dataclass
+class Sweep(Generic[R]):
+    """The crash runs of one crash test: the calls made to fail, and the runs that did not end as they must."""
+
+    crashes: range
+    broken: list[tuple[int, str, R]]  # (call number, the operation that failed, what the run gave)
+
+    @property
+    def survived(self) -> str:
+        return f"{len(self.crashes) - len(self.broken)}/{len(self.crashes)}"
+
+
+def crash_each_call(run: Callable[[CallTap, str], R], name: str, total: int, ended_well: Callable[[R], bool],
+                    shard: int = 0, shards: int = 1) -> Sweep[R]:
+    """For each crash point of a clean run of ``total`` calls (``crash_points``), a ``run`` with that call made
+    to fail and recovery left to the system; each run's result must pass ``ended_well``."""
+    crashes = crash_points(total, shard, shards)
+    broken: list[tuple[int, str, R]] = []
+    for k in crashes:
+        tap = CallTap(fail_at=k)
+        result = run(tap, f"{name}-{k}")
+        assert tap.fired is not None, f"call {k} was never made: the injection did not happen"
+        if not ended_well(result):
+            broken.append((k, tap.fired, result))
+    return Sweep(crashes, broken)
 
 
 def wide_fan_out(width: int) -> dict[str, Any]:

@@ -5,15 +5,12 @@ chunks, the window, job records) and its sends survive a Lambda dying at any poi
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
-from fault_kit import CONFIG, CallTap, Ending, crash_points, operations, run_once, tapped
+from fault_kit import CallTap, Ending, calls_made, crash_each_call, only_ops_of, run_once, tapped_cloud
 
-from local.cloud import LocalCloud
-from runfox_core.aws import config
-from runfox_deploy.executors import load_executors_config
+pytestmark = pytest.mark.usefixtures("no_grace")
 
 SPEC: dict[str, Any] = {"steps": [
     {"id": "seed", "fn": "increment", "input": {"value": {"var": "input.start"}}},
@@ -23,18 +20,11 @@ SPEC: dict[str, Any] = {"steps": [
     {"id": "total", "fn": "add", "depends_on": ["squares"],
      "input": {"values": {"map": [{"var": "steps.squares.output.results"}, {"var": "squared"}]}}}],
     "outputs": {"total": {"var": "steps.total.output.sum"}, "squares": {"var": "steps.squares.output.succeeded"}}}
-EXECUTORS = dataclasses.replace(load_executors_config(CONFIG), ops={
-    t: op for t, op in load_executors_config(CONFIG).ops.items() if t in ("increment", "square", "add")})
-
-
-@pytest.fixture(autouse=True)
-def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")  # as in test_crash_anywhere.py
+EXECUTORS = only_ops_of(SPEC)
 
 
 def run(tap: CallTap, name: str) -> Ending:
-    with (pytest.MonkeyPatch.context() as monkeypatch,
-          LocalCloud(EXECUTORS, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
+    with tapped_cloud(EXECUTORS, tap) as (cloud, _):
         return run_once(cloud, tap, name, spec=SPEC)
 
 
@@ -47,18 +37,9 @@ def test_a_crash_at_any_aws_call_of_a_map_run_ends_like_the_clean_run(shard: int
     clean_tap = CallTap()
     clean = run(clean_tap, "map-clean")
     assert clean.status == "complete" and clean.outcome == {"total": 1 + 4 + 16 + 9 + 25, "squares": 5}
-    total = len(clean_tap.calls)
-    broken = []
     # When each call k of this shard fails in turn (the Lambda dies there) and the system recovers by itself
-    crashes = crash_points(total, shard, SHARDS)
-    for k in crashes:
-        tap = CallTap(fail_at=k)
-        ending = run(tap, f"map-crash-{k}")
-        assert tap.fired is not None, f"call {k} was never made"
-        if ending != clean:
-            broken.append((k, clean_tap.calls[k - 1], ending))
+    sweep = crash_each_call(run, "map-crash", len(clean_tap.calls), lambda ending: ending == clean, shard, SHARDS)
     # Then every run ends exactly like the clean one
-    print(f"\ncrash-anywhere in a map, shard {shard + 1} of {SHARDS}: {total} AWS calls in the clean run "
-          f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
-          f"{len(crashes) - len(broken)}/{len(crashes)} crash runs ended exactly like the clean run")
-    assert broken == []
+    print(f"\ncrash-anywhere in a map, shard {shard + 1} of {SHARDS}: {calls_made(clean_tap)} in the clean run; "
+          f"{sweep.survived} crash runs ended exactly like the clean run")
+    assert sweep.broken == []

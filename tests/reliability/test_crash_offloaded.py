@@ -10,14 +10,13 @@ import zlib
 from typing import Any
 
 import pytest
-from fault_kit import CallTap, Ending, crash_points, only_ops_of, operations, run_once, tapped
+from fault_kit import CallTap, Ending, calls_made, crash_each_call, only_ops_of, operations, run_once, tapped_cloud
 
 import local.event_source
 from local import blobs
 from local.cloud import LocalCloud
 from local.deployment import WORKFLOWS_TABLE
 from runfox_core import payloads
-from runfox_core.aws import config
 
 BODY = 20_000  # characters: over the inline threshold, so every document goes by reference
 SPEC = {
@@ -30,12 +29,8 @@ SPEC = {
                 "doc": {"var": "steps.pass.output.doc"}},
 }
 EXECUTORS = only_ops_of(SPEC)
+pytestmark = pytest.mark.usefixtures("no_grace")
 REFERENCE = re.compile(rf'"\$ref":\s*"s3://{blobs.BLOB_BUCKET}/(blobs/[0-9a-f]{{64}})"')
-
-
-@pytest.fixture(autouse=True)
-def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")  # as in test_crash_anywhere
 
 
 def named_objects(cloud: LocalCloud) -> set[str]:
@@ -52,8 +47,7 @@ def named_objects(cloud: LocalCloud) -> set[str]:
 
 
 def run(tap: CallTap, name: str) -> tuple[Ending, set[str]]:
-    with (pytest.MonkeyPatch.context() as monkeypatch,
-          LocalCloud(EXECUTORS, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
+    with tapped_cloud(EXECUTORS, tap) as (cloud, monkeypatch):
         invoke = local.event_source.invoke
 
         def cold(*args: Any, **kwargs: Any) -> Any:  # each Lambda its own process: no value cached across them
@@ -75,19 +69,11 @@ def test_a_crash_at_any_aws_call_of_an_offloaded_run_ends_like_the_clean_run_wit
     assert clean.status == "complete" and dangling == set()
     assert (clean.outcome["length"], clean.outcome["title"]) == (BODY, "t")
     assert json.dumps(clean.outcome["doc"]).startswith('{"$ref"')
-    total = len(clean_tap.calls)
     assert operations(clean_tap)["s3.PutObject"] >= 2 and operations(clean_tap)["s3.GetObject"] >= 2
-    broken: list[tuple[int, str, Any]] = []
     # When each call in turn fails, the S3 writes and reads among them
-    crashes = crash_points(total)
-    for k in crashes:
-        tap = CallTap(fail_at=k)
-        ending, dangling = run(tap, f"offloaded-crash-{k}")
-        assert tap.fired is not None, f"call {k} was never made"
-        # Then it ends like the clean run, and every stored reference names an object that exists
-        if ending != clean or dangling:
-            broken.append((k, clean_tap.calls[k - 1], (ending.status, sorted(dangling))))
-    print(f"\ncrash-anywhere, offloaded run: {total} AWS calls "
-          f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
-          f"{len(crashes) - len(broken)}/{len(crashes)} crash runs ended exactly like the clean run with no dangling reference")
-    assert broken == []
+    sweep = crash_each_call(run, "offloaded-crash", len(clean_tap.calls),
+                            lambda result: result == (clean, set()))
+    # Then it ends like the clean run, and every stored reference names an object that exists
+    print(f"\ncrash-anywhere, offloaded run: {calls_made(clean_tap)}; {sweep.survived} crash runs ended exactly "
+          f"like the clean run with no dangling reference")
+    assert sweep.broken == []

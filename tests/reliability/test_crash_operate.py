@@ -17,9 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fault_kit import INPUTS, SPEC, WORKFLOW_CONFIG, CallTap, InjectedCrash, crash_points, tapped
+from fault_kit import INPUTS, SPEC, WORKFLOW_CONFIG, CallTap, InjectedCrash, crash_each_call, tapped_cloud
 
-from local.cloud import LocalCloud
 from local.event_source import EventSourceDriver
 from local.lambda_runtime import invoke
 from runfox_core import operations
@@ -30,11 +29,7 @@ from runfox_core.workflow import Workflow
 from tests.aws.no_wedge_kit import Ending
 
 RETRIES = 20  # a caller retrying a failed invocation
-
-
-@pytest.fixture(autouse=True)
-def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
+pytestmark = pytest.mark.usefixtures("no_grace")
 
 
 def call(tap: CallTap, handler: str, payload: dict[str, Any], done_when_running: bool = False) -> dict[str, Any]:
@@ -53,8 +48,7 @@ def call(tap: CallTap, handler: str, payload: dict[str, Any], done_when_running:
 
 
 def run(tap: CallTap, name: str) -> tuple[Ending, list[str], int]:
-    with pytest.MonkeyPatch.context() as monkeypatch, \
-            LocalCloud(WORKFLOW_CONFIG, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch):
+    with tapped_cloud(WORKFLOW_CONFIG, tap) as (cloud, _):
         key = call(tap, config.START_HANDLER, {"spec": SPEC, "inputs": INPUTS, "name": name})["execution"]
         call(tap, config.ADVANCE_HANDLER, {"action": "cancel", "execution": key, "reason": "maintenance"})
         call(tap, config.ADVANCE_HANDLER, {"action": "redrive", "execution": key}, done_when_running=True)
@@ -74,16 +68,10 @@ def test_a_crash_at_any_call_of_start_cancel_or_redrive_ends_like_the_clean_run(
     clean, kinds, operated = run(CallTap(), "operate-clean")
     assert clean.status == "complete" and kinds.count("cancelled") == 1 and kinds.count("redriven") == 1
     assert clean.run_ids["seed"] == 1  # the cancelled first run was fenced off; the redrive ran it again
-    broken = []
     # When each call of the three operations in turn fails
-    crashes = crash_points(operated)
-    for k in crashes:
-        tap = CallTap(fail_at=k)
-        ending, events, _ = run(tap, f"operate-crash-{k}")
-        assert tap.fired is not None, f"call {k} was never made"
-        # Then it ends exactly like the clean run, cancelled once and redriven once
-        if ending != clean or events.count("cancelled") != 1 or events.count("redriven") != 1:
-            broken.append((k, tap.fired, ending.status, events))
+    sweep = crash_each_call(run, "operate-crash", operated, lambda result: result[0] == clean and (
+        result[1].count("cancelled"), result[1].count("redriven")) == (1, 1))
+    # Then it ends exactly like the clean run, cancelled once and redriven once
     print(f"\ncrash-anywhere in start, cancel and redrive: {operated} AWS calls; "
-          f"{len(crashes) - len(broken)}/{len(crashes)} crash runs ended exactly like the clean run")
-    assert broken == []
+          f"{sweep.survived} crash runs ended exactly like the clean run")
+    assert sweep.broken == []

@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fault_kit import CallTap, InjectedCrash, crash_points, only_ops_of, operations, start, tapped
+from fault_kit import CallTap, InjectedCrash, calls_made, crash_each_call, only_ops_of, start, tapped_cloud
 
-from local.cloud import LocalCloud
 from local.event_source import EventSourceDriver
 from local.lambda_runtime import invoke
 from runfox_core import operations as ops
@@ -36,13 +35,9 @@ SPEC: dict[str, Any] = {
     "outputs": {"value": {"var": "steps.last.output.incremented"}, "by": {"var": "steps.approval.output.by"},
                 "signed": {"var": "steps.signed.output.signed"}},
 }
-EXECUTORS = only_ops_of({"steps": [s for s in SPEC["steps"] if "fn" in s]})
+EXECUTORS = only_ops_of(SPEC)
 RETRIES = 20
-
-
-@pytest.fixture(autouse=True)
-def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(config.ENV_UNSENT_GRACE_SECONDS, "0")
+pytestmark = pytest.mark.usefixtures("no_grace")
 
 
 def ask(tap: CallTap, payload: dict[str, Any]) -> None:
@@ -58,8 +53,7 @@ def ask(tap: CallTap, payload: dict[str, Any]) -> None:
 
 
 def run(tap: CallTap, name: str) -> Ending:
-    with (pytest.MonkeyPatch.context() as monkeypatch,
-          LocalCloud(EXECUTORS, quiet=True, in_process=True) as cloud, tapped(tap, monkeypatch)):
+    with tapped_cloud(EXECUTORS, tap) as (cloud, _):
         key = start(tap, name, SPEC)
         backend = get_backend()
         wf = Workflow(key, backend)
@@ -85,16 +79,7 @@ def test_a_crash_at_any_aws_call_of_a_run_with_waits_ends_like_the_clean_run() -
     clean_tap = CallTap()
     clean = run(clean_tap, "waits-clean")
     assert clean.status == "complete" and clean.outcome == {"value": 4, "by": "ann", "signed": True}
-    total = len(clean_tap.calls)
-    broken = []
-    crashes = crash_points(total)
-    for k in crashes:
-        tap = CallTap(fail_at=k)
-        ending = run(tap, f"waits-crash-{k}")
-        assert tap.fired is not None, f"call {k} was never made"
-        if ending != clean:
-            broken.append((k, clean_tap.calls[k - 1], ending))
-    print(f"\ncrash-anywhere with waits: {total} AWS calls in the clean run "
-          f"({', '.join(f'{op} {n}' for op, n in operations(clean_tap).most_common())}); "
-          f"{len(crashes) - len(broken)}/{len(crashes)} crash runs ended exactly like the clean run")
-    assert broken == []
+    sweep = crash_each_call(run, "waits-crash", len(clean_tap.calls), lambda ending: ending == clean)
+    print(f"\ncrash-anywhere with waits: {calls_made(clean_tap)} in the clean run; "
+          f"{sweep.survived} crash runs ended exactly like the clean run")
+    assert sweep.broken == []

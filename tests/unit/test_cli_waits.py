@@ -59,6 +59,16 @@ def test_an_event_nobody_waits_for_and_a_bad_payload_exit_2_naming_the_problem(
     assert "not a callback token" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text, problem", [("{nope", "is not JSON: Expecting property name"),
+                                           ("3", "must be a JSON object, got int")])
+def test_every_flag_taking_a_json_object_exits_2_naming_itself_and_the_problem(
+        key: str, text: str, problem: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for flag, argv in (("--inputs", ["start", "approve.yaml"]), ("--payload", ["send-event", key, "approved"]),
+                       ("--output", ["callback", "any-token"])):
+        assert runfox(*argv, flag, text, "--db", "w.db")[0] == 2
+        assert capsys.readouterr().err.startswith(f"runfox {argv[0]}: {flag} {problem}")
+
+
 def test_both_commands_have_help(capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("send-event", "callback"):
         with pytest.raises(SystemExit) as done:
