@@ -273,8 +273,9 @@ class Workflow:
                 done = tx.terminal_result(txn)
                 if done is not None:
                     return True, done
-            if found:
-                # more to claim only if this commit stopped at the store's limit
+            if found or (sids and tx.claimable(txn, now, 1)):
+                # more to claim if this commit stopped at the store's limit, or if a claim that sends no
+                # job (an empty map, a wait that ended at once) made its dependents ready
                 return True, (found, bool(tx.claimable(txn, now, 1)))
             return changed, tx.idle_result(txn)
 

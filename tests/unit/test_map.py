@@ -33,6 +33,17 @@ def test_run_with_the_backends_own_worker_completes_a_map(make_backend: Any, bat
     assert wf.step_statuses == {"list": "complete", "sq": "complete"}
 
 
+def test_the_step_after_an_empty_map_is_sent_by_the_same_advance(make_backend: Any) -> None:
+    # Given an empty map, then a task that depends on it
+    spec = map_kit.mapped(items=[])
+    spec["steps"].append({"id": "after", "fn": "square", "depends_on": ["sq"], "input": {"x": 3}})
+    wf = rfx.Workflow.from_dict(spec, make_backend(square_executor))
+    # When the execution first advances, the map completes without a job
+    dispatched = wf.advance()
+    # Then the same advance claims the step it made ready (no wait for a wake)
+    assert isinstance(dispatched, Dispatch) and [job.step for job in dispatched.jobs] == ["after"]
+
+
 def test_items_that_are_not_a_list_fail_the_step_saying_what_they_were(make_backend: Any) -> None:
     spec = map_kit.mapped(items={"var": "input.docs"})
     result = rfx.Workflow.from_dict(spec, make_backend(square_executor), inputs={"docs": {"a": 1}}).run(timeout=30)
