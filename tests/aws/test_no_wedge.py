@@ -32,7 +32,7 @@ from no_wedge_kit import (
 import runfox_core as rfx
 from local.moto_patches import fast_moto_transactions
 from runfox_core import driver, messages
-from runfox_core.aws import _items
+from runfox_core.aws import _items, dynamodb_store
 from runfox_core.aws.dynamodb_store import SCHEDULE_INLINE_BYTES, DynamoDBStore
 from runfox_core.backend import InProcessRunner
 from runfox_core.engine.records import SCHEDULES
@@ -97,6 +97,33 @@ def test_one_advance_of_a_wide_static_fan_out_with_24_character_ids_keeps_the_he
         assert watch.largest <= header_bound(store.schedule_inline_bytes)
         header = backend.load_header(wf.id)
         assert len(header.ready) == 0 and len(header.unsent) == 0
+
+
+def test_claiming_a_spilled_ready_set_a_few_at_a_time_reads_each_entry_a_bounded_number_of_times(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a 101-wide static fan-out whose ready set is spilled at creation, read 10 items a Query page
+    # and claimed 10 a commit (at 10,000 wide: 200 a page, 50 a commit, the same ratio to the width)
+    monkeypatch.setattr(dynamodb_store, "SPILL_PAGE_ITEMS", 10)
+    client = strict_limits(aws.client("dynamodb"), aws.workflows_table)
+    scanned: list[int] = []
+    client.meta.events.register("after-call.dynamodb.Query",
+                                lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0)))
+    store = DynamoDBStore(aws.workflows_table, client=client)
+    store.schedule_inline_bytes, store.max_steps_per_commit = SMALL_BUDGET, 10
+    backend = rfx.Backend(store=store, runner=InProcessRunner())
+    with fast_moto_transactions():
+        wf = rfx.Workflow.from_dict({"steps": [{"id": f"s{i:03d}", "fn": "work"} for i in range(101)]}, backend)
+        assert backend.load_header(wf.id).ready.spilled > 90
+        # When every step is claimed, one advance() per commit, each a fresh handle (as Lambdas are)
+        claimed = 0
+        while claimed < 101:
+            result = rfx.Workflow.resume(wf.id, backend).advance()
+            assert isinstance(result, Dispatch)
+            claimed += len(result.jobs)
+            wf.dispatch(result.jobs)
+    # Then the Queries read each entry (or its tombstone) a few times, not once per claim before it:
+    # each starts after the entries already claimed (the schedule's read cursor, kept in the header)
+    assert sum(scanned) <= 3 * 101, (sum(scanned), len(scanned))
 
 
 def test_outputs_resolving_to_450_kb_fail_the_execution_on_dynamodb_with_a_clear_error(aws: Any) -> None:
