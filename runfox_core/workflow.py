@@ -220,7 +220,9 @@ class Workflow:
             if found:
                 # more to claim only if this commit stopped at the store's limit
                 return True, (found, bool(tx.claimable(txn, now, 1)))
-            return changed, tx.idle_result(txn)
+            # (an idle advance that found the claims not yet confirmed sent were all confirmed commits
+            # that, so the next ones do not read them again: records.Schedule.overstated)
+            return changed or txn.header.overstated(), tx.idle_result(txn)
 
         while True:  # one commit per batch the store can take; loop until nothing is left to claim
             result = self._transact(step)

@@ -417,6 +417,12 @@ class Schedule(MutableMapping[str, Any]):
         below = [p for p in passed if p is not None and p < lowest]
         return max(below) if below else None
 
+    def overstated(self) -> bool:
+        """Whether a full read found fewer spilled entries than ``spilled`` says (``unsent``'s count is
+        an upper bound): a commit of the header then records the truth (often none: a new
+        generation), so later reads stop walking the removed entries again."""
+        return self._complete and self.spilled > 0 and not self._changed and self.summary_after()[0] < self.spilled
+
     def committed(self, keep_reads: bool = True) -> None:
         """Fold this transition's changes in, as the store now holds them."""
         if not self._changed and not self.spilled and not self._read:
@@ -501,6 +507,10 @@ class ExecutionHeader:
 
     def schedules(self) -> list[Schedule]:
         return [getattr(self, name) for name in SCHEDULES]
+
+    def overstated(self) -> bool:
+        """Whether a schedule's stored count of spilled entries is known to be too high (``Schedule``)."""
+        return any(schedule.overstated() for schedule in self.schedules())
 
     def fetch_rows(self, step_ids: Iterable[str]) -> None:
         """Read, in one call, the spilled entries of ``step_ids`` in every schedule that has any."""

@@ -126,6 +126,33 @@ def test_claiming_a_spilled_ready_set_a_few_at_a_time_reads_each_entry_a_bounded
     assert sum(scanned) <= 3 * 101, (sum(scanned), len(scanned))
 
 
+def test_once_every_spilled_claim_is_confirmed_sent_idle_advances_stop_reading_them(aws: Any) -> None:
+    # Given a 101-wide static fan-out, every step claimed and its job sent, its claims spilled past
+    # a small header budget (so their count in the header is only an upper bound once confirmed)
+    clock = FakeClock()
+    client = aws.client("dynamodb")
+    store = DynamoDBStore(aws.workflows_table, client=client)
+    store.schedule_inline_bytes = SMALL_BUDGET
+    backend = rfx.Backend(store=store, runner=InProcessRunner(), clock=clock)
+    with fast_moto_transactions():
+        wf = rfx.Workflow.from_dict({"steps": [{"id": f"s{i:03d}", "fn": "work"} for i in range(101)]}, backend)
+        claimed = 0
+        while claimed < 101:
+            result = rfx.Workflow.resume(wf.id, backend).advance()
+            assert isinstance(result, Dispatch)
+            claimed += len(result.jobs)
+            wf.dispatch(result.jobs)
+        assert backend.load_header(wf.id).unsent.spilled > 0
+        # When the grace for unconfirmed claims has passed and the execution is advanced with nothing to do
+        clock.now += backend.unsent_grace_seconds + 1
+        assert isinstance(rfx.Workflow.resume(wf.id, backend).advance(), rfx.Pending)
+        calls = record_calls(client)
+        assert isinstance(rfx.Workflow.resume(wf.id, backend).advance(), rfx.Pending)
+    # Then the first found them all confirmed and said so in the header: the next reads no spilled entry
+    assert [op for op, _ in calls if op != "GetItem"] == [], [op for op, _ in calls]
+    assert backend.load_header(wf.id).unsent.spilled == 0 and not backend.take_tasks()[101:]
+
+
 def test_outputs_resolving_to_450_kb_fail_the_execution_on_dynamodb_with_a_clear_error(aws: Any) -> None:
     backend = _workflow_backend(aws, lambda op, i: {"v": "x" * 150_000})
     spec = {"steps": [{"op": "a"}, {"op": "b"}],
