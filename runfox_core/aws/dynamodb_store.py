@@ -9,7 +9,7 @@ sk                  attributes
 ``def``             ``data`` (B) zlib(JSON(ExecutionDefinition)), or its first
                     piece; ``parts`` (N) how many pieces. Immutable.
 ``def#0001``...     ``data`` (B) the next pieces, when the compressed
-                    definition exceeds 350,000 bytes. Immutable.
+                    definition exceeds 60,000 bytes. Immutable.
 ``header``          ``version`` (N) the optimistic-concurrency fence;
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
                     ``claimed_at`` (N)}, the inline unsent claims, changed
@@ -219,7 +219,7 @@ from .exceptions import CommitTooLargeError, ItemTooLargeError
 
 log = logging.getLogger("runfox_core.aws")
 
-DEF_PIECE_BYTES = 350_000  # compressed definition bytes per item
+DEF_PIECE_BYTES = 60_000  # compressed definition bytes per item: every item of a 10,000-step spec under 64 KB
 JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
 MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
