@@ -39,7 +39,9 @@ spilled entry is written or removed only in the same commit as the header
 that counts it, under the same version check (a large commit through the
 journal, which no reader sees half done); one read after the header is
 therefore consistent with it, or the commit built on it fails its version
-check and the transition runs again. An entry is never both inline and
+check and the transition runs again. The same holds for a schedule's read
+cursor ``start`` (``Schedule``): it moves only in a commit, past entries that
+commit removes or knows removed. An entry is never both inline and
 spilled: a key not inline is looked up before it is set. ``clear`` (when an
 execution ends) and the removal of a schedule's last spilled entry move it
 to a new generation, so entries left behind are never read again.
