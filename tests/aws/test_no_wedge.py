@@ -112,18 +112,26 @@ def test_claiming_a_spilled_ready_set_a_few_at_a_time_reads_each_entry_a_bounded
     store.schedule_inline_bytes, store.max_steps_per_commit = SMALL_BUDGET, 10
     backend = rfx.Backend(store=store, runner=InProcessRunner())
     with fast_moto_transactions():
-        wf = rfx.Workflow.from_dict({"steps": [{"id": f"s{i:03d}", "fn": "work"} for i in range(101)]}, backend)
-        assert backend.load_header(wf.id).ready.spilled > 90
         # When every step is claimed, one advance() per commit, each a fresh handle (as Lambdas are)
-        claimed = 0
-        while claimed < 101:
-            result = rfx.Workflow.resume(wf.id, backend).advance()
-            assert isinstance(result, Dispatch)
-            claimed += len(result.jobs)
-            wf.dispatch(result.jobs)
+        _claim_a_static_fan_out(backend, 101, spilled_at_creation=True)
     # Then the Queries read each entry (or its tombstone) a few times, not once per claim before it:
     # each starts after the entries already claimed (the schedule's read cursor, kept in the header)
     assert sum(scanned) <= 3 * 101, (sum(scanned), len(scanned))
+
+
+def _claim_a_static_fan_out(backend: rfx.Backend, width: int, spilled_at_creation: bool = False) -> rfx.Workflow:
+    """Create a static fan-out of ``width`` steps, then claim and send them all, one advance() per
+    commit, each from a fresh handle (as Lambdas are)."""
+    wf = rfx.Workflow.from_dict({"steps": [{"id": f"s{i:03d}", "fn": "work"} for i in range(width)]}, backend)
+    if spilled_at_creation:
+        assert backend.load_header(wf.id).ready.spilled > width * 0.9
+    claimed = 0
+    while claimed < width:
+        result = rfx.Workflow.resume(wf.id, backend).advance()
+        assert isinstance(result, Dispatch)
+        claimed += len(result.jobs)
+        wf.dispatch(result.jobs)
+    return wf
 
 
 def test_once_every_spilled_claim_is_confirmed_sent_idle_advances_stop_reading_them(aws: Any) -> None:
@@ -135,13 +143,7 @@ def test_once_every_spilled_claim_is_confirmed_sent_idle_advances_stop_reading_t
     store.schedule_inline_bytes = SMALL_BUDGET
     backend = rfx.Backend(store=store, runner=InProcessRunner(), clock=clock)
     with fast_moto_transactions():
-        wf = rfx.Workflow.from_dict({"steps": [{"id": f"s{i:03d}", "fn": "work"} for i in range(101)]}, backend)
-        claimed = 0
-        while claimed < 101:
-            result = rfx.Workflow.resume(wf.id, backend).advance()
-            assert isinstance(result, Dispatch)
-            claimed += len(result.jobs)
-            wf.dispatch(result.jobs)
+        wf = _claim_a_static_fan_out(backend, 101)
         assert backend.load_header(wf.id).unsent.spilled > 0
         # When the grace for unconfirmed claims has passed and the execution is advanced with nothing to do
         clock.now += backend.unsent_grace_seconds + 1
