@@ -16,7 +16,7 @@ keys, about 120 KB) are a reference, not an item that size.
 
 The SQS queues are in memory (``QueuesInMemory``) and the clock is faked; the
 time is moto's and the engine's, on one core. Default: the fan-out and join
-at 1,000 and 9,998 wide (about 10 minutes); ``--shapes`` runs the others.
+at 1,000 and 9,998 wide (about 15 minutes here); ``--shapes`` runs the others.
 
 Usage: python bench/no_wedge.py [--widths 1000,9998] [--shapes fan_out,loop,deadlines,crash,merge]
 """
