@@ -277,7 +277,9 @@ class Workflow:
                 # more to claim if this commit stopped at the store's limit, or if a claim that sends no
                 # job (an empty map, a wait that ended at once) made its dependents ready
                 return True, (found, bool(tx.claimable(txn, now, 1)))
-            return changed, tx.idle_result(txn)
+            # (an idle advance that found the claims not yet confirmed sent were all confirmed commits
+            # that, so the next ones do not read them again: records.Schedule.overstated)
+            return changed or txn.header.overstated(), tx.idle_result(txn)
 
         while True:  # one commit per batch the store can take; loop until nothing is left to claim
             result = self._transact(step)

@@ -9,13 +9,13 @@ sk                  attributes
 ``def``             ``data`` (B) zlib(JSON(ExecutionDefinition)), or its first
                     piece; ``parts`` (N) how many pieces. Immutable.
 ``def#0001``...     ``data`` (B) the next pieces, when the compressed
-                    definition exceeds 350,000 bytes. Immutable.
+                    definition exceeds 60,000 bytes. Immutable.
 ``header``          ``version`` (N) the optimistic-concurrency fence;
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
                     ``claimed_at`` (N)}, the inline unsent claims, changed
                     only by per-step deltas; ``body`` JSON of the rest of
                     ExecutionHeader (inline schedule entries, and ``spill``:
-                    per schedule [gen, spilled, next_at]): (S) up to 1 KB,
+                    per schedule [gen, spilled, next_at(, start)]): (S) up to 1 KB,
                     else (B) zlib-compressed; ``pending`` (M) the journal
                     marker while a large commit is half applied.
 ``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
@@ -51,7 +51,11 @@ width. Ordinary workflows never reach the budget (a 200-wide fan-out with
 short ids is about 7 KB) and pay nothing for it. A spilled entry is read by
 key (one BatchGetItem with the header, for all of a step's entries, or many
 steps') or by a Query page on ``sched#<s>#<g>#`` (never a Scan), only when
-the header's summary says one may exist or be due. It is removed by a
+the header's summary says one may exist or be due; the Query starts after
+the schedule's read cursor ``start`` (the sort key, less the prefix, at or
+before which every entry is removed: ``records.Schedule``), so claiming a
+10,000-wide ready set 50 at a time reads each entry a few times, not once
+per claim before it. It is removed by a
 transactional Update that drops its ``value`` (a tombstone: the engine's
 role may not DeleteItem; reads skip tombstones), and once a schedule's last
 spilled entry is gone it moves to a new generation, so tombstones are never
@@ -156,8 +160,9 @@ items over 350 KB (too large to journal) do not fit in one 4 MB transaction;
 a definition at most about 3.9 MB compressed. The header is bounded (above)
 at any width. In a run wide enough to spill, a claim or result touches a
 few more items (a spilled entry written and later tombstoned: 4 write units
-each) and the ready set's Query pages walk past the tombstones of entries
-claimed earlier in the same generation. ``max_steps_per_commit`` (50) is how
+each), and a Query page read again from the cursor rereads the entries of
+it not yet claimed (up to ``SPILL_PAGE_ITEMS`` / ``max_steps_per_commit``
+times). ``max_steps_per_commit`` (50) is how
 many claims one commit takes, so jobs go out as they are claimed.
 """
 
@@ -214,7 +219,7 @@ from .exceptions import CommitTooLargeError, ItemTooLargeError
 
 log = logging.getLogger("runfox_core.aws")
 
-DEF_PIECE_BYTES = 350_000  # compressed definition bytes per item
+DEF_PIECE_BYTES = 60_000  # compressed definition bytes per item: every item of a 10,000-step spec under 64 KB
 JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
 MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
@@ -296,8 +301,11 @@ class _Spilled:
         return {(item["schedule"]["S"], item["step_id"]["S"]): entry_value(item["schedule"]["S"], it.from_js(item["value"]))
                 for item in items if "value" in item}
 
-    def pages(self, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
-        yield from self.store._spill_pages(self.key, name, gen)
+    def pages(self, name: str, gen: int, after: str | None = None) -> Iterator[tuple[list[tuple[str, Any]], str | None]]:
+        yield from self.store._spill_pages(self.key, name, gen, after)
+
+    def position(self, name: str, gen: int, key: str) -> str:
+        return spill_sk(name, gen, key)[len(spill_prefix(name, gen)):]
 
 
 class DynamoDBStore(Store):
@@ -378,24 +386,32 @@ class DynamoDBStore(Store):
         return {"Update": {"TableName": self.table, "Key": key, "UpdateExpression": "REMOVE #v, #r",
                            "ExpressionAttributeNames": {"#v": "value", "#r": "run_id"}}}
 
-    def _spill_pages(self, key: str, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
-        """Schedule ``name``'s spilled entries at generation ``gen``, a Query page at a time."""
+    def _spill_pages(self, key: str, name: str, gen: int,
+                     after: str | None = None) -> Iterator[tuple[list[tuple[str, Any]], str | None]]:
+        """Schedule ``name``'s spilled entries at generation ``gen`` whose sort key follows the prefix's
+        ``after`` (the schedule's read cursor), a Query page at a time, each with where it stopped
+        (the sort key after the prefix of the last item it read, a tombstone or not; None at the end)."""
+        prefix = spill_prefix(name, gen)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ProjectionExpression": "#st, #v",
             "FilterExpression": "attribute_exists(#v)",  # not the tombstones
             "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#st": "step_id", "#v": "value"},
-            "ExpressionAttributeValues": {":pk": it.s(key), ":prefix": it.s(spill_prefix(name, gen))},
+            "ExpressionAttributeValues": {":pk": it.s(key), ":prefix": it.s(prefix)},
             "ConsistentRead": True,
             "Limit": SPILL_PAGE_ITEMS,
         }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = self._key(key, prefix + after)
         while True:
             resp = self.client.query(**kwargs)
-            yield [(item["step_id"]["S"], entry_value(name, it.from_js(item["value"]))) for item in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
+            last = resp.get("LastEvaluatedKey")
+            entries = [(item["step_id"]["S"], entry_value(name, it.from_js(item["value"]))) for item in resp.get("Items", [])]
+            yield entries, (last[SK]["S"][len(prefix):] if last else None)
+            if last is None:
                 return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            kwargs["ExclusiveStartKey"] = last
 
     def _step_item(self, key: str, record: StepRecord) -> dict[str, Any]:
         item = self._key(key, step_sk(record.step_id))

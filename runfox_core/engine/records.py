@@ -39,7 +39,9 @@ spilled entry is written or removed only in the same commit as the header
 that counts it, under the same version check (a large commit through the
 journal, which no reader sees half done); one read after the header is
 therefore consistent with it, or the commit built on it fails its version
-check and the transition runs again. An entry is never both inline and
+check and the transition runs again. The same holds for a schedule's read
+cursor ``start`` (``Schedule``): it moves only in a commit, past entries that
+commit removes or knows removed. An entry is never both inline and
 spilled: a key not inline is looked up before it is set. ``clear`` (when an
 execution ends) and the removal of a schedule's last spilled entry move it
 to a new generation, so entries left behind are never read again.
@@ -147,8 +149,14 @@ class SpillSource(Protocol):
     def fetch(self, wanted: list[tuple[str, int, str]]) -> dict[tuple[str, str], Any]:
         """The entries ``(schedule, generation, step)`` that exist, as ``{(schedule, step): value}``."""
 
-    def pages(self, name: str, gen: int) -> Iterator[list[tuple[str, Any]]]:
-        """Every entry of schedule ``name`` at generation ``gen``, a page at a time (a Query, never a Scan)."""
+    def pages(self, name: str, gen: int, after: str | None = None) -> Iterator[tuple[list[tuple[str, Any]], str | None]]:
+        """Every entry of schedule ``name`` at generation ``gen`` placed after position ``after``
+        (None: from the first), a page at a time (a Query, never a Scan): ``(entries, position)``,
+        ``position`` being where the page's read stopped (None once the last page is read)."""
+
+    def position(self, name: str, gen: int, key: str) -> str:
+        """Where the entry ``key`` of schedule ``name`` at ``gen`` sits in the order ``pages`` reads
+        them (positions compare as strings)."""
 
 
 class Schedule(MutableMapping[str, Any]):
@@ -165,16 +173,27 @@ class Schedule(MutableMapping[str, Any]):
     keyed under: ``clear`` moves to a new one instead of deleting each.
     Changes to spilled entries are kept in ``changes()`` for the commit.
     Without a source nothing is ever spilled and this is a plain dict.
+
+    ``start`` is the read cursor: a position (``SpillSource.position``) at
+    or before which every spilled entry of this generation is removed, so a
+    pass reads from after it and never walks again the removed entries
+    (tombstones) of the steps claimed earlier: without it, claiming a
+    10,000-wide ready set 50 at a time reads the whole set 200 times. It
+    moves in the commit that removes the entries it passes (``start_after``),
+    and back before any entry a commit writes at or before it, so it stays
+    true under the version fence; ``mark_sent``'s removals outside the
+    fence only make it more true.
     """
 
-    __slots__ = ("name", "inline", "gen", "spilled", "next_at", "source", "_read", "_complete", "_changed",
-                 "_fetch_row")
+    __slots__ = ("name", "inline", "gen", "spilled", "next_at", "source", "start", "_read", "_complete", "_changed",
+                 "_fetch_row", "_pages")
 
     def __init__(self, name: str, inline: Mapping[str, Any] | None = None, *, gen: int = 0, spilled: int = 0,
-                 next_at: float | None = None, source: SpillSource | None = None):
+                 next_at: float | None = None, source: SpillSource | None = None, start: str | None = None):
         self.name = name
         self.inline: dict[str, Any] = dict(inline) if inline else {}
-        self.gen, self.spilled, self.next_at, self.source = gen, spilled, next_at, source
+        self.gen, self.spilled, self.next_at, self.source, self.start = gen, spilled, next_at, source, start
+        self._pages: list[tuple[str | None, list[str]]] = []  # this pass's pages from ``start``: (position, keys)
         self._read: dict[str, Any] = {}  # spilled entries as stored when read (ABSENT: read, not there)
         self._complete = spilled == 0  # every spilled entry is in _read
         self._changed: dict[str, Any] = {}  # spilled entries this transition wrote (ABSENT: removed)
@@ -271,7 +290,9 @@ class Schedule(MutableMapping[str, Any]):
             return
         assert self.source is not None, f"schedule {self.name!r} has spilled entries and no store to read them"
         seen: dict[str, Any] = {}
-        for page in self.source.pages(self.name, self.gen):
+        self._pages = []
+        for page, position in self.source.pages(self.name, self.gen, self.start):
+            self._pages.append((position, [key for key, _ in page]))
             for key, value in page:
                 seen[key] = value
                 if key not in self._read or self._read[key] is ABSENT:
@@ -318,7 +339,7 @@ class Schedule(MutableMapping[str, Any]):
         if self.spilled or self._changed:
             self.gen += 1
         self.inline.clear()
-        self.spilled, self.next_at = 0, None
+        self.spilled, self.next_at, self.start, self._pages = 0, None, None, []
         self._read, self._changed, self._complete = {}, {}, True
 
     # -- for the Txn and the store ----------------------------------------------
@@ -393,11 +414,46 @@ class Schedule(MutableMapping[str, Any]):
             return self.gen + 1
         return self.gen
 
+    def start_after(self) -> str | None:
+        """The read cursor once this transition's changes are applied (``start``, class docstring):
+        past every page read from ``start`` whose entries are all removed now, but never at or past
+        an entry this transition writes."""
+        if self.gen_after() != self.gen or not self._pages and self.start is None:
+            return None
+        assert self.source is not None
+        cursor, passed = self.start, [self.start]
+        for position, keys in self._pages:  # in the order read, each page's keys in order too
+            for key in keys:
+                if self._changed.get(key, self._read.get(key)) is not ABSENT:  # (not read yet: None, present)
+                    break
+                cursor = self.source.position(self.name, self.gen, key)
+                passed.append(cursor)
+            else:
+                if position is not None:  # the page's trailing tombstones too
+                    cursor = position
+                    passed.append(cursor)
+                    continue
+            break
+        written = [k for k, v in self._changed.items() if v is not ABSENT]
+        if cursor is None or not written:
+            return cursor
+        lowest = min(self.source.position(self.name, self.gen, k) for k in written)
+        below = [p for p in passed if p is not None and p < lowest]
+        return max(below) if below else None
+
+    def overstated(self) -> bool:
+        """Whether a full read found fewer spilled entries than ``spilled`` says (``unsent``'s count is
+        an upper bound): a commit of the header then records the truth (often none: a new
+        generation), so later reads stop walking the removed entries again."""
+        return self._complete and self.spilled > 0 and not self._changed and self.summary_after()[0] < self.spilled
+
     def committed(self, keep_reads: bool = True) -> None:
         """Fold this transition's changes in, as the store now holds them."""
         if not self._changed and not self.spilled and not self._read:
             return  # nothing spilled, before or after
         gen = self.gen_after()
+        self.start = self.start_after()
+        self._pages = []
         self.spilled, self.next_at = self.summary_after()
         if gen != self.gen:
             self.gen, self._read, self._complete = gen, {}, True
@@ -413,21 +469,27 @@ class Schedule(MutableMapping[str, Any]):
         twin = cls.__new__(cls)
         twin.name, twin.inline, twin.gen, twin.spilled, twin.next_at, twin.source = name, inline, 0, 0, None, None
         twin._read, twin._complete, twin._changed, twin._fetch_row = {}, True, {}, None
+        twin.start, twin._pages = None, []
         return twin
 
     def copy(self) -> Schedule:
         twin = Schedule.__new__(Schedule)  # (no __init__: this is on every transition's path)
         twin.name, twin.inline, twin.gen, twin.spilled = self.name, dict(self.inline), self.gen, self.spilled
         twin.next_at, twin.source, twin._complete, twin._fetch_row = self.next_at, self.source, self._complete, None
+        twin.start, twin._pages = self.start, list(self._pages)
         twin._read = dict(self._read) if self._read else {}
         twin._changed = dict(self._changed) if self._changed else {}
         return twin
 
     def summary(self) -> list[Any] | None:
-        """``[gen, spilled, next_at]`` as stored in the header (None when there is nothing to say)."""
+        """``[gen, spilled, next_at]``, and ``start`` when there is one, as stored in the header
+        (None when there is nothing to say)."""
         spilled, next_at = self.summary_after()
         gen = self.gen_after()
-        return [gen, spilled, next_at] if gen or spilled else None
+        if not gen and not spilled:
+            return None
+        start = self.start_after()
+        return [gen, spilled, next_at] if start is None else [gen, spilled, next_at, start]
 
     def __repr__(self) -> str:
         extra = f", spilled={self.spilled}, gen={self.gen}" if self.spilled or self.gen else ""
@@ -479,6 +541,10 @@ class ExecutionHeader:
     def schedules(self) -> list[Schedule]:
         return [getattr(self, name) for name in SCHEDULES]
 
+    def overstated(self) -> bool:
+        """Whether a schedule's stored count of spilled entries is known to be too high (``Schedule``)."""
+        return any(schedule.overstated() for schedule in self.schedules())
+
     def fetch_rows(self, step_ids: Iterable[str]) -> None:
         """Read, in one call, the spilled entries of ``step_ids`` in every schedule that has any."""
         if self.ready._complete and self.joins._complete and self.deadlines._complete and self.unsent._complete \
@@ -520,10 +586,11 @@ class ExecutionHeader:
         spill = d.get("spill") or {}
 
         def schedule(name: str) -> Schedule:
-            gen, spilled, next_at = spill.get(name) or (0, 0, None)
+            gen, spilled, next_at, *start = spill.get(name) or (0, 0, None)
             entries = {k: entry_value(name, v) for k, v in (d.get(name) or {}).items()}
             return Schedule(name, entries, gen=int(gen), spilled=int(spilled),
-                            next_at=None if next_at is None else float(next_at), source=source)
+                            next_at=None if next_at is None else float(next_at), source=source,
+                            start=start[0] if start else None)
 
         return cls(
             status=WorkflowStatus(d["status"]),

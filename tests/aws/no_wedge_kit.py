@@ -110,13 +110,22 @@ def strict_limits(client: Any, table: str) -> Any:
 
 class HeaderWatch:
     """The largest execution header item seen after each DynamoDB call that wrote one (read back with
-    ``reader``, a client not watched)."""
+    ``reader``, a client not watched): ``largest``; and the largest item any call wrote, header or
+    not: ``largest_item`` bytes, its sort key ``largest_item_sk``. A put's item is measured as sent;
+    an update is read back when it is the header's (the other updates, tombstones and ``mark_sent``,
+    only remove attributes)."""
 
     def __init__(self, client: Any, reader: Any, table: str):
         self.reader, self.table, self.largest = reader, table, 0
+        self.largest_item, self.largest_item_sk = 0, ""
         self._keys: dict[int, list[dict[str, Any]]] = {}
         client.meta.events.register("provide-client-params.dynamodb.*", self._before)
         client.meta.events.register("after-call.dynamodb.*", self._after)
+
+    def _seen(self, item: dict[str, Any]) -> None:
+        size = _items.item_size(item)
+        if size > self.largest_item:
+            self.largest_item, self.largest_item_sk = size, item["sk"]["S"]
 
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         keys = []
@@ -124,8 +133,17 @@ class HeaderWatch:
             for action in params["TransactItems"]:
                 ((kind, body),) = action.items()
                 keys.append(body["Item"] if kind == "Put" else body["Key"])
+                if kind == "Put":
+                    self._seen(body["Item"])
         elif model.name in ("UpdateItem", "PutItem"):
             keys.append(params.get("Key") or params["Item"])
+            if model.name == "PutItem":
+                self._seen(params["Item"])
+        elif model.name == "BatchWriteItem":
+            for requests in params["RequestItems"].values():
+                for request in requests:
+                    if "PutRequest" in request:
+                        self._seen(request["PutRequest"]["Item"])
         self._keys[id(params)] = [{"pk": k["pk"], "sk": k["sk"]} for k in keys if k["sk"]["S"] == "header"]
         self._last = id(params)
 
@@ -134,6 +152,7 @@ class HeaderWatch:
             item = self.reader.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
             if item:
                 self.largest = max(self.largest, _items.item_size(item))
+                self._seen(item)
 
 
 class QueuesInMemory:
@@ -274,15 +293,17 @@ class _CrashOnce:
 
 
 def on_aws(kit: Any, shape: str, w: int, grace: float = 60.0, inline_bytes: int | None = None,
-           watch: list[HeaderWatch] | None = None) -> Ending:
+           watch: list[HeaderWatch] | None = None, blobs: Any = None) -> Ending:
     """Run ``shape`` at width ``w`` on DynamoDB + SQS (``kit``: tests/aws AwsKit) to its end; with
-    ``inline_bytes``, the header's inline budget per schedule; ``watch`` receives a HeaderWatch."""
+    ``inline_bytes``, the header's inline budget per schedule; ``watch`` receives a HeaderWatch;
+    ``blobs``: the blob store values over 8 KB go to, for the engine and the executor (as deployed:
+    the values bucket); without it they stay inline, up to 192 KiB."""
     with fast_moto_transactions():
-        return _on_aws(kit, shape, w, grace, inline_bytes, watch)
+        return _on_aws(kit, shape, w, grace, inline_bytes, watch, blobs)
 
 
 def _on_aws(kit: Any, shape: str, w: int, grace: float, inline_bytes: int | None,
-            watch: list[HeaderWatch] | None) -> Ending:
+            watch: list[HeaderWatch] | None, blobs: Any) -> Ending:
     from aws_kit import sqs_event
 
     clock = FakeClock()
@@ -297,8 +318,8 @@ def _on_aws(kit: Any, shape: str, w: int, grace: float, inline_bytes: int | None
     store = DynamoDBStore(kit.workflows_table, client=ddb)
     if inline_bytes is not None:
         store.schedule_inline_bytes = inline_bytes
-    backend = rfx.Backend(store=store, runner=runner, clock=clock, unsent_grace_seconds=grace)
-    handler = sqs_executor(execute, results_queue_url=kit.results_url, sqs_client=sqs)
+    backend = rfx.Backend(store=store, runner=runner, clock=clock, unsent_grace_seconds=grace, blobs=blobs)
+    handler = sqs_executor(execute, results_queue_url=kit.results_url, sqs_client=sqs, blobs=blobs)
     key = backend.create(SHAPES[shape](w))
     try:
         driver.advance_execution(backend, key)

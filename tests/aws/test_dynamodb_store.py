@@ -161,7 +161,7 @@ def test_max_steps_per_commit_leaves_room_for_state_in_one_transaction(store: Dy
 
 
 def test_a_large_definition_is_stored_in_pieces_and_loads_back(aws: AwsKit, store: DynamoDBStore) -> None:
-    # Given a 5,000-step spec that compresses to well over one 350 KB piece
+    # Given a 5,000-step spec that compresses to well over one 60 KB piece
     spec = {"steps": [{"op": f"s{i}", "fn": secrets.token_hex(48), "input": {"k": secrets.token_hex(32)}}
                       for i in range(5000)]}
     key = new_execution(store, spec)

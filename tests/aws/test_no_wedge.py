@@ -32,7 +32,7 @@ from no_wedge_kit import (
 import runfox_core as rfx
 from local.moto_patches import fast_moto_transactions
 from runfox_core import driver, messages
-from runfox_core.aws import _items
+from runfox_core.aws import _items, dynamodb_store
 from runfox_core.aws.dynamodb_store import SCHEDULE_INLINE_BYTES, DynamoDBStore
 from runfox_core.backend import InProcessRunner
 from runfox_core.engine.records import SCHEDULES
@@ -97,6 +97,62 @@ def test_one_advance_of_a_wide_static_fan_out_with_24_character_ids_keeps_the_he
         assert watch.largest <= header_bound(store.schedule_inline_bytes)
         header = backend.load_header(wf.id)
         assert len(header.ready) == 0 and len(header.unsent) == 0
+
+
+def test_claiming_a_spilled_ready_set_a_few_at_a_time_reads_each_entry_a_bounded_number_of_times(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a 101-wide static fan-out whose ready set is spilled at creation, read 10 items a Query page
+    # and claimed 10 a commit (at 10,000 wide: 200 a page, 50 a commit, the same ratio to the width)
+    monkeypatch.setattr(dynamodb_store, "SPILL_PAGE_ITEMS", 10)
+    client = strict_limits(aws.client("dynamodb"), aws.workflows_table)
+    scanned: list[int] = []
+    client.meta.events.register("after-call.dynamodb.Query",
+                                lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0)))
+    store = DynamoDBStore(aws.workflows_table, client=client)
+    store.schedule_inline_bytes, store.max_steps_per_commit = SMALL_BUDGET, 10
+    backend = rfx.Backend(store=store, runner=InProcessRunner())
+    with fast_moto_transactions():
+        # When every step is claimed, one advance() per commit, each a fresh handle (as Lambdas are)
+        _claim_a_static_fan_out(backend, 101, spilled_at_creation=True)
+    # Then the Queries read each entry (or its tombstone) a few times, not once per claim before it:
+    # each starts after the entries already claimed (the schedule's read cursor, kept in the header)
+    assert sum(scanned) <= 3 * 101, (sum(scanned), len(scanned))
+
+
+def _claim_a_static_fan_out(backend: rfx.Backend, width: int, spilled_at_creation: bool = False) -> rfx.Workflow:
+    """Create a static fan-out of ``width`` steps, then claim and send them all, one advance() per
+    commit, each from a fresh handle (as Lambdas are)."""
+    wf = rfx.Workflow.from_dict({"steps": [{"id": f"s{i:03d}", "fn": "work"} for i in range(width)]}, backend)
+    if spilled_at_creation:
+        assert backend.load_header(wf.id).ready.spilled > width * 0.9
+    claimed = 0
+    while claimed < width:
+        result = rfx.Workflow.resume(wf.id, backend).advance()
+        assert isinstance(result, Dispatch)
+        claimed += len(result.jobs)
+        wf.dispatch(result.jobs)
+    return wf
+
+
+def test_once_every_spilled_claim_is_confirmed_sent_idle_advances_stop_reading_them(aws: Any) -> None:
+    # Given a 101-wide static fan-out, every step claimed and its job sent, its claims spilled past
+    # a small header budget (so their count in the header is only an upper bound once confirmed)
+    clock = FakeClock()
+    client = aws.client("dynamodb")
+    store = DynamoDBStore(aws.workflows_table, client=client)
+    store.schedule_inline_bytes = SMALL_BUDGET
+    backend = rfx.Backend(store=store, runner=InProcessRunner(), clock=clock)
+    with fast_moto_transactions():
+        wf = _claim_a_static_fan_out(backend, 101)
+        assert backend.load_header(wf.id).unsent.spilled > 0
+        # When the grace for unconfirmed claims has passed and the execution is advanced with nothing to do
+        clock.now += backend.unsent_grace_seconds + 1
+        assert isinstance(rfx.Workflow.resume(wf.id, backend).advance(), rfx.Pending)
+        calls = record_calls(client)
+        assert isinstance(rfx.Workflow.resume(wf.id, backend).advance(), rfx.Pending)
+    # Then the first found them all confirmed and said so in the header: the next reads no spilled entry
+    assert [op for op, _ in calls if op != "GetItem"] == [], [op for op, _ in calls]
+    assert backend.load_header(wf.id).unsent.spilled == 0 and not backend.take_tasks()[101:]
 
 
 def test_outputs_resolving_to_450_kb_fail_the_execution_on_dynamodb_with_a_clear_error(aws: Any) -> None:
