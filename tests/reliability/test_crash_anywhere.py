@@ -62,7 +62,8 @@ WIDE_CLEAN = Ending("complete", {"sum": 4 * WIDE}, {step["id"]: 0 for step in WI
 @pytest.mark.parametrize("fail", [
     pytest.param(("sqs.SendMessageBatch", 2), id="the-send-of-the-claimed-jobs"),
     pytest.param(("dynamodb.UpdateItem", 2), id="the-first-confirmation-that-they-were-sent"),
-    pytest.param(("dynamodb.TransactWriteItems", WIDE // 2), id="a-result-commit-half-way-through"),
+    # (the router applies an execution's results ten to a commit: about 70 transactions in the whole run)
+    pytest.param(("dynamodb.TransactWriteItems", 35), id="a-result-commit-half-way-through"),
     pytest.param(("dynamodb.TransactWriteItems", 3), id="the-seeds-result-commit-spilling-the-ready-set"),
 ])
 def test_a_crash_at_a_sample_of_the_calls_of_a_300_wide_fan_out_ends_like_the_clean_run(fail: tuple[str, int]) -> None:
@@ -73,7 +74,7 @@ def test_a_crash_at_a_sample_of_the_calls_of_a_300_wide_fan_out_ends_like_the_cl
     # transaction, after create and the seed's claim), which spills the ready set past the header's budget
     tap = CallTap(fail_nth=fail)
     ending = run(tap, "wide-crash", only_ops_of(WIDE_SPEC), spec=WIDE_SPEC, timeout=600.0)
-    assert tap.fired is not None, f"{fail[0]} {fail[1]} was never made"
+    assert tap.fired is not None, f"{fail[0]} {fail[1]} was never made: {calls_made(tap)}"
     # Then the run ends exactly like the clean one
     print(f"\ncrash-anywhere, {WIDE}-wide fan-out: crashed at {fail[0]} {fail[1]} (call "
           f"{tap.fired_at} of {calls_made(tap)}); "
