@@ -59,6 +59,7 @@ TOP_KEYS = frozenset({"name", "label", "description", "version", "inputs", "step
 INPUT_KEYS = frozenset({"type", "default", "description"})
 JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 MAX_LISTED = 50  # non-JSON values named in one error
+MAX_LOGGED_WARNINGS = 5  # a start logs this many of its spec's warnings, then how many more there are
 BRANCH_KEYS = frozenset({"condition", "action", "result", "label", "description"})
 RETRY_KEYS = frozenset({"backoff_seconds", "max_backoff_seconds", "jitter"})
 ACTIONS = ("halt", "complete", "set")
@@ -283,14 +284,18 @@ def compile_spec(spec: Any, inputs: Any = None,
     return plan
 
 
+
 def compile_start(spec: Any, inputs: Any = None,
                   op_defaults: dict[str, dict[str, Any]] | None = None) -> tuple[Plan, dict[str, Any]]:
     """What creating an execution needs: the ``Plan`` and the inputs to store (given inputs, None
     meaning none, plus declared defaults). Raises ``SpecError``; logs the spec's warnings."""
     given = {} if inputs is None else inputs
     plan = compile_spec(spec, given, op_defaults)
-    for warning in plan.warnings:
+    for warning in plan.warnings[:MAX_LOGGED_WARNINGS]:
         log.warning("spec warning: %s", warning, extra={"step": warning.step, "field": warning.field})
+    if len(plan.warnings) > MAX_LOGGED_WARNINGS:  # a wide spec repeats one warning per step
+        log.warning("spec warning: %d more like these (Workflow.validate(spec) lists every one)",
+                    len(plan.warnings) - MAX_LOGGED_WARNINGS)
     return plan, plan.with_defaults(given)
 
 

@@ -172,6 +172,15 @@ def test_creation_logs_each_warning_and_still_creates(caplog: pytest.LogCaptureF
         f"spec warning: step 'moderate', field 'max_attempts': {RETRIED}"]
 
 
+def test_a_wide_spec_logs_five_of_its_warnings_then_how_many_more_there_are(caplog: Any) -> None:
+    steps = [{"op": f"moderate{i}", "max_attempts": 3} for i in range(12)]
+    with caplog.at_level(logging.WARNING, logger="runfox_core"):
+        rfx.Workflow.from_dict({"steps": steps}, rfx.Backend())
+    assert [r.getMessage() for r in caplog.records] == [
+        *(f"spec warning: step 'moderate{i}', field 'max_attempts': {RETRIED}" for i in range(5)),
+        "spec warning: 7 more like these (Workflow.validate(spec) lists every one)"]
+
+
 def test_validate_still_reports_errors_as_a_list_alongside_warnings() -> None:
     problems = rfx.Workflow.validate({"steps": [{"op": "a", "max_attempts": 3, "depends_on": ["b"]}]})
     assert isinstance(problems, list)
