@@ -190,14 +190,20 @@ class Schedule(MutableMapping[str, Any]):
 
     def __init__(self, name: str, inline: Mapping[str, Any] | None = None, *, gen: int = 0, spilled: int = 0,
                  next_at: float | None = None, source: SpillSource | None = None, start: str | None = None):
-        self.name = name
-        self.inline: dict[str, Any] = dict(inline) if inline else {}
+        self._fill(name, dict(inline) if inline else {}, gen, spilled, next_at, source, start, [], {}, spilled == 0, {})
+
+    def _fill(self, name: str, inline: dict[str, Any], gen: int, spilled: int, next_at: float | None,
+              source: SpillSource | None, start: str | None, pages: list[tuple[str | None, list[str]]],
+              read: dict[str, Any], complete: bool, changed: dict[str, Any]) -> Schedule:
+        """Set every slot (the one place that does: ``__init__``, ``_over`` and ``copy`` go through it)."""
+        self.name, self.inline = name, inline
         self.gen, self.spilled, self.next_at, self.source, self.start = gen, spilled, next_at, source, start
-        self._pages: list[tuple[str | None, list[str]]] = []  # this pass's pages from ``start``: (position, keys)
-        self._read: dict[str, Any] = {}  # spilled entries as stored when read (ABSENT: read, not there)
-        self._complete = spilled == 0  # every spilled entry is in _read
-        self._changed: dict[str, Any] = {}  # spilled entries this transition wrote (ABSENT: removed)
+        self._pages: list[tuple[str | None, list[str]]] = pages  # this pass's pages from ``start``: (position, keys)
+        self._read: dict[str, Any] = read  # spilled entries as stored when read (ABSENT: read, not there)
+        self._complete = complete  # every spilled entry is in _read
+        self._changed: dict[str, Any] = changed  # spilled entries this transition wrote (ABSENT: removed)
         self._fetch_row: Callable[[str], None] | None = None  # set by the header: reads one step's entries
+        return self
 
     # -- the dict view ------------------------------------------------------
 
@@ -466,20 +472,13 @@ class Schedule(MutableMapping[str, Any]):
     @classmethod
     def _over(cls, name: str, inline: dict[str, Any]) -> Schedule:
         """A schedule with nothing spilled whose inline entries are ``inline`` itself (not a copy)."""
-        twin = cls.__new__(cls)
-        twin.name, twin.inline, twin.gen, twin.spilled, twin.next_at, twin.source = name, inline, 0, 0, None, None
-        twin._read, twin._complete, twin._changed, twin._fetch_row = {}, True, {}, None
-        twin.start, twin._pages = None, []
-        return twin
+        return cls.__new__(cls)._fill(name, inline, 0, 0, None, None, None, [], {}, True, {})
 
     def copy(self) -> Schedule:
-        twin = Schedule.__new__(Schedule)  # (no __init__: this is on every transition's path)
-        twin.name, twin.inline, twin.gen, twin.spilled = self.name, dict(self.inline), self.gen, self.spilled
-        twin.next_at, twin.source, twin._complete, twin._fetch_row = self.next_at, self.source, self._complete, None
-        twin.start, twin._pages = self.start, list(self._pages)
-        twin._read = dict(self._read) if self._read else {}
-        twin._changed = dict(self._changed) if self._changed else {}
-        return twin
+        return Schedule.__new__(Schedule)._fill(  # (no __init__: this is on every transition's path)
+            self.name, dict(self.inline), self.gen, self.spilled, self.next_at, self.source, self.start,
+            list(self._pages), dict(self._read) if self._read else {}, self._complete,
+            dict(self._changed) if self._changed else {})
 
     def summary(self) -> list[Any] | None:
         """``[gen, spilled, next_at]``, and ``start`` when there is one, as stored in the header
