@@ -156,9 +156,7 @@ class Workflow:
         (the store's, else ``about``), and ``when_limited`` maps that Failed to the result;
         with ``split``, the StoreLimitError is raised instead (the caller splits the work)."""
         backend = self.backend
-        if self._definition is None or self._plan is None:  # they never change: read once per handle
-            self._definition, self._plan = backend.load_definition(self.id), backend.plan(self.id)
-        definition, plan = self._definition, self._plan
+        definition, plan = self._compiled()
         self._written = {}
         self._settled = False
         limited: StoreLimitError | None = None
@@ -294,6 +292,12 @@ class Workflow:
             if not more or len(jobs) >= MAX_JOBS_PER_ADVANCE or spilled:
                 return Dispatch(jobs)
 
+    def _compiled(self) -> tuple[ExecutionDefinition, Plan]:
+        """The execution's definition and plan: they never change, so a handle reads them once."""
+        if self._definition is None or self._plan is None:
+            self._definition, self._plan = self.backend.load_definition(self.id), self.backend.plan(self.id)
+        return self._definition, self._plan
+
     def _overdue(self, grace: float) -> bool:
         """Whether this handle's last commit left a deadline passed or a claim unsent past ``grace``
         (spilled entries count by their lower bound; without a last commit, it cannot tell: True)."""
@@ -321,9 +325,8 @@ class Workflow:
         snapshot, backend = self._snapshot, self.backend
         if snapshot is None or any(schedule.spilled for schedule in snapshot.header.schedules()):
             return None
-        if self._definition is None or self._plan is None:
-            self._definition, self._plan = backend.load_definition(self.id), backend.plan(self.id)
-        txn = Txn(backend.store, self.id, self._plan, self._definition, snapshot, False, codec=backend.codec)
+        definition, plan = self._compiled()
+        txn = Txn(backend.store, self.id, plan, definition, snapshot, False, codec=backend.codec)
         done = tx.terminal_result(txn)
         if done is not None:
             return done
