@@ -15,6 +15,12 @@ JOBS ?= 2
 TEST_LOAD_EXECUTIONS ?= 40
 
 .DEFAULT_GOAL := help
+
+# Python may cache compiled modules in .venv and the tree (both git-ignored), whatever the
+# shell says: with PYTHONDONTWRITEBYTECODE set, each of the many Python processes of a test
+# run (pytest workers, the moto server, the CLI) compiled boto3, moto and the CDK again,
+# half the time of the unit tier.
+unexport PYTHONDONTWRITEBYTECODE
 .PHONY: help install demo events-check test test-unit test-functional test-infra test-e2e test-reliability \
 	reliability lint bench invoke layer lock synth bootstrap deploy clean
 
