@@ -98,25 +98,52 @@ The version moves once per commit, so the engine's optimistic retry loop is
 unchanged. A small commit (the usual step) takes the single-transaction path
 and pays nothing for this.
 
-Retention (``execution_ttl_seconds``; the deployment passes
-``runfox:retentionDays`` x 86,400): every item of a finished execution gets
-``expires_at`` (N, epoch seconds) = its end (the header's ``updated_at``) +
-the retention, and DynamoDB TTL deletes it some time after that. A terminal
-commit (complete, halted, failed, cancelled) stamps the header and the items
-it writes, and sets the header's ``expiring`` marker (the same number) in
-the same transaction; then a sweep stamps the execution's other items --
-step records, state entries, definition pieces, the name claim -- one
-UpdateItem each (``SET expires_at``, conditioned on the item existing, so a
-concurrent writer's item is never re-put), paged by Query, and last removes
-the marker. No transition writes more than it did: the terminal commit adds
-an attribute, the sweep is many single-item writes. The sweep is idempotent
-and crash-safe: a process that dies in it leaves the marker, and whoever
-reads the header next (the router's redelivered message, advance, a
-describe) finishes it, as with the journal. Nothing is stamped while the
-execution runs. Without ``execution_ttl_seconds`` nothing is stamped. The
-in-memory and SQLite stores keep finished executions until you delete them
-(no TTL there). Cost: one UpdateItem (1 write unit) per item the terminal
-commit did not write, once per execution (``bench/aws_calls.py``).
+Retention (``execution_ttl_seconds`` R; the deployment passes
+``runfox:retentionDays`` x 86,400), with no sweep at the end: every item is
+*born stamped ahead*. Whatever writes an item -- create (definition pieces,
+header, name claim, spilled entries), a commit (its records, state entries,
+spilled entries, history and journal items, and the header itself, every
+time), a history flush -- gives it ``expires_at`` (N, epoch seconds) = the
+store's clock + R + the slack S (``RENEW_SLACK_SECONDS``, one day, or R if
+shorter). The header's ``stamped`` is a floor: no item of the execution
+expires before it (set at create, raised by a renewal). DynamoDB TTL deletes
+an item some time after its ``expires_at``.
+
+Renewal keeps a running execution alive: whoever reads its header (every
+load goes through ``_settle``, as for the journal) or commits to it, once
+``stamped`` is less than now + R + S/2 (half the slack used: a run older than
+half a day), first stamps every item of the partition and the name claim to
+now + R + S (one Query, one UpdateItem per item, each conditioned on the item
+existing and expiring sooner, so a stamp never lowers an expiry nor re-puts a
+deleted item), then raises ``stamped`` (conditioned on raising it). It is
+idempotent and crash-safe: a renewal cut short leaves ``stamped`` unraised,
+so the next reader renews again; an item a concurrent commit writes during it
+carries its own fresh stamp. An execution is read at least every 15 minutes
+while any timer is armed (a wait's or a backoff's wake is re-armed after a
+header read: ``driver.rearm_wake``; a deadline's message likewise), so a long
+wait, a long backoff and a timed step keep their items for as long as they
+run, at one renewal (1 write unit per item) per half-day of run time.
+
+The invariant, and why the end-of-execution sweep is not needed: *after any
+read or commit at time t of a running execution, every one of its items
+expires at t + R + S/2 or later.* The commit that ends an execution (complete,
+halted, failed, cancelled) renews first if due, so every item of a finished
+execution expires between its end + R and its end + R + S: the retention is
+kept, at most a day late. A finished execution is never renewed (a describe a
+month later leaves its expiry alone); a redrive makes it run again, and its
+commit renews it like any running execution. Saving: the old sweep cost one
+UpdateItem per item the last commit did not write (about 1 write unit per
+step, ``bench/aws_calls.py``); stamping at write adds an attribute to writes
+that happen anyway (a few bytes, no unit in practice).
+
+Known limit: an execution nobody reads or commits to for R + S (a wait with
+no timeout and no event, a step with no ``timeout_seconds`` whose job never
+answers, for 91 days at the default retention) expires like a finished one,
+as the values bucket's objects already do (its lifecycle rule is the same R).
+Headers stamped by an older release carry ``expiring`` (a finished
+execution's unfinished sweep): a reader finishes that sweep once. Without
+``execution_ttl_seconds`` nothing is stamped. The in-memory and SQLite stores
+keep finished executions until you delete them (no TTL there).
 
 History (``history.py``): the events of the commits since the last flush ride
 in the header as ``log`` (B, zlib JSON), so recording them costs no item in the
@@ -134,8 +161,7 @@ transaction. Readers read the header first, then the items, and merge by
 event id. Which buffer is stored is remembered per execution from the last
 header this store read or wrote (on a miss: one GetItem of ``log``).
 Cost (``bench/aws_calls.py``): one PutItem per ``LOG_BUFFER_BYTES`` of
-compressed events, a few hundred bytes more in the header, and the sweep's
-stamp of each history item.
+compressed events and a few hundred bytes more in the header.
 
 Listing (``listing.py``): the header item carries ``status``, ``started``
 (the normalised start time), ``listed`` (always ``execution``) and ``name``;
@@ -176,8 +202,7 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..backend.store import Store
@@ -225,8 +250,11 @@ MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one t
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
 HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
-EXPIRING = "expiring"  # header attribute: the expires_at of a finished execution whose sweep is unfinished
-_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", PENDING, EXPIRING)  # what step/state loads read
+EXPIRING = "expiring"  # header attribute of an older release: a finished execution whose end-of-run sweep is unfinished
+STAMPED = "stamped"  # header attribute: no item of the execution expires before it (epoch s; "Retention")
+RENEW_SLACK_SECONDS = 86_400  # items are stamped this far past the retention, and renewed once half of it is used
+_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", "status", PENDING, EXPIRING,
+                      STAMPED)  # what step/state loads read (the header's fields that ``_settle`` looks at)
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 LOG = "log"  # header attribute: history events not yet flushed to a history item
 LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before they are flushed
@@ -234,6 +262,7 @@ HISTORY_PREFIX = "history#"
 LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
 _LOG_CACHE = 1024  # executions whose last known buffer a store remembers
 SCHEDULE_INLINE_BYTES = 8 * 1024  # per schedule: entries past it are spilled to items of their own
+_TERMINAL = frozenset(str(s) for s in TERMINAL_WORKFLOW_STATUSES)
 SPILL_PAGE_ITEMS = 200  # spilled entries per Query page (due() stops reading once it has enough)
 
 
@@ -315,16 +344,20 @@ class DynamoDBStore(Store):
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
     schedule_inline_bytes = SCHEDULE_INLINE_BYTES
 
-    def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None):
+    def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None,
+                 clock: Callable[[], float] = time.time):
         """``execution_ttl_seconds``: keep a finished execution's items this long after it ends, then let
-        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever."""
+        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever.
+        ``clock``: epoch seconds the stamps count from (DynamoDB TTL compares them with wall time)."""
         if execution_ttl_seconds is not None and execution_ttl_seconds < 1:
             raise ValueError(f"execution_ttl_seconds must be >= 1 (or None), got {execution_ttl_seconds!r}")
         self.table = table
         self.execution_ttl_seconds = execution_ttl_seconds
+        self.clock = clock
         self._client = client
         self._client_lock = threading.Lock()
         self._logs: OrderedDict[str, tuple[int, list[dict[str, Any]]]] = OrderedDict()  # key -> (version, log)
+        self._stamps: OrderedDict[str, tuple[int | None, str]] = OrderedDict()  # key -> (stamped, status) last seen
 
     @property
     def client(self) -> Any:
@@ -440,6 +473,7 @@ class DynamoDBStore(Store):
 
     def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
         key = definition.key
+        expires_at = self._stamp_for(self.clock())
         spilled = self._spill_at_creation(key, header)
         data = zlib.compress(encode_json(definition.to_dict()).encode("utf-8"))
         pieces = [data[i : i + DEF_PIECE_BYTES] for i in range(0, len(data), DEF_PIECE_BYTES)]
@@ -455,6 +489,10 @@ class DynamoDBStore(Store):
         if definition.name is not None:
             head["name"] = it.s(definition.name)
         items.append(head)
+        if expires_at is not None:  # every item born stamped ahead, and the header says from when ("Retention")
+            head[STAMPED] = it.n(expires_at)
+            for item in items:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
         total = sum(self._check_size(item, f"execution {key!r} {item[SK]['S']} item") for item in items)
         if total > it.MAX_TRANSACTION_BYTES or len(items) > it.MAX_TRANSACTION_ITEMS - 1:
             raise CommitTooLargeError(
@@ -477,6 +515,8 @@ class DynamoDBStore(Store):
             claim = self._key(name_pk(definition.name), SK_NAME)
             claim["execution"] = it.s(key)
             claim["name"] = it.s(definition.name)
+            if expires_at is not None:
+                claim[TTL_ATTRIBUTE] = it.n(expires_at)
             actions.append(
                 {
                     "Put": {
@@ -489,6 +529,9 @@ class DynamoDBStore(Store):
                 }
             )
         if spilled:
+            if expires_at is not None:
+                for item in spilled:
+                    item[TTL_ATTRIBUTE] = it.n(expires_at)
             self._batch_put(spilled)  # invisible until the header naming their generation exists
         try:
             self._transact_write(actions, retry_conflicts=True)
@@ -507,6 +550,8 @@ class DynamoDBStore(Store):
                         f"name {definition.name!r} is taken by execution {holder!r}", existing_key=holder
                     ) from None
             raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
+        if expires_at is not None:
+            self._note_stamp(key, expires_at, str(header.status))
 
     def _spill_at_creation(self, key: str, header: ExecutionHeader) -> list[dict[str, Any]]:
         """The items of the entries a new header cannot hold inline (the ready set of a wide static
@@ -727,7 +772,7 @@ class DynamoDBStore(Store):
         journaled sequence (see "Commits larger than a transaction" in the module docstring).
         Schedule entries past the header's inline budget are spilled to items of their own, in
         the same commit ("The header"); ``commit.header`` then says what is stored where.
-        A commit that finishes the execution also stamps its items for expiry ("Retention")."""
+        With a retention, every item it writes and the header are stamped ahead ("Retention")."""
         header = commit.header
         removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
         for sid in removes:  # the header's view of unsent follows the deltas (idempotent after Txn.to_commit)
@@ -740,7 +785,9 @@ class DynamoDBStore(Store):
             unsent = schedule.name == "unsent"
             spilled = schedule.spill_overflow(self.schedule_inline_bytes, commit.unsent_add if unsent else None)
             moved += spilled if unsent else []
-        expires_at = self._expires_at(header)
+        if self.execution_ttl_seconds is not None:
+            self._renew_before_commit(key, header)
+        expires_at = self._stamp_for(self.clock())
         puts: list[tuple[dict[str, Any], int]] = []
         for record in commit.steps.values():
             item = self._step_item(key, record)
@@ -763,7 +810,7 @@ class DynamoDBStore(Store):
                 item[TTL_ATTRIBUTE] = it.n(expires_at)
         attrs = self._header_attrs(header)
         if expires_at is not None:
-            attrs[TTL_ATTRIBUTE] = attrs[EXPIRING] = it.n(expires_at)
+            attrs[TTL_ATTRIBUTE] = it.n(expires_at)
         log_after = self._history_for(key, commit, attrs, puts, expires_at)
         inline = header.unsent.inline
         header_size = self._check_size(
@@ -778,8 +825,10 @@ class DynamoDBStore(Store):
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
-        if expires_at is not None:
-            self._sweep(key, expires_at)
+        if self.execution_ttl_seconds is not None:
+            with self._client_lock:
+                stamped = self._stamps.get(key, (None, ""))[0]
+            self._note_stamp(key, stamped, str(header.status))
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
                      deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None,
@@ -821,13 +870,10 @@ class DynamoDBStore(Store):
             else:
                 values[":log"] = attrs[LOG]
                 sets.append("#log = :log")
-        if EXPIRING in attrs:  # a finished execution: the header expires, and the sweep is owed
-            names.update({"#x": TTL_ATTRIBUTE, "#xs": EXPIRING})
-            values[":x"] = attrs[TTL_ATTRIBUTE]
-            sets += ["#x = :x", "#xs = :x"]
-        elif self.execution_ttl_seconds is not None:  # running again (a redrive): it must not expire
+        if TTL_ATTRIBUTE in attrs:  # the header is stamped ahead by every commit, like the items it writes
             names["#x"] = TTL_ATTRIBUTE
-            removes.append("#x")
+            values[":x"] = attrs[TTL_ATTRIBUTE]
+            sets.append("#x = :x")
         if pending is not None:
             values[":p"] = {"M": {name: it.n(value) for name, value in pending.items()}}
             sets.append("#p = :p")
@@ -892,6 +938,8 @@ class DynamoDBStore(Store):
         for index, piece in enumerate(pieces):
             journal = self._key(key, journal_sk(version, index))
             journal["data"] = {"B": zlib.compress(encode_json(piece).encode("utf-8"))}
+            if TTL_ATTRIBUTE in attrs:  # an entry left behind (its delete failed) expires too
+                journal[TTL_ATTRIBUTE] = attrs[TTL_ATTRIBUTE]
             self.client.put_item(TableName=self.table, Item=journal)
         pending = {"version": version, "pieces": len(pieces), "next": 0}
         self._commit_once(key, commit, attrs, first, deltas[:MAX_UNSENT_DELTAS], pending)
@@ -954,13 +1002,19 @@ class DynamoDBStore(Store):
 
     def _settle(self, item: dict[str, Any], key: str) -> bool:
         """If header ``item`` shows a half-applied commit, finish it and return True (read again);
-        if it shows an unfinished expiry sweep, finish that (the header is unchanged: False)."""
+        if it shows an older release's unfinished sweep, or a running execution due for renewal
+        ("Retention"), do that (the header is unchanged: False)."""
         pending = _marker(item)
         if pending is not None:
             self._drain(key, pending)
             return True
-        if EXPIRING in item:
+        if EXPIRING in item:  # a finished execution's sweep begun by an older release
             self._sweep(key, int(item[EXPIRING]["N"]))
+        if "status" in item:
+            stamped = int(item[STAMPED]["N"]) if STAMPED in item else None
+            self._note_stamp(key, stamped, item["status"]["S"])
+            if item["status"]["S"] not in _TERMINAL and self._renewal_due(stamped):
+                self._renew(key)
         return False
 
     def _delete_journal(self, key: str, version: int, count: int) -> None:
@@ -1050,7 +1104,7 @@ class DynamoDBStore(Store):
     def _flush(self, key: str, log: list[dict[str, Any]]) -> None:
         """Put buffered events as their history item, unless it already holds as many (idempotent)."""
         try:
-            self.client.put_item(TableName=self.table, Item=self._history_item(key, log),
+            self.client.put_item(TableName=self.table, Item=self._history_item(key, log, self._stamp_for(self.clock())),
                                  ConditionExpression="attribute_not_exists(#pk) OR #n < :n",
                                  ExpressionAttributeNames={"#pk": PK, "#n": "count"},
                                  ExpressionAttributeValues={":n": it.n(len(log))})
@@ -1164,16 +1218,73 @@ class DynamoDBStore(Store):
 
     # -- retention ------------------------------------------------------------
 
-    def _expires_at(self, header: ExecutionHeader) -> int | None:
-        """Epoch seconds a finished execution's items expire at; None while it runs (or without a TTL)."""
-        if self.execution_ttl_seconds is None or header.status not in TERMINAL_WORKFLOW_STATUSES:
+    def _stamp_for(self, now: float) -> int | None:
+        """The ``expires_at`` an item written at ``now`` carries (None without a retention)."""
+        if self.execution_ttl_seconds is None:
             return None
-        ended = datetime.fromisoformat(header.updated_at).timestamp() if header.updated_at else time.time()
-        return int(ended) + self.execution_ttl_seconds
+        return int(now) + self.execution_ttl_seconds + self._slack()
+
+    def _slack(self) -> int:
+        return min(RENEW_SLACK_SECONDS, self.execution_ttl_seconds or 0)
+
+    def _renewal_due(self, stamped: int | None) -> bool:
+        """Whether an execution whose oldest stamp is ``stamped`` has used half the slack (None: it
+        predates stamping). Only asked of running executions (and of the commit that ends one)."""
+        if self.execution_ttl_seconds is None:
+            return False
+        return stamped is None or stamped < self.clock() + self.execution_ttl_seconds + self._slack() // 2
+
+    def _note_stamp(self, key: str, stamped: int | None, status: str) -> None:
+        with self._client_lock:
+            self._stamps[key] = (stamped, status)
+            self._stamps.move_to_end(key)
+            while len(self._stamps) > _LOG_CACHE:
+                self._stamps.popitem(last=False)
+
+    def _renew_before_commit(self, key: str, header: ExecutionHeader) -> None:
+        """Renew before a commit when due, so the commit that ends an execution finds every item
+        expiring a retention after it at least; the (stamped, status) a read of this store noted is
+        used, else one GetItem asks. A finished execution that stays finished is not renewed."""
+        with self._client_lock:
+            known = self._stamps.get(key)
+        if known is None:
+            resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
+                                        ProjectionExpression="#st, #s",
+                                        ExpressionAttributeNames={"#st": "status", "#s": STAMPED})
+            item = resp.get("Item")
+            if item is None:
+                return  # the commit fails on its condition
+            known = (int(item[STAMPED]["N"]) if STAMPED in item else None, item["status"]["S"])
+            self._note_stamp(key, *known)
+        stamped, status = known
+        if status in _TERMINAL and str(header.status) in _TERMINAL:
+            return
+        if self._renewal_due(stamped):
+            self._renew(key)
+
+    def _renew(self, key: str) -> None:
+        """Stamp every item of running execution ``key`` to expire a retention and slack from now, then
+        raise the header's ``stamped`` to that (never lower it). Idempotent, concurrent-safe, crash-safe:
+        a renewal cut short leaves ``stamped`` as it was, so the next reader renews again."""
+        expires_at = self._stamp_for(self.clock())
+        assert expires_at is not None
+        self._sweep(key, expires_at)
+        with self._client_lock:
+            status = self._stamps.get(key, (None, ""))[1]
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=self._key(key, SK_HEADER), UpdateExpression="SET #s = :s",
+                ConditionExpression="attribute_exists(#pk) AND (attribute_not_exists(#s) OR #s < :s)",
+                ExpressionAttributeNames={"#pk": PK, "#s": STAMPED}, ExpressionAttributeValues={":s": it.n(expires_at)})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # a later renewal got there first
+                raise
+        self._note_stamp(key, expires_at, status)
 
     def _sweep(self, key: str, expires_at: int) -> None:
-        """Stamp every item of finished execution ``key`` not yet carrying ``expires_at``, then drop the
-        header's ``expiring`` marker. Idempotent; any process may run it, concurrently with others."""
+        """Stamp every item of execution ``key`` (and its name claim) that expires before ``expires_at``,
+        then drop an older release's ``expiring`` marker if it names this time. Idempotent; any process
+        may run it, concurrently with others (a stamp never lowers an item's expiry)."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "#pk = :pk",
@@ -1188,7 +1299,7 @@ class DynamoDBStore(Store):
             for item in resp.get("Items", []):
                 if item[SK]["S"] == SK_DEF and name is None:
                     name = self.load_definition(key).name
-                if item.get(TTL_ATTRIBUTE, {}).get("N") != str(expires_at):
+                if int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) < expires_at:
                     self._stamp(item[PK]["S"], item[SK]["S"], expires_at)
             if "LastEvaluatedKey" not in resp:
                 break
@@ -1205,10 +1316,11 @@ class DynamoDBStore(Store):
                 raise
 
     def _stamp(self, pk: str, sk: str, expires_at: int, holder: str | None = None) -> None:
-        """``SET expires_at`` on one existing item (the name claim only while ``holder`` holds it)."""
+        """``SET expires_at`` on one existing item unless it expires later already (the name claim only
+        while ``holder`` holds it)."""
         names = {"#pk": PK, "#x": TTL_ATTRIBUTE}
         values = {":x": it.n(expires_at)}
-        condition = "attribute_exists(#pk)"
+        condition = "attribute_exists(#pk) AND (attribute_not_exists(#x) OR #x < :x)"
         if holder is not None:
             names["#e"] = "execution"
             values[":e"] = it.s(holder)
