@@ -67,7 +67,8 @@ the header naming it exists they are never read, so a create that fails
 is ``records.py``'s: the header alone says which spilled entries exist, and
 they change only in the commit that changes the header.
 
-Consistency: ``commit`` is one TransactWriteItems fenced by ``version``.
+Consistency: ``commit`` is one TransactWriteItems fenced by ``version`` (with
+at most one claim written just before it: "Claims ahead").
 ``load_snapshot`` reads header, steps and state in one TransactGetItems,
 which DynamoDB serialises against transactions (an atomic snapshot). The
 separate ``load_*`` calls are each strongly consistent; used together they
@@ -75,6 +76,32 @@ are safe only header first (anything newer than the header then carries a
 higher version and the commit fails with ``ConflictError``). Loading named
 steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
+
+Claims ahead (``Commit.claims``): a commit whose one claim is a record every
+claimer of that (step, run_id) makes alike -- a task whose inputs read only
+upstream outputs and the workflow's inputs, fixed while the step is not
+complete since a reset bumps its run_id -- writes that step record by one
+conditional PutItem *before* its TransactWriteItems, which then holds one item
+fewer: 1 write unit instead of 2 (the chain's claim of its next step). Step
+items carry ``run_id`` (N) and ``phase`` (S, the record's status) for the
+condition: the put lands only where there is no record, or one at the same
+run_id still ``ready`` or ``retry``; if the record already holds this claim
+(same run_id, attempt, token and inputs: a concurrent claimer's, or this
+transition's before a conflict) it is left as it is; anything else (the
+previous attempt still in progress, a result, an older item without the
+attributes) goes back into the transaction, as before. The invariant: *no
+record past a claim is ever written outside the version fence.* What a put
+ahead leaves when its commit loses or its process dies is the record the
+step's claim at that run will hold anyway, on a step the header still lists
+as ready: no job was sent for it, so no result, deadline or re-emission names
+that run (a result with no run_id is fenced off by the header's ready set:
+``transitions.apply_result``), and the next claim of that run, by any process,
+finds it in place and commits the header. Meanwhile a describe shows the step
+in progress a moment early; if the execution ends first it is reported
+cancelled like any open step. A commit of several claims (a fan-out) keeps them
+in its transaction: a round trip each before the commit would lengthen its
+critical path. Cost of the saving: one DynamoDB round trip before the job is
+sent (the chain's critical path goes from 2 to 3).
 
 Commits larger than a transaction (a fan-out of any width, a loop resetting
 hundreds of steps, an output merging hundreds of state keys): ``commit``
@@ -219,7 +246,7 @@ from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
 from ..history import position, stamp
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
 from ..payloads import encode_json
-from ..status import TERMINAL_WORKFLOW_STATUSES, WorkflowStatus
+from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import _items as it
 from ._clients import default_client, error_code
 from ._keys import (
@@ -450,6 +477,8 @@ class DynamoDBStore(Store):
         item = self._key(key, step_sk(record.step_id))
         item["step_id"] = it.s(record.step_id)
         item["record"] = it.js(record.to_dict())
+        item["run_id"] = it.n(record.run_id)  # what a claim written ahead is conditioned on ("Claims ahead")
+        item["phase"] = it.s(str(record.status))
         return item
 
     def _state_item(self, key: str, state_key: str, value: Any) -> dict[str, Any]:
@@ -808,6 +837,9 @@ class DynamoDBStore(Store):
         if expires_at is not None:
             for item, _ in puts:
                 item[TTL_ATTRIBUTE] = it.n(expires_at)
+        if commit.claims:
+            ahead = self._write_claims_ahead(commit, [item for item, _ in puts])
+            puts = [(item, size) for item, size in puts if id(item) not in ahead]
         attrs = self._header_attrs(header)
         if expires_at is not None:
             attrs[TTL_ATTRIBUTE] = it.n(expires_at)
@@ -829,6 +861,45 @@ class DynamoDBStore(Store):
             with self._client_lock:
                 stamped = self._stamps.get(key, (None, ""))[0]
             self._note_stamp(key, stamped, str(header.status))
+
+    def _write_claims_ahead(self, commit: Commit, items: list[dict[str, Any]]) -> set[int]:
+        """Write the record of a commit's one claim (``commit.claims``) before the fenced update, by one
+        conditional PutItem; returns the ids of the items now in place (none, or that one).
+
+        A put lands only on a record not yet past the claim: none, or the same run_id still ready or
+        retrying. One that finds the same claim already written (a concurrent claimer's, or this
+        transition's own before a conflict) leaves it: it is the same record. Any other (the step's
+        previous attempt still in progress, a result, an unknown shape) goes back into the
+        transaction. A commit of several claims (a fan-out) keeps them all in its transaction: one
+        round trip each before the commit would lengthen its critical path. See "Claims ahead".
+        """
+        wanted = [(item, commit.steps[item["step_id"]["S"]]) for item in items
+                  if item[SK]["S"].startswith(STEP_PREFIX) and item["step_id"]["S"] in commit.claims]
+        if len(wanted) != 1:
+            return set()
+        item, record = wanted[0]
+        return {id(item)} if self._put_claim(item, record) else set()
+
+    def _put_claim(self, item: dict[str, Any], record: StepRecord) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item,
+                ConditionExpression="attribute_not_exists(#pk) OR (#r = :r AND #ph IN (:ready, :retry))",
+                ExpressionAttributeNames={"#pk": PK, "#r": "run_id", "#ph": "phase"},
+                ExpressionAttributeValues={":r": it.n(record.run_id), ":ready": it.s(str(StepStatus.READY)),
+                                           ":retry": it.s(str(StepStatus.RETRY))},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return True
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            old = getattr(exc, "response", {}).get("Item") or {}
+        if "record" not in old:
+            return False
+        stored = StepRecord.from_dict(it.from_js(old["record"]))
+        return (stored.status == StepStatus.IN_PROGRESS and stored.run_id == record.run_id
+                and stored.attempt == record.attempt and stored.token == record.token
+                and encode_json(stored.inputs) == encode_json(record.inputs))
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
                      deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None,
