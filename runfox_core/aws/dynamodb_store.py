@@ -17,18 +17,21 @@ sk                  attributes
                     ExecutionHeader (inline schedule entries, and ``spill``:
                     per schedule [gen, spilled, next_at(, start)]): (S) up to 1 KB,
                     else (B) zlib-compressed; ``pending`` (M) the journal
-                    marker while a large commit is half applied.
+                    marker while a large commit is half applied; ``stamped``
+                    (N) no item expires before it ("Retention").
 ``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
                     a spilled entry of schedule s at generation g; unsent
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
-``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
+``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord;
+                    ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead").
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
 
 and the name claim: pk ``name#<name>``, sk ``name``, ``execution`` (S) the
-key that holds the name, ``name`` (S). Over-long ids are hashed (``_keys.py``).
+key that holds the name, ``name`` (S). With a retention every item also
+carries ``expires_at`` (N), the TTL attribute. Over-long ids are hashed (``_keys.py``).
 
 Why this shape:
 
