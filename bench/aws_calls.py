@@ -26,11 +26,10 @@ latencies, an assumption: moto in-process is slower than the real services),
 rounded up to 1 ms per invocation as Lambda bills, at ``ENGINE_MEMORY_MB``
 on arm64 (``runfox_deploy/facts.py``).
 
-Retention is on, as deployed (``runfox:retentionDays``, 90): the execution's
-last commit stamps what it writes with ``expires_at``, and the sweep after it
-adds one UpdateItem per item it did not write (every other step record and
-state entry, the definition, the name claim), each billed at the item's size.
-That is once per execution, so it is inside the per-step figures;
+Retention is on, as deployed (``runfox:retentionDays``, 90): every item is
+stamped with ``expires_at`` when it is written (``dynamodb_store``
+"Retention"), so an execution's end costs no sweep; a run shorter than half
+a day is never renewed, so these figures hold no renewal.
 ``--no-retention`` runs the same without it (``execution_ttl_seconds=None``),
 so the difference is what retention costs.
 
@@ -199,7 +198,7 @@ class Meter:
         self.reader, self.table = reader, table  # an unmetered client, to size updated items
         self.calls: Counter[str] = Counter()
         self.wru = self.rru = 0.0
-        self.history_wru = 0.0  # of which history items (flushes, wide commits' events, their expiry stamps)
+        self.history_wru = 0.0  # of which history items (flushes, wide commits' events)
         self.index_wru = 0.0  # of which the listing indexes (GSI writes: creates and status changes)
         self._status: dict[str, str] = {}  # header pk -> last status written
         self._params: dict[int, dict[str, Any]] = {}
@@ -427,7 +426,7 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10,200")
-    parser.add_argument("--no-retention", action="store_true", help="finished executions never expire (no sweep)")
+    parser.add_argument("--no-retention", action="store_true", help="finished executions never expire (no expires_at)")
     parser.add_argument("--map-sizes", default="1000,10000", help="items of the map rows (empty: none)")
     parser.add_argument("--no-steps", action="store_true", help="only the map rows")
     parser.add_argument("--payloads-only", action="store_true", help="only the 1 KB / 100 KB / 1 MB output rows")
@@ -444,7 +443,7 @@ def main() -> None:
     if not rows:
         return
     if args.no_retention:
-        print("Retention off: finished executions are kept for ever (no expires_at sweep).")
+        print("Retention off: finished executions are kept for ever (no expires_at).")
     print(f"Per step. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; $ per million steps, all in.")
     print(f"{'shape':11} {'N':>4} {'calls':>6} {'RRU':>5} {'WRU':>5} {'SQS req':>7} {'(ESM)':>6} {'Lambda req':>10} "
           f"{'GB-s':>8} {'ms/inv':>6} {'$ DDB':>6} {'$ SQS':>6} {'$ Lambda':>8} {'$ all in':>8}  critical path")
@@ -454,7 +453,7 @@ def main() -> None:
               f"{r['platform']:>6.2f} {r['lambda']:>10.2f} {r['gbs']:>8.5f} {r['ms']:>6.1f} {cost['dynamodb']:>6.2f} "
               f"{cost['sqs']:>6.2f} {cost['lambda']:>8.2f} {sum(cost.values()):>8.2f}  "
               f"2 queue hops, {r['path']:g} DynamoDB round trips")
-    print("\nWrite units per step, of the WRU above: history items (flushed buffers and their expiry stamps; "
+    print("\nWrite units per step, of the WRU above: history items (flushed buffers; "
           "the buffer itself rides in the header update) and the listing indexes (GSI writes):")
     for r in rows:
         print(f"  {r['shape']:11} {r['n']:>4}: history items {r['history_wru']:.2f}, listing indexes {r['index_wru']:.2f}")

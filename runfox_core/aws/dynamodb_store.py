@@ -17,18 +17,21 @@ sk                  attributes
                     ExecutionHeader (inline schedule entries, and ``spill``:
                     per schedule [gen, spilled, next_at(, start)]): (S) up to 1 KB,
                     else (B) zlib-compressed; ``pending`` (M) the journal
-                    marker while a large commit is half applied.
+                    marker while a large commit is half applied; ``stamped``
+                    (N) no item expires before it ("Retention").
 ``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
                     a spilled entry of schedule s at generation g; unsent
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
-``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
+``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord;
+                    ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead").
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
 
 and the name claim: pk ``name#<name>``, sk ``name``, ``execution`` (S) the
-key that holds the name, ``name`` (S). Over-long ids are hashed (``_keys.py``).
+key that holds the name, ``name`` (S). With a retention every item also
+carries ``expires_at`` (N), the TTL attribute. Over-long ids are hashed (``_keys.py``).
 
 Why this shape:
 
@@ -67,7 +70,8 @@ the header naming it exists they are never read, so a create that fails
 is ``records.py``'s: the header alone says which spilled entries exist, and
 they change only in the commit that changes the header.
 
-Consistency: ``commit`` is one TransactWriteItems fenced by ``version``.
+Consistency: ``commit`` is one TransactWriteItems fenced by ``version`` (with
+at most one claim written just before it: "Claims ahead").
 ``load_snapshot`` reads header, steps and state in one TransactGetItems,
 which DynamoDB serialises against transactions (an atomic snapshot). The
 separate ``load_*`` calls are each strongly consistent; used together they
@@ -75,6 +79,32 @@ are safe only header first (anything newer than the header then carries a
 higher version and the commit fails with ``ConflictError``). Loading named
 steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
+
+Claims ahead (``Commit.claims``): a commit whose one claim is a record every
+claimer of that (step, run_id) makes alike -- a task whose inputs read only
+upstream outputs and the workflow's inputs, fixed while the step is not
+complete since a reset bumps its run_id -- writes that step record by one
+conditional PutItem *before* its TransactWriteItems, which then holds one item
+fewer: 1 write unit instead of 2 (the chain's claim of its next step). Step
+items carry ``run_id`` (N) and ``phase`` (S, the record's status) for the
+condition: the put lands only where there is no record, or one at the same
+run_id still ``ready`` or ``retry``; if the record already holds this claim
+(same run_id, attempt, token and inputs: a concurrent claimer's, or this
+transition's before a conflict) it is left as it is; anything else (the
+previous attempt still in progress, a result, an older item without the
+attributes) goes back into the transaction, as before. The invariant: *no
+record past a claim is ever written outside the version fence.* What a put
+ahead leaves when its commit loses or its process dies is the record the
+step's claim at that run will hold anyway, on a step the header still lists
+as ready: no job was sent for it, so no result, deadline or re-emission names
+that run (a result with no run_id is fenced off by the header's ready set:
+``transitions.apply_result``), and the next claim of that run, by any process,
+finds it in place and commits the header. Meanwhile a describe shows the step
+in progress a moment early; if the execution ends first it is reported
+cancelled like any open step. A commit of several claims (a fan-out) keeps them
+in its transaction: a round trip each before the commit would lengthen its
+critical path. Cost of the saving: one DynamoDB round trip before the job is
+sent (the chain's critical path goes from 2 to 3).
 
 Commits larger than a transaction (a fan-out of any width, a loop resetting
 hundreds of steps, an output merging hundreds of state keys): ``commit``
@@ -98,25 +128,52 @@ The version moves once per commit, so the engine's optimistic retry loop is
 unchanged. A small commit (the usual step) takes the single-transaction path
 and pays nothing for this.
 
-Retention (``execution_ttl_seconds``; the deployment passes
-``runfox:retentionDays`` x 86,400): every item of a finished execution gets
-``expires_at`` (N, epoch seconds) = its end (the header's ``updated_at``) +
-the retention, and DynamoDB TTL deletes it some time after that. A terminal
-commit (complete, halted, failed, cancelled) stamps the header and the items
-it writes, and sets the header's ``expiring`` marker (the same number) in
-the same transaction; then a sweep stamps the execution's other items --
-step records, state entries, definition pieces, the name claim -- one
-UpdateItem each (``SET expires_at``, conditioned on the item existing, so a
-concurrent writer's item is never re-put), paged by Query, and last removes
-the marker. No transition writes more than it did: the terminal commit adds
-an attribute, the sweep is many single-item writes. The sweep is idempotent
-and crash-safe: a process that dies in it leaves the marker, and whoever
-reads the header next (the router's redelivered message, advance, a
-describe) finishes it, as with the journal. Nothing is stamped while the
-execution runs. Without ``execution_ttl_seconds`` nothing is stamped. The
-in-memory and SQLite stores keep finished executions until you delete them
-(no TTL there). Cost: one UpdateItem (1 write unit) per item the terminal
-commit did not write, once per execution (``bench/aws_calls.py``).
+Retention (``execution_ttl_seconds`` R; the deployment passes
+``runfox:retentionDays`` x 86,400), with no sweep at the end: every item is
+*born stamped ahead*. Whatever writes an item -- create (definition pieces,
+header, name claim, spilled entries), a commit (its records, state entries,
+spilled entries, history and journal items, and the header itself, every
+time), a history flush -- gives it ``expires_at`` (N, epoch seconds) = the
+store's clock + R + the slack S (``RENEW_SLACK_SECONDS``, one day, or R if
+shorter). The header's ``stamped`` is a floor: no item of the execution
+expires before it (set at create, raised by a renewal). DynamoDB TTL deletes
+an item some time after its ``expires_at``.
+
+Renewal keeps a running execution alive: whoever reads its header (every
+load goes through ``_settle``, as for the journal) or commits to it, once
+``stamped`` is less than now + R + S/2 (half the slack used: a run older than
+half a day), first stamps every item of the partition and the name claim to
+now + R + S (one Query, one UpdateItem per item, each conditioned on the item
+existing and expiring sooner, so a stamp never lowers an expiry nor re-puts a
+deleted item), then raises ``stamped`` (conditioned on raising it). It is
+idempotent and crash-safe: a renewal cut short leaves ``stamped`` unraised,
+so the next reader renews again; an item a concurrent commit writes during it
+carries its own fresh stamp. An execution is read at least every 15 minutes
+while any timer is armed (a wait's or a backoff's wake is re-armed after a
+header read: ``driver.rearm_wake``; a deadline's message likewise), so a long
+wait, a long backoff and a timed step keep their items for as long as they
+run, at one renewal (1 write unit per item) per half-day of run time.
+
+The invariant, and why the end-of-execution sweep is not needed: *after any
+read or commit at time t of a running execution, every one of its items
+expires at t + R + S/2 or later.* The commit that ends an execution (complete,
+halted, failed, cancelled) renews first if due, so every item of a finished
+execution expires between its end + R and its end + R + S: the retention is
+kept, at most a day late. A finished execution is never renewed (a describe a
+month later leaves its expiry alone); a redrive makes it run again, and its
+commit renews it like any running execution. Saving: the old sweep cost one
+UpdateItem per item the last commit did not write (about 1 write unit per
+step, ``bench/aws_calls.py``); stamping at write adds an attribute to writes
+that happen anyway (a few bytes, no unit in practice).
+
+Known limit: an execution nobody reads or commits to for R + S (a wait with
+no timeout and no event, a step with no ``timeout_seconds`` whose job never
+answers, for 91 days at the default retention) expires like a finished one,
+as the values bucket's objects already do (its lifecycle rule is the same R).
+Headers stamped by an older release carry ``expiring`` (a finished
+execution's unfinished sweep): a reader finishes that sweep once. Without
+``execution_ttl_seconds`` nothing is stamped. The in-memory and SQLite stores
+keep finished executions until you delete them (no TTL there).
 
 History (``history.py``): the events of the commits since the last flush ride
 in the header as ``log`` (B, zlib JSON), so recording them costs no item in the
@@ -134,8 +191,7 @@ transaction. Readers read the header first, then the items, and merge by
 event id. Which buffer is stored is remembered per execution from the last
 header this store read or wrote (on a miss: one GetItem of ``log``).
 Cost (``bench/aws_calls.py``): one PutItem per ``LOG_BUFFER_BYTES`` of
-compressed events, a few hundred bytes more in the header, and the sweep's
-stamp of each history item.
+compressed events and a few hundred bytes more in the header.
 
 Listing (``listing.py``): the header item carries ``status``, ``started``
 (the normalised start time), ``listed`` (always ``execution``) and ``name``;
@@ -176,8 +232,7 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..backend.store import Store
@@ -194,7 +249,7 @@ from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
 from ..history import position, stamp
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
 from ..payloads import encode_json
-from ..status import TERMINAL_WORKFLOW_STATUSES, WorkflowStatus
+from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import _items as it
 from ._clients import default_client, error_code
 from ._keys import (
@@ -225,8 +280,11 @@ MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one t
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
 HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
-EXPIRING = "expiring"  # header attribute: the expires_at of a finished execution whose sweep is unfinished
-_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", PENDING, EXPIRING)  # what step/state loads read
+EXPIRING = "expiring"  # header attribute of an older release: a finished execution whose end-of-run sweep is unfinished
+STAMPED = "stamped"  # header attribute: no item of the execution expires before it (epoch s; "Retention")
+RENEW_SLACK_SECONDS = 86_400  # items are stamped this far past the retention, and renewed once half of it is used
+_RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", "status", PENDING, EXPIRING,
+                      STAMPED)  # what step/state loads read (the header's fields that ``_settle`` looks at)
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 LOG = "log"  # header attribute: history events not yet flushed to a history item
 LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before they are flushed
@@ -234,6 +292,7 @@ HISTORY_PREFIX = "history#"
 LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
 _LOG_CACHE = 1024  # executions whose last known buffer a store remembers
 SCHEDULE_INLINE_BYTES = 8 * 1024  # per schedule: entries past it are spilled to items of their own
+_TERMINAL = frozenset(str(s) for s in TERMINAL_WORKFLOW_STATUSES)
 SPILL_PAGE_ITEMS = 200  # spilled entries per Query page (due() stops reading once it has enough)
 
 
@@ -315,16 +374,20 @@ class DynamoDBStore(Store):
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
     schedule_inline_bytes = SCHEDULE_INLINE_BYTES
 
-    def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None):
+    def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None,
+                 clock: Callable[[], float] = time.time):
         """``execution_ttl_seconds``: keep a finished execution's items this long after it ends, then let
-        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever."""
+        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever.
+        ``clock``: epoch seconds the stamps count from (DynamoDB TTL compares them with wall time)."""
         if execution_ttl_seconds is not None and execution_ttl_seconds < 1:
             raise ValueError(f"execution_ttl_seconds must be >= 1 (or None), got {execution_ttl_seconds!r}")
         self.table = table
         self.execution_ttl_seconds = execution_ttl_seconds
+        self.clock = clock
         self._client = client
         self._client_lock = threading.Lock()
         self._logs: OrderedDict[str, tuple[int, list[dict[str, Any]]]] = OrderedDict()  # key -> (version, log)
+        self._stamps: OrderedDict[str, tuple[int | None, str]] = OrderedDict()  # key -> (stamped, status) last seen
 
     @property
     def client(self) -> Any:
@@ -417,6 +480,8 @@ class DynamoDBStore(Store):
         item = self._key(key, step_sk(record.step_id))
         item["step_id"] = it.s(record.step_id)
         item["record"] = it.js(record.to_dict())
+        item["run_id"] = it.n(record.run_id)  # what a claim written ahead is conditioned on ("Claims ahead")
+        item["phase"] = it.s(str(record.status))
         return item
 
     def _state_item(self, key: str, state_key: str, value: Any) -> dict[str, Any]:
@@ -440,6 +505,7 @@ class DynamoDBStore(Store):
 
     def create(self, definition: ExecutionDefinition, header: ExecutionHeader) -> None:
         key = definition.key
+        expires_at = self._stamp_for(self.clock())
         spilled = self._spill_at_creation(key, header)
         data = zlib.compress(encode_json(definition.to_dict()).encode("utf-8"))
         pieces = [data[i : i + DEF_PIECE_BYTES] for i in range(0, len(data), DEF_PIECE_BYTES)]
@@ -455,6 +521,10 @@ class DynamoDBStore(Store):
         if definition.name is not None:
             head["name"] = it.s(definition.name)
         items.append(head)
+        if expires_at is not None:  # every item born stamped ahead, and the header says from when ("Retention")
+            head[STAMPED] = it.n(expires_at)
+            for item in items:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
         total = sum(self._check_size(item, f"execution {key!r} {item[SK]['S']} item") for item in items)
         if total > it.MAX_TRANSACTION_BYTES or len(items) > it.MAX_TRANSACTION_ITEMS - 1:
             raise CommitTooLargeError(
@@ -477,6 +547,8 @@ class DynamoDBStore(Store):
             claim = self._key(name_pk(definition.name), SK_NAME)
             claim["execution"] = it.s(key)
             claim["name"] = it.s(definition.name)
+            if expires_at is not None:
+                claim[TTL_ATTRIBUTE] = it.n(expires_at)
             actions.append(
                 {
                     "Put": {
@@ -489,6 +561,9 @@ class DynamoDBStore(Store):
                 }
             )
         if spilled:
+            if expires_at is not None:
+                for item in spilled:
+                    item[TTL_ATTRIBUTE] = it.n(expires_at)
             self._batch_put(spilled)  # invisible until the header naming their generation exists
         try:
             self._transact_write(actions, retry_conflicts=True)
@@ -507,6 +582,8 @@ class DynamoDBStore(Store):
                         f"name {definition.name!r} is taken by execution {holder!r}", existing_key=holder
                     ) from None
             raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
+        if expires_at is not None:
+            self._note_stamp(key, expires_at, str(header.status))
 
     def _spill_at_creation(self, key: str, header: ExecutionHeader) -> list[dict[str, Any]]:
         """The items of the entries a new header cannot hold inline (the ready set of a wide static
@@ -727,7 +804,7 @@ class DynamoDBStore(Store):
         journaled sequence (see "Commits larger than a transaction" in the module docstring).
         Schedule entries past the header's inline budget are spilled to items of their own, in
         the same commit ("The header"); ``commit.header`` then says what is stored where.
-        A commit that finishes the execution also stamps its items for expiry ("Retention")."""
+        With a retention, every item it writes and the header are stamped ahead ("Retention")."""
         header = commit.header
         removes = [s for s in dict.fromkeys(commit.unsent_remove) if s not in commit.unsent_add]
         for sid in removes:  # the header's view of unsent follows the deltas (idempotent after Txn.to_commit)
@@ -740,7 +817,9 @@ class DynamoDBStore(Store):
             unsent = schedule.name == "unsent"
             spilled = schedule.spill_overflow(self.schedule_inline_bytes, commit.unsent_add if unsent else None)
             moved += spilled if unsent else []
-        expires_at = self._expires_at(header)
+        if self.execution_ttl_seconds is not None:
+            self._renew_before_commit(key, header)
+        expires_at = self._stamp_for(self.clock())
         puts: list[tuple[dict[str, Any], int]] = []
         for record in commit.steps.values():
             item = self._step_item(key, record)
@@ -761,9 +840,12 @@ class DynamoDBStore(Store):
         if expires_at is not None:
             for item, _ in puts:
                 item[TTL_ATTRIBUTE] = it.n(expires_at)
+        if commit.claims:
+            ahead = self._write_claims_ahead(commit, [item for item, _ in puts])
+            puts = [(item, size) for item, size in puts if id(item) not in ahead]
         attrs = self._header_attrs(header)
         if expires_at is not None:
-            attrs[TTL_ATTRIBUTE] = attrs[EXPIRING] = it.n(expires_at)
+            attrs[TTL_ATTRIBUTE] = it.n(expires_at)
         log_after = self._history_for(key, commit, attrs, puts, expires_at)
         inline = header.unsent.inline
         header_size = self._check_size(
@@ -778,8 +860,49 @@ class DynamoDBStore(Store):
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
-        if expires_at is not None:
-            self._sweep(key, expires_at)
+        if self.execution_ttl_seconds is not None:
+            with self._client_lock:
+                stamped = self._stamps.get(key, (None, ""))[0]
+            self._note_stamp(key, stamped, str(header.status))
+
+    def _write_claims_ahead(self, commit: Commit, items: list[dict[str, Any]]) -> set[int]:
+        """Write the record of a commit's one claim (``commit.claims``) before the fenced update, by one
+        conditional PutItem; returns the ids of the items now in place (none, or that one).
+
+        A put lands only on a record not yet past the claim: none, or the same run_id still ready or
+        retrying. One that finds the same claim already written (a concurrent claimer's, or this
+        transition's own before a conflict) leaves it: it is the same record. Any other (the step's
+        previous attempt still in progress, a result, an unknown shape) goes back into the
+        transaction. A commit of several claims (a fan-out) keeps them all in its transaction: one
+        round trip each before the commit would lengthen its critical path. See "Claims ahead".
+        """
+        wanted = [(item, commit.steps[item["step_id"]["S"]]) for item in items
+                  if item[SK]["S"].startswith(STEP_PREFIX) and item["step_id"]["S"] in commit.claims]
+        if len(wanted) != 1:
+            return set()
+        item, record = wanted[0]
+        return {id(item)} if self._put_claim(item, record) else set()
+
+    def _put_claim(self, item: dict[str, Any], record: StepRecord) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=item,
+                ConditionExpression="attribute_not_exists(#pk) OR (#r = :r AND #ph IN (:ready, :retry))",
+                ExpressionAttributeNames={"#pk": PK, "#r": "run_id", "#ph": "phase"},
+                ExpressionAttributeValues={":r": it.n(record.run_id), ":ready": it.s(str(StepStatus.READY)),
+                                           ":retry": it.s(str(StepStatus.RETRY))},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return True
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            old = getattr(exc, "response", {}).get("Item") or {}
+        if "record" not in old:
+            return False
+        stored = StepRecord.from_dict(it.from_js(old["record"]))
+        return (stored.status == StepStatus.IN_PROGRESS and stored.run_id == record.run_id
+                and stored.attempt == record.attempt and stored.token == record.token
+                and encode_json(stored.inputs) == encode_json(record.inputs))
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
                      deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None,
@@ -821,13 +944,10 @@ class DynamoDBStore(Store):
             else:
                 values[":log"] = attrs[LOG]
                 sets.append("#log = :log")
-        if EXPIRING in attrs:  # a finished execution: the header expires, and the sweep is owed
-            names.update({"#x": TTL_ATTRIBUTE, "#xs": EXPIRING})
-            values[":x"] = attrs[TTL_ATTRIBUTE]
-            sets += ["#x = :x", "#xs = :x"]
-        elif self.execution_ttl_seconds is not None:  # running again (a redrive): it must not expire
+        if TTL_ATTRIBUTE in attrs:  # the header is stamped ahead by every commit, like the items it writes
             names["#x"] = TTL_ATTRIBUTE
-            removes.append("#x")
+            values[":x"] = attrs[TTL_ATTRIBUTE]
+            sets.append("#x = :x")
         if pending is not None:
             values[":p"] = {"M": {name: it.n(value) for name, value in pending.items()}}
             sets.append("#p = :p")
@@ -892,6 +1012,8 @@ class DynamoDBStore(Store):
         for index, piece in enumerate(pieces):
             journal = self._key(key, journal_sk(version, index))
             journal["data"] = {"B": zlib.compress(encode_json(piece).encode("utf-8"))}
+            if TTL_ATTRIBUTE in attrs:  # an entry left behind (its delete failed) expires too
+                journal[TTL_ATTRIBUTE] = attrs[TTL_ATTRIBUTE]
             self.client.put_item(TableName=self.table, Item=journal)
         pending = {"version": version, "pieces": len(pieces), "next": 0}
         self._commit_once(key, commit, attrs, first, deltas[:MAX_UNSENT_DELTAS], pending)
@@ -954,13 +1076,19 @@ class DynamoDBStore(Store):
 
     def _settle(self, item: dict[str, Any], key: str) -> bool:
         """If header ``item`` shows a half-applied commit, finish it and return True (read again);
-        if it shows an unfinished expiry sweep, finish that (the header is unchanged: False)."""
+        if it shows an older release's unfinished sweep, or a running execution due for renewal
+        ("Retention"), do that (the header is unchanged: False)."""
         pending = _marker(item)
         if pending is not None:
             self._drain(key, pending)
             return True
-        if EXPIRING in item:
+        if EXPIRING in item:  # a finished execution's sweep begun by an older release
             self._sweep(key, int(item[EXPIRING]["N"]))
+        if "status" in item:
+            stamped = int(item[STAMPED]["N"]) if STAMPED in item else None
+            self._note_stamp(key, stamped, item["status"]["S"])
+            if item["status"]["S"] not in _TERMINAL and self._renewal_due(stamped):
+                self._renew(key)
         return False
 
     def _delete_journal(self, key: str, version: int, count: int) -> None:
@@ -1050,7 +1178,7 @@ class DynamoDBStore(Store):
     def _flush(self, key: str, log: list[dict[str, Any]]) -> None:
         """Put buffered events as their history item, unless it already holds as many (idempotent)."""
         try:
-            self.client.put_item(TableName=self.table, Item=self._history_item(key, log),
+            self.client.put_item(TableName=self.table, Item=self._history_item(key, log, self._stamp_for(self.clock())),
                                  ConditionExpression="attribute_not_exists(#pk) OR #n < :n",
                                  ExpressionAttributeNames={"#pk": PK, "#n": "count"},
                                  ExpressionAttributeValues={":n": it.n(len(log))})
@@ -1164,16 +1292,73 @@ class DynamoDBStore(Store):
 
     # -- retention ------------------------------------------------------------
 
-    def _expires_at(self, header: ExecutionHeader) -> int | None:
-        """Epoch seconds a finished execution's items expire at; None while it runs (or without a TTL)."""
-        if self.execution_ttl_seconds is None or header.status not in TERMINAL_WORKFLOW_STATUSES:
+    def _stamp_for(self, now: float) -> int | None:
+        """The ``expires_at`` an item written at ``now`` carries (None without a retention)."""
+        if self.execution_ttl_seconds is None:
             return None
-        ended = datetime.fromisoformat(header.updated_at).timestamp() if header.updated_at else time.time()
-        return int(ended) + self.execution_ttl_seconds
+        return int(now) + self.execution_ttl_seconds + self._slack()
+
+    def _slack(self) -> int:
+        return min(RENEW_SLACK_SECONDS, self.execution_ttl_seconds or 0)
+
+    def _renewal_due(self, stamped: int | None) -> bool:
+        """Whether an execution whose oldest stamp is ``stamped`` has used half the slack (None: it
+        predates stamping). Only asked of running executions (and of the commit that ends one)."""
+        if self.execution_ttl_seconds is None:
+            return False
+        return stamped is None or stamped < self.clock() + self.execution_ttl_seconds + self._slack() // 2
+
+    def _note_stamp(self, key: str, stamped: int | None, status: str) -> None:
+        with self._client_lock:
+            self._stamps[key] = (stamped, status)
+            self._stamps.move_to_end(key)
+            while len(self._stamps) > _LOG_CACHE:
+                self._stamps.popitem(last=False)
+
+    def _renew_before_commit(self, key: str, header: ExecutionHeader) -> None:
+        """Renew before a commit when due, so the commit that ends an execution finds every item
+        expiring a retention after it at least; the (stamped, status) a read of this store noted is
+        used, else one GetItem asks. A finished execution that stays finished is not renewed."""
+        with self._client_lock:
+            known = self._stamps.get(key)
+        if known is None:
+            resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
+                                        ProjectionExpression="#st, #s",
+                                        ExpressionAttributeNames={"#st": "status", "#s": STAMPED})
+            item = resp.get("Item")
+            if item is None:
+                return  # the commit fails on its condition
+            known = (int(item[STAMPED]["N"]) if STAMPED in item else None, item["status"]["S"])
+            self._note_stamp(key, *known)
+        stamped, status = known
+        if status in _TERMINAL and str(header.status) in _TERMINAL:
+            return
+        if self._renewal_due(stamped):
+            self._renew(key)
+
+    def _renew(self, key: str) -> None:
+        """Stamp every item of running execution ``key`` to expire a retention and slack from now, then
+        raise the header's ``stamped`` to that (never lower it). Idempotent, concurrent-safe, crash-safe:
+        a renewal cut short leaves ``stamped`` as it was, so the next reader renews again."""
+        expires_at = self._stamp_for(self.clock())
+        assert expires_at is not None
+        self._sweep(key, expires_at)
+        with self._client_lock:
+            status = self._stamps.get(key, (None, ""))[1]
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=self._key(key, SK_HEADER), UpdateExpression="SET #s = :s",
+                ConditionExpression="attribute_exists(#pk) AND (attribute_not_exists(#s) OR #s < :s)",
+                ExpressionAttributeNames={"#pk": PK, "#s": STAMPED}, ExpressionAttributeValues={":s": it.n(expires_at)})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # a later renewal got there first
+                raise
+        self._note_stamp(key, expires_at, status)
 
     def _sweep(self, key: str, expires_at: int) -> None:
-        """Stamp every item of finished execution ``key`` not yet carrying ``expires_at``, then drop the
-        header's ``expiring`` marker. Idempotent; any process may run it, concurrently with others."""
+        """Stamp every item of execution ``key`` (and its name claim) that expires before ``expires_at``,
+        then drop an older release's ``expiring`` marker if it names this time. Idempotent; any process
+        may run it, concurrently with others (a stamp never lowers an item's expiry)."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "#pk = :pk",
@@ -1188,7 +1373,7 @@ class DynamoDBStore(Store):
             for item in resp.get("Items", []):
                 if item[SK]["S"] == SK_DEF and name is None:
                     name = self.load_definition(key).name
-                if item.get(TTL_ATTRIBUTE, {}).get("N") != str(expires_at):
+                if int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) < expires_at:
                     self._stamp(item[PK]["S"], item[SK]["S"], expires_at)
             if "LastEvaluatedKey" not in resp:
                 break
@@ -1205,10 +1390,11 @@ class DynamoDBStore(Store):
                 raise
 
     def _stamp(self, pk: str, sk: str, expires_at: int, holder: str | None = None) -> None:
-        """``SET expires_at`` on one existing item (the name claim only while ``holder`` holds it)."""
+        """``SET expires_at`` on one existing item unless it expires later already (the name claim only
+        while ``holder`` holds it)."""
         names = {"#pk": PK, "#x": TTL_ATTRIBUTE}
         values = {":x": it.n(expires_at)}
-        condition = "attribute_exists(#pk)"
+        condition = "attribute_exists(#pk) AND (attribute_not_exists(#x) OR #x < :x)"
         if holder is not None:
             names["#e"] = "execution"
             values[":e"] = it.s(holder)

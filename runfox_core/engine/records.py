@@ -704,3 +704,7 @@ class Commit:
     unsent_remove: list[str] = field(default_factory=list)
     # the history events of this transition, in order (``history.py``); stored with the commit
     events: list[dict[str, Any]] = field(default_factory=list)
+    # steps whose record here is a claim every claimer of the same (step, run_id) makes alike (its
+    # inputs read only upstream outputs and the workflow's inputs): a store may write those records
+    # ahead of the fenced update, never over a record past the claim (``dynamodb_store``)
+    claims: set[str] = field(default_factory=set)

@@ -198,6 +198,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         record = StepRecord(step_id=p.id, token=p.token, status=StepStatus.IN_PROGRESS, run_id=run_id,
                             attempt=attempt, inputs=inputs, start_time=iso(now), host=_HOST)
         txn.put_step(record)
+        if p.kind == kinds.TASK.name and _alike_for_every_claimer(p):
+            txn.claims.add(p.id)
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
         jobs.extend(kinds.get(p.kind).begin(txn, p, record, now))
@@ -206,6 +208,15 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     if claimed and txn.header.status == WorkflowStatus.PENDING:  # a kind that sends no job started too
         txn.header.status = WorkflowStatus.IN_PROGRESS
     return jobs
+
+
+def _alike_for_every_claimer(p: StepPlan) -> bool:
+    """Whether every claim of ``p`` at one run_id resolves the same inputs: they read only upstream
+    outputs (fixed while ``p`` is not complete: a reset bumps its run_id) and the workflow's inputs,
+    never state (which other branches change meanwhile) nor every step."""
+    refs = p.input_refs
+    return not (refs.state_keys or refs.all_state or refs.all_steps or refs.unknown_roots
+                or p.kind_refs.steps or p.kind_refs.state_keys or p.kind_refs.all_state or p.kind_refs.all_steps)
 
 
 def _fail_unclaimed(txn: Txn, p: StepPlan, run_id: int, attempt: int, error: dict[str, str], now: float) -> list[Any]:
@@ -256,7 +267,10 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
                  extra={"execution": txn.key, "step": sid, "run_id": run_id, "status": str(txn.header.status)})
         return False, None
     rec = txn.step(sid)
-    if rec.status != StepStatus.IN_PROGRESS or (run_id is not None and run_id != rec.run_id):
+    # (run_id None: a step still ready in the header was never dispatched, whatever its record says: a
+    # store may write a claim's record ahead of the commit that makes it visible, ``Commit.claims``)
+    if rec.status != StepStatus.IN_PROGRESS or (run_id is not None and run_id != rec.run_id) \
+            or (run_id is None and sid in txn.header.ready):
         log.info("stale or duplicate result ignored",
                  extra={"execution": txn.key, "step": sid, "run_id": run_id,
                         "current_run_id": rec.run_id, "status": str(rec.status)})

@@ -28,6 +28,7 @@ from typing import Any
 from ..backend.store import Store
 from ..payloads import NO_BLOBS, Codec
 from ..spec import Plan
+from ..status import StepStatus
 from .records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 
 
@@ -74,6 +75,7 @@ class Txn:
         self.jobs: list[Any] = []  # jobs claimed besides the transition's answer (a map step's next ones)
         self.keep: set[str] = set()  # records read here that the next transition will read again
         self.events: list[dict[str, Any]] = []  # history events of this transition (``history.py``)
+        self.claims: set[str] = set()  # claims any claimer would make alike (``Commit.claims``)
 
     # ---------------------------------------------------------------- reads
 
@@ -180,6 +182,8 @@ class Txn:
             unsent_add=self.unsent_add,
             unsent_remove=self.unsent_remove,
             events=self.events,
+            claims={s for s in self.claims if s in self.changed_steps
+                    and self.changed_steps[s].status == StepStatus.IN_PROGRESS},
         )
 
     def after_commit(self) -> Snapshot:

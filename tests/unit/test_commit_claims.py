@@ -1,0 +1,45 @@
+"""Commit.claims: the claims a store may write ahead of its fenced update are exactly the task claims
+whose inputs read only upstream outputs and the workflow's inputs (the same for every claimer of that
+run); a claim reading state, or every step, is not one of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import runfox_core as rfx
+from runfox_core.backend.inmemory_store import InMemoryStore
+from runfox_core.engine.records import Commit
+
+
+class Noting(InMemoryStore):
+    """An in-memory store that notes each commit's claims."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims: list[set[str]] = []
+
+    def commit(self, key: str, commit: Commit) -> None:
+        super().commit(key, commit)
+        self.claims.append(set(commit.claims))
+
+
+def claims_of(spec: dict[str, Any]) -> set[str]:
+    store = Noting()
+    wf = rfx.Workflow.from_dict(spec, rfx.Backend(store=store, executor=lambda op, inputs: {"y": 1}),
+                                inputs={"x": 1})
+    wf.run(timeout=10)
+    assert str(wf.status) == "complete"
+    return set().union(*store.claims)
+
+
+def test_a_claim_reading_upstream_outputs_and_inputs_may_be_written_ahead() -> None:
+    spec = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}},
+                      {"op": "b", "depends_on": ["a"], "input": {"y": {"var": "steps.a.output.y"}}}]}
+    assert claims_of(spec) == {"a", "b"}
+
+
+def test_a_claim_reading_state_or_every_step_is_kept_in_the_commit() -> None:
+    spec = {"steps": [{"op": "a"},
+                      {"op": "b", "depends_on": ["a"], "input": {"seen": {"var": "state.y"}}},
+                      {"op": "c", "depends_on": ["a"], "input": {"all": {"var": "state"}}}]}
+    assert claims_of(spec) == {"a"}
