@@ -34,6 +34,13 @@ That is once per execution, so it is inside the per-step figures;
 ``--no-retention`` runs the same without it (``execution_ttl_seconds=None``),
 so the difference is what retention costs.
 
+Wait row (issue 16): the chain with a wait for an event before every step
+but the first, less the chain. Once the router's commit has begun a wait
+(it sent no job and the execution goes on), the event is sent at once
+through the advance Lambda (``api.run_advance``, action ``send_event``): the
+event source mappings receive nothing meanwhile, and their empty long polls
+are the idle cost below (per month), not a wait's.
+
 Critical path per step: between one executor sending its result and the
 next job being sent, the queue hops (results queue, op queue) and the
 DynamoDB round trips the router makes before its first job send, counted in
@@ -345,9 +352,17 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
 
         started = invoke(driver.start_execution, backend, spec, {"x": 0})
         sent = 0  # events sent (chain+waits)
+        waiting = False  # the last router call sent no job and the execution goes on: a wait began
         status = started.status
         while status not in (rfx.WorkflowStatus.COMPLETE, rfx.WorkflowStatus.FAILED, rfx.WorkflowStatus.HALTED):
             payload_cache_clear()  # every Lambda is its own process: nothing read is cached across them
+            if waiting:  # every step waits for its event: send it as the advance Lambda does
+                sent += 1
+                status = invoke(api.run_advance, backend, api.parse_advance({
+                    "execution": started.execution, "action": "send_event", "event": f"go{sent}",
+                    "payload": {"seq": sent}, "event_id": f"go-{sent}"})).status
+                waiting = False
+                continue
             jobs = take(op_queue)
             if jobs:
                 executors += 1
@@ -363,14 +378,11 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
 
             if bodies:
                 payload_cache_clear()  # the router is another Lambda than the executor that just ran
-                for advanced in invoke(route, router=True):
+                routed = invoke(route, router=True)
+                for advanced in routed:
                     status = advanced.status
-            if not jobs and not bodies and shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS:
-                sent += 1  # every step waits for its event: send it as the advance Lambda does
-                status = invoke(api.run_advance, backend, api.parse_advance({
-                    "execution": started.execution, "action": "send_event", "event": f"go{sent}",
-                    "payload": {"seq": sent}, "event_id": f"go-{sent}"})).status
-                continue
+                waiting = shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS \
+                    and not any(advanced.dispatched for advanced in routed)
             if not jobs and not bodies:
                 raise RuntimeError(f"{shape} N={n}: stalled in status {status}")
         assert status == rfx.WorkflowStatus.COMPLETE or shape in MAP_ROWS, status
