@@ -9,7 +9,9 @@ An execution is not one document. It is:
   dependencies are complete, waiting for dispatch), ``joins`` (counters of
   steps waiting on two or more dependencies), ``deadlines`` (steps in flight
   with a timeout), ``unsent`` (claimed jobs not yet confirmed sent) and
-  ``reruns`` (run counters of waiting steps that ran before). Every state
+  ``reruns`` (run counters of waiting steps that ran before); and ``kept``,
+  per event name the events kept for a wait to come (``engine/wait.py``;
+  absent while none is). Every state
   transition rewrites it under an optimistic version check; that check is
   what serialises concurrent transitions of one execution.
 - ``StepRecord`` -- one per step, written only when that step changes. A step
