@@ -434,6 +434,10 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
           f"{MAX_DELAY_SECONDS // 60} minutes: {86400 // MAX_DELAY_SECONDS} a day, each 1 header read + 1 SQS send + "
           f"the router's receive). Durable functions >= 3 operations = ${3 * PRICE_DURABLE_OP * 1e6:.2f}, "
           f"Step Functions >= 1 transition = ${PRICE_SFN * 1e6:.2f} per million waits.")
+    ops = {k: (waits["by_op"].get(k, 0) - plain["by_op"].get(k, 0)) * n / (n - 1)
+           for k in set(waits["by_op"]) | set(plain["by_op"])}
+    print("  its calls by operation: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
+                                                   if round(v, 2)))
 
 
 def main() -> None:
