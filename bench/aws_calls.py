@@ -33,6 +33,13 @@ a day is never renewed, so these figures hold no renewal.
 ``--no-retention`` runs the same without it (``execution_ttl_seconds=None``),
 so the difference is what retention costs.
 
+Wait row (issue 16): the chain with a wait for an event before every step
+but the first, less the chain. Once the router's commit has begun a wait
+(it sent no job and the execution goes on), the event is sent at once
+through the advance Lambda (``api.run_advance``, action ``send_event``): the
+event source mappings receive nothing meanwhile, and their empty long polls
+are the idle cost below (per month), not a wait's.
+
 Critical path per step: between one executor sending its result and the
 next job being sent, the queue hops (results queue, op queue) and the
 DynamoDB round trips the router makes before its first job send, counted in
@@ -344,9 +351,17 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
 
         started = invoke(driver.start_execution, backend, spec, {"x": 0})
         sent = 0  # events sent (chain+waits)
+        waiting = False  # the last router call sent no job and the execution goes on: a wait began
         status = started.status
         while status not in (rfx.WorkflowStatus.COMPLETE, rfx.WorkflowStatus.FAILED, rfx.WorkflowStatus.HALTED):
             payload_cache_clear()  # every Lambda is its own process: nothing read is cached across them
+            if waiting:  # every step waits for its event: send it as the advance Lambda does
+                sent += 1
+                status = invoke(api.run_advance, backend, api.parse_advance({
+                    "execution": started.execution, "action": "send_event", "event": f"go{sent}",
+                    "payload": {"seq": sent}, "event_id": f"go-{sent}"})).status
+                waiting = False
+                continue
             jobs = take(op_queue)
             if jobs:
                 executors += 1
@@ -362,14 +377,11 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
 
             if bodies:
                 payload_cache_clear()  # the router is another Lambda than the executor that just ran
-                for advanced in invoke(route, router=True):
+                routed = invoke(route, router=True)
+                for advanced in routed:
                     status = advanced.status
-            if not jobs and not bodies and shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS:
-                sent += 1  # every step waits for its event: send it as the advance Lambda does
-                status = invoke(api.run_advance, backend, api.parse_advance({
-                    "execution": started.execution, "action": "send_event", "event": f"go{sent}",
-                    "payload": {"seq": sent}, "event_id": f"go-{sent}"})).status
-                continue
+                waiting = shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS \
+                    and not any(advanced.dispatched for advanced in routed)
             if not jobs and not bodies:
                 raise RuntimeError(f"{shape} N={n}: stalled in status {status}")
         assert status == rfx.WorkflowStatus.COMPLETE or shape in MAP_ROWS, status
@@ -421,6 +433,10 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
           f"{MAX_DELAY_SECONDS // 60} minutes: {86400 // MAX_DELAY_SECONDS} a day, each 1 header read + 1 SQS send + "
           f"the router's receive). Durable functions >= 3 operations = ${3 * PRICE_DURABLE_OP * 1e6:.2f}, "
           f"Step Functions >= 1 transition = ${PRICE_SFN * 1e6:.2f} per million waits.")
+    ops = {k: (waits["by_op"].get(k, 0) - plain["by_op"].get(k, 0)) * n / (n - 1)
+           for k in set(waits["by_op"]) | set(plain["by_op"])}
+    print("  its calls by operation: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
+                                                   if round(v, 2)))
 
 
 def main() -> None:

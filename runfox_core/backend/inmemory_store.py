@@ -80,13 +80,14 @@ class _Header:
         self.status, self.version, self.remaining, self.updated_at = h.status, h.version, h.remaining, h.updated_at
         self.unsent = unsent
         self.frozen = _freeze([h.ready.inline, h.joins.inline, h.deadlines.inline, h.reruns.inline,
-                               h.outcome, h.error])
+                               h.outcome, h.error, h.kept])
 
     def thaw(self) -> ExecutionHeader:
-        ready, joins, deadlines, reruns, outcome, error = _thaw(self.frozen)
+        ready, joins, deadlines, reruns, outcome, error, kept = _thaw(self.frozen)
         unsent = {k: list(v) for k, v in self.unsent.items()}
         return ExecutionHeader.assemble(self.status, self.version, self.remaining,
-                                        (ready, joins, deadlines, unsent, reruns), outcome, error, self.updated_at)
+                                        (ready, joins, deadlines, unsent, reruns), outcome, error, self.updated_at,
+                                        kept)
 
 
 class InMemoryStore(Store):

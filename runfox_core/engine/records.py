@@ -9,7 +9,9 @@ An execution is not one document. It is:
   dependencies are complete, waiting for dispatch), ``joins`` (counters of
   steps waiting on two or more dependencies), ``deadlines`` (steps in flight
   with a timeout), ``unsent`` (claimed jobs not yet confirmed sent) and
-  ``reruns`` (run counters of waiting steps that ran before). Every state
+  ``reruns`` (run counters of waiting steps that ran before); and ``kept``,
+  per event name the events kept for a wait to come (``engine/wait.py``;
+  absent while none is). Every state
   transition rewrites it under an optimistic version check; that check is
   what serialises concurrent transitions of one execution.
 - ``StepRecord`` -- one per step, written only when that step changes. A step
@@ -512,12 +514,16 @@ class ExecutionHeader:
     # step -> [run_id, attempt] for waiting steps that have run before (retries, loop resets):
     # a claim then needs no read of the step's record, since a step absent here is at run 0.
     reruns: Schedule
+    # event name -> events kept for a wait to come (``engine/wait.py``'s mailboxes): a wait that
+    # begins reads its name's mailbox only when this says it holds any. Empty (and not stored) in
+    # an execution that never received an early event.
+    kept: dict[str, int]
 
     def __init__(self, status: WorkflowStatus, version: int, remaining: int,
                  ready: Mapping[str, Any] | None = None, joins: Mapping[str, Any] | None = None,
                  deadlines: Mapping[str, Any] | None = None, unsent: Mapping[str, Any] | None = None,
                  outcome: Any = None, error: dict[str, Any] | None = None, updated_at: str | None = None,
-                 reruns: Mapping[str, Any] | None = None):
+                 reruns: Mapping[str, Any] | None = None, kept: Mapping[str, int] | None = None):
         own = object.__setattr__  # (plain fields skip __setattr__: this is on every transition's path)
         own(self, "status", status)
         own(self, "version", version)
@@ -529,6 +535,7 @@ class ExecutionHeader:
         own(self, "outcome", outcome)
         own(self, "error", error)
         own(self, "updated_at", updated_at)
+        own(self, "kept", dict(kept or {}))
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SCHEDULE_NAMES:
@@ -578,6 +585,8 @@ class ExecutionHeader:
         spill = {s.name: s.summary() for s in self.schedules() if s.summary() is not None}
         if spill:
             d["spill"] = spill
+        if self.kept:
+            d["kept"] = dict(self.kept)
         return d
 
     @classmethod
@@ -603,26 +612,29 @@ class ExecutionHeader:
             error=d.get("error"),
             updated_at=d.get("updated_at"),
             reruns=schedule("reruns"),
+            kept=d.get("kept"),
         )
 
     def copy(self) -> ExecutionHeader:
         """A copy safe to mutate (schedules are copied one level deep; entry values are not mutated in place)."""
         return ExecutionHeader._of(self.status, self.version, self.remaining,
                                    [getattr(self, name).copy() for name in SCHEDULES],
-                                   self.outcome, self.error, self.updated_at)
+                                   self.outcome, self.error, self.updated_at, self.kept)
 
     @classmethod
     def assemble(cls, status: WorkflowStatus, version: int, remaining: int, inline: Iterable[dict[str, Any]],
-                 outcome: Any, error: dict[str, Any] | None, updated_at: str | None) -> ExecutionHeader:
+                 outcome: Any, error: dict[str, Any] | None, updated_at: str | None,
+                 kept: Mapping[str, int] | None = None) -> ExecutionHeader:
         """A header whose schedules (in ``SCHEDULES`` order) hold exactly the dicts in ``inline``, taken
         over as they are, not copied: for a store that has just decoded them (nothing spilled)."""
         return cls._of(status, version, remaining, [Schedule._over(name, entries)
                                                     for name, entries in zip(SCHEDULES, inline, strict=True)],
-                       outcome, error, updated_at)
+                       outcome, error, updated_at, kept)
 
     @classmethod
     def _of(cls, status: WorkflowStatus, version: int, remaining: int, schedules: list[Schedule], outcome: Any,
-            error: dict[str, Any] | None, updated_at: str | None) -> ExecutionHeader:
+            error: dict[str, Any] | None, updated_at: str | None,
+            kept: Mapping[str, int] | None = None) -> ExecutionHeader:
         """``__init__`` without its checks and copies (every transition makes a header)."""
         header = cls.__new__(cls)
         own = object.__setattr__
@@ -636,6 +648,7 @@ class ExecutionHeader:
         own(header, "outcome", outcome)
         own(header, "error", error)
         own(header, "updated_at", updated_at)
+        own(header, "kept", dict(kept) if kept else {})
         return header
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from ..history import EventType as Ev
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import transitions as tx
+from . import wait
 from .records import StepRecord
 from .txn import Txn
 
@@ -75,6 +76,7 @@ def seed(txn: Txn, now: float, records: dict[str, StepRecord], state: dict[str, 
     """Start a fresh execution from ``records`` (complete steps of ``source``, kept as they are) and ``state``."""
     for rec in records.values():
         txn.put_step(rec)
+    txn.header.kept = wait.kept_counts(records)  # the copied mailboxes of early events (engine/wait.py)
     txn.merge_state(state)
     txn.prefetch(list(txn.plan.steps), [])
     _schedule(txn, now)

@@ -1,5 +1,6 @@
-"""Crash anywhere, with waits: every AWS call of a run with an event, a callback (heartbeat, then
-output) and a timer, made to fail in turn, ends like the clean run.
+"""Crash anywhere, with waits: every AWS call of a run with an event kept before its wait begins, an
+event during its wait, a callback (heartbeat, then output) and a timer, made to fail in turn, ends
+like the clean run.
 
 The event and the callback come through the advance Lambda from a caller that retries a failed
 invocation with the same request, as a client SDK would: a retried event is a duplicate (same
@@ -27,13 +28,14 @@ SPEC: dict[str, Any] = {
     "steps": [
         {"id": "seed", "fn": "increment", "input": {"value": {"var": "input.start"}}},
         {"id": "approval", "depends_on": ["seed"], "wait": {"event": "approved", "timeout_seconds": 600}},
-        {"id": "signed", "depends_on": ["approval"], "wait": {"callback": True, "heartbeat_seconds": 600}},
+        {"id": "reviewed", "depends_on": ["approval"], "wait": {"event": "reviewed"}},
+        {"id": "signed", "depends_on": ["reviewed"], "wait": {"callback": True, "heartbeat_seconds": 600}},
         {"id": "cool_off", "depends_on": ["signed"], "wait": {"seconds": 1}},
         {"id": "last", "fn": "increment", "depends_on": ["cool_off"],
          "input": {"value": {"var": "steps.seed.output.incremented"}}},
     ],
     "outputs": {"value": {"var": "steps.last.output.incremented"}, "by": {"var": "steps.approval.output.by"},
-                "signed": {"var": "steps.signed.output.signed"}},
+                "signed": {"var": "steps.signed.output.signed"}, "reviewed": {"var": "steps.reviewed.output.ok"}},
 }
 EXECUTORS = only_ops_of(SPEC)
 RETRIES = 20
@@ -64,6 +66,8 @@ def run(tap: CallTap, name: str) -> Ending:
                        or ops.describe(backend, key).step_statuses[step] == StepStatus.IN_PROGRESS, timeout=60)
 
         until("approval")
+        ask(tap, {"execution": key, "action": "send_event", "event": "reviewed", "payload": {"ok": True},
+                  "event_id": "review-1"})  # kept: its wait begins with the approval's commit, and consumes it
         ask(tap, {"execution": key, "action": "send_event", "event": "approved", "payload": {"by": "ann"},
                   "event_id": "approval-1"})
         until("signed")
@@ -78,7 +82,8 @@ def run(tap: CallTap, name: str) -> Ending:
 def test_a_crash_at_any_aws_call_of_a_run_with_waits_ends_like_the_clean_run() -> None:
     clean_tap = CallTap()
     clean = run(clean_tap, "waits-clean")
-    assert clean.status == "complete" and clean.outcome == {"value": 4, "by": "ann", "signed": True}
+    assert clean.status == "complete" and clean.outcome == {"value": 4, "by": "ann", "signed": True,
+                                                                "reviewed": True}
     sweep = crash_each_call(run, "waits-crash", len(clean_tap.calls), lambda ending: ending == clean)
     print(f"\ncrash-anywhere with waits: {calls_made(clean_tap)} in the clean run; "
           f"{sweep.survived} crash runs ended exactly like the clean run")

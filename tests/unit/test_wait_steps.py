@@ -114,6 +114,35 @@ def test_an_event_sent_before_the_wait_begins_is_kept_and_consumed_when_it_does(
     assert answer(backend, token, output={}).result == Complete({"by": "bob"})
 
 
+def test_the_header_counts_the_events_kept_for_each_name_until_a_wait_consumes_them(backend):
+    spec = {"steps": [{"id": "first", "wait": {"callback": True}},
+                      {"id": "a", "depends_on": ["first"], "wait": {"event": "go"}},
+                      {"id": "b", "depends_on": ["a"], "wait": {"event": "go"}}],
+            "outputs": {"a": {"var": "steps.a.output.n"}, "b": {"var": "steps.b.output.n"}}}
+    key = start(backend, spec)
+    send(backend, key, "go", {"n": 1}, "evt-1")
+    send(backend, key, "go", {"n": 2}, "evt-2")
+    assert backend.load_header(key).kept == {"go": 2}
+    token = operations.describe(backend, key).waiting["first"]["token"]
+    assert answer(backend, token, output={}).result == Complete({"a": 1, "b": 2})  # oldest first
+    assert backend.load_header(key).kept == {}
+
+
+def test_a_wait_that_begins_with_no_event_kept_for_its_name_reads_no_mailbox(backend, monkeypatch):
+    key = operations.start(backend, APPROVAL).execution
+    asked: list[str] = []
+    load_steps = backend.store.load_steps
+
+    def spy(execution: str, step_ids: Any = None) -> Any:
+        asked.extend(step_ids or ["<all>"])
+        return load_steps(execution, step_ids)
+
+    monkeypatch.setattr(backend.store, "load_steps", spy)
+    settle(backend, key)
+    assert statuses(backend, key)["approval"] == StepStatus.IN_PROGRESS
+    assert not [rid for rid in asked if rid.startswith("~")], asked
+
+
 def test_the_same_event_twice_changes_nothing_the_second_time(backend):
     key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}},
                                     {"id": "b", "depends_on": ["a"], "wait": {"event": "go"}}]})

@@ -1,0 +1,99 @@
+"""What an answer to a wait reads on DynamoDB (``events.py``, ``engine/wait.py``): the header alone, then
+every record it needs in one BatchGetItem (1 read unit each, not TransactGetItems' 2), and a wait that
+begins with no event kept for its name reads nothing more than its claim does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_kit import AwsKit, record_calls
+
+import runfox_core as rfx
+from runfox_core import Workflow, operations
+from runfox_core.aws.dynamodb_store import DynamoDBStore
+from runfox_core.backend import InProcessRunner
+
+SPEC = {"steps": [{"id": "draft", "fn": "write", "input": {"doc": "d1"}},
+                  {"id": "approval", "depends_on": ["draft"], "wait": {"event": "approved"}},
+                  {"id": "signed", "depends_on": ["approval"], "wait": {"callback": True}},
+                  {"id": "publish", "fn": "publish", "depends_on": ["signed"],
+                   "input": {"doc": {"var": "steps.draft.output.doc"}}}],
+        "outputs": {"published": {"var": "steps.publish.output.doc"}}}
+
+
+def backend(aws: AwsKit) -> rfx.Backend:
+    return rfx.Backend(executor=lambda token, inputs: {"doc": inputs.get("doc")},
+                       store=DynamoDBStore(aws.workflows_table, client=aws.dynamodb), runner=InProcessRunner())
+
+
+def settle(b: rfx.Backend, key: str) -> None:
+    wf = Workflow(key, b)
+    while True:
+        operations.advance(b, key)
+        b.worker.run(key)
+        results = b.gather(key)
+        if not results:
+            return
+        for r in results:
+            wf.on_step_result(r.step, r.output, run_id=r.run_id, error=r.error)
+
+
+def reads(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, int]]:
+    """(operation, keys asked) of each read, in order."""
+    out = []
+    for op, params in calls:
+        if op == "GetItem":
+            out.append((op, 1))
+        elif op == "BatchGetItem":
+            out.append((op, sum(len(t["Keys"]) for t in params["RequestItems"].values())))
+        elif op == "TransactGetItems":
+            out.append((op, len(params["TransactItems"])))
+        elif op == "Query":
+            out.append((op, 0))
+    return out
+
+
+def test_an_event_is_answered_from_the_header_then_one_batch_of_the_records_it_needs(aws: AwsKit) -> None:
+    # Given an execution whose approval waits for its event
+    b = backend(aws)
+    key = operations.start(b, SPEC).execution
+    settle(b, key)
+    calls = record_calls(aws.dynamodb)
+    # When the event comes
+    sent = operations.send_event(b, key, "approved", {"by": "ann"}, "evt-1")
+    # Then it read the header, then in one call the header's marker, the waiting step and the event id
+    assert sent.event["disposition"] == "delivered"
+    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 3)]
+    assert [op for op, _ in calls].count("TransactWriteItems") == 1
+
+
+def test_a_callback_is_answered_from_the_header_then_one_batch_with_what_the_next_claim_reads(
+        aws: AwsKit) -> None:
+    # Given the callback wait after the event, and a next step whose input reads the draft
+    b = backend(aws)
+    key = operations.start(b, SPEC).execution
+    settle(b, key)
+    operations.send_event(b, key, "approved", {"by": "ann"}, "evt-1")
+    settle(b, key)
+    token = operations.describe(b, key).waiting["signed"]["token"]
+    calls = record_calls(aws.dynamodb)
+    # When the callback completes it
+    done = operations.complete_callback(b, token, output={"signed": True})
+    # Then the step, its wait record and the draft (read by publish's claim in the same commit) came in one call
+    assert [j.step for j in done.dispatched] == ["publish"]
+    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 4)]
+
+
+def test_a_wait_that_begins_with_nothing_kept_reads_no_more_than_a_task_claim(aws: AwsKit) -> None:
+    # Given the draft done and its result not applied yet
+    b = backend(aws)
+    key = operations.start(b, SPEC).execution
+    b.worker.run(key)
+    [result] = b.gather(key)
+    calls = record_calls(aws.dynamodb)
+    # When the router applies it, and the approval's wait begins in the same commit
+    wf = Workflow.resume(key, b, steps=Workflow.records_read_by([result]))
+    wf.on_step_result(result.step, result.output, run_id=result.run_id, claim_ready=True)
+    # Then nothing was read but the router's snapshot (header and draft): no mailbox for the event's name
+    assert reads(calls) == [("TransactGetItems", 2)]
+    assert operations.describe(b, key).step_statuses["approval"] == "in_progress"
