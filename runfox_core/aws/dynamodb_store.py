@@ -23,7 +23,8 @@ sk                  attributes
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
-``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord.
+``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord, or
+                    (B) zlib-compressed past 1 KB when that is smaller.
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
 
@@ -223,7 +224,6 @@ DEF_PIECE_BYTES = 60_000  # compressed definition bytes per item: every item of 
 JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
 MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
-HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
 EXPIRING = "expiring"  # header attribute: the expires_at of a finished execution whose sweep is unfinished
 _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", PENDING, EXPIRING)  # what step/state loads read
@@ -351,10 +351,8 @@ class DynamoDBStore(Store):
         body = header.to_dict()
         for name in ("version", "status", "unsent"):
             body.pop(name)
-        text = it.js(body)
-        if len(text["S"]) > HEADER_BODY_INLINE_BYTES:  # compressed: the ready set of a wide fan-out shrinks ~5x
-            text = {"B": zlib.compress(text["S"].encode("utf-8"))}
-        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": text}
+        # compressed past 1 KB (``_items.zjs``): the ready set of a wide fan-out shrinks ~5x
+        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": it.zjs(body)}
 
     @staticmethod
     def _unsent_value(entry: list[float]) -> dict[str, Any]:
@@ -362,7 +360,7 @@ class DynamoDBStore(Store):
 
     def _header_from_item(self, key: str, item: dict[str, Any]) -> ExecutionHeader:
         body = item["body"]
-        d = it.from_js(body) if "S" in body else json.loads(zlib.decompress(bytes(body["B"])))
+        d = it.from_zjs(body)
         d["version"] = int(item["version"]["N"])
         d["status"] = item["status"]["S"]
         d["unsent"] = {
@@ -416,7 +414,7 @@ class DynamoDBStore(Store):
     def _step_item(self, key: str, record: StepRecord) -> dict[str, Any]:
         item = self._key(key, step_sk(record.step_id))
         item["step_id"] = it.s(record.step_id)
-        item["record"] = it.js(record.to_dict())
+        item["record"] = it.zjs(record.to_dict())  # compressed past 1 KB: see _items.py
         return item
 
     def _state_item(self, key: str, state_key: str, value: Any) -> dict[str, Any]:
@@ -660,7 +658,7 @@ class DynamoDBStore(Store):
 
     @staticmethod
     def _steps_from(items: Iterable[dict[str, Any]]) -> dict[str, StepRecord]:
-        steps = (StepRecord.from_dict(it.from_js(item["record"])) for item in items)
+        steps = (StepRecord.from_dict(it.from_zjs(item["record"])) for item in items)
         return {record.step_id: record for record in steps}
 
     @staticmethod
@@ -891,7 +889,8 @@ class DynamoDBStore(Store):
         version = commit.expected_version + 1
         for index, piece in enumerate(pieces):
             journal = self._key(key, journal_sk(version, index))
-            journal["data"] = {"B": zlib.compress(encode_json(piece).encode("utf-8"))}
+            portable = {**piece, "items": [it.portable(item) for item in piece["items"]]}  # (binary records)
+            journal["data"] = {"B": zlib.compress(encode_json(portable).encode("utf-8"))}
             self.client.put_item(TableName=self.table, Item=journal)
         pending = {"version": version, "pieces": len(pieces), "next": 0}
         self._commit_once(key, commit, attrs, first, deltas[:MAX_UNSENT_DELTAS], pending)
@@ -942,7 +941,11 @@ class DynamoDBStore(Store):
         resp = self.client.get_item(TableName=self.table, Key=self._key(key, journal_sk(version, index)),
                                     ConsistentRead=True)
         item = resp.get("Item")
-        return json.loads(zlib.decompress(bytes(item["data"]["B"]))) if item else None
+        if not item:
+            return None
+        piece = json.loads(zlib.decompress(bytes(item["data"]["B"])))
+        piece["items"] = [it.from_portable(stored) for stored in piece["items"]]
+        return piece
 
     def _pending(self, key: str) -> dict[str, int] | None:
         """The header's journal marker (None when no commit is half-applied); raises if no execution."""
