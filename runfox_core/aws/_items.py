@@ -9,15 +9,17 @@ round trip), costs about the same bytes, and needs no per-type conversion
 code. Numbers the table conditions on (``version``, unsent run ids) are real
 ``N`` attributes.
 
-Records and the header body over ``COMPRESS_OVER_BYTES`` of JSON are
-stored zlib-compressed, as binary (``zjs``), when that is smaller: DynamoDB
-bills a write by the started KB of the whole item (twice inside a
-transaction) and keeps it for the retention, and a record of that size is
-mostly repeated keys (ten results of a map job batch, a chunk of item keys,
-a wide fan-out's ready set). Ten map results of about 100 bytes of random
-hex (a 1.2 KB record) fit in one KB compressed: 2 write units in a commit
-instead of 4, and 1 instead of 2 for the retention stamp. A journal piece
-holds items as JSON, so their binary values travel in it as base64
+Step records whose item would pass ``COMPRESS_OVER_BYTES`` (1 KB, the
+first write unit), and a header body over it, are stored zlib-compressed,
+as binary (``zjs``), when that is smaller: DynamoDB bills a write by the
+started KB of the whole item (twice inside a transaction) and keeps it for
+the retention, and a record of that size is mostly repeated keys (ten
+results of a map job batch, a chunk of item keys, a wide fan-out's ready
+set, a map's window of 100 jobs in flight at 10,000 items: its JSON is
+under 1 KB, its item just over). Ten map results of about 100 bytes of
+random hex (a 1.2 KB record) fit in one KB compressed: 2 write units in a
+commit instead of 4, and 1 instead of 2 for the retention stamp. A journal
+piece holds items as JSON, so their binary values travel in it as base64
 (``portable`` / ``from_portable``).
 
 Known limit: text outside ASCII is stored as ``\\u`` escapes, 6 bytes a
@@ -44,7 +46,7 @@ MAX_TRANSACTION_BYTES = 4 * 1024 * 1024  # aggregate item size of one TransactWr
 MAX_BATCH_GET_KEYS = 100  # keys per BatchGetItem
 MAX_BATCH_WRITE_ITEMS = 25  # requests per BatchWriteItem
 MAX_EXPRESSION_BYTES = 4096  # any one expression string
-COMPRESS_OVER_BYTES = 1024  # a record or header body whose JSON is longer is stored compressed, if that is smaller
+COMPRESS_OVER_BYTES = 1024  # a record (with its item) or header body longer than this is stored compressed, if smaller
 
 
 def s(value: str) -> dict[str, Any]:
@@ -64,11 +66,12 @@ def from_js(attr: dict[str, Any]) -> Any:
     return decode(attr["S"])
 
 
-def zjs(value: Any) -> dict[str, Any]:
-    """``js``, or the JSON zlib-compressed as binary (B) when it is over ``COMPRESS_OVER_BYTES`` and that is
-    smaller (see the module docstring); ``from_zjs`` reads either."""
+def zjs(value: Any, beside: int = 0) -> dict[str, Any]:
+    """``js``, or the JSON zlib-compressed as binary (B) when, with the ``beside`` bytes of the rest of its
+    item, it is over ``COMPRESS_OVER_BYTES`` and that is smaller (see the module docstring); ``from_zjs``
+    reads either."""
     text = encode(value)
-    if len(text) > COMPRESS_OVER_BYTES:
+    if len(text) + beside > COMPRESS_OVER_BYTES:
         packed = zlib.compress(text.encode("ascii"))  # encode() writes ASCII
         if len(packed) < len(text):
             return {"B": packed}

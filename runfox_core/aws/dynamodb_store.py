@@ -24,7 +24,7 @@ sk                  attributes
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord, or
-                    (B) zlib-compressed past 1 KB when that is smaller.
+                    (B) zlib-compressed when the item would pass 1 KB and that is smaller.
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
 
@@ -414,7 +414,7 @@ class DynamoDBStore(Store):
     def _step_item(self, key: str, record: StepRecord) -> dict[str, Any]:
         item = self._key(key, step_sk(record.step_id))
         item["step_id"] = it.s(record.step_id)
-        item["record"] = it.zjs(record.to_dict())  # compressed past 1 KB: see _items.py
+        item["record"] = it.zjs(record.to_dict(), it.item_size(item) + len("record"))  # past 1 KB: see _items.py
         return item
 
     def _state_item(self, key: str, state_key: str, value: Any) -> dict[str, Any]:
