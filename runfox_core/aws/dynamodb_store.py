@@ -24,7 +24,8 @@ sk                  attributes
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
-``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord;
+``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord, or
+                    (B) zlib-compressed when the item would pass 1 KB and that is smaller;
                     ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead").
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
@@ -278,7 +279,6 @@ DEF_PIECE_BYTES = 60_000  # compressed definition bytes per item: every item of 
 JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
 MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
 MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
-HEADER_BODY_INLINE_BYTES = 1024  # a longer header body is stored zlib-compressed (B)
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
 EXPIRING = "expiring"  # header attribute of an older release: a finished execution whose end-of-run sweep is unfinished
 STAMPED = "stamped"  # header attribute: no item of the execution expires before it (epoch s; "Retention")
@@ -414,10 +414,8 @@ class DynamoDBStore(Store):
         body = header.to_dict()
         for name in ("version", "status", "unsent"):
             body.pop(name)
-        text = it.js(body)
-        if len(text["S"]) > HEADER_BODY_INLINE_BYTES:  # compressed: the ready set of a wide fan-out shrinks ~5x
-            text = {"B": zlib.compress(text["S"].encode("utf-8"))}
-        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": text}
+        # compressed past 1 KB (``_items.zjs``): the ready set of a wide fan-out shrinks ~5x
+        return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": it.zjs(body)}
 
     @staticmethod
     def _unsent_value(entry: list[float]) -> dict[str, Any]:
@@ -425,7 +423,7 @@ class DynamoDBStore(Store):
 
     def _header_from_item(self, key: str, item: dict[str, Any]) -> ExecutionHeader:
         body = item["body"]
-        d = it.from_js(body) if "S" in body else json.loads(zlib.decompress(bytes(body["B"])))
+        d = it.from_zjs(body)
         d["version"] = int(item["version"]["N"])
         d["status"] = item["status"]["S"]
         d["unsent"] = {
@@ -479,9 +477,9 @@ class DynamoDBStore(Store):
     def _step_item(self, key: str, record: StepRecord) -> dict[str, Any]:
         item = self._key(key, step_sk(record.step_id))
         item["step_id"] = it.s(record.step_id)
-        item["record"] = it.js(record.to_dict())
         item["run_id"] = it.n(record.run_id)  # what a claim written ahead is conditioned on ("Claims ahead")
         item["phase"] = it.s(str(record.status))
+        item["record"] = it.zjs(record.to_dict(), it.item_size(item) + len("record"))  # past 1 KB: see _items.py
         return item
 
     def _state_item(self, key: str, state_key: str, value: Any) -> dict[str, Any]:
@@ -737,7 +735,7 @@ class DynamoDBStore(Store):
 
     @staticmethod
     def _steps_from(items: Iterable[dict[str, Any]]) -> dict[str, StepRecord]:
-        steps = (StepRecord.from_dict(it.from_js(item["record"])) for item in items)
+        steps = (StepRecord.from_dict(it.from_zjs(item["record"])) for item in items)
         return {record.step_id: record for record in steps}
 
     @staticmethod
@@ -899,7 +897,7 @@ class DynamoDBStore(Store):
             old = getattr(exc, "response", {}).get("Item") or {}
         if "record" not in old:
             return False
-        stored = StepRecord.from_dict(it.from_js(old["record"]))
+        stored = StepRecord.from_dict(it.from_zjs(old["record"]))
         return (stored.status == StepStatus.IN_PROGRESS and stored.run_id == record.run_id
                 and stored.attempt == record.attempt and stored.token == record.token
                 and encode_json(stored.inputs) == encode_json(record.inputs))
@@ -1011,7 +1009,8 @@ class DynamoDBStore(Store):
         version = commit.expected_version + 1
         for index, piece in enumerate(pieces):
             journal = self._key(key, journal_sk(version, index))
-            journal["data"] = {"B": zlib.compress(encode_json(piece).encode("utf-8"))}
+            portable = {**piece, "items": [it.portable(item) for item in piece["items"]]}  # (binary records)
+            journal["data"] = {"B": zlib.compress(encode_json(portable).encode("utf-8"))}
             if TTL_ATTRIBUTE in attrs:  # an entry left behind (its delete failed) expires too
                 journal[TTL_ATTRIBUTE] = attrs[TTL_ATTRIBUTE]
             self.client.put_item(TableName=self.table, Item=journal)
@@ -1064,7 +1063,11 @@ class DynamoDBStore(Store):
         resp = self.client.get_item(TableName=self.table, Key=self._key(key, journal_sk(version, index)),
                                     ConsistentRead=True)
         item = resp.get("Item")
-        return json.loads(zlib.decompress(bytes(item["data"]["B"]))) if item else None
+        if not item:
+            return None
+        piece = json.loads(zlib.decompress(bytes(item["data"]["B"])))
+        piece["items"] = [it.from_portable(stored) for stored in piece["items"]]
+        return piece
 
     def _pending(self, key: str) -> dict[str, int] | None:
         """The header's journal marker (None when no commit is half-applied); raises if no execution."""

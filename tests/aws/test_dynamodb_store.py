@@ -69,11 +69,35 @@ class Failing:
 
 def test_a_step_record_over_400_kb_raises_naming_the_step_and_writes_nothing(store: DynamoDBStore) -> None:
     key = new_execution(store)
-    big = record("fat", inputs={"i": "x" * 196_000}, output={"o": "y" * 196_000}, error={"m": "z" * 20_000})
+    # (random text: a record over 1 KB is stored compressed, and repeated letters would fit)
+    big = record("fat", inputs={"i": secrets.token_urlsafe(240_000)}, output={"o": secrets.token_urlsafe(240_000)})
     with pytest.raises(ItemTooLargeError, match=r"step 'fat' record is 4\d\d,\d\d\d bytes") as err:
         commit(store, key, steps={"fat": big})
     assert isinstance(err.value, PayloadError)
     assert store.load_header(key).version == 0 and store.load_steps(key) == {}
+
+
+def test_a_record_over_1_kb_is_stored_compressed_and_read_back_exactly(aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given a record of 20 KB of repeated JSON (ten map results, a chunk of item keys) and a small one
+    key = new_execution(store)
+    results = [{"doc": f"doc-{i:05d}", "label": "ok", "score": i / 7} for i in range(200)]
+    commit(store, key, steps={"big": record("big", output={"results": results}), "small": record("small")})
+    # Then the large one is a binary item under 1 KB per 4 KB of JSON, the small one plain JSON text
+    items = {i["sk"]["S"]: i for i in aws.dynamodb.scan(TableName=aws.workflows_table)["Items"]}
+    assert "B" in items["step#big"]["record"] and len(items["step#big"]["record"]["B"]) < 20_000 // 4
+    assert "S" in items["step#small"]["record"]
+    # And both read back exactly, by key and whole
+    assert store.load_steps(key, ["big"])["big"].output == {"results": results}
+    assert store.load_steps(key)["small"] == record("small")
+
+
+def test_compressed_records_in_a_journaled_commit_are_applied_exactly(store: DynamoDBStore) -> None:
+    # Given a commit of 150 records of 2 KB each (past one transaction: some travel in journal pieces)
+    key = new_execution(store)
+    outputs = {f"s{i}": {"keys": [f"item-{i}-{j:04d}" for j in range(100)]} for i in range(150)}
+    commit(store, key, steps={sid: record(sid, output=out) for sid, out in outputs.items()})
+    # Then every record reads back as written
+    assert {sid: r.output for sid, r in store.load_steps(key).items()} == outputs
 
 
 def test_a_commit_over_100_items_is_applied_whole_through_a_journal_that_is_then_deleted(
@@ -144,9 +168,10 @@ def test_a_journaled_commit_cut_short_at_any_call_is_seen_whole_or_not_at_all_an
 
 def test_a_commit_with_more_large_items_than_one_transaction_takes_raises_before_writing(
         store: DynamoDBStore) -> None:
-    # 12 records of 380 KB: ten fill the first transaction, and two are too large to journal
+    # 12 records of 380 KB compressed (random text): ten fill the first transaction, and two are too large to journal
     key = new_execution(store)
-    steps = {f"s{i}": record(f"s{i}", inputs={"i": "x" * 190_000}, output={"o": "y" * 190_000}) for i in range(12)}
+    steps = {f"s{i}": record(f"s{i}", inputs={"i": secrets.token_urlsafe(187_500)},
+                             output={"o": secrets.token_urlsafe(187_500)}) for i in range(12)}
     with pytest.raises(CommitTooLargeError, match="items over 350,000 bytes than one DynamoDB transaction"):
         commit(store, key, steps=steps)
     assert store.load_steps(key) == {} and store.load_header(key).version == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -72,3 +73,31 @@ def test_max_concurrency_one_runs_jobs_one_after_another_in_dispatch_order() -> 
 def test_a_max_concurrency_below_one_or_not_an_integer_is_an_error_naming_the_value(bad: object) -> None:
     with pytest.raises(ValueError, match=f"max_concurrency must be an integer >= 1, got {bad!r}"):
         InProcessWorker(InProcessRunner(), lambda op, inputs: {}, max_concurrency=bad)  # type: ignore[arg-type]
+
+
+def test_executions_sharing_one_worker_from_several_threads_all_complete() -> None:
+    # Given one backend (one worker) and a map whose jobs end while the callers commit or wait
+    def execute(op: str, inputs: dict) -> dict:
+        if inputs["n"] % 3 == 0:
+            time.sleep(0.0005)  # some jobs wait, so lanes end jobs while a caller is not waiting
+        return {"ok": True}
+
+    spec = {"steps": [{"id": "each", "map": {"items": list(range(60)), "fn": "work", "input": {"n": {"var": "item"}},
+                                              "max_concurrency": 20}}],
+            "outputs": {"done": {"var": "steps.each.output.succeeded"}}}
+    backend = rfx.Backend(executor=execute)
+    results: list[object] = []
+
+    def run_one() -> None:
+        results.append(rfx.Workflow.from_dict(spec, backend).run(timeout=30))
+
+    # When three threads each run an execution through it at once
+    threads = [threading.Thread(target=run_one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # Then none waits forever for a job another caller counted, and every execution completes
+    assert not any(thread.is_alive() for thread in threads)
+    assert results == [rfx.Complete({"done": 60})] * 3
+    assert isinstance(backend.worker, InProcessWorker) and backend.worker.in_flight == 0
