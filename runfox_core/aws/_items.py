@@ -18,7 +18,7 @@ results of a map job batch, a chunk of item keys, a wide fan-out's ready
 set, a map's window of 100 jobs in flight at 10,000 items: its JSON is
 under 1 KB, its item just over). Ten map results of about 100 bytes of
 random hex (a 1.2 KB record) fit in one KB compressed: 2 write units in a
-commit instead of 4, and 1 instead of 2 for the retention stamp. A journal
+commit instead of 4 (and 1 instead of 2 at each retention renewal). A journal
 piece holds items as JSON, so their binary values travel in it as base64
 (``portable`` / ``from_portable``).
 

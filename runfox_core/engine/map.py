@@ -52,16 +52,14 @@ Results: why one record per commit, and what it costs. A commit that
 applies k job results (the result-router applies a batch of an execution's
 results in one commit: ``Workflow.on_step_results``) writes one results
 record, never rewritten, instead of k. DynamoDB bills a write per started
-KB of the item, twice inside a transaction, and a finished execution's
-retention sweep stamps each item once more (``dynamodb_store.py``), and a
-record past 1 KB of JSON is stored compressed (``aws/_items.py``): ten
-results of 100 bytes (a 1.2 KB record, about 0.6 KB compressed even when
-they are random hex) cost 2 x 1 + 1 = 3 write units instead of
-10 x (2 + 1) = 30, and one sweep call instead of ten. The item chunks
-(32 KB of JSON) are compressed the same way. A record rewritten result by
-result (a fixed chunk of jobs) would be billed at its whole size at every
-rewrite; a record per (job, run) written outside the transaction would be
-idempotent but one call and one sweep per job. The invariants hold as
+KB of the item, twice inside a transaction, and a record past 1 KB of
+JSON is stored compressed (``aws/_items.py``): ten results of 100 bytes (a
+1.2 KB record, about 0.6 KB compressed even when they are random hex) cost
+2 write units instead of 10 x 2 = 20. The item chunks (32 KB of JSON) are
+compressed the same way. A record rewritten result by result (a fixed
+chunk of jobs) would be billed at its whole size at every rewrite; a
+record per (job, run) written outside the transaction would be idempotent
+but one call per job. The invariants hold as
 before: the record and the window that counts it (and that takes each job
 out of flight) are in the same version-checked commit, so a record exists
 exactly for the commits that happened, each job's results are in exactly
