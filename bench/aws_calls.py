@@ -80,6 +80,7 @@ Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import statistics
@@ -185,13 +186,28 @@ def map_spec(shape: str, n: int) -> dict[str, Any]:
     return {"steps": steps, "outputs": {"n": {"var": "steps.work.output.succeeded"}}}
 
 
+def _digest_text(seed: str, size: int) -> str:
+    """``size`` hex digits that depend on ``seed``: like the hashes, ids and vectors of real items and
+    results, they compress to about half (zlib), so the figures do not rest on repetitive text."""
+    out, counter = [], 0
+    while len(out) * 64 < size:
+        out.append(hashlib.sha256(f"{seed}/{counter}".encode()).hexdigest())
+        counter += 1
+    return "".join(out)[:size]
+
+
+def _item_key(i: int) -> str:
+    """An item of about 100 bytes: a document key with a content hash, as a listing step returns."""
+    return f"{i:08d}/corpus/documents/{_digest_text(str(i), 64)}.json"
+
+
 def execute(token: str, inputs: Any) -> Any:
     if isinstance(inputs, list):  # a map's batch
         return [execute(token, one) for one in inputs]
     if "page" in inputs:
-        return {"keys": [f"{i:08d}{'k' * 84}" for i in range(inputs["page"], inputs["page"] + inputs["count"])]}
+        return {"keys": [_item_key(i) for i in range(inputs["page"], inputs["page"] + inputs["count"])]}
     if "doc" in inputs:
-        return {"doc": inputs["doc"][:8], "r": "v" * (inputs["bytes"] - 26)}
+        return {"doc": inputs["doc"][:8], "r": _digest_text(inputs["doc"], inputs["bytes"] - 26)}
     out: dict[str, Any] = {"x": (inputs.get("x") or 0) + 1}
     if "key" in inputs:
         out[inputs["key"]] = out["x"]  # one state key per worker
@@ -207,6 +223,7 @@ class Meter:
         self.wru = self.rru = 0.0
         self.history_wru = 0.0  # of which history items (flushes, wide commits' events)
         self.index_wru = 0.0  # of which the listing indexes (GSI writes: creates and status changes)
+        self.by_item: Counter[str] = Counter()  # write units by "how written: item kind" (--breakdown)
         self._status: dict[str, str] = {}  # header pk -> last status written
         self._params: dict[int, dict[str, Any]] = {}
         self._sizes: dict[tuple[str, str], int] = {}  # item key -> last known size
@@ -238,11 +255,12 @@ class Meter:
         item = self.reader.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return _items.item_size(item) if item else 0
 
-    def _write(self, key: dict[str, Any], size: int, transactional: bool) -> None:
+    def _write(self, key: dict[str, Any], size: int, transactional: bool, how: str) -> None:
         ident = (key["pk"]["S"], key["sk"]["S"])
         billed = max(size, self._sizes.get(ident, 0))
         self._sizes[ident] = size
         self.wru += _items.write_units(billed, transactional)
+        self.by_item[f"{how}: {ident[1].split('#')[0]}"] += _items.write_units(billed, transactional)
         if ident[1].startswith("history#"):
             self.history_wru += _items.write_units(billed, transactional)
 
@@ -267,23 +285,26 @@ class Meter:
             for action in params["TransactItems"]:
                 if "Put" in action:
                     item = action["Put"]["Item"]
-                    self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), True)
+                    self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), True, "transaction put")
                     if item["sk"]["S"] == "header":
                         self._index(item["pk"]["S"], item["status"]["S"], created=item)
                 else:
                     key = action["Update"]["Key"]
-                    self._write(key, self._size_now(key), True)
+                    self._write(key, self._size_now(key), True, "transaction update")
                     status = action["Update"].get("ExpressionAttributeValues", {}).get(":st")
                     if key["sk"]["S"] == "header" and status:
                         self._index(key["pk"]["S"], status["S"])
         elif op == "UpdateItem":
-            self._write(params["Key"], self._size_now(params["Key"]), False)
+            self._write(params["Key"], self._size_now(params["Key"]), False, "UpdateItem")
         elif op == "PutItem":
             item = params["Item"]
-            self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), False)
+            self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), False, "PutItem")
         elif op == "BatchWriteItem":
             for requests in params["RequestItems"].values():
-                self.wru += sum(_items.write_units(_items.item_size(r["PutRequest"]["Item"])) for r in requests)
+                for r in requests:
+                    units = _items.write_units(_items.item_size(r["PutRequest"]["Item"]))
+                    self.wru += units
+                    self.by_item[f"BatchWriteItem: {r['PutRequest']['Item']['sk']['S'].split('#')[0]}"] += units
         elif op == "GetItem":
             self.rru += _read_units(parsed.get("Item"))
         elif op == "BatchGetItem":
@@ -391,6 +412,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         return {"shape": shape, "n": n, "calls": ours / n, "by_op": {k: v / n for k, v in meter.calls.items()},
                 "platform": sum(platform.values()) / n, "wru": meter.wru / n, "rru": meter.rru / n,
                 "history_wru": meter.history_wru / n, "index_wru": meter.index_wru / n,
+                "by_item": {k: v / n for k, v in meter.by_item.items()},
                 "sqs": sqs_requests / n, "lambda": len(engine) / n, "executors": executors / n, "gbs": gbs / n,
                 "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0,
                 "put": meter.calls["PutObject"] / n, "get": meter.calls["GetObject"] / n,
@@ -446,6 +468,7 @@ def main() -> None:
     parser.add_argument("--map-sizes", default="1000,10000", help="items of the map rows (empty: none)")
     parser.add_argument("--no-steps", action="store_true", help="only the map rows")
     parser.add_argument("--payloads-only", action="store_true", help="only the 1 KB / 100 KB / 1 MB output rows")
+    parser.add_argument("--breakdown", action="store_true", help="also print write units per step by call and item kind")
     args = parser.parse_args()
     if args.payloads_only:
         payload_section()
@@ -455,7 +478,7 @@ def main() -> None:
     map_rows = [run(shape, int(n), retention=not args.no_retention)
                 for shape in MAP_ROWS for n in args.map_sizes.split(",") if n]
     if map_rows:
-        print_map_rows(map_rows)
+        print_map_rows(map_rows, args.breakdown)
     if not rows:
         return
     if args.no_retention:
@@ -473,6 +496,11 @@ def main() -> None:
           "the buffer itself rides in the header update) and the listing indexes (GSI writes):")
     for r in rows:
         print(f"  {r['shape']:11} {r['n']:>4}: history items {r['history_wru']:.2f}, listing indexes {r['index_wru']:.2f}")
+    if args.breakdown:
+        print("\nWrite units per step by call and item kind (the sort key's prefix):")
+        for r in rows:
+            kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["by_item"].items(), key=lambda kv: -kv[1]))
+            print(f"  {r['shape']:11} {r['n']:>4}: {kinds}")
     print("\nOur calls per step by operation:")
     for r in rows:
         ops = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))
@@ -591,7 +619,7 @@ MAP_TARGETS = {1: 1.0, 10: 0.25}  # $ per million items all in, by batch
 MAP_TARGET_CALLS = 1.0  # our calls plus the event sources', per item with batch 1
 
 
-def print_map_rows(rows: list[dict[str, Any]]) -> None:
+def print_map_rows(rows: list[dict[str, Any]], breakdown: bool = False) -> None:
     """The map rows: per item (page steps included), all in."""
     print(f"Map steps, per item. Engine Lambdas at {facts.ENGINE_MEMORY_MB} MB {facts.LAMBDA_ARCHITECTURE}; "
           "$ per million items, all in.")
@@ -610,6 +638,11 @@ def print_map_rows(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         ops = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["by_op"].items(), key=lambda kv: -kv[1]))
         print(f"  {r['shape']:12} {r['n']:>6}: {ops}")
+    if breakdown:
+        print("Write units per item by call and item kind (the sort key's prefix):")
+        for r in rows:
+            kinds = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["by_item"].items(), key=lambda kv: -kv[1]))
+            print(f"  {r['shape']:12} {r['n']:>6}: {kinds}")
     ones = [r["calls"] + r["platform"] for r in rows if MAP_ROWS[r["shape"]][0] == 1]
     if ones:
         print(f"Targets: <= {MAP_TARGET_CALLS:g} AWS call per item with batch 1 (event sources included): worst "
