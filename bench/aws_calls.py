@@ -440,7 +440,7 @@ def idle(ops: int) -> float:
 _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
 
 
-def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
+def print_wait_row(rows: list[dict[str, Any]], retention: bool, breakdown: bool = False) -> None:
     """Per completed wait for an event, all in: a chain of N steps with a wait before each but the first,
     less the same chain without them (so the wait's own calls, including its event's advance Lambda)."""
     n = max(r["n"] for r in rows if r["shape"] == "chain")
@@ -459,6 +459,11 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool) -> None:
            for k in set(waits["by_op"]) | set(plain["by_op"])}
     print("  its calls by operation: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
                                                    if round(v, 2)))
+    if breakdown:
+        kinds = {k: (waits["by_item"].get(k, 0) - plain["by_item"].get(k, 0)) * n / (n - 1)
+                 for k in set(waits["by_item"]) | set(plain["by_item"])}
+        print("  its write units by call and item kind: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if round(v, 2)))
 
 
 def main() -> None:
@@ -516,7 +521,7 @@ def main() -> None:
     print(f"Idle stack per month: ${idle(1):.2f} with 1 op, ${idle(10):.2f} with 10, +${idle(2) - idle(1):.2f} per op "
           f"({IDLE_POLLERS} long-polling receivers per mapped queue, "
           f"{facts.alarm_count(queues=2, functions=facts.ENGINE_FUNCTIONS + 1)} alarms and the dashboard with 1 op).")
-    print_wait_row(rows, retention=not args.no_retention)
+    print_wait_row(rows, retention=not args.no_retention, breakdown=args.breakdown)
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")
