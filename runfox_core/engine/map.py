@@ -431,6 +431,8 @@ def _keep(txn: Txn, p: Any, record: StepRecord, window: dict[str, Any], j: int, 
     if current is None or current.output is None or current.output["bytes"] + size > RESULTS_BYTES:
         jobs, kept, used = [j], [entry], size  # this commit's first record, or the last one is full
         window["records"] = n = n + 1
+        # a new slot: read by no one until this commit's window counts it (``Commit.slots``)
+        txn.slots.add(results_id(p.id, record.run_id, n - 1))
     else:
         out = current.output
         jobs, kept, used = [*out["jobs"], j], [*out["results"], entry], out["bytes"] + size
