@@ -148,9 +148,15 @@ records in its pieces, as before. Which records go ahead: those of at least
 ``slot_ahead_min_units`` (2) write units as stored; a smaller one (a
 commit of ten 100-byte results compresses to under 1 KB) would save one
 write unit for one more call, which would take a map with ``batch: 1``
-past one AWS call per item (``bench/aws_calls.py``). Cost of the saving:
-one round trip before the commit (the result router's path to the jobs
-the results free), only for the commits that write one.
+past one AWS call per item (1.01 instead of 0.91: ``bench/aws_calls.py``).
+Cost of the saving: one round trip per record before the commit (on the
+result router's path to the jobs the results free), only for the commits
+that write one; a commit of more results than one record holds (32 KB of
+JSON) opens several and puts them one after the other (about four for
+ten jobs of ten 1 KB results). The retry of a commit refused after its
+put puts its record again over its own orphan; the record goes into the
+transaction instead only when another store left the orphan, or this one
+has forgotten it (it remembers the last 1,024: ``_ORPHAN_CACHE``).
 
 Commits larger than a transaction (a fan-out of any width, a loop resetting
 hundreds of steps, an output merging hundreds of state keys): ``commit``
