@@ -26,7 +26,8 @@ sk                  attributes
                     version v: items and unsent changes still to apply.
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord, or
                     (B) zlib-compressed when the item would pass 1 KB and that is smaller;
-                    ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead").
+                    ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead");
+                    ``owner`` (S) on a results record written ahead ("Results slots ahead").
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
 ==================  ==========================================================
 
@@ -72,7 +73,8 @@ is ``records.py``'s: the header alone says which spilled entries exist, and
 they change only in the commit that changes the header.
 
 Consistency: ``commit`` is one TransactWriteItems fenced by ``version`` (with
-at most one claim written just before it: "Claims ahead").
+at most one claim and a map's new results records written just before it:
+"Claims ahead", "Results slots ahead").
 ``load_snapshot`` reads header, steps and state in one TransactGetItems,
 which DynamoDB serialises against transactions (an atomic snapshot). The
 separate ``load_*`` calls are each strongly consistent; used together they
@@ -106,6 +108,55 @@ cancelled like any open step. A commit of several claims (a fan-out) keeps them
 in its transaction: a round trip each before the commit would lengthen its
 critical path. Cost of the saving: one DynamoDB round trip before the job is
 sent (the chain's critical path goes from 2 to 3).
+
+Results slots ahead (``Commit.slots``): a commit that applies map results
+writes its new results record ``{step}:{run}:results:{n}`` (n: the
+window's ``records`` before the commit; ``engine/map.py``) by one
+conditional PutItem *before* its TransactWriteItems, which then holds one
+item fewer: a record of 6 KB as stored costs 6 write units instead of 12.
+Two facts of the engine make this safe: *a record at a slot is read only
+once a committed window counts the slot* (readers read records 0 to
+``records - 1``, by key, after the header), and *every commit that counts
+a slot writes that slot's record itself* (``records`` moves from n to n+1
+only in the commit that writes record n). So what a put ahead leaves when
+its commit loses, or its process dies, is an orphan at a slot no committed
+window counts: no one reads it, and the commit that does take the slot
+writes over it (an orphan under a run that ends or is reset before that is
+never read, and expires with the execution: it is stamped like every item).
+The invariant kept: *no record a commit wrote is ever written outside the
+version fence.* The put's condition is that the slot is free
+(``attribute_not_exists``) or holds an orphan this store *knows* is one:
+each put ahead carries a fresh random ``owner`` token, and only when its
+commit is then refused (``ConflictError``: the transaction was cancelled,
+nothing of it applied) does the store remember (slot, owner); the next put
+ahead at that slot, by any thread of this store, may overwrite the item
+only while it still carries that owner. A record a commit wrote carries
+either the owner of a put whose commit was *not* refused (never
+remembered) or, written inside the transaction, no owner: the condition
+fails on it whoever asks, so a process with a stale window (another
+process's, another thread's of the same store, or its own retry after a
+commit whose reply was lost) can never overwrite a committed slot ahead of
+the fence: its put fails, the record goes into its transaction, and the
+version check refuses that. Any put that fails its condition (another
+writer's orphan, or a lost race) sends the record into the transaction as
+before, where, fenced by the version, it overwrites an orphan. A token per
+store instance (or per store and expected version) would not do: two
+threads of one store, or one retrying on a cached snapshot after a lost
+reply, would share it and pass the condition over a committed record.
+A commit that journals ("Commits larger than a transaction") keeps its
+records in its pieces, as before. Which records go ahead: those of at least
+``slot_ahead_min_units`` (2) write units as stored; a smaller one (a
+commit of ten 100-byte results compresses to under 1 KB) would save one
+write unit for one more call, which would take a map with ``batch: 1``
+past one AWS call per item (1.01 instead of 0.91: ``bench/aws_calls.py``).
+Cost of the saving: one round trip per record before the commit (on the
+result router's path to the jobs the results free), only for the commits
+that write one; a commit of more results than one record holds (32 KB of
+JSON) opens several and puts them one after the other (about four for
+ten jobs of ten 1 KB results). The retry of a commit refused after its
+put puts its record again over its own orphan; the record goes into the
+transaction instead only when another store left the orphan, or this one
+has forgotten it (it remembers the last 1,024: ``_ORPHAN_CACHE``).
 
 Commits larger than a transaction (a fan-out of any width, a loop resetting
 hundreds of steps, an output merging hundreds of state keys): ``commit``
@@ -228,6 +279,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -294,6 +346,9 @@ _LOG_CACHE = 1024  # executions whose last known buffer a store remembers
 SCHEDULE_INLINE_BYTES = 8 * 1024  # per schedule: entries past it are spilled to items of their own
 _TERMINAL = frozenset(str(s) for s in TERMINAL_WORKFLOW_STATUSES)
 SPILL_PAGE_ITEMS = 200  # spilled entries per Query page (due() stops reading once it has enough)
+OWNER = "owner"  # step item attribute: the token of the put that wrote a results slot ahead ("Results slots ahead")
+SLOT_AHEAD_MIN_UNITS = 2  # write units (as stored) from which a results-slot record goes ahead of its commit
+_ORPHAN_CACHE = 1024  # records put ahead for refused commits that a store remembers (to reuse their slots)
 
 
 def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
@@ -371,6 +426,7 @@ class DynamoDBStore(Store):
     """Executions in the DynamoDB table ``table`` (key schema: module docstring)."""
 
     max_steps_per_commit = 50
+    slot_ahead_min_units = SLOT_AHEAD_MIN_UNITS
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
     schedule_inline_bytes = SCHEDULE_INLINE_BYTES
 
@@ -388,6 +444,8 @@ class DynamoDBStore(Store):
         self._client_lock = threading.Lock()
         self._logs: OrderedDict[str, tuple[int, list[dict[str, Any]]]] = OrderedDict()  # key -> (version, log)
         self._stamps: OrderedDict[str, tuple[int | None, str]] = OrderedDict()  # key -> (stamped, status) last seen
+        # (execution, sk) -> owner of a record this store put ahead for a commit that was refused
+        self._orphans: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     @property
     def client(self) -> Any:
@@ -854,7 +912,13 @@ class DynamoDBStore(Store):
         total = header_size + sum(size for _, size in puts)
         if (1 + len(puts) + len(deletes) <= it.MAX_TRANSACTION_ITEMS and total <= it.MAX_TRANSACTION_BYTES
                 and len(deltas) <= MAX_UNSENT_DELTAS):
-            self._commit_once(key, commit, attrs, [item for item, _ in puts], deltas, deletes=deletes)
+            ahead, owners = self._write_slots_ahead(key, commit, [item for item, _ in puts])
+            try:
+                self._commit_once(key, commit, attrs, [item for item, _ in puts if id(item) not in ahead], deltas,
+                                  deletes=deletes)
+            except ConflictError:  # refused, so nothing applied: what it wrote ahead is known to be orphaned
+                self._note_orphans(owners)
+                raise
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
@@ -901,6 +965,66 @@ class DynamoDBStore(Store):
         return (stored.status == StepStatus.IN_PROGRESS and stored.run_id == record.run_id
                 and stored.attempt == record.attempt and stored.token == record.token
                 and encode_json(stored.inputs) == encode_json(record.inputs))
+
+    def _write_slots_ahead(self, key: str, commit: Commit,
+                           items: list[dict[str, Any]]) -> tuple[set[int], dict[tuple[str, str], str]]:
+        """Write a commit's results-slot records (``commit.slots``) before its fenced update, each by one
+        conditional PutItem; returns the ids of the items now in place and the owner token each was
+        written with (by key). See "Results slots ahead" in the module docstring.
+
+        A record goes ahead only when it is at least ``slot_ahead_min_units`` write units as stored:
+        below that the saving (its units, once) is not worth the call. Any other goes in the
+        transaction, as does one whose put finds the slot taken (a record a commit wrote, or an
+        orphan this store does not know to be one).
+        """
+        ahead: set[int] = set()
+        owners: dict[tuple[str, str], str] = {}
+        if not commit.slots:
+            return ahead, owners
+        for item in items:
+            sk = item[SK]["S"]
+            if not sk.startswith(STEP_PREFIX) or item["step_id"]["S"] not in commit.slots:
+                continue
+            owner = secrets.token_hex(12)  # 96 random bits: no other put ahead ever carries it
+            if it.write_units(it.item_size(item) + len(OWNER) + len(owner)) < self.slot_ahead_min_units:
+                continue
+            if self._put_slot(key, item, owner):
+                ahead.add(id(item))
+                owners[(key, sk)] = owner
+        return ahead, owners
+
+    def _put_slot(self, key: str, item: dict[str, Any], owner: str) -> bool:
+        """Put ``item`` with ``owner`` where its slot is free, or holds an orphan this store left there
+        (its own put ahead whose commit was refused). True when it landed."""
+        slot = (key, item[SK]["S"])
+        with self._client_lock:
+            known = self._orphans.pop(slot, None)
+        names = {"#pk": PK}
+        values: dict[str, Any] = {}
+        condition = "attribute_not_exists(#pk)"
+        if known is not None:
+            names["#o"] = OWNER
+            values[":known"] = it.s(known)
+            condition += " OR #o = :known"
+        try:
+            self.client.put_item(TableName=self.table, Item={**item, OWNER: it.s(owner)},
+                                 ConditionExpression=condition, ExpressionAttributeNames=names,
+                                 **({"ExpressionAttributeValues": values} if values else {}))
+            return True
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def _note_orphans(self, owners: dict[tuple[str, str], str]) -> None:
+        """Remember the records this store put ahead for a commit that was refused: a later put ahead
+        at the same slot may overwrite exactly those (``_put_slot``)."""
+        with self._client_lock:
+            for slot, owner in owners.items():
+                self._orphans[slot] = owner
+                self._orphans.move_to_end(slot)
+            while len(self._orphans) > _ORPHAN_CACHE:
+                self._orphans.popitem(last=False)
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
                      deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None,

@@ -721,3 +721,8 @@ class Commit:
     # inputs read only upstream outputs and the workflow's inputs): a store may write those records
     # ahead of the fenced update, never over a record past the claim (``dynamodb_store``)
     claims: set[str] = field(default_factory=set)
+    # records written at a *results slot*: a map's next results record (``engine/map.py``), which no
+    # reader reads until a committed window counts it, and which every commit that counts that slot
+    # writes itself. A store may write those records ahead of the fenced update, never over a
+    # record a commit wrote (``dynamodb_store``, "Results slots ahead")
+    slots: set[str] = field(default_factory=set)

@@ -76,6 +76,7 @@ class Txn:
         self.keep: set[str] = set()  # records read here that the next transition will read again
         self.events: list[dict[str, Any]] = []  # history events of this transition (``history.py``)
         self.claims: set[str] = set()  # claims any claimer would make alike (``Commit.claims``)
+        self.slots: set[str] = set()  # records at a results slot no committed record counts yet (``Commit.slots``)
 
     # ---------------------------------------------------------------- reads
 
@@ -184,6 +185,7 @@ class Txn:
             events=self.events,
             claims={s for s in self.claims if s in self.changed_steps
                     and self.changed_steps[s].status == StepStatus.IN_PROGRESS},
+            slots={s for s in self.slots if s in self.changed_steps},
         )
 
     def after_commit(self) -> Snapshot:
