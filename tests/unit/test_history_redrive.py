@@ -8,6 +8,7 @@ import pytest
 
 import runfox_core as rfx
 from runfox_core import operations
+from runfox_core.backend import InProcessWorker
 from runfox_core.errors import ExecutionStatusError
 from runfox_core.history import EventType, position
 from runfox_core.listing import ListQuery
@@ -49,10 +50,13 @@ def kinds(backend: rfx.Backend, key: str) -> list[str]:
 
 
 def failed_diamond(make_backend: BackendFactory) -> tuple[rfx.Backend, Flaky, str]:
+    """The diamond run until right has failed twice; left is complete (its job runs before right's, one
+    job at a time, so its answer is never cut off by right's failure ending the run)."""
     flaky = Flaky()
     backend = make_backend(executor=flaky)
     key = operations.start(backend, DIAMOND).execution
-    assert isinstance(run_to_end(backend, key), rfx.Failed)
+    one_at_a_time = InProcessWorker(backend.runner, flaky, max_concurrency=1)
+    assert isinstance(rfx.Workflow(key, backend).run(one_at_a_time, timeout=10), rfx.Failed)
     return backend, flaky, key
 
 
