@@ -5,6 +5,9 @@
   depends_on: [list_docs]
   map:
     items: {"var": "steps.list_docs.output.keys"}   # JSON Logic (or a literal) yielding a list
+    # or, instead of items, the object to read them from (items_from.py):
+    # items_from: {uri: s3://bucket/key | file:///abs/path | JSON Logic, format: json|jsonl|csv}
+    # items_from: {s3: {bucket: ..., key: ..., format: ...}}
     fn: embed                                        # the dispatch token of every job
     input: {doc: {"var": "item"}, n: {"var": "index"}, model: {"var": "input.model"}}
     max_concurrency: 50           # jobs in flight at once (default 100, at most 1000)
@@ -23,6 +26,14 @@ failed jobs (``index`` of their first item, ``items``, ``type``,
 Results of any size: past the inline threshold ``results`` is a reference
 to the blob store (``payloads.py``) and the counts stay inline; expressions
 read through it like any referenced value.
+
+Items come from ``items`` (resolved against input, steps and state) or
+from ``items_from``: an object read once, when the step is claimed, by the
+backend's blob store (``items_from.py``: ``file://`` on memory and SQLite,
+``s3://`` on DynamoDB + SQS; a JSON array, JSON lines or a CSV with a
+header). Either way a value that gives no list (a missing object, a bad
+line, a scheme the backend cannot read) fails the attempt naming the step,
+the field and what it got, and the items are stored alike (below).
 
 What this module owns: the records a map keeps beside its step. Nothing
 about items is in the execution header; the engine's one deadline and one
