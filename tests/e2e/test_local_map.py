@@ -10,7 +10,7 @@ Each mode runs once, the modes alternating one item and four items per job.
 from __future__ import annotations
 
 import pytest
-from e2e_kit import MODES, run_in_process, run_local
+from e2e_kit import MODES, items_from_payload, run_in_process, run_local
 
 from local.cloud import LocalCloud
 from local.events import load_event
@@ -44,14 +44,7 @@ def test_a_map_over_an_empty_list_completes_on_the_emulator(cloud: LocalCloud) -
 
 def test_a_map_reads_its_items_from_an_s3_object_on_the_emulator(cloud: LocalCloud) -> None:
     # Given the map pattern with its items read from JSON lines in a bucket of the team's own
-    payload = load_event("map")
-    payload["spec"] = payload["spec"].replace(
-        "items: {var: input.numbers}", "items_from: {s3: {bucket: team-data, key: {var: input.object}, format: jsonl}}"
-    ).replace("numbers: {type: array, default: [1, 2, 3, 4, 5, 6, 7]}", "object: {type: string}")
-    payload["inputs"] = {"object": "exports/numbers.jsonl"}
-    s3 = cloud.client("s3")
-    s3.create_bucket(Bucket="team-data")
-    s3.put_object(Bucket="team-data", Key="exports/numbers.jsonl", Body="".join(f"{n}\n" for n in range(17)).encode())
+    payload = items_from_payload(cloud, list(range(17)))
     # When it runs through the deployed flow, results shuffled and delivered twice
     (end,) = run_local(cloud, [payload], **MODES["shuffled-twice"]).endings
     # Then every square comes back in item order, and their sum
