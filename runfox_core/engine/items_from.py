@@ -32,7 +32,9 @@ retried, never the attempt failed for it.
 
 Known limits: the object is read whole into memory, at the claim, and read
 again if that transaction retries on a conflict; its items are then stored
-in chunks like any map's (``map.py``), each at most ``map.MAX_ITEM_BYTES``.
+in chunks like any map's (``map.py``), each at most ``map.MAX_ITEM_BYTES``,
+so jobs, retries and re-sends never read it again. A ``set`` loop that
+resets the map claims it anew and reads the object as it is then.
 A ``file://`` URI names a file of the process that claims the step, so it
 suits the local backends (the SQLite workers share a machine), not Lambda.
 """

@@ -238,8 +238,7 @@ class MapKind(kinds.StepKind):
             problems.append(Problem(f"keep_results must be true or false, got {keep!r}",
                                     step=sid, field="map.keep_results"))
         config = MapConfig(items=block.get("items"), items_from=source, fn=str(fn), input=item_input,
-                           item_refs=item_refs,
-                           max_concurrency=numbers["max_concurrency"], batch=numbers["batch"],
+                           item_refs=item_refs, max_concurrency=numbers["max_concurrency"], batch=numbers["batch"],
                            tolerated_failure_percent=float(tolerated), keep_results=keep is not False)
         return config, refs
 
