@@ -9,6 +9,7 @@ moment.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from collections.abc import Callable
@@ -347,7 +348,27 @@ def an_item_over_the_item_limit_fails_the_step_naming_its_index(make: Make, plac
     assert f"map.items_from {uri!r}: item 1 is {MAX_ITEM_BYTES + 2:,} bytes of JSON; an item may be at most" in message
 
 
-ITEMS_FROM_SCENARIOS = [items_come_from_a_json_array_a_jsonl_object_or_a_csv_in_item_order,
+def a_set_loop_around_a_map_reads_the_object_again_as_it_then_is(make: Make, place: Place) -> None:
+    # Given the set loop above, its map reading the object the count step rewrites each round
+    spec = copy.deepcopy(LOOPED)
+    spec["steps"][1]["map"].pop("items")
+    spec["steps"][1]["map"]["items_from"] = {"uri": {"var": "input.uri"}, "format": "jsonl"}
+    uri = place("loop.jsonl", b"")
+
+    def answer(job: DispatchJob) -> StepResult:
+        if job.step == "count":
+            n = job.inputs["n"] + 1
+            assert place("loop.jsonl", "".join(f"{i}\n" for i in range(n + 1)).encode()) == uri
+            return StepResult(job.execution_key, "count", job.run_id, output={"round": n})
+        return square(job)
+
+    # When it runs two rounds, then the last round squared the object's items as the second count wrote them
+    result, _ = drive(rfx.Workflow.from_dict(spec, make(), inputs={"uri": uri}), answer)
+    assert result == rfx.Complete({"out": [{"sq": 0}, {"sq": 1}, {"sq": 4}], "round": 2})
+
+
+ITEMS_FROM_SCENARIOS = [a_set_loop_around_a_map_reads_the_object_again_as_it_then_is,
+                        items_come_from_a_json_array_a_jsonl_object_or_a_csv_in_item_order,
                         a_csv_row_is_an_object_of_strings_keyed_by_the_header,
                         an_empty_object_of_each_format_completes_with_empty_results,
                         an_object_that_cannot_give_items_fails_the_step_naming_the_uri_and_the_fault,
