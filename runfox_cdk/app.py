@@ -82,7 +82,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
             "removal_policy": REMOVAL_POLICIES[removal],
             "execution_retention_days": _retention_days(ctx(CONTEXT_RETENTION_DAYS)),
             "alarm_email": ctx(CONTEXT_ALARM_EMAIL) or None,
-            "items_buckets": _names(ctx(CONTEXT_ITEMS_BUCKETS)),
+            "items_buckets": context_names(ctx(CONTEXT_ITEMS_BUCKETS)),
         },
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="runfox serverless workflow engine",
@@ -109,7 +109,7 @@ def main() -> None:
         sys.exit(f"runfox: {exc}")
 
 
-def _names(value: Any) -> list[str]:
+def context_names(value: Any) -> list[str]:
     """A context list given as a JSON list (cdk.json) or as names separated by commas (``-c key=a,b``)."""
     if value is None or value == "":
         return []

@@ -55,3 +55,14 @@ def test_a_bad_items_bucket_is_refused_naming_the_field(entries: Any, message: s
 def test_each_entry_becomes_its_object_pattern() -> None:
     assert object_patterns(ITEMS_BUCKETS) == ["team-data/*", "lake/exports/*"]
     assert object_patterns([]) == []
+
+
+def test_the_context_value_is_a_list_or_names_separated_by_commas() -> None:
+    from runfox_cdk.app import context_names
+
+    # Given runfox:itemsBuckets from cdk.json (a list) or the CLI (-c key=a,b), then both give the names
+    assert context_names(["team-data", "lake/exports/"]) == ["team-data", "lake/exports/"]
+    assert context_names("team-data, lake/exports/") == ["team-data", "lake/exports/"]
+    assert context_names(None) == context_names("") == []
+    with pytest.raises(ConfigError, match="runfox:itemsBuckets must be a list of bucket names, got 3"):
+        context_names(3)
