@@ -72,9 +72,14 @@ on; figures per item. As deployed, every row has the values bucket
 outputs (about 100 KB) and the map's ``results`` (1 MB for 10,000 items of
 100 bytes or 1,000 of 1 KB) go by reference, one PutObject each where they
 are made and one GetObject where they are read, with S3 requests and
-storage in the all-in price as in the payload rows below.
+storage in the all-in price as in the payload rows below. The ``map b1 jsonl``
+row reads the same items from one JSON-lines object in another bucket
+(``items_from``, uploaded before the run and not counted): one GetObject
+instead of the page steps; it runs with ``--items-from`` (it takes as long as
+``map b1``, so the default run leaves it out).
 
-Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no-steps] [--payloads-only]
+Usage: python bench/aws_calls.py [--sizes 10,200] [--map-sizes 1000,10000] [--no-steps] [--items-from]
+       [--payloads-only]
 """
 
 from __future__ import annotations
@@ -170,12 +175,24 @@ def fan_out_in(n: int) -> dict[str, Any]:
 
 
 PAGE_ITEMS = 1000  # item keys per listing step of a map row (about 100 KB of output)
-MAP_ROWS = {"map b1": (1, 100), "map b10": (10, 100), "map b10 1KB": (10, 1000)}  # batch, result bytes
+MAP_ROWS = {"map b1": (1, 100), "map b10": (10, 100), "map b10 1KB": (10, 1000),  # batch, result bytes
+            "map b1 jsonl": (1, 100)}  # its items from a JSON-lines object (items_from), not page steps
+ITEMS_BUCKET = "team-data"  # where the jsonl row's object is, uploaded before the run (not counted)
+
+
+def items_object(n: int) -> tuple[str, bytes]:
+    """The jsonl row's object: its key and the ``n`` item keys, one JSON string per line."""
+    return f"exports/{n}.jsonl", "".join(f'"{_item_key(i)}"\n' for i in range(n)).encode()
 
 
 def map_spec(shape: str, n: int) -> dict[str, Any]:
     """A map row: page steps listing ``n`` items of ~100 bytes, one map over all of them."""
     batch, result_bytes = MAP_ROWS[shape]
+    if shape.endswith("jsonl"):  # the same items, read from one object: one GetObject, no page steps
+        source = {"items_from": {"s3": {"bucket": ITEMS_BUCKET, "key": items_object(n)[0], "format": "jsonl"}}}
+        return {"steps": [{"id": "work", "map": {**source, "fn": "inc", "batch": batch, "max_concurrency": 100,
+                                                 "input": {"doc": {"var": "item"}, "bytes": result_bytes}}}],
+                "outputs": {"n": {"var": "steps.work.output.succeeded"}}}
     pages = [f"p{i}" for i in range(-(-n // PAGE_ITEMS))]
     steps: list[dict[str, Any]] = [
         {"id": p, "fn": "inc", "input": {"page": i * PAGE_ITEMS, "count": min(PAGE_ITEMS, n - i * PAGE_ITEMS)}}
@@ -330,6 +347,10 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         admin_sqs = boto3.client("sqs")  # the platform: Lambda's event source mappings
         create_tables(admin, "workflows")
         boto3.client("s3").create_bucket(Bucket="values")
+        if shape.endswith("jsonl"):  # the caller's export, there before the execution starts
+            key, body = items_object(n)
+            boto3.client("s3").create_bucket(Bucket=ITEMS_BUCKET)
+            boto3.client("s3").put_object(Bucket=ITEMS_BUCKET, Key=key, Body=body)
         op_queue = admin_sqs.create_queue(QueueName="runfox-inc")["QueueUrl"]
         results = admin_sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
         meter = Meter(admin, "workflows")
@@ -472,6 +493,8 @@ def main() -> None:
     parser.add_argument("--no-retention", action="store_true", help="finished executions never expire (no expires_at)")
     parser.add_argument("--map-sizes", default="1000,10000", help="items of the map rows (empty: none)")
     parser.add_argument("--no-steps", action="store_true", help="only the map rows")
+    parser.add_argument("--items-from", action="store_true",
+                        help="also the map row reading its items from a jsonl object (as long again as map b1)")
     parser.add_argument("--payloads-only", action="store_true", help="only the 1 KB / 100 KB / 1 MB output rows")
     parser.add_argument("--breakdown", action="store_true", help="also print write units per step by call and item kind")
     args = parser.parse_args()
@@ -481,7 +504,8 @@ def main() -> None:
     rows = [] if args.no_steps else [run(shape, int(n), retention=not args.no_retention)
                                      for shape in ("chain", "fan-out/in") for n in args.sizes.split(",")]
     map_rows = [run(shape, int(n), retention=not args.no_retention)
-                for shape in MAP_ROWS for n in args.map_sizes.split(",") if n]
+                for shape in MAP_ROWS if args.items_from or not shape.endswith("jsonl")
+                for n in args.map_sizes.split(",") if n]
     if map_rows:
         print_map_rows(map_rows, args.breakdown)
     if not rows:

@@ -153,7 +153,7 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
     with a Put needs ``dynamodb:PutItem`` on that table); batches on each table
     they name; SQS batch calls as their single-message action.
     """
-    if service == "s3":  # object calls of the values bucket (runfox_core.aws.s3_blobs)
+    if service == "s3":  # object calls of the values bucket, or a map's items_from (runfox_core.aws.s3_blobs)
         return [(f"s3:{operation}", str(params.get("Bucket", "")))]
     if service == "sqs":
         return [(f"sqs:{_SQS_ACTIONS.get(operation, operation)}", str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])]
@@ -175,7 +175,8 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     """``AWS_CALLS`` reduced to what the IAM test can check against a template.
 
     Function kinds: ``start``, ``advance``, ``result_router``, ``executor``;
-    resource kinds: ``table:workflows``, ``bucket:values``, ``queue:results``,
+    resource kinds: ``table:workflows``, ``bucket:values``, ``bucket:items``
+    (any other bucket: where a map's ``items_from`` reads), ``queue:results``,
     ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``
     (from the emulator's naming in ``local.deployment``).
     """
@@ -188,16 +189,18 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
              deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq",
              blobs.BLOB_BUCKET: "bucket:values"}
 
-    def resource_kind(name: str) -> str:
+    def resource_kind(name: str, action: str) -> str:
         if name in named:
             return named[name]
+        if action.startswith("s3:"):
+            return "bucket:items"
         if name.startswith(deployment.OP_QUEUE_PREFIX):
             return "queue:op-dlq" if name == deployment.dlq_name(name[: -len(deployment.dlq_name(""))]) else "queue:op"
         return "queue:imported"
 
     calls: dict[str, set[tuple[str, str]]] = {}
     for path, action, resource in AWS_CALLS:
-        calls.setdefault(kinds.get(path, "executor"), set()).add((action, resource_kind(resource)))
+        calls.setdefault(kinds.get(path, "executor"), set()).add((action, resource_kind(resource, action)))
     return {kind: sorted(map(list, pairs)) for kind, pairs in sorted(calls.items())}
 
 

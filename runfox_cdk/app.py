@@ -10,6 +10,8 @@ Context keys (``cdk.json``, or ``-c key=value`` with the CDK CLI):
 - ``runfox:queuePrefix``      op queue name prefix (default ``<stack name>-``, at most 12 characters)
 - ``runfox:retentionDays``    days a finished execution is kept (default 90)
 - ``runfox:alarmEmail``       an address subscribed to the alarm topic (default none)
+- ``runfox:itemsBuckets``     buckets map steps may read items from: a list, or names separated by commas
+                              (``name`` or ``name/prefix/``; default none)
 
 Relative paths resolve against the project root (the folder of cdk.json), so
 the app synthesizes the same from any working directory; an op's ``code``
@@ -46,6 +48,7 @@ CONTEXT_QUEUE_PREFIX = "runfox:queuePrefix"
 CONTEXT_RETENTION_DAYS = "runfox:retentionDays"
 CONTEXT_ALARM_EMAIL = "runfox:alarmEmail"
 CONTEXT_PROJECT_ROOT = "runfox:projectRoot"
+CONTEXT_ITEMS_BUCKETS = "runfox:itemsBuckets"
 DEFAULT_STACK_NAME = "Runfox"
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
@@ -79,6 +82,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
             "removal_policy": REMOVAL_POLICIES[removal],
             "execution_retention_days": _retention_days(ctx(CONTEXT_RETENTION_DAYS)),
             "alarm_email": ctx(CONTEXT_ALARM_EMAIL) or None,
+            "items_buckets": context_names(ctx(CONTEXT_ITEMS_BUCKETS)),
         },
         env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
         description="runfox serverless workflow engine",
@@ -103,6 +107,17 @@ def main() -> None:
         app.synth()
     except ConfigError as exc:
         sys.exit(f"runfox: {exc}")
+
+
+def context_names(value: Any) -> list[str]:
+    """A context list given as a JSON list (cdk.json) or as names separated by commas (``-c key=a,b``)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        return value
+    raise ConfigError(f"context {CONTEXT_ITEMS_BUCKETS} must be a list of bucket names, got {value!r}")
 
 
 def _retention_days(value: Any) -> int:

@@ -9,6 +9,8 @@ the executors config, rendered from ``runfox_deploy.topology.Topology``:
   ``SQSRunner`` writes no audit rows), send to every op queue (one statement on the op queue
   name pattern) and to the results queue (the router also sends itself
   deadline and wake timers there);
+- the three may GetObject in the buckets listed in ``items_buckets``, where
+  map steps read their items (``constructs/items_buckets.py``);
 - result_router consumes the results queue and every op DLQ (one statement on
   the DLQ name pattern; a dead-lettered job becomes a failed attempt);
 - each executor consumes its op queue and sends to the results queue;
@@ -27,6 +29,7 @@ if it is encrypted with a customer KMS key the senders also need that key.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import RemovalPolicy, Stack
@@ -44,6 +47,7 @@ from runfox_cdk.constructs.alarms import function_alarms
 from runfox_cdk.constructs.blobs import BlobBucket
 from runfox_cdk.constructs.engine_functions import EngineFunctions, runfox_layer
 from runfox_cdk.constructs.function import SQS_CONSUMER_ACTIONS, sqs_consumer
+from runfox_cdk.constructs.items_buckets import grant_items_buckets, object_patterns
 from runfox_cdk.constructs.monitoring import Monitoring
 from runfox_cdk.constructs.op import Op, OpParts
 from runfox_cdk.constructs.op_queues import OpQueue
@@ -81,8 +85,12 @@ class RunfoxEngine(Construct):
         execution_retention_days: int = config.DEFAULT_EXECUTION_RETENTION_DAYS,
         alarm_email: str | None = None,
         log_level: str = config.DEFAULT_LOG_LEVEL,
+        items_buckets: Sequence[str] = (),
     ) -> None:
+        """``items_buckets``: buckets (``name``, or ``name/prefix/``) map steps may read their items from
+        (``items_from``); the engine functions get GetObject on their objects and nothing else."""
         super().__init__(scope, id)
+        items_patterns = object_patterns(items_buckets)  # a bad entry fails before anything is built
         results = validate_results(executors.results)
         for name, op in executors.ops.items():
             validate_op(name, op)
@@ -129,6 +137,8 @@ class RunfoxEngine(Construct):
             removal_policy=removal_policy,
         )
         self._grant_engine(stack)
+        grant_items_buckets(self.functions.all, items_buckets)
+        self.items_buckets = items_patterns  # bucket/prefix* each engine function may read
         sqs_consumer(self, "ResultsToRouter", self.result_router_function, self.results.queue, results)
         for function_id, function in (("Start", self.start_function), ("Advance", self.advance_function),
                                       ("ResultRouter", self.result_router_function)):

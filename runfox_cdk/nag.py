@@ -108,3 +108,15 @@ def _ack(scope: IConstruct, rule: str, reason: str) -> None:
     role = getattr(scope, "role", None)
     for target in (scope, role) if role is not None else (scope,):
         Validations.of(target).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def accept_items_buckets(function: IConstruct, patterns: list[str]) -> None:
+    """GetObject on the buckets a map's items may be read from (``constructs/items_buckets.py``)."""
+    for pattern in patterns:
+        _ack(function, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{pattern}]", _ITEMS_REASON)
+
+
+_ITEMS_REASON = (
+    "A map step reads its items from an object the workflow names at run time (items_from); the deployment "
+    "lists the buckets or key prefixes it may read, and only GetObject is granted on them."
+)

@@ -9,6 +9,8 @@ moment.
 
 from __future__ import annotations
 
+import copy
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -241,3 +243,133 @@ SCENARIOS = [results_come_back_in_item_order_whatever_the_order_of_answers,
              results_over_one_step_output_go_by_reference_and_the_counts_stay_inline,
              batch_outputs_sent_by_reference_count_like_inline_ones,
              without_keep_results_only_the_counts_come_back]
+
+
+# ---------------------------------------------------------------- items_from: each backend places the object
+
+Place = Callable[[str, bytes], str]  # (name, bytes) -> the URI its backend reads them at
+
+
+def from_object(fmt: str, x: Any = None, **block: Any) -> dict[str, Any]:
+    """A spec mapping ``square`` over the items of the object at ``input.uri`` (``x``: the item's number)."""
+    spec = mapped(items=[], **block)
+    step = spec["steps"][0]
+    del step["map"]["items"]
+    step["map"]["items_from"] = {"uri": {"var": "input.uri"}, "format": fmt}
+    if x is not None:
+        step["map"]["input"]["x"] = x
+    return spec
+
+
+def run_from(make: Make, place: Place, fmt: str, data: bytes, x: Any = None, **block: Any) -> Any:
+    uri = place(f"items.{fmt}", data)
+    result, _ = drive(rfx.Workflow.from_dict(from_object(fmt, x, **block), make(), inputs={"uri": uri}))
+    return result, uri
+
+
+def squares(n: int) -> dict[str, Any]:
+    return {"out": {"results": [{"sq": i * i} for i in range(n)], "succeeded": n, "failed": 0, "errors": []}}
+
+
+def items_come_from_a_json_array_a_jsonl_object_or_a_csv_in_item_order(make: Make, place: Place) -> None:
+    # Given the numbers 0..11 as a JSON array, as JSON lines (with a blank line and CRLF) and as a CSV
+    json_array = json.dumps(list(range(12))).encode()
+    json_lines = "".join(f"{i}\r\n" if i % 5 else f"{i}\n\n" for i in range(12)).encode()
+    table = ("n,name\r\n" + "".join(f"{i},item {i}\r\n" for i in range(12))).encode()
+    # When a map reads its items from each (in batches of 5, at most 2 jobs at once)
+    for fmt, data, x in (("json", json_array, None), ("jsonl", json_lines, None),
+                         ("csv", table, {"+": [{"var": "item.n"}]})):  # a CSV field is a string
+        result, _ = run_from(make, place, fmt, data, x, batch=5, max_concurrency=2)
+        # Then the results come in item order, as from an items expression
+        assert result == rfx.Complete(squares(12)), fmt
+
+
+def a_csv_row_is_an_object_of_strings_keyed_by_the_header(make: Make, place: Place) -> None:
+    spec = from_object("csv")
+    spec["steps"][0]["map"]["input"] = {"x": 0, "row": {"var": "item"}}
+    uri = place("rows.csv", b'\xef\xbb\xbfid,text\n7,"a, b"\n\n8,"say ""hi"""\n')
+    seen: list[Any] = []
+
+    def noting(job: DispatchJob) -> StepResult:
+        seen.append(job.inputs["row"])
+        return square(job)
+
+    drive(rfx.Workflow.from_dict(spec, make(), inputs={"uri": uri}), noting)
+    assert sorted(seen, key=str) == [{"id": "7", "text": "a, b"}, {"id": "8", "text": 'say "hi"'}]
+
+
+def an_empty_object_of_each_format_completes_with_empty_results(make: Make, place: Place) -> None:
+    for fmt, data in (("json", b"[]"), ("jsonl", b"\n\n"), ("csv", b"n\n")):
+        result, _ = run_from(make, place, fmt, data)
+        assert result == rfx.Complete(squares(0)), fmt
+
+
+def failed_from(make: Make, place: Place, fmt: str, data: bytes | None, uri: str | None = None,
+                error: str = "InputError", field: str = "map.items_from: ") -> tuple[str, str]:
+    """Run a map over an object that cannot give items; returns (the error message, the URI)."""
+    uri = uri if uri is not None else place(f"bad.{fmt}", data or b"")
+    result, _ = drive(rfx.Workflow.from_dict(from_object(fmt), make(), inputs={"uri": uri}))
+    assert isinstance(result, rfx.Failed), result
+    assert (result.error.step, result.error.type) == ("sq", error), result.error
+    assert result.error.message.startswith(f"step 'sq', {field}"), result.error.message
+    return result.error.message, uri
+
+
+def an_object_that_cannot_give_items_fails_the_step_naming_the_uri_and_the_fault(make: Make, place: Place) -> None:
+    # Given objects that are each wrong in one way, when a map reads them, then the step fails saying how
+    message, uri = failed_from(make, place, "jsonl", b'1\n2\n{"a": \n4\n')
+    assert f"{uri!r} line 3 is not JSON (" in message
+    message, uri = failed_from(make, place, "json", b'{"keys": [1, 2]}')
+    assert f"{uri!r} holds a JSON dict " in message and "not a list (format json needs one array)" in message
+    message, uri = failed_from(make, place, "json", b"[1, 2")
+    assert f"{uri!r} is not JSON (" in message
+    message, uri = failed_from(make, place, "csv", b"\n\n")
+    assert f"{uri!r} has no header row" in message
+    message, uri = failed_from(make, place, "csv", b"a,b\n1,2\n3\n")
+    assert f"{uri!r} line 3 has 1 fields; the header has 2" in message
+    message, uri = failed_from(make, place, "csv", b"a,a\n1,2\n")
+    assert "the header row needs distinct, non-empty column names" in message
+    message, uri = failed_from(make, place, "jsonl", b"\xff\xfe1\n")
+    assert f"{uri!r} is not UTF-8 text" in message
+    # And a missing object is named as missing
+    gone = place("gone.jsonl", b"1\n")[:-len("gone.jsonl")] + "never-written.jsonl"
+    message, _ = failed_from(make, place, "jsonl", None, uri=gone)
+    assert f"{gone!r} is missing" in message
+    # And a URI the expression gave that is no URI at all
+    message, _ = failed_from(make, place, "jsonl", None, uri="ftp://host/items")
+    assert "uri gave no URI: 'ftp://host/items' is not a URI of a known scheme (s3://, file://)" in message
+
+
+def an_item_over_the_item_limit_fails_the_step_naming_its_index(make: Make, place: Place) -> None:
+    from runfox_core.engine.map import MAX_ITEM_BYTES
+
+    data = ("1\n" + json.dumps("x" * MAX_ITEM_BYTES) + "\n").encode()
+    message, uri = failed_from(make, place, "jsonl", data, error="PayloadError", field="map.items_from ")
+    assert f"map.items_from {uri!r}: item 1 is {MAX_ITEM_BYTES + 2:,} bytes of JSON; an item may be at most" in message
+
+
+def a_set_loop_around_a_map_reads_the_object_again_as_it_then_is(make: Make, place: Place) -> None:
+    # Given the set loop above, its map reading the object the count step rewrites each round
+    spec = copy.deepcopy(LOOPED)
+    spec["steps"][1]["map"].pop("items")
+    spec["steps"][1]["map"]["items_from"] = {"uri": {"var": "input.uri"}, "format": "jsonl"}
+    uri = place("loop.jsonl", b"")
+
+    def answer(job: DispatchJob) -> StepResult:
+        if job.step == "count":
+            n = job.inputs["n"] + 1
+            assert place("loop.jsonl", "".join(f"{i}\n" for i in range(n + 1)).encode()) == uri
+            return StepResult(job.execution_key, "count", job.run_id, output={"round": n})
+        return square(job)
+
+    # When it runs two rounds, then the last round squared the object's items as the second count wrote them
+    result, _ = drive(rfx.Workflow.from_dict(spec, make(), inputs={"uri": uri}), answer)
+    assert result == rfx.Complete({"out": [{"sq": 0}, {"sq": 1}, {"sq": 4}], "round": 2})
+
+
+ITEMS_FROM_SCENARIOS = [a_set_loop_around_a_map_reads_the_object_again_as_it_then_is,
+                        items_come_from_a_json_array_a_jsonl_object_or_a_csv_in_item_order,
+                        a_csv_row_is_an_object_of_strings_keyed_by_the_header,
+                        an_empty_object_of_each_format_completes_with_empty_results,
+                        an_object_that_cannot_give_items_fails_the_step_naming_the_uri_and_the_fault,
+                        an_item_over_the_item_limit_fails_the_step_naming_its_index]

@@ -4,7 +4,10 @@ Every value the codec offloads (``payloads.py``) is one object
 ``s3://<bucket>/blobs/<sha256>``. A ``put`` is one PutObject (writing a key
 again renews its age, so the bucket's lifecycle rule, which matches execution
 retention, never expires a value a newer execution still names); a ``get``
-is one GetObject. Encryption at rest is the bucket's default (SSE), set by the
+is one GetObject. ``read`` (a map's ``items_from``, ``blobs.ObjectReader``)
+is one GetObject of any ``s3://bucket/key``, with the same client: the
+engine's role may read the buckets the stack lists in ``items_buckets``, and
+an AccessDenied fails the attempt with that hint. Encryption at rest is the bucket's default (SSE), set by the
 stack (``runfox_cdk``); TLS is enforced by its policy.
 
 The client is injected (``client=None`` builds a default one on first use),
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..blobs import BlobMissingError, key_of
+from ..blobs import BlobMissingError, key_of, s3_parts
+from ..errors import PayloadError
 from ._clients import default_client, error_code
 
 _MISSING_CODES = ("NoSuchKey", "404", "NotFound")
+_DENIED_CODES = ("AccessDenied", "403", "Forbidden")
 
 
 class S3BlobStore:
@@ -32,6 +37,7 @@ class S3BlobStore:
             raise ValueError("S3BlobStore needs a bucket name")
         self.bucket = bucket
         self.location = f"s3://{bucket}/"
+        self.schemes: tuple[str, ...] = ("s3",)  # ``read``: any bucket this client may read
         self._client = client
 
     @property
@@ -56,3 +62,20 @@ class S3BlobStore:
                                        "(deleted, or expired by the bucket's lifecycle rule)") from None
             raise
         return bytes(response["Body"].read())
+
+    def read(self, uri: str) -> bytes:
+        """The object at ``s3://bucket/key``, in any bucket (``BlobMissingError`` when it is not there)."""
+        bucket, key = s3_parts(uri)
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            code = error_code(exc)
+            if code in (*_MISSING_CODES, "NoSuchBucket"):
+                raise BlobMissingError(f"{uri!r} is missing: no object {key!r} in bucket {bucket!r}"
+                                       + (" (no such bucket)" if code == "NoSuchBucket" else "")) from None
+            if code in _DENIED_CODES:
+                raise PayloadError(f"{uri!r} cannot be read: access denied (list bucket {bucket!r} in the "
+                                   "stack's items_buckets)") from None
+            raise
+        return bytes(response["Body"].read())
+

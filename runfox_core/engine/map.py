@@ -5,6 +5,9 @@
   depends_on: [list_docs]
   map:
     items: {"var": "steps.list_docs.output.keys"}   # JSON Logic (or a literal) yielding a list
+    # or, instead of items, the object to read them from (items_from.py):
+    # items_from: {uri: s3://bucket/key | file:///abs/path | JSON Logic, format: json|jsonl|csv}
+    # items_from: {s3: {bucket: ..., key: ..., format: ...}}
     fn: embed                                        # the dispatch token of every job
     input: {doc: {"var": "item"}, n: {"var": "index"}, model: {"var": "input.model"}}
     max_concurrency: 50           # jobs in flight at once (default 100, at most 1000)
@@ -23,6 +26,14 @@ failed jobs (``index`` of their first item, ``items``, ``type``,
 Results of any size: past the inline threshold ``results`` is a reference
 to the blob store (``payloads.py``) and the counts stay inline; expressions
 read through it like any referenced value.
+
+Items come from ``items`` (resolved against input, steps and state) or
+from ``items_from``: an object read once, when the step is claimed, by the
+backend's blob store (``items_from.py``: ``file://`` on memory and SQLite,
+``s3://`` on DynamoDB + SQS; a JSON array, JSON lines or a CSV with a
+header). Either way a value that gives no list (a missing object, a bad
+line, a scheme the backend cannot read) fails the attempt naming the step,
+the field and what it got, and the items are stored alike (below).
 
 What this module owns: the records a map keeps beside its step. Nothing
 about items is in the execution header; the engine's one deadline and one
@@ -134,6 +145,7 @@ import bisect
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -143,13 +155,13 @@ from ..expressions import References
 from ..payloads import MAX_PAYLOAD_BYTES, check_payload, decode, encode, is_ref, load
 from ..results import DispatchJob, ItemRef
 from ..status import StepStatus
-from . import kinds, transitions
+from . import items_from, kinds, transitions
 from .records import StepRecord, bounded_error
 from .txn import Txn, encode_inputs
 
 log = logging.getLogger("runfox_core")
 
-MAP_KEYS = ("items", "fn", "input", "max_concurrency", "batch", "tolerated_failure_percent", "keep_results")
+MAP_KEYS = ("items", "items_from", "fn", "input", "max_concurrency", "batch", "tolerated_failure_percent", "keep_results")
 ITEM_ROOTS = ("item", "index")  # what ``map.input`` may read besides input, steps and state
 DEFAULT_MAX_CONCURRENCY = 100  # jobs in flight at once
 MAX_CONCURRENCY = 1000  # the window record holds one entry per job in flight: ~50 bytes each
@@ -177,6 +189,7 @@ class MapConfig:
     fn: str
     input: dict[str, Any]
     item_refs: References  # what ``input`` reads of input, steps and state
+    items_from: items_from.ItemsFrom | None = None  # the object the items are read from, instead of ``items``
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     batch: int = 1
     tolerated_failure_percent: float = 0.0
@@ -214,11 +227,16 @@ class MapKind(kinds.StepKind):
             if k not in MAP_KEYS:
                 problems.append(Problem(f"unknown key (allowed: {', '.join(MAP_KEYS)})", step=sid, field=f"map.{k}"))
         refs = References()
-        if "items" not in block:
-            problems.append(Problem("map needs 'items': an expression (or a list) giving the items",
-                                    step=sid, field="map.items"))
-        else:
+        source = None
+        if ("items" in block) == ("items_from" in block):
+            problems.append(Problem("map needs exactly one of 'items' (an expression, or a list, giving the items) "
+                                    "and 'items_from' (an object to read them from)", step=sid, field="map.items"))
+        elif "items" in block:
             refs.merge(_reads(sid, "map.items", {"items": block["items"]}, (), ctx, problems))
+        else:
+            source, where, fields = items_from.compile_block(sid, block["items_from"], problems)
+            if fields:
+                refs.merge(_reads(sid, where, fields, (), ctx, problems))
         fn = block.get("fn")
         if not expressions.is_identifier(fn):
             problems.append(Problem(f"map needs 'fn', the dispatch token of its jobs (1-64 letters, digits, '_' "
@@ -244,8 +262,8 @@ class MapKind(kinds.StepKind):
         if not isinstance(keep, bool):
             problems.append(Problem(f"keep_results must be true or false, got {keep!r}",
                                     step=sid, field="map.keep_results"))
-        config = MapConfig(items=block.get("items"), fn=str(fn), input=item_input, item_refs=item_refs,
-                           max_concurrency=numbers["max_concurrency"], batch=numbers["batch"],
+        config = MapConfig(items=block.get("items"), items_from=source, fn=str(fn), input=item_input,
+                           item_refs=item_refs, max_concurrency=numbers["max_concurrency"], batch=numbers["batch"],
                            tolerated_failure_percent=float(tolerated), keep_results=keep is not False)
         return config, refs
 
@@ -271,11 +289,19 @@ class MapKind(kinds.StepKind):
     def begin(self, txn: Txn, p: Any, record: StepRecord, now: float) -> list[DispatchJob]:
         """Resolve the items, store them in chunks, open the window and send the first jobs."""
         cfg: MapConfig = p.config
+        source = cfg.items_from
         try:
-            items = expressions.resolve_fields({"items": cfg.items}, txn.context(p.kind_refs), "map")["items"]
+            if source is None:
+                items = expressions.resolve_fields({"items": cfg.items}, txn.context(p.kind_refs), "map")["items"]
+            else:
+                uri = expressions.resolve_fields({"uri": source.uri}, txn.context(p.kind_refs),
+                                                 items_from.FIELD)["uri"]
+                items = items_from.read_items(txn.codec.blobs, source, uri)
         except expressions.ExpressionError as exc:
             return _fail(txn, p.id, "InputError", f"step {p.id!r}, "
                          f"{expressions.describe_failure(exc.field, exc.expression, exc.cause)}", now)
+        except items_from.ItemsFromError as exc:
+            return _fail(txn, p.id, "InputError", f"step {p.id!r}, {items_from.FIELD}: {exc}", now)
         if not isinstance(items, list):
             shown = json.dumps(items, default=str)
             shown = shown if len(shown) <= 80 else f"{shown[:80]}..."
@@ -284,7 +310,8 @@ class MapKind(kinds.StepKind):
         if not items:
             transitions.finish_attempt(txn, p.id, _output(cfg, [], 0, 0, []), None, now)
             return []
-        starts, error = _store_items(txn, p.id, record.run_id, items)
+        starts, error = _store_items(txn, p.id, record.run_id, items, _items_label if source is None
+                                     else lambda i: f"{items_from.FIELD} {uri!r}: item {i}")
         if error:
             return _fail(txn, p.id, "PayloadError", error, now)
         jobs = -(-len(items) // cfg.batch)
@@ -389,8 +416,14 @@ def _integer(sid: str, block: dict[str, Any], name: str, default: int, low: int,
 # ---------------------------------------------------------------- records
 
 
-def _store_items(txn: Txn, sid: str, run: int, items: list[Any]) -> tuple[list[int], str | None]:
-    """Write ``items`` in chunks; returns the first index of each chunk, or an error naming a bad item."""
+def _items_label(index: int) -> str:
+    return f"map.items[{index}]"
+
+
+def _store_items(txn: Txn, sid: str, run: int, items: list[Any],
+                 named: Callable[[int], str] = _items_label) -> tuple[list[int], str | None]:
+    """Write ``items`` in chunks; returns the first index of each chunk, or an error naming a bad item
+    (``named(index)``)."""
     starts: list[int] = []
     chunk: list[str] = []
     size = 0
@@ -398,9 +431,9 @@ def _store_items(txn: Txn, sid: str, run: int, items: list[Any]) -> tuple[list[i
         try:
             text = encode(value)
         except (TypeError, ValueError) as exc:
-            return [], f"step {sid!r}, map.items[{index}] is not JSON: {exc}"
+            return [], f"step {sid!r}, {named(index)} is not JSON: {exc}"
         if len(text) > MAX_ITEM_BYTES:
-            return [], (f"step {sid!r}, map.items[{index}] is {len(text):,} bytes of JSON; an item may be at "
+            return [], (f"step {sid!r}, {named(index)} is {len(text):,} bytes of JSON; an item may be at "
                         f"most {MAX_ITEM_BYTES:,} (pass a reference to larger data)")
         if chunk and size + len(text) + 1 > CHUNK_BYTES:
             _put_chunk(txn, sid, run, len(starts) - 1, chunk)

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from runfox_core.blobs import BlobMissingError, BlobStore, FolderBlobStore, MemoryBlobStore, beside
+from runfox_core.blobs import (
+    BlobMissingError,
+    BlobStore,
+    FolderBlobStore,
+    MemoryBlobStore,
+    ObjectReader,
+    beside,
+    read_object,
+)
 from runfox_core.errors import PayloadError
 
 
@@ -59,3 +67,36 @@ def test_a_key_that_is_not_a_plain_path_is_refused(store: BlobStore, key: str) -
 
 def test_a_folder_beside_a_sqlite_file_is_named_after_it(tmp_path: Path) -> None:
     assert beside(tmp_path / "runfox.db").folder == (tmp_path / "runfox.db.blobs").resolve()
+
+
+# ---------------------------------------------------------------- ObjectReader: objects the kit did not write
+
+
+def an_object(store: BlobStore, tmp_path: Path) -> str:
+    """An object of the store's own scheme written by someone else: a file, or a key of another bucket."""
+    if "s3" in store.schemes:  # type: ignore[attr-defined]
+        store.client.create_bucket(Bucket="team-data")  # type: ignore[attr-defined]
+        store.client.put_object(Bucket="team-data", Key="in/items.jsonl", Body=b"1\n2\n")  # type: ignore[attr-defined]
+        return "s3://team-data/in/items.jsonl"
+    path = tmp_path / "in dir" / "items.jsonl"  # a space: the URI quotes it
+    path.parent.mkdir()
+    path.write_bytes(b"1\n2\n")
+    return path.as_uri()
+
+
+def test_every_store_reads_an_object_of_its_scheme_anywhere_it_may_reach(store: BlobStore, tmp_path: Path) -> None:
+    # Given an object the kit did not write, outside the store's own location
+    uri = an_object(store, tmp_path)
+    assert isinstance(store, ObjectReader) and not uri.startswith(store.location)
+    # Then read_object reads it, and a sibling never written is missing, naming its URI
+    assert read_object(store, uri) == b"1\n2\n"
+    with pytest.raises(BlobMissingError, match="is missing"):
+        read_object(store, uri.replace("items.jsonl", "never.jsonl"))
+
+
+@pytest.mark.parametrize("uri", ["s3://team-data/x", "file:///tmp/x", "ftp://host/x", "x"])
+def test_a_scheme_the_store_does_not_read_is_refused_naming_those_it_does(store: BlobStore, uri: str) -> None:
+    if uri.split("://")[0] in store.schemes:  # type: ignore[attr-defined]
+        pytest.skip("this store reads that scheme")
+    with pytest.raises(PayloadError, match=f"this backend reads only .*://.* URIs; it cannot read '{uri}'"):
+        read_object(store, uri)

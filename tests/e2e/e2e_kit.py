@@ -18,7 +18,7 @@ from typing import Any
 from local.cloud import LocalCloud
 from local.deployment import Consumer
 from local.event_source import DriveStats, EventSourceDriver, Record
-from local.events import EXAMPLES_DIR
+from local.events import EXAMPLES_DIR, load_event
 from local.lambda_runtime import invoke, load_handler
 from runfox_core import api
 from runfox_core.aws import config
@@ -75,6 +75,24 @@ def execute(op: str, inputs: dict[str, Any]) -> Any:
     handler = EXECUTORS.ops[op].handler
     assert handler is not None
     return load_handler(handler.rsplit(".", 1)[0] + ".execute")(op, inputs)
+
+
+ITEMS_BUCKET = "team-data"  # the bucket a map reads its items from (the infra tier's app lists it in items_buckets)
+
+
+def items_from_payload(cloud: LocalCloud, numbers: list[int]) -> dict[str, Any]:
+    """The map pattern reading ``numbers`` from a JSON-lines object in the emulator's S3 (the s3 form)."""
+    payload = load_event("map")
+    source = "items_from: {s3: {bucket: " + ITEMS_BUCKET + ", key: {var: input.object}, format: jsonl}}"
+    payload["spec"] = payload["spec"].replace("items: {var: input.numbers}", source).replace(
+        "numbers: {type: array, default: [1, 2, 3, 4, 5, 6, 7]}", "object: {type: string}")
+    key = f"exports/{uuid.uuid4().hex}.jsonl"
+    s3 = cloud.client("s3")
+    if ITEMS_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=ITEMS_BUCKET)
+    s3.put_object(Bucket=ITEMS_BUCKET, Key=key, Body="".join(f"{n}\n" for n in numbers).encode())
+    payload["inputs"] = {"object": key}
+    return payload
 
 
 def run_in_process(payload: dict[str, Any]) -> Ending:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 
-from e2e_kit import run_local
+from e2e_kit import items_from_payload, run_local
 
 from local import lambda_runtime
 from local.cloud import LocalCloud
@@ -27,8 +27,9 @@ PATTERNS = ["start", "chain", "fanout", "fanin", "diamond", "state", "halt", "re
 
 
 def test_every_aws_call_the_handlers_make_is_in_the_committed_recording(cloud: LocalCloud) -> None:
-    # Given every pattern, run to its end, and an operator's re-drive of one execution
-    run = run_local(cloud, [load_event(p) for p in PATTERNS], timeout=300)
+    # Given every pattern, run to its end (and a map reading its items from a bucket of its own),
+    # and an operator's re-drive of one execution
+    run = run_local(cloud, [load_event(p) for p in PATTERNS] + [items_from_payload(cloud, [1, 2, 3])], timeout=300)
     assert all(e.status in ("complete", "halted", "failed") for e in run.endings)
     redriven = invoke(config.START_HANDLER, load_event("start"))["execution"]
     invoke(config.ADVANCE_HANDLER, {"execution": redriven})

@@ -10,7 +10,7 @@ Each mode runs once, the modes alternating one item and four items per job.
 from __future__ import annotations
 
 import pytest
-from e2e_kit import MODES, run_in_process, run_local
+from e2e_kit import MODES, items_from_payload, run_in_process, run_local
 
 from local.cloud import LocalCloud
 from local.events import load_event
@@ -40,3 +40,13 @@ def test_a_map_over_an_empty_list_completes_on_the_emulator(cloud: LocalCloud) -
     payload["inputs"] = {"numbers": []}
     (end,) = run_local(cloud, [payload]).endings
     assert (end.status, end.outcome) == ("complete", {"squares": [], "total": 0})
+
+
+def test_a_map_reads_its_items_from_an_s3_object_on_the_emulator(cloud: LocalCloud) -> None:
+    # Given the map pattern with its items read from JSON lines in a bucket of the team's own
+    payload = items_from_payload(cloud, list(range(17)))
+    # When it runs through the deployed flow, results shuffled and delivered twice
+    (end,) = run_local(cloud, [payload], **MODES["shuffled-twice"]).endings
+    # Then every square comes back in item order, and their sum
+    assert (end.status, end.outcome) == ("complete", {"squares": [{"squared": n * n} for n in range(17)],
+                                                      "total": sum(n * n for n in range(17))})

@@ -10,7 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runfox_cdk.app import CONTEXT_EXECUTORS_CONFIG, CONTEXT_LAMBDAS_DIR, CONTEXT_LAYER_DIR, CONTEXT_PROJECT_ROOT
+from runfox_cdk.app import (
+    CONTEXT_EXECUTORS_CONFIG,
+    CONTEXT_ITEMS_BUCKETS,
+    CONTEXT_LAMBDAS_DIR,
+    CONTEXT_LAYER_DIR,
+    CONTEXT_PROJECT_ROOT,
+)
 
 # Every kind of op: two Lambda handlers (one batching above 10), an external
 # worker whose queue we create, and an existing queue we import.
@@ -33,6 +39,9 @@ TEST_EXECUTORS: dict[str, Any] = {
 }
 
 
+ITEMS_BUCKETS = ["team-data", "lake/exports/"]  # buckets map steps read items from (a whole bucket, a prefix)
+
+
 def app_context(asset_dirs: dict[str, Path], **extra: Any) -> dict[str, Any]:
     """CDK context pointing the app at the temp folders and test config (``extra`` overrides)."""
     return {
@@ -40,6 +49,7 @@ def app_context(asset_dirs: dict[str, Path], **extra: Any) -> dict[str, Any]:
         CONTEXT_LAMBDAS_DIR: str(asset_dirs["lambdas"]),
         CONTEXT_EXECUTORS_CONFIG: str(asset_dirs["config"]),
         CONTEXT_PROJECT_ROOT: str(asset_dirs["lambdas"].parent),
+        CONTEXT_ITEMS_BUCKETS: ITEMS_BUCKETS,
         **extra,
     }
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_testkit import LEGACY_ARN, CfnView
+from infra_testkit import ITEMS_BUCKETS, LEGACY_ARN, CfnView
 
 from runfox_core.aws import config
 
@@ -102,6 +102,8 @@ def resource_arn(kind: str, cfn: CfnView) -> str:
         return f"<{logical[kind]()}.Arn>"
     if kind == "bucket:values":  # an object blobs/<sha256> of the values bucket
         return f"<{_only(cfn, 'AWS::S3::Bucket', 'Values')}.Arn>/blobs/{'0' * 64}"
+    if kind == "bucket:items":  # an object a map reads its items from, in a bucket the test app lists
+        return f"arn:<AWS::Partition>:s3:::{ITEMS_BUCKETS[0]}/exports/items.jsonl"
     base = "arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:Runfox-make_greeting"
     return {"queue:op": base, "queue:op-dlq": base + "-dlq", "queue:imported": LEGACY_ARN}[kind]
 

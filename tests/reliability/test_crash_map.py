@@ -43,3 +43,33 @@ def test_a_crash_at_any_aws_call_of_a_map_run_ends_like_the_clean_run(shard: int
     print(f"\ncrash-anywhere in a map, shard {shard + 1} of {SHARDS}: {calls_made(clean_tap)} in the clean run; "
           f"{sweep.survived} crash runs ended exactly like the clean run")
     assert sweep.broken == []
+
+
+FROM_OBJECT: dict[str, Any] = {**SPEC, "steps": [
+    SPEC["steps"][0],
+    {**SPEC["steps"][1], "map": {**{k: v for k, v in SPEC["steps"][1]["map"].items() if k != "items"},
+                                 "items_from": {"s3": {"bucket": "team-data", "key": "exports/items.jsonl",
+                                                       "format": "jsonl"}}}},
+    SPEC["steps"][2]]}
+
+
+def run_from_object(tap: CallTap, name: str) -> Ending:
+    with tapped_cloud(only_ops_of(FROM_OBJECT), tap) as (cloud, _):
+        s3 = cloud.client("s3")  # the team's export, written outside any handler (so never made to fail)
+        s3.create_bucket(Bucket="team-data")
+        s3.put_object(Bucket="team-data", Key="exports/items.jsonl", Body=b"1\n2\n4\n3\n5\n")
+        return run_once(cloud, tap, name, spec=FROM_OBJECT)
+
+
+def test_a_crash_at_the_read_of_a_maps_items_from_object_is_retried_and_ends_like_the_clean_run() -> None:
+    # Given the clean run of the same map reading its five items from a JSON-lines object in S3
+    clean_tap = CallTap()
+    clean = run_from_object(clean_tap, "map-from-clean")
+    assert clean.status == "complete" and clean.outcome == {"total": 1 + 4 + 16 + 9 + 25, "squares": 5}
+    assert clean_tap.calls.count("s3.GetObject") == 1  # the object is read once, when the map is claimed
+    # When that GetObject fails (S3 unreachable, or the Lambda dies there)
+    tap = CallTap(fail_nth=("s3.GetObject", 1))
+    crashed = run_from_object(tap, "map-from-crash")
+    # Then it was the store's trouble, not the data's: the claim is retried and the run ends as the clean one
+    assert tap.fired == "s3.GetObject"
+    assert crashed == clean

@@ -61,7 +61,7 @@ def test_an_item_input_that_cannot_resolve_fails_that_item_only(make_backend: An
 
 
 @pytest.mark.parametrize(("block", "message"), [
-    ({"fn": "f"}, "map needs 'items'"),
+    ({"fn": "f"}, "map needs exactly one of 'items'"),
     ({"items": [1]}, "map needs 'fn'"),
     ({"items": [1], "fn": "f", "max_concurrency": 0}, "max_concurrency must be an integer from 1 to 1,000, got 0"),
     ({"items": [1], "fn": "f", "batch": 1001}, "batch must be an integer from 1 to 1,000"),
@@ -266,3 +266,85 @@ def test_a_resend_whose_inputs_no_longer_resolve_fails_that_job_and_the_map_past
     result = rfx.Workflow.resume(wf.id, backend).advance()
     assert isinstance(result, rfx.Failed) and result.error.type == "MapError"
     assert "InputError" in result.error.message and "ZeroDivisionError" in result.error.message
+
+
+# ---------------------------------------------------------------- items_from (engine/items_from.py)
+
+
+def place_file(tmp_path: Any) -> map_kit.Place:
+    """Objects for the local backends: files, named by file:// URIs."""
+    def place(name: str, data: bytes) -> str:
+        path = tmp_path / "objects" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        return str(path.as_uri())
+    return place
+
+
+@pytest.mark.parametrize("scenario", map_kit.ITEMS_FROM_SCENARIOS, ids=lambda s: s.__name__)
+def test_every_items_from_scenario(make_backend: Any, tmp_path: Any, scenario: Any) -> None:
+    scenario(make_backend, place_file(tmp_path))
+
+
+def test_a_local_backend_cannot_read_an_s3_uri_and_says_which_schemes_it_reads(make_backend: Any,
+                                                                               tmp_path: Any) -> None:
+    # Given a map whose items are in S3, on a backend that keeps its values in memory or a folder
+    message, _ = map_kit.failed_from(make_backend, place_file(tmp_path), "jsonl", None, uri="s3://bucket/items.jsonl")
+    # Then the step fails naming the URI and what the backend reads
+    assert message == ("step 'sq', map.items_from: this backend reads only file:// URIs; it cannot read "
+                       "'s3://bucket/items.jsonl'")
+
+
+def test_a_backend_without_a_blob_store_reads_no_objects() -> None:
+    from runfox_core.engine import items_from
+
+    # Given no blob store (a DynamoDB backend built without a values bucket), then no URI can be read
+    with pytest.raises(items_from.ItemsFromError, match="this backend reads no objects; it cannot read 'file:///x'"):
+        items_from.read_items(None, items_from.ItemsFrom("file:///x", "json"), "file:///x")
+
+
+def test_the_s3_form_names_bucket_and_key_and_a_literal_uri_is_read_as_given() -> None:
+    # Given the s3 form, literal and with an expression, and a literal file URI
+    from runfox_core.engine import items_from
+    from runfox_core.spec import compile_spec
+
+    def source(block: dict[str, Any]) -> Any:
+        plan = compile_spec({"steps": [{"id": "m", "map": {"items_from": block, "fn": "f"}}]})
+        return plan.steps["m"].config.items_from
+
+    # Then each compiles to a URI (or an expression giving one) and its format
+    assert source({"s3": {"bucket": "b", "key": "k/x.csv", "format": "csv"}}) == items_from.ItemsFrom("s3://b/k/x.csv", "csv")
+    expr = source({"s3": {"bucket": "b", "key": {"var": "input.key"}}, "format": "jsonl"})
+    assert expr.uri == {"cat": ["s3://", "b", "/", {"var": "input.key"}]} and expr.format == "jsonl"
+    assert source({"uri": "file:///data/x.json", "format": "json"}) == items_from.ItemsFrom("file:///data/x.json", "json")
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({"items": [1], "items_from": {"uri": "s3://b/k", "format": "json"}}, "map needs exactly one of 'items'"),
+    ({"items_from": "s3://b/k"}, "field 'map.items_from': items_from must be a mapping"),
+    ({"items_from": {"uri": "s3://b/k"}}, "field 'map.items_from.format': format must be one of json, jsonl, csv, "
+                                          "got None"),
+    ({"items_from": {"uri": "s3://b/k", "format": "xml"}}, "format must be one of json, jsonl, csv, got 'xml'"),
+    ({"items_from": {"uri": "s3://b/k", "s3": {}, "format": "json"}}, "needs exactly one of 'uri'"),
+    ({"items_from": {"format": "json"}}, "needs exactly one of 'uri'"),
+    ({"items_from": {"uri": 3, "format": "json"}}, "field 'map.items_from.uri': uri must be a string"),
+    ({"items_from": {"uri": "http://x/y", "format": "json"}}, "'http://x/y' is not a URI of a known scheme"),
+    ({"items_from": {"uri": "s3://bucket-only", "format": "json"}}, "'s3://bucket-only' is not an S3 URI s3://"),
+    ({"items_from": {"uri": "file://host/x", "format": "json"}}, "is not a file URI of an absolute path"),
+    ({"items_from": {"uri": {"var": "steps.nope.output"}, "format": "json"}},
+     "field 'map.items_from.uri': references unknown step 'nope'"),
+    ({"items_from": {"uri": {"var": "item"}, "format": "json"}}, "map.items_from.uri': reads 'item': paths must"),
+    ({"items_from": {"uri": "s3://b/k", "format": "json", "path": "x"}}, "field 'map.items_from.path': unknown key"),
+    ({"items_from": {"s3": {"bucket": "b"}, "format": "json"}},
+     "field 'map.items_from.s3.key': key must be a non-empty string or an expression"),
+    ({"items_from": {"s3": {"bucket": "b", "key": "k", "region": "x"}, "format": "json"}},
+     "field 'map.items_from.s3.region': unknown key"),
+    ({"items_from": {"s3": {"bucket": "b", "key": "k", "format": "csv"}, "format": "json"}}, "format is given twice"),
+    ({"items_from": {"s3": {"bucket": "b", "key": {"var": "steps.nope.output.key"}}, "format": "json"}},
+     "field 'map.items_from.s3': references unknown step 'nope'"),
+])
+def test_every_items_from_key_is_checked_before_anything_is_written(block: dict[str, Any], message: str) -> None:
+    backend = rfx.Backend()
+    with pytest.raises(SpecError, match=message.replace("(", "\\(").replace(".", "\\.")):
+        rfx.Workflow.from_dict({"steps": [{"id": "m", "map": {**block, "fn": "f"}}]}, backend, name="x")
+    assert backend.store.find_by_name("x") is None
