@@ -42,12 +42,14 @@ $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required ($(PYTHON) is older)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# -q keeps pip to errors and warnings; editable, so edits under runfox_core/ need no reinstall;
+# -qq keeps pip to errors (a failed install still stops with pip's message): its warnings are about
+# the machine, not the kit (an index in pip.conf that lacks a package warns once per package);
+# editable, so edits under runfox_core/ need no reinstall;
 # --no-compile: Python compiles the modules a command imports when it first imports them,
 # instead of pip compiling every module of boto3, moto and the CDK up front (a third of the time).
 # -c constraints/dev.txt: exactly the versions the tests ran with (`make lock` moves them).
 $(VENV)/.installed-%: pyproject.toml constraints/dev.txt | $(VENV)/bin/python
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile -c constraints/dev.txt -e '.[$*]'
+	$(PY) -m pip install -qq --disable-pip-version-check --no-compile -c constraints/dev.txt -e '.[$*]'
 	@for stamp in $(EXTRA_STAMPS_$*); do touch $(VENV)/.installed-$$stamp; done
 
 install: $(VENV)/.installed-dev  ## install everything (tests, lint, CDK) into .venv
@@ -124,7 +126,7 @@ layer: $(VENV)/.installed-aws  ## build the Lambda layers (arm64 wheels, no Dock
 	$(PY) -m runfox_deploy.layers --root . --config $(EXECUTORS_CONFIG)
 
 lock: $(VENV)/.installed-dev  ## upgrade within pyproject.toml's ranges; rewrite constraints/dev.txt and layer.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile --upgrade -e '.[dev]'
+	$(PY) -m pip install -qq --disable-pip-version-check --no-compile --upgrade -e '.[dev]'
 	{ sed -n '1,/^[^#]/p' constraints/dev.txt | grep '^#'; \
 	  $(PY) -m pip freeze --exclude-editable | LC_ALL=C sort -f; } > constraints/dev.txt.new
 	mv constraints/dev.txt.new constraints/dev.txt
