@@ -48,7 +48,8 @@ def test_a_crash_at_any_aws_call_of_any_handler_ends_like_the_clean_run(shard: i
     sweep = crash_each_call(run, "crash", len(clean_tap.calls), lambda ending: ending == clean, shard, SHARDS)
     # Then the run ends with the same outcome, the same run ids (no result applied twice) and exact state
     print(f"\ncrash-anywhere, shard {shard + 1} of {SHARDS}: {calls_made(clean_tap)} in the clean run; "
-          f"{sweep.survived} crash runs (every {sweep.crashes.step}th call from call {shard + 1}) "
+          f"{sweep.survived} crash runs (calls {shard + 1}, {shard + 1 + sweep.crashes.step}, ... every "
+          f"{sweep.crashes.step} apart) "
           f"ended exactly like the clean run")
     assert sweep.broken == []
 
