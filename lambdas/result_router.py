@@ -31,7 +31,6 @@ from runfox_core.errors import MessageError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -49,6 +48,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
                                                               "source": record.event_source_arn})
             metrics.add_metric(name="MessagesDropped", unit=MetricUnit.Count, value=1)
 
+    # a processor per invocation: it holds the batch's failures, and the local emulator's pollers call
+    # this handler from several threads at once (Lambda never does), so a shared one mixed their responses
+    processor = BatchProcessor(event_type=EventType.SQS)
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
     dispatched = sum(len(advanced.dispatched) for advanced in router.advanced)

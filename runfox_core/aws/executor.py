@@ -41,6 +41,16 @@ Failure rules (Powertools ``BatchProcessor`` partial batch responses):
   send (a crash, its timeout) has every job redelivered and run again,
   whose results the router fences by run_id, as for any redelivery.
 
+Concurrent invocations: Lambda gives a container one invocation at a time,
+but the local emulator's pollers (the load test's four "instances") call one
+handler from several threads at once. Each invocation therefore keeps its
+jobs, its results not yet sent and its batch processor to itself
+(``_Invocation``): when they lived on the handler, a second invocation
+starting emptied the first one's outbox, whose records were then reported
+done with their results never sent, and their steps stayed in progress for
+ever. Only the container's settings, clients and longest job time are
+shared.
+
 The results queue URL is the ``results_queue_url`` argument, else
 ``RUNFOX_RESULTS_QUEUE_URL``, read once on the first invocation (not at
 import); if neither is set, every invocation fails naming the variable. Logs
@@ -52,6 +62,7 @@ carry the execution as correlation id; metrics ``StepSucceeded``,
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -108,6 +119,17 @@ def _unless_env(name: str, default: str) -> str | None:
     return None if os.environ.get(name) else default
 
 
+class _Invocation:
+    """What one invocation keeps to itself: its context, its jobs started, its results not yet sent, and
+    its batch processor (which holds the batch's records and failures)."""
+
+    def __init__(self, context: Any):
+        self.context = context
+        self.started = 0
+        self.outbox: list[tuple[str, str]] = []  # (record's message id, result body), sent at the end
+        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
 class _SQSExecutor:
     def __init__(self, execute: Executor, results_queue_url: str | None, sqs_client: Any,
                  logger: Logger | None, metrics: Metrics | None, blobs: BlobStore | None = None):
@@ -119,12 +141,8 @@ class _SQSExecutor:
         self._lock = threading.Lock()
         self.logger = logger or Logger(service=_unless_env(ENV_POWERTOOLS_SERVICE_NAME, SERVICE_NAME))
         self.metrics = metrics or Metrics(namespace=_unless_env(ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE))
-        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        self._context: Any = None  # the invocation's Lambda context (one invocation at a time per container)
         self._margin: float | None = None
         self._longest = 0.0  # seconds, the longest job this container has run
-        self._started = 0  # jobs started in the current invocation
-        self._outbox: list[tuple[str, str]] = []  # (record's message id, result body), sent at the invocation's end
 
     def _margin_seconds(self) -> float:
         if self._margin is None:
@@ -135,10 +153,10 @@ class _SQSExecutor:
                 raise RunfoxError(f"{ENV_JOB_MARGIN_SECONDS} must be a number of seconds, got {raw!r}") from None
         return self._margin
 
-    def _check_time_left(self, job: DispatchJob) -> None:
+    def _check_time_left(self, job: DispatchJob, invocation: _Invocation) -> None:
         """Raise ``NoTimeLeftError`` when the invocation cannot fit ``job`` plus the margin."""
-        remaining = getattr(self._context, "get_remaining_time_in_millis", None)
-        if remaining is None or not self._started:
+        remaining = getattr(invocation.context, "get_remaining_time_in_millis", None)
+        if remaining is None or not invocation.started:
             return
         needed = (job.timeout_seconds if job.timeout_seconds is not None else self._longest) + self._margin_seconds()
         left = remaining() / 1000
@@ -166,13 +184,12 @@ class _SQSExecutor:
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._setup()
         self._margin_seconds()
-        self._context = context
-        self._started = 0
-        self._outbox = []
+        invocation = _Invocation(context)
         try:
             response: dict[str, Any] = dict(process_partial_response(
-                event=event, record_handler=self.record, processor=self.processor, context=context))
-            unsent = self._send_results()
+                event=event, record_handler=functools.partial(self.record, invocation=invocation),
+                processor=invocation.processor, context=context))
+            unsent = self._send_results(invocation)
             if unsent:
                 failures: list[dict[str, str]] = list(response.get("batchItemFailures") or [])
                 response["batchItemFailures"] = failures + [{"itemIdentifier": mid} for mid in unsent]
@@ -183,13 +200,12 @@ class _SQSExecutor:
             # With POWERTOOLS_METRICS_DISABLED, flush keeps the metrics, which then pile
             # up across invocations and print themselves at 100 values; drop them.
             self.metrics.clear_metrics()
-            self._context = None
 
-    def _send_results(self) -> list[str]:
+    def _send_results(self, invocation: _Invocation) -> list[str]:
         """Send the invocation's results together (SendMessageBatch: up to 10 a call); a refused one
         is sent once more, and the records of those still refused are returned, to fail."""
         url, sqs = self._setup()
-        outbox, self._outbox = self._outbox, []
+        outbox, invocation.outbox = invocation.outbox, []
         reasons: list[str] = []
         for _attempt in range(2):
             if not outbox:
@@ -203,7 +219,7 @@ class _SQSExecutor:
                               extra={"message_ids": [mid for mid, _ in outbox], "reasons": reasons})
         return [mid for mid, _ in outbox]
 
-    def record(self, record: SQSRecord) -> None:
+    def record(self, record: SQSRecord, invocation: _Invocation) -> None:
         self._setup()
         self.logger.set_correlation_id(None)
         try:
@@ -217,13 +233,13 @@ class _SQSExecutor:
             return
         self.logger.set_correlation_id(job.execution_key)
         with self.logger.append_context_keys(step=job.step, run_id=job.run_id, token=job.token):
-            self._check_time_left(job)
-            self._started += 1
+            self._check_time_left(job, invocation)
+            invocation.started += 1
             started = time.monotonic()
             assert self._codec is not None  # set by _setup
             result = _sqs.checked(call_executor(self.execute, job, self._codec))
-            self._longest = max(self._longest, time.monotonic() - started)
-            self._outbox.append((record.message_id, messages.encode(messages.result_message(result))))
+            self._longest = max(self._longest, time.monotonic() - started)  # (a race may keep the lesser: harmless)
+            invocation.outbox.append((record.message_id, messages.encode(messages.result_message(result))))
             if result.error is None:
                 self.logger.info("step succeeded")
                 self.metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)

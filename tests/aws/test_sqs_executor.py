@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -223,3 +224,42 @@ def test_the_first_job_of_an_invocation_always_runs(aws: AwsKit) -> None:
     # Then the first runs (a fresh invocation would have no more time), the second waits for one
     assert clock.started == ["j0"]
     assert len(response["batchItemFailures"]) == 1
+
+
+class RecordingSqs:
+    """A results queue that accepts every message and remembers the bodies (thread-safe: list appends)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self.sent.extend(entry["MessageBody"] for entry in Entries)
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
+
+def test_two_invocations_at_once_each_send_every_result_of_their_own_batch() -> None:
+    # Given one handler that two threads invoke at once (the local emulator's pollers do; Lambda never
+    # does), the second invocation starting while the first has a result waiting to be sent
+    first_waits, second_started = threading.Event(), threading.Event()
+
+    def execute_in_step(token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if inputs["x"] == 2:  # the first invocation's second job: hold it until the second invocation runs
+            first_waits.set()
+            assert second_started.wait(10)
+        if inputs["x"] == 3:
+            second_started.set()
+        return {"x": inputs["x"]}
+
+    sqs = RecordingSqs()
+    handler = sqs_executor(execute_in_step, results_queue_url="https://results", sqs_client=sqs)
+    responses: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: responses.update(
+        first=handler(sqs_event(job_body("a1", x=1), job_body("a2", x=2)), None)))
+    first.start()
+    assert first_waits.wait(10)
+    # When the second invocation runs its job to the end while the first is still in its batch
+    responses["second"] = handler(sqs_event(job_body("b1", x=3)), None)
+    first.join(10)
+    # Then neither reports a failure and every job's result was sent, each once
+    assert responses == {"first": {"batchItemFailures": []}, "second": {"batchItemFailures": []}}
+    assert sorted(json.loads(body)["step"] for body in sqs.sent) == ["a1", "a2", "b1"]
