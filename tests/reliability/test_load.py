@@ -20,6 +20,7 @@ from fault_kit import CONFIG
 from local.cloud import LocalCloud
 from local.deployment import Consumer, dlq_name, op_queue_name
 from local.lambda_runtime import LambdaContext, invoke, load_handler
+from runfox_core import operations
 from runfox_core.aws import config
 from runfox_core.aws.factory import get_backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
@@ -28,6 +29,7 @@ SPEC = yaml.safe_load((Path(__file__).parent / "load_workflow.yaml").read_text()
 EXECUTIONS = int(os.environ.get("RUNFOX_LOAD_EXECUTIONS", "200"))
 POLLERS = 4  # concurrent "Lambda instances", each polling every queue
 VISIBILITY_SECONDS = 60  # long enough that no message is redelivered during the run
+STALL_SECONDS = 150  # no execution ending for this long fails the test, naming what is stuck (before pytest's timeout)
 
 
 def expected_sum(n: int) -> int:
@@ -36,8 +38,10 @@ def expected_sum(n: int) -> int:
     return squares * seed**2 + doubles * seed * 2 + increments * (seed + 1)
 
 
-def poll(consumers: list[Consumer], sqs: Any, done: threading.Event, errors: list[BaseException]) -> None:
-    """One poller: receive a batch from each queue, run its handler, delete what succeeded."""
+def poll(consumers: list[Consumer], sqs: Any, done: threading.Event, errors: list[BaseException],
+         seen: list[tuple[str, str, bool]]) -> None:
+    """One poller: receive a batch from each queue, run its handler, delete what succeeded; ``seen`` gets
+    (queue, body, deleted) for every message handled (to say what a stalled execution was sent)."""
     handlers = {c.handler: load_handler(c.handler) for c in consumers}
     try:
         while not done.is_set():
@@ -59,10 +63,28 @@ def poll(consumers: list[Consumer], sqs: Any, done: threading.Event, errors: lis
                            for i, r in enumerate(records) if r["messageId"] not in failed]
                 if entries:
                     sqs.delete_message_batch(QueueUrl=consumer.queue_url, Entries=entries)
+                seen.extend((consumer.name, r["body"], r["messageId"] not in failed) for r in records)
             if not delivered:
                 time.sleep(0.02)
     except BaseException as exc:  # surfaced by the test
         errors.append(exc)
+
+
+def stuck(backend: Any, cloud: LocalCloud, key: str, seen: list[tuple[str, str, bool]]) -> str:
+    """What a stalled execution looks like: its header's schedules, each open step, every non-empty queue,
+    the messages of it the pollers handled, its history."""
+    header = backend.load_header(key)
+    steps = {s: (r.status, r.run_id, r.attempt) for s, r in operations.describe(backend, key).steps.items()
+             if r.status not in ("complete", "pending")}
+    sqs = cloud.client("sqs")
+    queues = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        for name, url in cloud.queues.items()}
+    return (f"  {key}: {header.status} v{header.version}, ready {dict(header.ready)}, unsent {dict(header.unsent)}, "
+            f"deadlines {dict(header.deadlines)}, joins {dict(header.joins)}; open steps {steps}; queues "
+            f"{ {n: q for n, q in queues.items() if any(v != '0' for v in q.values())} }; handled "
+            f"{[(q, b[:300], deleted) for q, b, deleted in seen if key in b]}; history "
+            f"{[(e['type'], e.get('step')) for e in operations.history(backend, key).events]}")
 
 
 def test_two_hundred_executions_complete_exactly_under_concurrent_routers() -> None:
@@ -83,17 +105,18 @@ def test_two_hundred_executions_complete_exactly_under_concurrent_routers() -> N
         wanted = {op_queue_name(t) for t in tokens}
         consumers = [c for c in cloud.consumers if c.name in wanted
                      or (c.handler == config.RESULT_ROUTER_HANDLER and not c.name.endswith(dlq_name("")))]
-        threads = [threading.Thread(target=poll, args=(consumers, cloud.client("sqs"), done, errors))
+        seen: list[tuple[str, str, bool]] = []
+        threads = [threading.Thread(target=poll, args=(consumers, cloud.client("sqs"), done, errors, seen))
                    for _ in range(POLLERS)]
         for t in threads:
             t.start()
         try:
-            deadline = time.monotonic() + 600
-            pending = list(keys)
-            while pending and time.monotonic() < deadline and not errors:
+            pending, progressed = list(keys), time.monotonic()
+            while pending and time.monotonic() < progressed + STALL_SECONDS and not errors:
                 # one read at a time: the watcher must not crowd the pollers out of the emulator
                 if backend.load_header(pending[-1]).status in TERMINAL_WORKFLOW_STATUSES:
                     pending.pop()
+                    progressed = time.monotonic()
                 else:
                     time.sleep(0.25)
         finally:
@@ -102,6 +125,8 @@ def test_two_hundred_executions_complete_exactly_under_concurrent_routers() -> N
                 t.join(timeout=60)
         seconds = time.monotonic() - started
         assert errors == []
+        assert not pending, f"no execution ended for {STALL_SECONDS} s; {len(pending)} still running:\n" + \
+            "\n".join(stuck(backend, cloud, key, seen) for key in pending[-3:])
         # Then every execution completed with its exact outcome, and no message was dead-lettered
         outcomes = {k: (backend.load_header(k).status, backend.load_header(k).outcome) for k in keys}
         wrong = {k: v for k, v in outcomes.items() if v != ("complete", {"sum": expected_sum(keys.index(k))})}
