@@ -347,6 +347,7 @@ SCHEDULE_INLINE_BYTES = 8 * 1024  # per schedule: entries past it are spilled to
 _TERMINAL = frozenset(str(s) for s in TERMINAL_WORKFLOW_STATUSES)
 SPILL_PAGE_ITEMS = 200  # spilled entries per Query page (due() stops reading once it has enough)
 OWNER = "owner"  # step item attribute: the token of the put that wrote a results slot ahead ("Results slots ahead")
+OWNER_BYTES = 12  # random bytes of an owner token (written as twice as many hex digits)
 SLOT_AHEAD_MIN_UNITS = 2  # write units (as stored) from which a results-slot record goes ahead of its commit
 _ORPHAN_CACHE = 1024  # records put ahead for refused commits that a store remembers (to reuse their slots)
 
@@ -985,9 +986,9 @@ class DynamoDBStore(Store):
             sk = item[SK]["S"]
             if not sk.startswith(STEP_PREFIX) or item["step_id"]["S"] not in commit.slots:
                 continue
-            owner = secrets.token_hex(12)  # 96 random bits: no other put ahead ever carries it
-            if it.write_units(it.item_size(item) + len(OWNER) + len(owner)) < self.slot_ahead_min_units:
+            if it.write_units(it.item_size(item) + len(OWNER) + 2 * OWNER_BYTES) < self.slot_ahead_min_units:
                 continue
+            owner = secrets.token_hex(OWNER_BYTES)  # 96 random bits: no other put ahead ever carries it
             if self._put_slot(key, item, owner):
                 ahead.add(id(item))
                 owners[(key, sk)] = owner
