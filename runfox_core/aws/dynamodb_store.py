@@ -18,7 +18,9 @@ sk                  attributes
                     per schedule [gen, spilled, next_at(, start)]): (S) up to 1 KB,
                     else (B) zlib-compressed; ``pending`` (M) the journal
                     marker while a large commit is half applied; ``stamped``
-                    (N) no item expires before it ("Retention").
+                    (N) no item expires before it ("Retention"); ``state``
+                    (M) key -> JSON text, state entries riding in the
+                    header ("Inline state").
 ``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
                     a spilled entry of schedule s at generation g; unsent
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
@@ -28,7 +30,9 @@ sk                  attributes
                     (B) zlib-compressed when the item would pass 1 KB and that is smaller;
                     ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead");
                     ``owner`` (S) on a results record written ahead ("Results slots ahead").
-``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value.
+``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value, for an
+                    entry not in the header's ``state`` (where it is, this
+                    item, if any, is older and never read).
 ==================  ==========================================================
 
 and the name claim: pk ``name#<name>``, sk ``name``, ``execution`` (S) the
@@ -41,6 +45,7 @@ Why this shape:
   of the whole item, so merging 1 KB into a 300 KB shard would cost 300 write
   units; per-key items keep write units per step flat as state grows, and a
   commit writes only the keys it carries (a Put each, no read).
+  Small entries cost no item at all: they ride in the header ("Inline state").
 - Values are JSON strings, not maps (see ``_items.py``): exact round trips.
 - ``unsent`` entries move by ``SET unsent.#s`` / ``REMOVE unsent.#s`` only,
   and ``mark_sent`` is conditional on the entry's run_id and leaves
@@ -157,6 +162,30 @@ ten jobs of ten 1 KB results). The retry of a commit refused after its
 put puts its record again over its own orphan; the record goes into the
 transaction instead only when another store left the orphan, or this one
 has forgotten it (it remembers the last 1,024: ``_ORPHAN_CACHE``).
+
+Inline state (``_place_state``): a commit writes each state entry it merges
+into the header's ``state`` map while the header stays within the write
+units it takes without them (and the map within ``INLINE_STATE_BYTES``,
+1 KB); an entry that does not fit is an item of its own, and the header
+drops any copy of it. The header is written by every commit anyway, so an
+entry in it costs nothing: the chain's ``x`` was an item in every commit's
+transaction, 2 write units per step (``bench/aws_calls.py``: 8.11 -> 6.11
+per step at 200 steps). When the header grows (its history buffer fills, an
+error is set) and the entries no longer fit, the largest leave for items in
+that commit; an entry goes back into the header only when a commit changes
+it, so each placement costs at most what writing it as an item would have.
+Readers overlay the map on the items: the header is read first or in the
+same atomic read (``load_snapshot``'s TransactGetItems, ``load_state``'s
+BatchGetItem with the header projected to its marker, version and map, the
+whole-state Query after a header read), and an entry in the map is the
+newer wherever both exist, since the map changes only in the fenced header
+update, together with the items the commit writes. The invariant: *at every
+version, each state key's value is the header's entry if it has one, else
+its item.* To rewrite the map the commit must know it at the version it
+builds on: the store remembers it per execution from the last header it
+read or wrote (on a miss: one GetItem, as for the history buffer). Known
+limit: a snapshot asks for a key's item even when its entry is in the header
+(the header is read in the same call), 2 read units wasted per key asked.
 
 Commits larger than a transaction (a fan-out of any width, a loop resetting
 hundreds of steps, an output merging hundreds of state keys): ``commit``
@@ -334,9 +363,11 @@ MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its
 PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
 EXPIRING = "expiring"  # header attribute of an older release: a finished execution whose end-of-run sweep is unfinished
 STAMPED = "stamped"  # header attribute: no item of the execution expires before it (epoch s; "Retention")
+INLINE_STATE = "state"  # header attribute (M): state key -> JSON text, the entries riding in the header ("Inline state")
 RENEW_SLACK_SECONDS = 86_400  # items are stamped this far past the retention, and renewed once half of it is used
 _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", "status", PENDING, EXPIRING,
-                      STAMPED)  # what step/state loads read (the header's fields that ``_settle`` looks at)
+                      STAMPED, "version", INLINE_STATE)  # what step/state loads read (the header's fields
+# that ``_settle`` looks at, and its inline state entries at its version)
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 LOG = "log"  # header attribute: history events not yet flushed to a history item
 LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before they are flushed
@@ -350,6 +381,8 @@ OWNER = "owner"  # step item attribute: the token of the put that wrote a result
 OWNER_BYTES = 12  # random bytes of an owner token (written as twice as many hex digits)
 SLOT_AHEAD_MIN_UNITS = 2  # write units (as stored) from which a results-slot record goes ahead of its commit
 _ORPHAN_CACHE = 1024  # records put ahead for refused commits that a store remembers (to reuse their slots)
+INLINE_STATE_BYTES = 1024  # at most this many bytes of state entries ride in the header
+_INLINE_CACHE = 1024  # executions whose inline state at a version a store remembers
 
 
 def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
@@ -389,6 +422,11 @@ def _pieces(items: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any
     return pieces
 
 
+def _inline_size(entries: dict[str, str]) -> int:
+    """Bytes the header's inline state attribute takes with ``entries`` (0 when there are none)."""
+    return it.item_size({INLINE_STATE: {"M": {k: {"S": text} for k, text in entries.items()}}}) if entries else 0
+
+
 def _chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
@@ -412,7 +450,7 @@ class _Spilled:
 
     def fetch(self, wanted: list[tuple[str, int, str]]) -> dict[tuple[str, str], Any]:
         keys = [self.store._key(self.key, spill_sk(name, gen, sid)) for name, gen, sid in wanted]
-        items = self.store._batch_get_checked(self.key, keys)
+        _, items = self.store._batch_get_checked(self.key, keys)
         return {(item["schedule"]["S"], item["step_id"]["S"]): entry_value(item["schedule"]["S"], it.from_js(item["value"]))
                 for item in items if "value" in item}
 
@@ -430,6 +468,7 @@ class DynamoDBStore(Store):
     slot_ahead_min_units = SLOT_AHEAD_MIN_UNITS
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
     schedule_inline_bytes = SCHEDULE_INLINE_BYTES
+    inline_state_bytes = INLINE_STATE_BYTES
 
     def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None,
                  clock: Callable[[], float] = time.time):
@@ -447,6 +486,8 @@ class DynamoDBStore(Store):
         self._stamps: OrderedDict[str, tuple[int | None, str]] = OrderedDict()  # key -> (stamped, status) last seen
         # (execution, sk) -> owner of a record this store put ahead for a commit that was refused
         self._orphans: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # key -> (version, the header's inline state entries at that version: key -> JSON text)
+        self._inline: OrderedDict[str, tuple[int, dict[str, str]]] = OrderedDict()
 
     @property
     def client(self) -> Any:
@@ -639,6 +680,7 @@ class DynamoDBStore(Store):
                         f"name {definition.name!r} is taken by execution {holder!r}", existing_key=holder
                     ) from None
             raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
+        self._note_inline(key, header.version, {})  # a new header holds no state entries
         if expires_at is not None:
             self._note_stamp(key, expires_at, str(header.status))
 
@@ -720,26 +762,32 @@ class DynamoDBStore(Store):
         if self._settle(resp["Item"], key):
             return self.load_header(key)
         self._remember_log(key, resp["Item"])
+        self._remember_inline(key, resp["Item"])
         return self._header_from_item(key, resp["Item"])
 
-    def _all(self, key: str, prefix: str) -> list[dict[str, Any]]:
-        """Every item under ``prefix``, read after finishing any half-applied commit (header first)."""
-        pending = self._pending(key)
-        if pending is not None:
+    def _all(self, key: str, prefix: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The header (projected to its marker, version and inline state) and every item under
+        ``prefix``, read after finishing any half-applied commit (header first)."""
+        while True:
+            head = self._head(key)
+            pending = _marker(head)
+            if pending is None:
+                return head, self._query_prefix(key, prefix)
             self._drain(key, pending)
-        return self._query_prefix(key, prefix)
 
     def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
         if step_ids is None:
-            return self._steps_from(self._all(key, STEP_PREFIX))
-        items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in dict.fromkeys(step_ids)])
+            return self._steps_from(self._all(key, STEP_PREFIX)[1])
+        _, items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in dict.fromkeys(step_ids)])
         return self._steps_from(items)
 
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
         if keys is None:
-            return self._state_from(self._all(key, STATE_PREFIX))
-        items = self._batch_get_checked(key, [self._key(key, state_sk(k)) for k in dict.fromkeys(keys)])
-        return self._state_from(items)
+            head, items = self._all(key, STATE_PREFIX)
+            return self._state_from(items, head, key)
+        wanted = list(dict.fromkeys(keys))
+        head, items = self._batch_get_checked(key, [self._key(key, state_sk(k)) for k in wanted])
+        return self._state_from(items, head, key, wanted)
 
     def load_snapshot(
         self, key: str, step_ids: Iterable[str] | None, state_keys: Iterable[str] | None
@@ -787,7 +835,7 @@ class DynamoDBStore(Store):
                 continue
             n_steps = len(step_ids)
             steps = self._steps_from(i for i in found[1 : 1 + n_steps] if i)
-            state = self._state_from(i for i in found[1 + n_steps :] if i)
+            state = self._state_from((i for i in found[1 + n_steps :] if i), found[0], key, state_keys)
             self._remember_log(key, found[0])
             return self._header_from_item(key, found[0]), steps, state
         return None
@@ -797,9 +845,18 @@ class DynamoDBStore(Store):
         steps = (StepRecord.from_dict(it.from_zjs(item["record"])) for item in items)
         return {record.step_id: record for record in steps}
 
-    @staticmethod
-    def _state_from(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
-        return {item["state_key"]["S"]: it.from_js(item["value"]) for item in items}
+    def _state_from(self, items: Iterable[dict[str, Any]], header_item: dict[str, Any], key: str,
+                    wanted: list[str] | None = None) -> dict[str, Any]:
+        """State entries from their items, overlaid by the entries riding in ``header_item`` (read
+        first, or in the same atomic read): an inline entry is the newer wherever both exist
+        ("Inline state"). ``wanted``: only these keys (None: all)."""
+        state = {item["state_key"]["S"]: it.from_js(item["value"]) for item in items}
+        inline = self._remember_inline(key, header_item)
+        keep = None if wanted is None else set(wanted)
+        for k, text in inline.items():
+            if keep is None or k in keep:
+                state[k] = it.from_js({"S": text})
+        return state
 
     def _query_prefix(self, key: str, prefix: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -817,12 +874,15 @@ class DynamoDBStore(Store):
                 return items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def _batch_get_checked(self, key: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The step/state items at ``keys``; raises ExecutionNotFoundError if the execution is missing.
+    def _batch_get_checked(self, key: str,
+                           keys: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The header, projected, and the step/state items at ``keys``; raises ExecutionNotFoundError
+        if the execution is missing.
 
-        The header rides along in the same BatchGetItem, projected to its key
-        (the projection leaves out the header's ``body``), so telling "no
-        such record" from "no such execution" costs no extra call.
+        The header rides along in the same BatchGetItem, projected to what
+        ``_settle`` reads and its inline state (the projection leaves out the
+        header's ``body``), so telling "no such record" from "no such
+        execution" costs no extra call.
         """
         found = self._batch_get([self._key(key, SK_HEADER), *keys], projection=_RECORD_ATTRIBUTES)
         items = [item for item in found if item[SK]["S"] != SK_HEADER]
@@ -831,7 +891,7 @@ class DynamoDBStore(Store):
         header = next(item for item in found if item[SK]["S"] == SK_HEADER)
         if self._settle(header, key):
             return self._batch_get_checked(key, keys)
-        return items
+        return header, items
 
     def _batch_get(self, keys: list[dict[str, Any]], projection: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -882,9 +942,6 @@ class DynamoDBStore(Store):
             item = self._step_item(key, record)
             puts.append((item, self._check_size(item, f"execution {key!r}: step {record.step_id!r} record",
                                                 step=record.step_id)))
-        for k, v in commit.state.items():
-            item = self._state_item(key, k, v)
-            puts.append((item, self._check_size(item, f"execution {key!r}: state entry {k!r}")))
         deletes: list[dict[str, Any]] = []
         for schedule in header.schedules():
             for step, value in schedule.changes().items():
@@ -905,9 +962,10 @@ class DynamoDBStore(Store):
             attrs[TTL_ATTRIBUTE] = it.n(expires_at)
         log_after = self._history_for(key, commit, attrs, puts, expires_at)
         inline = header.unsent.inline
-        header_size = self._check_size(
-            {**self._key(key, SK_HEADER), **attrs, "unsent": {"M": {s: self._unsent_value(e) for s, e in inline.items()}}},
-            f"execution {key!r}: the header")
+        head = {**self._key(key, SK_HEADER), **attrs,
+                "unsent": {"M": {s: self._unsent_value(e) for s, e in inline.items()}}}
+        state_after = self._place_state(key, commit, it.item_size(head), attrs, puts, expires_at)
+        header_size = self._check_size({**head, **attrs}, f"execution {key!r}: the header")
         deltas: list[tuple[str, list[float] | None]] = [
             (s, inline.get(s)) for s in dict.fromkeys([*commit.unsent_add, *removes, *moved])]
         total = header_size + sum(size for _, size in puts)
@@ -923,6 +981,7 @@ class DynamoDBStore(Store):
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
+        self._note_inline(key, commit.expected_version + 1, state_after)
         if self.execution_ttl_seconds is not None:
             with self._client_lock:
                 stamped = self._stamps.get(key, (None, ""))[0]
@@ -1067,6 +1126,13 @@ class DynamoDBStore(Store):
             else:
                 values[":log"] = attrs[LOG]
                 sets.append("#log = :log")
+        if INLINE_STATE in attrs:  # the state entries riding in the header (``_place_state``)
+            names["#is"] = INLINE_STATE
+            if "NULL" in attrs[INLINE_STATE]:
+                removes.append("#is")
+            else:
+                values[":is"] = attrs[INLINE_STATE]
+                sets.append("#is = :is")
         if TTL_ATTRIBUTE in attrs:  # the header is stamped ahead by every commit, like the items it writes
             names["#x"] = TTL_ATTRIBUTE
             values[":x"] = attrs[TTL_ATTRIBUTE]
@@ -1103,6 +1169,69 @@ class DynamoDBStore(Store):
         if removes:
             clauses.append("REMOVE " + ", ".join(removes))
         return " ".join(clauses)
+
+    # -- inline state (see "Inline state" in the module docstring) ----------------
+
+    def _place_state(self, key: str, commit: Commit, base: int, attrs: dict[str, Any],
+                     puts: list[tuple[dict[str, Any], int]], expires_at: int | None) -> dict[str, str]:
+        """Place ``commit.state``: each entry rides in the header while the header, ``base`` bytes
+        without its inline state, stays within the write units it takes anyway; the others, and
+        inline entries that no longer fit, go to their own items (appended to ``puts``). Sets
+        ``attrs[INLINE_STATE]`` when the inline entries change; returns them as the header will hold them."""
+        current = self._known_inline(key, commit.expected_version)
+        after = {k: text for k, text in current.items() if k not in commit.state}
+        units = it.write_units(base)
+
+        def fits(entries: dict[str, str]) -> bool:
+            size = _inline_size(entries)
+            return size <= self.inline_state_bytes and it.write_units(base + size) <= units
+
+        def to_item(k: str, value: Any) -> None:
+            item = self._state_item(key, k, value)
+            if expires_at is not None:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
+            puts.append((item, self._check_size(item, f"execution {key!r}: state entry {k!r}")))
+
+        for k in sorted(after, key=lambda k: -len(after[k])):  # the header grew (its history buffer): largest out
+            if fits(after):
+                break
+            to_item(k, it.from_js({"S": after.pop(k)}))
+        for k, v in commit.state.items():
+            text = it.js(v)["S"]
+            if fits({**after, k: text}):
+                after[k] = text
+            else:
+                to_item(k, v)
+        if after != current:
+            attrs[INLINE_STATE] = {"M": {k: {"S": text} for k, text in after.items()}} if after else {"NULL": True}
+        return after
+
+    def _remember_inline(self, key: str, header_item: dict[str, Any]) -> dict[str, str]:
+        """The inline state entries of a header item just read (whole, or projected with its version),
+        noted as what the next commit on that version builds on."""
+        inline = {k: v["S"] for k, v in header_item.get(INLINE_STATE, {}).get("M", {}).items()}
+        if "version" in header_item:
+            self._note_inline(key, int(header_item["version"]["N"]), inline)
+        return inline
+
+    def _note_inline(self, key: str, version: int, inline: dict[str, str]) -> None:
+        with self._client_lock:
+            self._inline[key] = (version, inline)
+            self._inline.move_to_end(key)
+            while len(self._inline) > _INLINE_CACHE:
+                self._inline.popitem(last=False)
+
+    def _known_inline(self, key: str, version: int) -> dict[str, str]:
+        """The inline state entries stored at header ``version``; raises ConflictError if the header has
+        moved on. Known from the last header this store read or wrote (on a miss: one GetItem)."""
+        with self._client_lock:
+            known = self._inline.get(key)
+        if known is not None and known[0] == version:
+            return dict(known[1])
+        head = self._head(key)
+        if int(head["version"]["N"]) != version or _marker(head) is not None:
+            raise ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
+        return self._remember_inline(key, head)
 
     # -- commits larger than a transaction ------------------------------------
 
@@ -1196,11 +1325,17 @@ class DynamoDBStore(Store):
 
     def _pending(self, key: str) -> dict[str, int] | None:
         """The header's journal marker (None when no commit is half-applied); raises if no execution."""
+        return _marker(self._head(key))
+
+    def _head(self, key: str) -> dict[str, Any]:
+        """The header item projected to its journal marker, version and inline state; raises if no execution."""
         resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
-                                    ProjectionExpression="#pk, #p", ExpressionAttributeNames={"#pk": PK, "#p": PENDING})
+                                    ProjectionExpression="#pk, #p, #v, #s",
+                                    ExpressionAttributeNames={"#pk": PK, "#p": PENDING, "#v": "version",
+                                                              "#s": INLINE_STATE})
         if "Item" not in resp:
             raise self._not_found(key)
-        return _marker(resp["Item"])
+        return resp["Item"]
 
     def _settle(self, item: dict[str, Any], key: str) -> bool:
         """If header ``item`` shows a half-applied commit, finish it and return True (read again);

@@ -88,19 +88,20 @@ def test_many_executions_at_once_each_end_as_they_do_alone(cloud: LocalCloud, mo
 
 
 WIDE_MERGE = {
-    "spec": "name: wide-merge\nsteps:\n  - op: spread\n    input: {prefix: k, keys: 150}\n"
-            "outputs:\n  last: {var: state.k149}\n",
+    "spec": "name: wide-merge\nsteps:\n  - op: spread\n    input: {prefix: k, keys: 250}\n"
+            "outputs:\n  last: {var: state.k249}\n",
     "inputs": {},
 }
 
 
 def test_an_output_wider_than_one_transaction_is_journaled_and_merges_every_key(cloud: LocalCloud) -> None:
-    # Given a step whose output merges 150 keys into state (a commit of more items than one transaction holds)
+    # Given a step whose output merges 250 keys into state (a commit of more items than one transaction
+    # holds, even with the few that ride in the header)
     # When it runs on the emulator, every message delivered twice and shuffled
     local = run_local(cloud, [WIDE_MERGE], **MODES["shuffled-twice"])
     # Then it ends as in-process, with every key in state
     (end,) = local.endings
     assert end == run_in_process(WIDE_MERGE)
-    assert (end.status, end.outcome, len(end.state)) == ("complete", {"last": 149}, 150)
+    assert (end.status, end.outcome, len(end.state)) == ("complete", {"last": 249}, 250)
     # And the router went through the journal: its deletes are the one BatchWriteItem the engine makes
     assert ["dynamodb:BatchWriteItem", "table:workflows"] in lambda_runtime.recorded_iam_calls()["result_router"]
