@@ -316,6 +316,8 @@ class Meter:
         elif op == "PutItem":
             item = params["Item"]
             self._write({"pk": item["pk"], "sk": item["sk"]}, _items.item_size(item), False, "PutItem")
+            if item["sk"]["S"] == "header":  # a create without a name ("Create" in dynamodb_store)
+                self._index(item["pk"]["S"], item["status"]["S"], created=item)
         elif op == "BatchWriteItem":
             for requests in params["RequestItems"].values():
                 for r in requests:

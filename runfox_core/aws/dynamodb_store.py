@@ -163,6 +163,19 @@ put puts its record again over its own orphan; the record goes into the
 transaction instead only when another store left the orphan, or this one
 has forgotten it (it remembers the last 1,024: ``_ORPHAN_CACHE``).
 
+Create: an execution without a name is two plain PutItems, each where no
+item is: its definition (one piece), then its header; 2 write units where
+one transaction of the two cost 4. The header alone says an execution
+exists (every read starts from it), so a create that dies between the two
+leaves a definition no one reads; the next create of that key writes its
+own over it, in the transaction it then takes (a definition is put ahead
+only where none is, and inside a transaction only the header's condition
+guards the key). A header put refused because the header exists is this
+create's own put, retried after a lost reply, when the item found is the
+one it put (``ReturnValuesOnConditionCheckFailure``); otherwise the key is
+taken. A named create (the name claim and the header must land together)
+and a definition in several pieces keep the one transaction of everything.
+
 Inline state (``_place_state``): a commit writes each state entry it merges
 into the header's ``state`` map while the header stays within the write
 units it takes without them (and the map within ``INLINE_STATE_BYTES``,
@@ -629,14 +642,27 @@ class DynamoDBStore(Store):
                 f"execution {key!r}: the definition is {len(data):,} bytes compressed; "
                 f"one DynamoDB transaction holds at most {it.MAX_TRANSACTION_BYTES:,} bytes"
             )
+        if spilled:
+            if expires_at is not None:
+                for item in spilled:
+                    item[TTL_ATTRIBUTE] = it.n(expires_at)
+            self._batch_put(spilled)  # invisible until the header naming their generation exists
         names = {"#pk": PK}
+        # "Create": without a name, the definition goes before its header, each by one plain put
+        ahead = definition.name is None and len(pieces) == 1 and self._put_new(items[0])
+        if ahead:
+            self._put_header(key, head)
+            self._note_created(key, header, expires_at)
+            return
         actions: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.table,
                     "Item": item,
-                    "ConditionExpression": "attribute_not_exists(#pk)",
-                    "ExpressionAttributeNames": names,
+                    # the header's condition alone guards the key: a definition with no header is an
+                    # unreferenced leftover of a create that died between its two writes
+                    **({"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": names}
+                       if item is head else {}),
                 }
             }
             for item in items
@@ -658,11 +684,6 @@ class DynamoDBStore(Store):
                     }
                 }
             )
-        if spilled:
-            if expires_at is not None:
-                for item in spilled:
-                    item[TTL_ATTRIBUTE] = it.n(expires_at)
-            self._batch_put(spilled)  # invisible until the header naming their generation exists
         try:
             self._transact_write(actions, retry_conflicts=True)
         except Exception as exc:
@@ -680,9 +701,35 @@ class DynamoDBStore(Store):
                         f"name {definition.name!r} is taken by execution {holder!r}", existing_key=holder
                     ) from None
             raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
+        self._note_created(key, header, expires_at)
+
+    def _note_created(self, key: str, header: ExecutionHeader, expires_at: int | None) -> None:
         self._note_inline(key, header.version, {})  # a new header holds no state entries
         if expires_at is not None:
             self._note_stamp(key, expires_at, str(header.status))
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Put ``item`` where nothing is; False when something is (a definition of the same key)."""
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(#pk)",
+                                 ExpressionAttributeNames={"#pk": PK})
+            return True
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def _put_header(self, key: str, head: dict[str, Any]) -> None:
+        """Put a new execution's header where none is; ``ExecutionExistsError`` when one is, unless it
+        is this very item (its own put, retried by botocore after a lost reply)."""
+        try:
+            self.client.put_item(TableName=self.table, Item=head, ConditionExpression="attribute_not_exists(#pk)",
+                                 ExpressionAttributeNames={"#pk": PK}, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if getattr(exc, "response", {}).get("Item") != head:
+                raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
 
     def _spill_at_creation(self, key: str, header: ExecutionHeader) -> list[dict[str, Any]]:
         """The items of the entries a new header cannot hold inline (the ready set of a wide static

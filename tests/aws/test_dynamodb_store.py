@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from runfox_core.aws.dynamodb_store import DynamoDBStore
 from runfox_core.aws.exceptions import CommitTooLargeError, ItemTooLargeError
 from runfox_core.engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
-from runfox_core.errors import ConflictError, ExecutionNotFoundError, PayloadError
+from runfox_core.errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, PayloadError
 from runfox_core.status import StepStatus, WorkflowStatus
 
 
@@ -285,3 +285,55 @@ def test_loading_records_that_do_not_exist_yet_costs_one_call(aws: AwsKit, store
     assert [op for op, _ in calls] == ["BatchGetItem", "BatchGetItem"]
     with pytest.raises(ExecutionNotFoundError):
         store.load_steps("wf#missing", ["a"])
+
+
+class ReplyLost:
+    """The moto client, except that the header's PutItem is sent twice, as botocore retries a request
+    whose reply was lost: the second finds the item the first wrote."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def put_item(self, **kw: Any) -> Any:
+        if kw["Item"]["sk"]["S"] == "header":
+            self.client.put_item(**kw)
+        return self.client.put_item(**kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_an_unnamed_create_is_two_plain_puts_the_definition_first(aws: AwsKit, store: DynamoDBStore) -> None:
+    # When an execution without a name is created
+    calls = record_calls(aws.dynamodb)
+    key = new_execution(store)
+    # Then its definition and then its header were put, each where nothing was, and no transaction ran
+    assert [(op, p["Item"]["sk"]["S"]) for op, p in calls] == [("PutItem", "def"), ("PutItem", "header")]
+    assert all(p["ConditionExpression"] == "attribute_not_exists(#pk)" for _, p in calls)
+    assert store.load_header(key).version == 0 and store.load_definition(key).key == key
+
+
+def test_a_create_whose_reply_was_lost_and_retried_succeeds(aws: AwsKit) -> None:
+    # Given a store whose header put is sent again after it landed (a lost reply)
+    store = DynamoDBStore(aws.workflows_table, client=ReplyLost(aws.dynamodb))
+    # When it creates an execution, then it is created, not refused as existing
+    key = new_execution(store)
+    assert store.exists(key)
+    # And a second create of that key is still refused
+    with pytest.raises(ExecutionExistsError):
+        store.create(store.load_definition(key), ExecutionHeader(status=WorkflowStatus.PENDING, version=0, remaining=1))
+
+
+def test_a_create_that_died_after_its_definition_leaves_nothing_a_retry_trips_on(aws: AwsKit) -> None:
+    # Given a create that put its definition and died before its header
+    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    d = ExecutionDefinition("wf", "e1", {"steps": []}, {}, "2024-01-01T00:00:00+00:00")
+    dying = DynamoDBStore(aws.workflows_table, client=CrashAfter(aws.dynamodb, 2))
+    with pytest.raises(RuntimeError):
+        dying.create(d, ExecutionHeader(status=WorkflowStatus.PENDING, version=0, remaining=1))
+    assert not store.exists(d.key)
+    # When the create is tried again, with another definition under the same key
+    again = ExecutionDefinition("wf", "e1", {"steps": [{"id": "a", "fn": "f"}]}, {}, "2024-01-01T00:00:00+00:00")
+    store.create(again, ExecutionHeader(status=WorkflowStatus.PENDING, version=0, remaining=1))
+    # Then the execution exists with the definition of the create that finished
+    assert store.load_definition(d.key) == again
