@@ -84,6 +84,12 @@ class StepKind:
 
     name = "task"
     key: str | None = None  # the spec key beside ``id`` that selects this kind (None: ``fn``/``op``)
+    # Whether a store may write this kind's claim ahead of its commit (``Commit.claims``): the record
+    # ``begin`` leaves in progress is the claim's own (run_id, attempt, inputs, as ``transitions.claim``
+    # wrote it), so every claimer of a run whose inputs are alike writes it alike; and whatever reads
+    # the kind's in-progress record either reads it through ``transitions.as_claimed`` (a claim whose
+    # commit never landed is not begun) or holds committed proof of the claim at its run.
+    begins_alike = True
 
     def compile(self, sid: str, block: Any, ctx: CompileContext,
                 problems: list[Problem]) -> tuple[Any, References]:
