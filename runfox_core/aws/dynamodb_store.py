@@ -104,14 +104,15 @@ fence.* What a put ahead leaves when its commit loses or its process dies is
 an orphan: the record the step's claim at that run will hold, on a step that
 what did commit says was not claimed at that run -- the header still lists it
 ready, or, when the claim rode in the commit that made it ready (the chain's
-case), one of its dependencies is not complete. No one acts on it: a reader
-that could reads the record through ``transitions.as_claimed``, which reports
-it not begun (an answer with no run_id is not applied, an event for the wait
-is kept for the wait to come, describe shows the step ready), and every other
-acts only on committed proof of the claim at that run: a task's job (so its
-results), a deadline, an unsent entry, a wait's ``~wait~`` record (so its
-callback token). The next claim of that run, by any process, finds the record
-in place and commits the header. Only run_id, attempt, token and inputs are
+case), still counts it among its joins, or its only dependency's record is
+not complete. No one acts on it: a reader that could reads the record
+through ``transitions.as_claimed``, which reports it not begun (an answer
+with no run_id is not applied, an event for the wait is kept for the wait to
+come, describe shows the step ready), and every other acts only on committed
+proof of the claim at that run: a task's job (so its results), a deadline,
+an unsent entry, a wait's ``~wait~`` record (so its callback token). The
+next claim of that run, by any process, finds the record in place and
+commits the header. Only run_id, attempt, token and inputs are
 the claim's: the record left in place may carry another claimer's
 ``start_time`` and ``host`` (display only: a wait's timers come from what its
 commit armed, ``wait._armed_at``). If the execution ends first the orphan is
@@ -119,9 +120,9 @@ reported cancelled like any open step. A commit of several claims (a fan-out)
 keeps them in its transaction: a round trip each before the commit would
 lengthen its critical path. Cost of the saving: one DynamoDB round trip before
 the commit (before a task's job is sent: the chain's critical path goes from 2
-to 3), and an event for a wait that may be claimed ahead reads the wait's
-dependencies' records with it (``events.py``; 1 read unit each when small,
-none more when the step it makes ready reads them anyway).
+to 3), and an event for a wait that may be claimed ahead, with one
+dependency, reads that dependency's record with it (``events.py``; 1 read
+unit when small, none more when the step it makes ready reads it anyway).
 
 Results slots ahead (``Commit.slots``): a commit that applies map results
 writes its new results record ``{step}:{run}:results:{n}`` (n: the

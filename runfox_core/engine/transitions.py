@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -224,38 +223,47 @@ def claims_ahead(p: StepPlan) -> bool:
                                                    or refs.unknown_roots)
 
 
-def as_claimed(header: ExecutionHeader, rec: StepRecord, deps: Iterable[StepRecord]) -> StepRecord:
+def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | None) -> StepRecord:
     """``rec`` as the commits that landed have it: the one fence against a claim written ahead.
 
     A store may write a claim's record before the commit that claims it (``Commit.claims``). When that
     commit never lands (it lost its race, or its process died) the record is an orphan: in progress,
-    while what did commit says the step was not claimed at that run, in one of two ways, as the claim
-    came from the header's ready set (the step is listed there still) or rode in the commit that made
-    the step ready (one of its dependencies, ``deps``, is not complete: a step never begins before
-    they all are, see the module docstring). Such a record reads as the step waiting for its claim
-    (RETRY after a failed attempt, else READY): no result, event or reader acts on it, and the next
-    claim of that run writes it again, or over it.
+    while what did commit says the step was not claimed at that run. The header lists it ready still
+    (the claim came from the ready set), or the claim rode in the commit that made the step ready,
+    completing a dependency: then the header counts the step among its ``joins`` (two or more
+    dependencies: one still to complete), or its only dependency's record (``only_dep``, given for a
+    step with exactly one) is not complete (a step never begins before its dependencies complete, see
+    the module docstring). Such a record reads as the step waiting for its claim (RETRY after a failed
+    attempt, else READY): no result, event or reader acts on it, and the next claim of that run writes
+    it again, or over it.
 
     A reader holding committed proof of the claim needs no fence: a deadline, an unsent entry or a
     wait's own record (``~wait~``) at the record's run are written only by the commit that claimed it.
     """
     if rec.status != StepStatus.IN_PROGRESS:
         return rec
-    if rec.step_id in header.ready or any(d.status != StepStatus.COMPLETE for d in deps):
+    sid = rec.step_id
+    if sid in header.ready or sid in header.joins or (only_dep is not None and only_dep.status != StepStatus.COMPLETE):
         return rec.evolve(status=StepStatus.RETRY if rec.attempt else StepStatus.READY, start_time=None, host=None)
     return rec
 
 
+def only_dep(p: StepPlan) -> str | None:
+    """The one dependency of ``p`` whose record ``as_claimed`` reads for it (None: it reads none), for
+    a step whose claims may be written ahead (``claims_ahead``: any other's record is only ever
+    written by its commit)."""
+    return p.deps[0] if len(p.deps) == 1 and claims_ahead(p) else None
+
+
 def claimed_step(txn: Txn, sid: str) -> StepRecord:
-    """``as_claimed`` of ``sid``'s record as ``txn`` sees it, for a step whose claims may be written
-    ahead (``claims_ahead``; any other's record is only ever written by its commit): its
-    dependencies' records are read when it is in progress, unless prefetched."""
+    """``as_claimed`` of ``sid``'s record as ``txn`` sees it (the record of its only dependency, if
+    ``as_claimed`` needs it, is read when not prefetched)."""
     rec = txn.step(sid)
-    if rec.status != StepStatus.IN_PROGRESS or not claims_ahead(txn.plan.steps[sid]):
+    p = txn.plan.steps[sid]
+    if rec.status != StepStatus.IN_PROGRESS or not claims_ahead(p):
         return rec
-    deps = txn.plan.steps[sid].deps
-    txn.prefetch(deps, [])
-    return as_claimed(txn.header, rec, (txn.step(d) for d in deps))
+    dep = only_dep(p)
+    return as_claimed(txn.header, rec, txn.step(dep) if dep is not None else None)
 
 
 def all_as_claimed(header: ExecutionHeader, records: dict[str, StepRecord], plan: Plan) -> dict[str, StepRecord]:
@@ -267,12 +275,12 @@ def all_as_claimed(header: ExecutionHeader, records: dict[str, StepRecord], plan
     if not claims:
         return records
     header.fetch_rows(claims)
-
-    def dep(d: str) -> StepRecord:
-        return records.get(d) or StepRecord(step_id=d, token=plan.steps[d].token)
-
-    return {**records, **{sid: as_claimed(header, records[sid], (dep(d) for d in plan.steps[sid].deps))
-                          for sid in claims}}
+    out = dict(records)
+    for sid in claims:
+        dep = only_dep(plan.steps[sid])
+        out[sid] = as_claimed(header, records[sid], None if dep is None else
+                              records.get(dep) or StepRecord(step_id=dep, token=plan.steps[dep].token))
+    return out
 
 
 def _fail_unclaimed(txn: Txn, p: StepPlan, run_id: int, attempt: int, error: dict[str, str], now: float) -> list[Any]:

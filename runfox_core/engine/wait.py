@@ -464,7 +464,7 @@ def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: fl
         names = sorted({p.config.event for p in txn.plan.steps.values() if p.kind == WaitKind.name and p.config.event})
         raise EventRefusedError(f"no step of execution {txn.key} waits for event {name!r} "
                                 f"(events waited for: {', '.join(names) or 'none'})", "name")
-    txn.prefetch([*(p.id for p in waiting), *(d for p in waiting if transitions.claims_ahead(p) for d in p.deps)], [])
+    txn.prefetch([*(p.id for p in waiting), *(d for p in waiting if (d := transitions.only_dep(p)))], [])
     txn.prefetch_schedule([p.id for p in waiting])
     unmatched: list[str] = []
     to_come = False

@@ -242,29 +242,44 @@ def test_a_wait_claim_is_written_ahead_and_the_commit_that_begins_it_holds_one_i
     assert wf.outcome == {"x": 6}
 
 
+@pytest.mark.parametrize(("deps", "before", "in_commit"), [
+    (["a"], [], ["a"]),  # its only dependency: the header says nothing of w, a's record does
+    (["a", "c"], ["c"], ["a"]),  # the last of two: the header counts w among its joins
+    (["a", "c"], [], ["a", "c"]),  # both of two, in that one commit
+], ids=["only-dependency", "last-of-two", "both-of-two"])
 def test_an_event_sent_while_a_waits_claim_is_left_behind_with_its_dependencys_result_is_kept_not_delivered(
-        aws: AwsKit) -> None:
-    # Given a process that wrote w's claim ahead and died before the commit applying a's result and beginning w
+        aws: AwsKit, deps: list[str], before: list[str], in_commit: list[str]) -> None:
+    # Given a process that wrote w's claim ahead and died before the commit applying the result(s) that
+    # make w ready (and beginning w)
+    spec = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}}, {"op": "c"},
+                      {"id": "w", "depends_on": deps, "wait": {"event": "go"}},
+                      {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}],
+            "outputs": {"x": {"var": "steps.b.output.x"}}}
     client = Recording(aws.dynamodb)
     b = backend(aws, client)
-    wf = rfx.Workflow.from_dict(WAIT_CHAIN, b, inputs={"x": 1})
-    (job_a,) = wf.advance().jobs
+    wf = rfx.Workflow.from_dict(spec, b, inputs={"x": 1})
+    jobs = {j.step: j for j in wf.advance().jobs}
+    for sid in before:
+        wf.on_step_result(sid, {}, run_id=jobs[sid].run_id)
+    results = [rfx.StepResult(wf.id, sid, jobs[sid].run_id, {"x": 2} if sid == "a" else {}) for sid in in_commit]
     client.die = 1
     with pytest.raises(ProcessDied):
-        wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
-    assert record(aws, wf, "w").status == StepStatus.IN_PROGRESS  # left behind; the header still runs a
+        wf.on_step_results(results, claim_ready=True)
+    assert ("step#w", True) in client.puts and record(aws, wf, "w").status == StepStatus.IN_PROGRESS  # left behind
     # When the event comes
     sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
     # Then it is kept for the wait to come (w did not begin), and describe shows w not begun
     assert sent.receipt is not None and sent.receipt.disposition == "kept" and sent.jobs == []
     view = operations.describe(b, wf.id)
-    assert view.step_statuses == {"a": StepStatus.IN_PROGRESS, "w": StepStatus.READY, "b": StepStatus.READY}
-    # And a's result, delivered again, begins w, which takes the kept event and claims b, once
+    assert (view.step_statuses["a"], view.step_statuses["w"]) == (StepStatus.IN_PROGRESS, StepStatus.READY)
+    # And the result(s), delivered again, begin w, which takes the kept event and claims b, once
     fresh = rfx.Workflow(wf.id, b)
-    fresh.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
+    fresh.on_step_results(results, claim_ready=True)
     (job_b,) = fresh.advance().jobs
     assert (job_b.step, job_b.run_id, job_b.inputs) == ("b", 0, {"x": 5})
     fresh.on_step_result("b", {"x": 6}, run_id=0)
+    if "c" not in before + in_commit:
+        fresh.on_step_result("c", {}, run_id=jobs["c"].run_id)
     assert fresh.outcome == {"x": 6} and record(aws, fresh, "w").run_id == 0
 
 
