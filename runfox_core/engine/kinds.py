@@ -32,7 +32,9 @@ sends many jobs per attempt, such as ``map``, overrides them):
 - ``expire``: the step's header deadline passed; the default fails the
   attempt, a map fails its late jobs and sends due retries;
 - ``reemit``: the step's claim was never confirmed sent; the default sends
-  its one job again.
+  its one job again;
+- ``begins_alike``: whether a store may write the step's claim ahead of its
+  commit (``Commit.claims``); a task's and a wait's may, a map's may not.
 
 The engine owns everything common to every kind and a kind never redoes it:
 readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
