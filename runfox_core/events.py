@@ -27,9 +27,12 @@ and ``{"action": "callback", "token", "output" | "error" | "heartbeat": true}``.
 
 Cost: the header is read alone (``Workflow.resume``; on DynamoDB a
 strongly consistent GetItem, 1 read unit), then in one call (a BatchGetItem,
-1 read unit per small record) the waiting steps' records (a callback: its
-step's and its wait record), the event's dedup record, and the records the
-steps it makes ready read at their claim; the answer is one commit. Header first is what makes two reads as safe as one
+1 read unit per small record) the waiting steps' records, each one's
+dependency when it has exactly one (which says whether a wait's claim,
+written ahead, committed: ``transitions.as_claimed``; a callback: its step's
+and its wait record), the event's dedup record, and the records the steps it
+makes ready read at their claim (often that dependency again); the answer
+is one commit. Header first is what makes two reads as safe as one
 snapshot (``engine/txn.py``): a record changed after the header was read was
 changed by a commit that bumped the version, so the delivery's commit fails
 its version check and runs again on fresh data. One TransactGetItems would
@@ -107,7 +110,9 @@ def send(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, 
     wait.check_event(name, payload, event_id)
     plan = backend.plan(key)
     waiting = [p.id for p in plan.steps.values() if p.kind == wait.WaitKind.name and p.config.event == name]
-    wanted = _records_read(plan, waiting, f"{wait.EVENT_RECORD}{event_id}")
+    # whether each wait's claim committed, for one a store may write ahead (``transitions.as_claimed``)
+    deps = [d for sid in waiting if (d := tx.only_dep(plan.steps[sid]))]
+    wanted = list(dict.fromkeys([*_records_read(plan, waiting, f"{wait.EVENT_RECORD}{event_id}"), *deps]))
     wf = Workflow.resume(key, backend)  # the header alone: the records come next, in one read
 
     def transition(txn: Txn, now: float) -> tuple[bool, Sent]:

@@ -4,11 +4,12 @@
 once and derives everything a reader asks about from that one load: the
 execution's status, outcome and error; per step its reported status
 (``cancelled`` derived for steps left open once the execution ended, see
-``status.py``), run id, attempt, start, end, seconds, error and
-``missing_paths``; counts per status; the elapsed time; the dependency edges
-(for ``runfox graph``). ``Workflow``'s inspection properties, the
-``describe`` operation and the CLI all read through it, so each fact is
-computed in one place.
+``status.py``; ``ready`` or ``retry`` for a claim written ahead of a commit
+that has not landed, ``transitions.as_claimed``), run id, attempt, start,
+end, seconds, error and ``missing_paths``; counts per status; the elapsed
+time; the dependency edges (for ``runfox graph``). ``Workflow``'s inspection
+properties, the ``describe`` operation and the CLI all read through it, so
+each fact is computed in one place.
 
 Known limits: a load is header first, then records and state, not one
 atomic read: a record can be one commit newer than the header (harmless for
@@ -25,6 +26,7 @@ from typing import Any
 
 from .backend.base import Backend
 from .engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
+from .engine.transitions import all_as_claimed
 from .engine.wait import waiting_callbacks
 from .status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus, step_status
 
@@ -114,7 +116,7 @@ def describe(backend: Backend, key: str, *, steps: bool = True) -> Description:
     if not steps:
         return _description(key, definition, header, {}, {}, 0.0)
     plan = backend.plan(key)
-    stored = backend.store.load_steps(key, None)
+    stored = all_as_claimed(header, backend.store.load_steps(key, None), plan)  # a claim uncommitted: not begun
     state = backend.store.load_state(key, None)
     now = datetime.fromtimestamp(backend.clock()).astimezone()
     views = {}

@@ -89,30 +89,45 @@ steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
 
 Claims ahead (``Commit.claims``): a commit whose one claim is a record every
-claimer of that (step, run_id) makes alike -- a task whose inputs read only
-upstream outputs and the workflow's inputs, fixed while the step is not
-complete since a reset bumps its run_id -- writes that step record by one
+claimer of that (step, run_id) makes alike -- a task's or a wait's
+(``StepKind.begins_alike``) whose inputs read only upstream outputs and the
+workflow's inputs, fixed while the step is not complete since a reset bumps
+its run_id (``transitions.claims_ahead``) -- writes that step record by one
 conditional PutItem *before* its TransactWriteItems, which then holds one item
-fewer: 1 write unit instead of 2 (the chain's claim of its next step). Step
-items carry ``run_id`` (N) and ``phase`` (S, the record's status) for the
-condition: the put lands only where there is no record, or one at the same
-run_id still ``ready`` or ``retry``; if the record already holds this claim
-(same run_id, attempt, token and inputs: a concurrent claimer's, or this
-transition's before a conflict) it is left as it is; anything else (the
-previous attempt still in progress, a result, an older item without the
-attributes) goes back into the transaction, as before. The invariant: *no
-record past a claim is ever written outside the version fence.* What a put
-ahead leaves when its commit loses or its process dies is the record the
-step's claim at that run will hold anyway, on a step the header still lists
-as ready: no job was sent for it, so no result, deadline or re-emission names
-that run (a result with no run_id is fenced off by the header's ready set:
-``transitions.apply_result``), and the next claim of that run, by any process,
-finds it in place and commits the header. Meanwhile a describe shows the step
-in progress a moment early; if the execution ends first it is reported
-cancelled like any open step. A commit of several claims (a fan-out) keeps them
-in its transaction: a round trip each before the commit would lengthen its
-critical path. Cost of the saving: one DynamoDB round trip before the job is
-sent (the chain's critical path goes from 2 to 3).
+fewer: 1 write unit instead of 2 (the chain's claim of its next step, a wait's
+begin). A wait's own record (``~wait~``: its callback nonce, drawn at random)
+stays in the transaction, and a wait over as it begins (a kept event, a time
+past) is no claim (``Txn.to_commit``). Step items carry ``run_id`` (N) and
+``phase`` (S, the record's status) for the condition: the put lands only where
+there is no record, or one at the same run_id still ``ready`` or ``retry``; if
+the record already holds this claim (same run_id, attempt, token and inputs: a
+concurrent claimer's, or this transition's before a conflict) it is left as it
+is; anything else (the previous attempt still in progress, a result, an older
+item without the attributes) goes back into the transaction, as before. The
+invariant: *no record past a claim is ever written outside the version
+fence.* What a put ahead leaves when its commit loses or its process dies is
+an orphan: the record the step's claim at that run will hold, on a step that
+what did commit says was not claimed at that run -- the header still lists it
+ready, or, when the claim rode in the commit that made it ready (the chain's
+case), still counts it among its joins, or its only dependency's record is
+not complete. No one acts on it: a reader that could reads the record
+through ``transitions.as_claimed``, which reports it not begun (an answer
+with no run_id is not applied, an event for the wait is kept for the wait to
+come, describe shows the step ready), and every other acts only on committed
+proof of the claim at that run: a task's job (so its results), a deadline,
+an unsent entry, a wait's ``~wait~`` record (so its callback token). The
+next claim of that run, by any process, finds the record in place and
+commits the header. Only run_id, attempt, token and inputs are
+the claim's: the record left in place may carry another claimer's
+``start_time`` and ``host`` (display only: a wait's timers come from what its
+commit armed, ``wait._armed_at``). If the execution ends first the orphan is
+reported cancelled like any open step. A commit of several claims (a fan-out)
+keeps them in its transaction: a round trip each before the commit would
+lengthen its critical path. Cost of the saving: one DynamoDB round trip before
+the commit (before a task's job is sent: the chain's critical path goes from 2
+to 3), and an event for a wait that may be claimed ahead, with one
+dependency, reads that dependency's record with it (``events.py``; 1 read
+unit when small, none more when the step it makes ready reads it anyway).
 
 Results slots ahead (``Commit.slots``): a commit that applies map results
 writes its new results record ``{step}:{run}:results:{n}`` (n: the

@@ -7,7 +7,8 @@ live in the engine; the Backend only wires parts together.
 
 ``load_steps``/``load`` report steps as readers should see them: once an
 execution has ended, a step still open reads ``cancelled`` (derived here,
-never stored; see ``status.py``).
+never stored; see ``status.py``), and a claim written ahead of a commit
+that has not landed reads as not begun (``transitions.as_claimed``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..blobs import BlobStore
 from ..engine.records import ExecutionDefinition, ExecutionHeader, StepRecord
-from ..engine.transitions import iso
+from ..engine.transitions import all_as_claimed, iso
 from ..errors import PayloadError
 from ..executor import Executor
 from ..ids import execution_key, new_execution_id, step_key, step_run_key
@@ -154,10 +155,13 @@ class Backend:
 
     def load_steps(self, key: str) -> dict[str, StepRecord]:
         """Every step's record in spec order (defaults for steps never touched), as readers see it:
-        once the execution has ended, a step still open is reported CANCELLED (see ``status.py``)."""
+        once the execution has ended, a step still open is reported CANCELLED (see ``status.py``);
+        a claim written ahead of a commit that has not landed, as not begun (``as_claimed``)."""
         plan = self.plan(key)
         stored = self.store.load_steps(key, None)
-        ended = self.store.load_header(key).status
+        header = self.store.load_header(key)
+        stored = all_as_claimed(header, stored, plan)
+        ended = header.status
         out = {}
         for sid, p in plan.steps.items():
             rec = stored.get(sid) or StepRecord(step_id=sid, token=p.token)

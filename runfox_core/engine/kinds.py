@@ -32,7 +32,9 @@ sends many jobs per attempt, such as ``map``, overrides them):
 - ``expire``: the step's header deadline passed; the default fails the
   attempt, a map fails its late jobs and sends due retries;
 - ``reemit``: the step's claim was never confirmed sent; the default sends
-  its one job again.
+  its one job again;
+- ``begins_alike``: whether a store may write the step's claim ahead of its
+  commit (``Commit.claims``); a task's and a wait's may, a map's may not.
 
 The engine owns everything common to every kind and a kind never redoes it:
 readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
@@ -84,6 +86,12 @@ class StepKind:
 
     name = "task"
     key: str | None = None  # the spec key beside ``id`` that selects this kind (None: ``fn``/``op``)
+    # Whether a store may write this kind's claim ahead of its commit (``Commit.claims``): the record
+    # ``begin`` leaves in progress is the claim's own (run_id, attempt, inputs, as ``transitions.claim``
+    # wrote it), so every claimer of a run whose inputs are alike writes it alike; and whatever reads
+    # the kind's in-progress record either reads it through ``transitions.as_claimed`` (a claim whose
+    # commit never landed is not begun) or holds committed proof of the claim at its run.
+    begins_alike = True
 
     def compile(self, sid: str, block: Any, ctx: CompileContext,
                 problems: list[Problem]) -> tuple[Any, References]:

@@ -215,6 +215,9 @@ class MapKind(kinds.StepKind):
 
     name = "map"
     key = "map"
+    # its claim stays in the transaction: the commit that claims a map writes its chunks and window
+    # (several items) anyway, and its readers of an in-progress record are not fenced by ``as_claimed``
+    begins_alike = False
 
     # ------------------------------------------------------------ compile
 

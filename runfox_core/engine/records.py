@@ -718,8 +718,10 @@ class Commit:
     # the history events of this transition, in order (``history.py``); stored with the commit
     events: list[dict[str, Any]] = field(default_factory=list)
     # steps whose record here is a claim every claimer of the same (step, run_id) makes alike (its
-    # inputs read only upstream outputs and the workflow's inputs): a store may write those records
-    # ahead of the fenced update, never over a record past the claim (``dynamodb_store``)
+    # inputs read only upstream outputs and the workflow's inputs: ``transitions.claims_ahead``): a
+    # store may write those records ahead of the fenced update, never over a record past the claim
+    # (``dynamodb_store``); readers see such a record whose commit never landed as not begun
+    # (``transitions.as_claimed``)
     claims: set[str] = field(default_factory=set)
     # records written at a *results slot*: a map's next results record (``engine/map.py``), which no
     # reader reads until a committed window counts it, and which every commit that counts that slot

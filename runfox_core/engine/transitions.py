@@ -37,7 +37,7 @@ from ..errors import PayloadError
 from ..history import EventType as Ev
 from ..payloads import BlobStoreError
 from ..results import Cancelled, Complete, DispatchJob, Failed, Halt, ItemRef, Pending, StepError
-from ..spec import StepPlan, set_target_ids
+from ..spec import Plan, StepPlan, set_target_ids
 from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
 from . import kinds
 from .records import ExecutionHeader, StepRecord, bounded_error
@@ -104,7 +104,7 @@ def _expire(txn: Txn, due: list[str], now: float, send: bool = True) -> list[Dis
         run_id = txn.header.deadlines[sid][0]
         if txn.header.status in TERMINAL_WORKFLOW_STATUSES:
             return jobs
-        rec = txn.step(sid)
+        rec = txn.step(sid)  # (an orphaned claim has no deadline at its run: ``as_claimed``)
         if rec.status == StepStatus.IN_PROGRESS and rec.run_id == int(run_id):
             p = txn.plan.steps[sid]
             jobs += kinds.get(p.kind).expire(txn, p, rec, now, send)  # a task's attempt failed; a kind's timer may mean more
@@ -198,7 +198,7 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         record = StepRecord(step_id=p.id, token=p.token, status=StepStatus.IN_PROGRESS, run_id=run_id,
                             attempt=attempt, inputs=inputs, start_time=iso(now), host=_HOST)
         txn.put_step(record)
-        if p.kind == kinds.TASK.name and _alike_for_every_claimer(p):
+        if claims_ahead(p):
             txn.claims.add(p.id)
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
@@ -210,13 +210,77 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
     return jobs
 
 
-def _alike_for_every_claimer(p: StepPlan) -> bool:
-    """Whether every claim of ``p`` at one run_id resolves the same inputs: they read only upstream
-    outputs (fixed while ``p`` is not complete: a reset bumps its run_id) and the workflow's inputs,
-    never state (which other branches change meanwhile) nor every step."""
+def claims_ahead(p: StepPlan) -> bool:
+    """Whether a claim of ``p`` may be written ahead of its commit (``Commit.claims``): its kind's
+    begin record is the claim's own (``StepKind.begins_alike``), and every claim of ``p`` at one
+    run_id resolves the same inputs: they read only upstream outputs (fixed while ``p`` is not
+    complete: a reset bumps its run_id) and the workflow's inputs, never state (which other branches
+    change meanwhile) nor every step. What the kind's own block reads (a wait's ``match`` or
+    ``until``) does not count: it is not in the claim's record, and a ``begin`` that ends the attempt
+    at once leaves no claim to write ahead (``Txn.to_commit``)."""
     refs = p.input_refs
-    return not (refs.state_keys or refs.all_state or refs.all_steps or refs.unknown_roots
-                or p.kind_refs.steps or p.kind_refs.state_keys or p.kind_refs.all_state or p.kind_refs.all_steps)
+    return kinds.get(p.kind).begins_alike and not (refs.state_keys or refs.all_state or refs.all_steps
+                                                   or refs.unknown_roots)
+
+
+def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | None) -> StepRecord:
+    """``rec`` as the commits that landed have it: the one fence against a claim written ahead.
+
+    A store may write a claim's record before the commit that claims it (``Commit.claims``). When that
+    commit never lands (it lost its race, or its process died) the record is an orphan: in progress,
+    while what did commit says the step was not claimed at that run. The header lists it ready still
+    (the claim came from the ready set), or the claim rode in the commit that made the step ready,
+    completing a dependency: then the header counts the step among its ``joins`` (two or more
+    dependencies: one still to complete), or its only dependency's record (``only_dep``, given for a
+    step with exactly one) is not complete (a step never begins before its dependencies complete, see
+    the module docstring). Such a record reads as the step waiting for its claim (RETRY after a failed
+    attempt, else READY): no result, event or reader acts on it, and the next claim of that run writes
+    it again, or over it.
+
+    A reader holding committed proof of the claim needs no fence: a deadline, an unsent entry or a
+    wait's own record (``~wait~``) at the record's run are written only by the commit that claimed it.
+    """
+    if rec.status != StepStatus.IN_PROGRESS:
+        return rec
+    sid = rec.step_id
+    if sid in header.ready or sid in header.joins or (only_dep is not None and only_dep.status != StepStatus.COMPLETE):
+        return rec.evolve(status=StepStatus.RETRY if rec.attempt else StepStatus.READY, start_time=None, host=None)
+    return rec
+
+
+def only_dep(p: StepPlan) -> str | None:
+    """The one dependency of ``p`` whose record ``as_claimed`` reads for it (None: it reads none), for
+    a step whose claims may be written ahead (``claims_ahead``: any other's record is only ever
+    written by its commit)."""
+    return p.deps[0] if len(p.deps) == 1 and claims_ahead(p) else None
+
+
+def claimed_step(txn: Txn, sid: str) -> StepRecord:
+    """``as_claimed`` of ``sid``'s record as ``txn`` sees it (the record of its only dependency, if
+    ``as_claimed`` needs it, is read when not prefetched)."""
+    rec = txn.step(sid)
+    p = txn.plan.steps[sid]
+    if rec.status != StepStatus.IN_PROGRESS or not claims_ahead(p):
+        return rec
+    dep = only_dep(p)
+    return as_claimed(txn.header, rec, txn.step(dep) if dep is not None else None)
+
+
+def all_as_claimed(header: ExecutionHeader, records: dict[str, StepRecord], plan: Plan) -> dict[str, StepRecord]:
+    """``records`` (every stored record of an execution, loaded after ``header``) with ``as_claimed``
+    applied to each step's record in progress; the spilled header entries of those steps, if any,
+    are read in one call."""
+    claims = [sid for sid, p in plan.steps.items() if (rec := records.get(sid)) is not None
+              and rec.status == StepStatus.IN_PROGRESS and claims_ahead(p)]
+    if not claims:
+        return records
+    header.fetch_rows(claims)
+    out = dict(records)
+    for sid in claims:
+        dep = only_dep(plan.steps[sid])
+        out[sid] = as_claimed(header, records[sid], None if dep is None else
+                              records.get(dep) or StepRecord(step_id=dep, token=plan.steps[dep].token))
+    return out
 
 
 def _fail_unclaimed(txn: Txn, p: StepPlan, run_id: int, attempt: int, error: dict[str, str], now: float) -> list[Any]:
@@ -266,11 +330,9 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
         log.info("stale result ignored: the execution has ended, so the step is cancelled",
                  extra={"execution": txn.key, "step": sid, "run_id": run_id, "status": str(txn.header.status)})
         return False, None
-    rec = txn.step(sid)
-    # (run_id None: a step still ready in the header was never dispatched, whatever its record says: a
-    # store may write a claim's record ahead of the commit that makes it visible, ``Commit.claims``)
-    if rec.status != StepStatus.IN_PROGRESS or (run_id is not None and run_id != rec.run_id) \
-            or (run_id is None and sid in txn.header.ready):
+    # (a result naming its run needs no fence: no job was sent for an orphaned claim's run)
+    rec = txn.step(sid) if run_id is not None else claimed_step(txn, sid)
+    if rec.status != StepStatus.IN_PROGRESS or (run_id is not None and run_id != rec.run_id):
         log.info("stale or duplicate result ignored",
                  extra={"execution": txn.key, "step": sid, "run_id": run_id,
                         "current_run_id": rec.run_id, "status": str(rec.status)})

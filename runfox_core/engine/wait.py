@@ -42,6 +42,14 @@ reserved namespace no step id can take (step ids never contain ``~``):
   BatchGetItem, 2 read units, per wait saved). An event kept is likewise
   added to a mailbox without reading it when the count says it is empty.
 
+A wait's claim, like a task's, may be written ahead of the commit that
+begins it (``Commit.claims``; on DynamoDB one write unit saved per wait).
+Until that commit lands the step has not begun, whatever its record says:
+an event for it is kept for the wait to come (``transitions.as_claimed``),
+a callback needs the token of a ``~wait~`` record at its run, which only
+that commit writes, and its timers are the ones that commit armed, never
+the record's ``start_time`` (which may be another claimer's: ``_armed_at``).
+
 Known limits: one event completes one step (the first waiting step in spec
 order whose ``match`` holds); an early event is kept only while some step
 that waits for its name has not begun yet; a mailbox past its size refuses
@@ -186,17 +194,19 @@ class WaitKind(kinds.StepKind):
             transitions.finish_attempt(txn, p.id, {}, None, now)  # the time came
             return []
         if config.timed:
-            at, _ = _time_of(txn, p, now, start=_started(record))
+            at, _ = _time_of(txn, p, now, start=_armed_at(txn, p, record, {}))
             if at <= due:
                 transitions.finish_attempt(txn, p.id, {}, None, now)
                 return []
             return super().expire(txn, p, record, now, send)
-        started = _started(record)
-        timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
-        heartbeat_at = None
+        data: dict[str, Any] = {}
         if config.heartbeat_seconds is not None:  # pushed on by each heartbeat, in the wait's record
             wait = _read(txn, [wait_record_id(p.id)]).get(wait_record_id(p.id))
             data = wait.output if wait is not None and wait.run_id == record.run_id and wait.output else {}
+        started = _armed_at(txn, p, record, data)
+        timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
+        heartbeat_at = None
+        if config.heartbeat_seconds is not None:
             heartbeat_at = data.get("heartbeat_at", started + config.heartbeat_seconds)
         if heartbeat_at is not None and heartbeat_at <= due and (timeout_at is None or heartbeat_at < timeout_at):
             error = {"type": "HeartbeatTimeoutError",
@@ -212,6 +222,27 @@ class WaitKind(kinds.StepKind):
 
 def _started(record: StepRecord) -> float:
     return datetime.fromisoformat(record.start_time).timestamp() if record.start_time else 0.0
+
+
+def _armed_at(txn: Txn, p: StepPlan, record: StepRecord, data: dict[str, Any]) -> float:
+    """When the attempt's timers were armed: the clock of the claim that committed them.
+
+    Not the record's ``start_time``: a claim written ahead of its commit (``Commit.claims``) may leave
+    in place another claimer's record of the same claim, whose clock read earlier (minutes, if its
+    process died) or later. What the commit itself wrote says: the wait's record (``since``) when it
+    has one (read already for a heartbeat), else its deadline, armed once at the claim to the
+    earliest of the wait's own offset and the step's ``timeout_seconds``.
+    """
+    if data.get("since") is not None:
+        return float(data["since"])
+    config: WaitConfig = p.config
+    offsets = [o for o in (config.seconds if config.timed else config.timeout_seconds, p.timeout_seconds)
+               if o is not None]
+    entry = txn.header.deadlines.get(p.id)
+    if offsets and config.until is None and config.heartbeat_seconds is None \
+            and entry is not None and int(entry[0]) == record.run_id:
+        return float(entry[1]) - min(offsets)
+    return _started(record)  # (a wait until a time reads no start: its time is absolute)
 
 
 def _arm(txn: Txn, p: StepPlan, run_id: int, *times: float) -> None:
@@ -433,11 +464,12 @@ def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: fl
         names = sorted({p.config.event for p in txn.plan.steps.values() if p.kind == WaitKind.name and p.config.event})
         raise EventRefusedError(f"no step of execution {txn.key} waits for event {name!r} "
                                 f"(events waited for: {', '.join(names) or 'none'})", "name")
-    txn.prefetch([p.id for p in waiting], [])
+    txn.prefetch([*(p.id for p in waiting), *(d for p in waiting if (d := transitions.only_dep(p)))], [])
+    txn.prefetch_schedule([p.id for p in waiting])
     unmatched: list[str] = []
     to_come = False
     for p in waiting:
-        rec = txn.step(p.id)
+        rec = transitions.claimed_step(txn, p.id)  # a claim written ahead, never committed: still to come
         if rec.status in (StepStatus.READY, StepStatus.RETRY):
             to_come = True
             continue
@@ -511,7 +543,7 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
         raise EventRefusedError(f"step {sid!r} of execution {txn.key} is not a wait for an event or callback", "token")
     if h.status in TERMINAL_WORKFLOW_STATUSES:
         raise EventRefusedError(f"execution {txn.key} has ended ({h.status}); step {sid!r} waits no more", "token")
-    rec = txn.step(sid)
+    rec = txn.step(sid)  # (an orphaned claim has no wait record at its run: ``transitions.as_claimed``)
     wait = _read(txn, [wait_record_id(sid)]).get(wait_record_id(sid))
     if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or wait is None or wait.run_id != run_id \
             or not wait.output or not secrets.compare_digest(str(wait.output.get("nonce")), nonce):

@@ -1,7 +1,9 @@
-"""Claims written ahead on DynamoDBStore: a claim whose inputs read only upstream outputs and the
-workflow's inputs is one conditional PutItem before the fenced commit (1 write unit, not 2 inside the
-transaction); a commit that loses leaves a record the next claim of that run reuses; nothing is ever
-written ahead over a record past the claim; a claim that reads state stays in the transaction."""
+"""Claims written ahead on DynamoDBStore: a claim (of a task or a wait) whose inputs read only upstream
+outputs and the workflow's inputs is one conditional PutItem before the fenced commit (1 write unit, not
+2 inside the transaction); a commit that loses leaves a record the next claim of that run reuses;
+nothing is ever written ahead over a record past the claim; a claim that reads state stays in the
+transaction. A claim left behind by a commit that never landed is not begun for any reader (an
+answer, an event, a callback, describe): ``transitions.as_claimed``."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ from aws_kit import AwsKit
 from botocore.exceptions import ClientError
 
 import runfox_core as rfx
+from runfox_core import events, operations
 from runfox_core.aws.dynamodb_store import DynamoDBStore
+from runfox_core.engine import wait
 from runfox_core.engine.records import Commit, StepRecord
+from runfox_core.engine.transitions import iso
 from runfox_core.errors import ConflictError
 from runfox_core.status import StepStatus
 
@@ -23,12 +28,17 @@ CHAIN = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}},
          "outputs": {"x": {"var": "steps.b.output.x"}}}
 
 
+class ProcessDied(Exception):
+    """The process making a call died there (the call never reached DynamoDB)."""
+
+
 class Recording:
     """A DynamoDB client that notes each claim PutItem (step, landed?) and each transaction's keys, and
-    can cancel the next ``lose`` transactions that update the header, as a concurrent commit would."""
+    can cancel the next ``lose`` transactions that update the header, as a concurrent commit would, or
+    stop at the next ``die`` of them, as a process that died before its commit would."""
 
-    def __init__(self, client: Any, lose: int = 0) -> None:
-        self._client, self.lose = client, lose
+    def __init__(self, client: Any, lose: int = 0, die: int = 0) -> None:
+        self._client, self.lose, self.die = client, lose, die
         self.puts: list[tuple[str, bool]] = []
         self.transactions: list[list[str]] = []
 
@@ -47,6 +57,9 @@ class Recording:
     def transact_write_items(self, **kwargs: Any) -> Any:
         keys = [next(iter(action.values()))["Key" if "Update" in action else "Item"]["sk"]["S"]
                 for action in kwargs["TransactItems"]]
+        if self.die and "header" in keys:
+            self.die -= 1
+            raise ProcessDied("the process died before its commit")
         if self.lose and "header" in keys:
             self.lose -= 1
             raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "lost the race"},
@@ -176,3 +189,179 @@ def test_a_claim_left_behind_by_a_lost_commit_takes_no_result_and_the_next_claim
     assert (job_b.run_id, job_b.inputs) == (0, {"x": 2})
     wf.on_step_result("b", {"x": 3}, run_id=0)
     assert wf.outcome == {"x": 3}
+
+
+def test_an_answer_without_a_run_id_is_not_applied_to_a_claim_left_behind_with_its_dependencys_result(
+        aws: AwsKit) -> None:
+    # Given a process that wrote b's claim ahead and died before the commit applying a's result and claiming b
+    client = Recording(aws.dynamodb)
+    b = backend(aws, client)
+    wf = rfx.Workflow.from_dict(CHAIN, b, inputs={"x": 1})
+    (job_a,) = wf.advance().jobs
+    client.die = 1
+    with pytest.raises(ProcessDied):
+        wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
+    assert record(aws, wf, "b").status == StepStatus.IN_PROGRESS  # left behind; the header still runs a
+    # When an answer for b with no run_id arrives / Then it is not applied: b was never claimed
+    fresh = rfx.Workflow(wf.id, b)
+    fresh.on_step_result("b", {"x": 99})
+    assert fresh.step_statuses["b"] == StepStatus.READY and str(fresh.status) == "in_progress"
+    # And a's result, delivered again, claims b at that run and sends its one job
+    fresh.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
+    (job_b,) = fresh.advance().jobs
+    assert (job_b.run_id, job_b.inputs) == (0, {"x": 2})
+    assert client.puts[-1] == ("step#b", False)  # the claim found its record in place, as it had left it
+    fresh.on_step_result("b", {"x": 3}, run_id=0)
+    assert fresh.outcome == {"x": 3}
+
+
+# ------------------------------------------------------------------ waits
+
+WAIT_CHAIN = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}},
+                        {"id": "w", "depends_on": ["a"], "wait": {"event": "go"}},
+                        {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}],
+              "outputs": {"x": {"var": "steps.b.output.x"}}}
+
+
+def test_a_wait_claim_is_written_ahead_and_the_commit_that_begins_it_holds_one_item_fewer(aws: AwsKit) -> None:
+    # Given a -> w (a wait for event go) -> b, on a store whose calls are recorded
+    client = Recording(aws.dynamodb)
+    b = backend(aws, client)
+    wf = rfx.Workflow.from_dict(WAIT_CHAIN, b, inputs={"x": 1})
+    (job_a,) = wf.advance().jobs
+    # When a's result comes back and w's wait begins in the same commit
+    wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
+    # Then w's claim was one PutItem that landed, and the commit held a's result and the header alone
+    assert client.puts == [("step#a", True), ("step#w", True)]
+    assert sorted(client.transactions[-1]) == ["header", "state#x", "step#a"]
+    assert wf.step_statuses["w"] == StepStatus.IN_PROGRESS
+    # And the event completes it, and the run goes on
+    sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
+    assert sent.receipt is not None and sent.receipt.disposition == "delivered"
+    assert [(j.step, j.inputs) for j in sent.jobs] == [("b", {"x": 5})]
+    wf.on_step_result("b", {"x": 6}, run_id=0)
+    assert wf.outcome == {"x": 6}
+
+
+@pytest.mark.parametrize(("deps", "before", "in_commit"), [
+    (["a"], [], ["a"]),  # its only dependency: the header says nothing of w, a's record does
+    (["a", "c"], ["c"], ["a"]),  # the last of two: the header counts w among its joins
+    (["a", "c"], [], ["a", "c"]),  # both of two, in that one commit
+], ids=["only-dependency", "last-of-two", "both-of-two"])
+def test_an_event_sent_while_a_waits_claim_is_left_behind_with_its_dependencys_result_is_kept_not_delivered(
+        aws: AwsKit, deps: list[str], before: list[str], in_commit: list[str]) -> None:
+    # Given a process that wrote w's claim ahead and died before the commit applying the result(s) that
+    # make w ready (and beginning w)
+    spec = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}}, {"op": "c"},
+                      {"id": "w", "depends_on": deps, "wait": {"event": "go"}},
+                      {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}],
+            "outputs": {"x": {"var": "steps.b.output.x"}}}
+    client = Recording(aws.dynamodb)
+    b = backend(aws, client)
+    wf = rfx.Workflow.from_dict(spec, b, inputs={"x": 1})
+    jobs = {j.step: j for j in wf.advance().jobs}
+    for sid in before:
+        wf.on_step_result(sid, {}, run_id=jobs[sid].run_id)
+    results = [rfx.StepResult(wf.id, sid, jobs[sid].run_id, {"x": 2} if sid == "a" else {}) for sid in in_commit]
+    client.die = 1
+    with pytest.raises(ProcessDied):
+        wf.on_step_results(results, claim_ready=True)
+    assert ("step#w", True) in client.puts and record(aws, wf, "w").status == StepStatus.IN_PROGRESS  # left behind
+    # When the event comes
+    sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
+    # Then it is kept for the wait to come (w did not begin), and describe shows w not begun
+    assert sent.receipt is not None and sent.receipt.disposition == "kept" and sent.jobs == []
+    view = operations.describe(b, wf.id)
+    assert (view.step_statuses["a"], view.step_statuses["w"]) == (StepStatus.IN_PROGRESS, StepStatus.READY)
+    # And the result(s), delivered again, begin w, which takes the kept event and claims b, once
+    fresh = rfx.Workflow(wf.id, b)
+    fresh.on_step_results(results, claim_ready=True)
+    (job_b,) = fresh.advance().jobs
+    assert (job_b.step, job_b.run_id, job_b.inputs) == ("b", 0, {"x": 5})
+    fresh.on_step_result("b", {"x": 6}, run_id=0)
+    if "c" not in before + in_commit:
+        fresh.on_step_result("c", {}, run_id=jobs["c"].run_id)
+    assert fresh.outcome == {"x": 6} and record(aws, fresh, "w").run_id == 0
+
+
+def orphan_claim(aws: AwsKit, store: DynamoDBStore, wf: rfx.Workflow, claim: StepRecord) -> None:
+    """Write ``claim`` ahead as a process whose commit then loses would (the header as it is now)."""
+    stale = store.load_header(wf.id)
+    expected = stale.version - 1  # a version already gone by: the fenced update fails
+    stale.version = expected + 1
+    stale.ready.pop(claim.step_id, None)
+    with pytest.raises(ConflictError):
+        store.commit(wf.id, Commit(expected_version=expected, header=stale, steps={claim.step_id: claim},
+                                   claims={claim.step_id}))
+    assert record(aws, wf, claim.step_id) == claim
+
+
+def test_an_event_sent_while_a_ready_waits_claim_is_left_behind_by_a_lost_commit_is_kept_not_delivered(
+        aws: AwsKit) -> None:
+    # Given w ready (its own first step), and a claim of it written ahead by a commit that lost
+    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    b = rfx.Backend(store=store)
+    spec = {"steps": [{"id": "w", "wait": {"event": "go"}},
+                      {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}]}
+    wf = rfx.Workflow.from_dict(spec, b)
+    orphan_claim(aws, store, wf, StepRecord(step_id="w", token=b.plan(wf.id).steps["w"].token,
+                                       status=StepStatus.IN_PROGRESS, inputs={}, start_time=iso(b.clock())))
+    assert operations.describe(b, wf.id).step_statuses["w"] == StepStatus.READY  # the header still lists w ready
+    # When the event comes / Then it is kept: nothing began
+    sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
+    assert sent.receipt is not None and sent.receipt.disposition == "kept"
+    # And the claim of w that commits (in the same commit: it claims what is ready) takes it; b's job goes out once
+    assert sent.jobs == [] and record(aws, wf, "w").status == StepStatus.COMPLETE
+    (job_b,) = wf.advance().jobs
+    assert (job_b.step, job_b.run_id, job_b.inputs) == ("b", 0, {"x": 5})
+    wf.on_step_result("b", {"y": 1}, run_id=0)
+    assert str(wf.status) == "complete"
+
+
+def test_a_stale_callback_token_cannot_complete_a_retrys_claim_left_behind(aws: AwsKit) -> None:
+    # Given a callback wait whose first attempt failed (retry in an hour), and the retry's claim written
+    # ahead by a commit that lost
+    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    b = rfx.Backend(store=store)
+    spec = {"steps": [{"id": "w", "wait": {"callback": True}, "max_attempts": 2,
+                       "retry": {"backoff_seconds": 3600, "jitter": False}}]}
+    wf = rfx.Workflow.from_dict(spec, b)
+    wf.advance()
+    first = operations.describe(b, wf.id).waiting["w"]["token"]
+    operations.complete_callback(b, first, error={"type": "Rejected", "message": "not yet"})
+    retry = record(aws, wf, "w")
+    assert (retry.status, retry.run_id, retry.attempt) == (StepStatus.RETRY, 1, 1)
+    orphan_claim(aws, store, wf, retry.evolve(status=StepStatus.IN_PROGRESS, start_time=iso(b.clock())))
+    # When the first attempt's token comes back, and one for run 1 with the first attempt's nonce
+    _, sid, run_id, nonce = wait.parse_token(first)
+    forged = wait.callback_token(wf.id, sid, 1, nonce)
+    # Then both are refused and change nothing; describe shows the step retrying, with no token
+    for token in (first, forged):
+        with pytest.raises(events.EventRefusedError):
+            events.answer(b, token, output={"ok": True})
+    view = operations.describe(b, wf.id)
+    assert view.step_statuses["w"] == StepStatus.RETRY and view.waiting == {}
+    assert str(view.status) == "in_progress"
+
+
+def test_a_timed_wait_ends_at_its_time_when_its_record_is_another_claimers_whose_clock_read_later(
+        aws: AwsKit) -> None:
+    # Given a wait of 60 s (with a 120 s step timeout) after a, and a claim of it written ahead by a process
+    # whose clock read 5 s later than the router's, whose commit then lost
+    now = [1_800_000_000.0]
+    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    b = rfx.Backend(store=store, clock=lambda: now[0])
+    spec = {"steps": [{"op": "a"}, {"id": "w", "depends_on": ["a"], "wait": {"seconds": 60}, "timeout_seconds": 120}]}
+    wf = rfx.Workflow.from_dict(spec, b)
+    (job_a,) = wf.advance().jobs
+    token = b.plan(wf.id).steps["w"].token
+    orphan_claim(aws, store, wf, StepRecord(step_id="w", token=token, status=StepStatus.IN_PROGRESS, inputs={},
+                                       start_time=iso(now[0] + 5)))
+    # When the router's commit begins the wait (its claim finds that record in place and leaves it)
+    wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {})], claim_ready=True)
+    assert record(aws, wf, "w").start_time == iso(now[0] + 5)
+    # Then at the time the router armed, the wait is over (read afresh, as the wake's invocation reads
+    # it): its time came, not its timeout
+    now[0] += 60
+    assert isinstance(rfx.Workflow(wf.id, b).advance(), rfx.Complete)
+    assert record(aws, wf, "w").status == StepStatus.COMPLETE

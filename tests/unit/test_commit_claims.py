@@ -1,6 +1,7 @@
-"""Commit.claims: the claims a store may write ahead of its fenced update are exactly the task claims
-whose inputs read only upstream outputs and the workflow's inputs (the same for every claimer of that
-run); a claim reading state, or every step, is not one of them."""
+"""Commit.claims: the claims a store may write ahead of its fenced update are exactly the claims of a
+task or a wait, left in progress, whose inputs read only upstream outputs and the workflow's inputs
+(the same for every claimer of that run); a claim reading state, or every step, is not one of them,
+nor a wait over as it begins, nor a map's."""
 
 from __future__ import annotations
 
@@ -43,3 +44,11 @@ def test_a_claim_reading_state_or_every_step_is_kept_in_the_commit() -> None:
                       {"op": "b", "depends_on": ["a"], "input": {"seen": {"var": "state.y"}}},
                       {"op": "c", "depends_on": ["a"], "input": {"all": {"var": "state"}}}]}
     assert claims_of(spec) == {"a"}
+
+
+def test_a_wait_that_begins_waiting_may_be_written_ahead_but_not_one_over_at_once_nor_a_map() -> None:
+    spec = {"steps": [{"op": "a"},
+                      {"id": "later", "depends_on": ["a"], "wait": {"seconds": 0.01}},
+                      {"id": "past", "depends_on": ["a"], "wait": {"until": "2020-01-01T00:00:00Z"}},
+                      {"id": "each", "depends_on": ["a"], "map": {"items": [1, 2], "fn": "f"}}]}
+    assert claims_of(spec) == {"a", "later"}
