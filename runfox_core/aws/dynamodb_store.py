@@ -194,7 +194,8 @@ and a definition in several pieces keep the one transaction of everything.
 Inline state (``_place_state``): a commit writes each state entry it merges
 into the header's ``state`` map while the header stays within the write
 units it takes without them (and the map within ``INLINE_STATE_BYTES``,
-1 KB); an entry that does not fit is an item of its own, and the header
+1 KB; the header's size counted with ``HEADER_CREATED_BYTES`` for the
+attributes set at create, which a commit does not rewrite); an entry that does not fit is an item of its own, and the header
 drops any copy of it. The header is written by every commit anyway, so an
 entry in it costs nothing: the chain's ``x`` was an item in every commit's
 transaction, 2 write units per step (``bench/aws_calls.py``: 8.11 -> 6.11
@@ -411,6 +412,9 @@ SLOT_AHEAD_MIN_UNITS = 2  # write units (as stored) from which a results-slot re
 _ORPHAN_CACHE = 1024  # records put ahead for refused commits that a store remembers (to reuse their slots)
 INLINE_STATE_BYTES = 1024  # at most this many bytes of state entries ride in the header
 _INLINE_CACHE = 1024  # executions whose inline state at a version a store remembers
+# bytes of the header's attributes a commit never rewrites (``listed``, ``started``, ``stamped``, a name of
+# up to 128 characters): counted in the header's size when placing inline state
+HEADER_CREATED_BYTES = 200
 
 
 def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
@@ -1026,7 +1030,8 @@ class DynamoDBStore(Store):
         inline = header.unsent.inline
         head = {**self._key(key, SK_HEADER), **attrs,
                 "unsent": {"M": {s: self._unsent_value(e) for s, e in inline.items()}}}
-        state_after = self._place_state(key, commit, it.item_size(head), attrs, puts, expires_at)
+        state_after = self._place_state(key, commit, it.item_size(head) + HEADER_CREATED_BYTES, attrs, puts,
+                                        expires_at)
         header_size = self._check_size({**head, **attrs}, f"execution {key!r}: the header")
         deltas: list[tuple[str, list[float] | None]] = [
             (s, inline.get(s)) for s in dict.fromkeys([*commit.unsent_add, *removes, *moved])]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aws_kit import AwsKit, record_calls
 
+from runfox_core.aws import _items
 from runfox_core.aws.dynamodb_store import INLINE_STATE, DynamoDBStore
 from runfox_core.engine.records import Commit, ExecutionDefinition, ExecutionHeader
 from runfox_core.errors import ConflictError
@@ -148,3 +149,18 @@ def test_a_commit_on_a_version_that_has_moved_on_changes_no_state_entry(aws: Aws
         commit(second, key, {"x": 2, "y": 3}, header=stale)
     # Then nothing of it was applied
     assert first.load_state(key) == {"x": 1}
+
+
+def test_entries_never_take_the_header_past_the_write_unit_it_holds_without_them(aws: AwsKit) -> None:
+    # Given an execution with the longest name (an attribute of the header that commits never rewrite)
+    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    d = ExecutionDefinition("wf", secrets.token_hex(4), {"steps": []}, {}, "2024-01-01T00:00:00+00:00",
+                            "n" * 128)
+    store.create(d, ExecutionHeader(status=WorkflowStatus.IN_PROGRESS, version=0, remaining=1))
+    # When a commit merges more small entries than 1 KB holds
+    commit(store, d.key, {f"key{i:03d}": i for i in range(120)})
+    # Then the header, as stored, is still within 1 KB, the rest are items, and all read back
+    header = items(aws, d.key)["header"]
+    assert _items.item_size(header) <= 1024 and INLINE_STATE in header
+    assert [sk for sk in items(aws, d.key) if sk.startswith("state#")]
+    assert store.load_state(d.key) == {f"key{i:03d}": i for i in range(120)}
