@@ -1186,20 +1186,17 @@ class DynamoDBStore(Store):
         }
         sets = ["#v = :v", "#st = :st", "#b = :b"]
         removes: list[str] = []
-        if LOG in attrs:  # the history buffer: the events not yet flushed (``_history_for``)
-            names["#log"] = LOG
-            if "NULL" in attrs[LOG]:
-                removes.append("#log")
+        # what rides in the header, set by a commit only when it changes (NULL: removed): the history
+        # buffer, the events not yet flushed (``_history_for``), and the inline state (``_place_state``)
+        for attr, ref in ((LOG, "log"), (INLINE_STATE, "is")):
+            if attr not in attrs:
+                continue
+            names[f"#{ref}"] = attr
+            if "NULL" in attrs[attr]:
+                removes.append(f"#{ref}")
             else:
-                values[":log"] = attrs[LOG]
-                sets.append("#log = :log")
-        if INLINE_STATE in attrs:  # the state entries riding in the header (``_place_state``)
-            names["#is"] = INLINE_STATE
-            if "NULL" in attrs[INLINE_STATE]:
-                removes.append("#is")
-            else:
-                values[":is"] = attrs[INLINE_STATE]
-                sets.append("#is = :is")
+                values[f":{ref}"] = attrs[attr]
+                sets.append(f"#{ref} = :{ref}")
         if TTL_ATTRIBUTE in attrs:  # the header is stamped ahead by every commit, like the items it writes
             names["#x"] = TTL_ATTRIBUTE
             values[":x"] = attrs[TTL_ATTRIBUTE]
