@@ -212,7 +212,7 @@ update, together with the items the commit writes. The invariant: *at every
 version, each state key's value is the header's entry if it has one, else
 its item.* To rewrite the map the commit must know it at the version it
 builds on: the store remembers it per execution from the last header it
-read or wrote (on a miss: one GetItem, as for the history buffer). Known
+read or wrote (on a miss: one GetItem, which also reads the history buffer). Known
 limit: a snapshot asks for a key's item even when its entry is in the header
 (the header is read in the same call), 2 read units wasted per key asked.
 
@@ -299,7 +299,7 @@ a slow process can never shorten it. A commit whose own events exceed the
 buffer (a wide claim) puts them as an item of their own inside its
 transaction. Readers read the header first, then the items, and merge by
 event id. Which buffer is stored is remembered per execution from the last
-header this store read or wrote (on a miss: one GetItem of ``log``).
+header this store read or wrote (on a miss: one GetItem, which also notes its inline state).
 Cost (``bench/aws_calls.py``): one PutItem per ``LOG_BUFFER_BYTES`` of
 compressed events and a few hundred bytes more in the header.
 
@@ -457,6 +457,15 @@ def _pieces(items: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any
 def _inline_size(entries: dict[str, str]) -> int:
     """Bytes the header's inline state attribute takes with ``entries`` (0 when there are none)."""
     return it.item_size({INLINE_STATE: {"M": {k: {"S": text} for k, text in entries.items()}}}) if entries else 0
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Keep ``value`` under ``key`` in ``cache``, the most recent last, dropping the oldest past ``limit``
+    (the caller holds the store's lock)."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 def _chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:
@@ -1148,10 +1157,7 @@ class DynamoDBStore(Store):
         at the same slot may overwrite exactly those (``_put_slot``)."""
         with self._client_lock:
             for slot, owner in owners.items():
-                self._orphans[slot] = owner
-                self._orphans.move_to_end(slot)
-            while len(self._orphans) > _ORPHAN_CACHE:
-                self._orphans.popitem(last=False)
+                _remember(self._orphans, slot, owner, _ORPHAN_CACHE)
 
     def _commit_once(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[dict[str, Any]],
                      deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None = None,
@@ -1280,10 +1286,7 @@ class DynamoDBStore(Store):
 
     def _note_inline(self, key: str, version: int, inline: dict[str, str]) -> None:
         with self._client_lock:
-            self._inline[key] = (version, inline)
-            self._inline.move_to_end(key)
-            while len(self._inline) > _INLINE_CACHE:
-                self._inline.popitem(last=False)
+            _remember(self._inline, key, (version, inline), _INLINE_CACHE)
 
     def _known_inline(self, key: str, version: int) -> dict[str, str]:
         """The inline state entries stored at header ``version``; raises ConflictError if the header has
@@ -1292,10 +1295,7 @@ class DynamoDBStore(Store):
             known = self._inline.get(key)
         if known is not None and known[0] == version:
             return dict(known[1])
-        head = self._head(key)
-        if int(head["version"]["N"]) != version or _marker(head) is not None:
-            raise ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
-        return self._remember_inline(key, head)
+        return self._remember_inline(key, self._head_at(key, version))
 
     # -- commits larger than a transaction ------------------------------------
 
@@ -1392,14 +1392,29 @@ class DynamoDBStore(Store):
         return _marker(self._head(key))
 
     def _head(self, key: str) -> dict[str, Any]:
-        """The header item projected to its journal marker, version and inline state; raises if no execution."""
+        """The header item projected to its journal marker, version and what rides in it (history
+        buffer, inline state); raises if no execution."""
         resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
-                                    ProjectionExpression="#pk, #p, #v, #s",
+                                    ProjectionExpression="#pk, #p, #v, #s, #log",
                                     ExpressionAttributeNames={"#pk": PK, "#p": PENDING, "#v": "version",
-                                                              "#s": INLINE_STATE})
+                                                              "#s": INLINE_STATE, "#log": LOG})
         if "Item" not in resp:
             raise self._not_found(key)
         return resp["Item"]
+
+    def _head_at(self, key: str, version: int) -> dict[str, Any]:
+        """``_head`` of a header still at ``version`` with no commit half-applied, whose history buffer
+        and inline state are remembered for the commit that builds on it (one read serves both caches
+        on a miss); ConflictError when the header has moved on or the execution does not exist."""
+        try:
+            head = self._head(key)
+        except ExecutionNotFoundError:
+            head = {}
+        if not head or int(head["version"]["N"]) != version or _marker(head) is not None:
+            raise ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
+        self._remember_log(key, head)
+        self._remember_inline(key, head)
+        return head
 
     def _settle(self, item: dict[str, Any], key: str) -> bool:
         """If header ``item`` shows a half-applied commit, finish it and return True (read again);
@@ -1449,10 +1464,7 @@ class DynamoDBStore(Store):
             if log is None:
                 self._logs.pop(key, None)
                 return
-            self._logs[key] = (version, log)
-            self._logs.move_to_end(key)
-            while len(self._logs) > _LOG_CACHE:
-                self._logs.popitem(last=False)
+            _remember(self._logs, key, (version, log), _LOG_CACHE)
 
     def _known_log(self, key: str, version: int) -> list[dict[str, Any]]:
         """The history buffer stored at header ``version``; raises ConflictError if the header has moved on."""
@@ -1460,13 +1472,7 @@ class DynamoDBStore(Store):
             known = self._logs.get(key)
         if known is not None and known[0] == version:
             return known[1]
-        resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
-                                    ProjectionExpression="#v, #log", ExpressionAttributeNames={"#v": "version",
-                                                                                             "#log": LOG})
-        item = resp.get("Item")
-        if item is None or int(item["version"]["N"]) != version:
-            raise ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
-        return self._unpack(item.get(LOG))
+        return self._unpack(self._head_at(key, version).get(LOG))
 
     def _history_for(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[tuple[dict[str, Any], int]],
                      expires_at: int | None) -> list[dict[str, Any]] | None:
@@ -1637,10 +1643,7 @@ class DynamoDBStore(Store):
 
     def _note_stamp(self, key: str, stamped: int | None, status: str) -> None:
         with self._client_lock:
-            self._stamps[key] = (stamped, status)
-            self._stamps.move_to_end(key)
-            while len(self._stamps) > _LOG_CACHE:
-                self._stamps.popitem(last=False)
+            _remember(self._stamps, key, (stamped, status), _LOG_CACHE)
 
     def _renew_before_commit(self, key: str, header: ExecutionHeader) -> None:
         """Renew before a commit when due, so the commit that ends an execution finds every item
