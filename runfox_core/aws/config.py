@@ -50,6 +50,10 @@ DEFAULT_UNSENT_GRACE_SECONDS = 60.0  # seconds; the engine Lambdas' queues keep 
 #: the next job still fits in the invocation (optional, executors only).
 ENV_JOB_MARGIN_SECONDS = "RUNFOX_JOB_MARGIN_SECONDS"
 DEFAULT_JOB_MARGIN_SECONDS = 2.0
+#: The result-router function's name (or ARN), set on the kit's executor functions: an executor
+#: hands its results to the router by an asynchronous Invoke, the results queue kept for what that
+#: refuses (``answers.py``). Without it, results go to the results queue (optional, executors only).
+ENV_ROUTER_FUNCTION = "RUNFOX_ROUTER_FUNCTION"
 #: The kit's bucket for values passed by reference (optional: without it every value stays
 #: inline, within ``payloads.MAX_PAYLOAD_BYTES``). Read by the engine functions and executors.
 ENV_BLOB_BUCKET = "RUNFOX_BLOB_BUCKET"
