@@ -11,7 +11,11 @@ deployment, shared with ``runfox_cdk``) with local names:
 - the consumers of ``Topology.consumers()``: each op queue with a handler ->
   its executor; the results queue and every owned op DLQ -> result_router;
 - the ops manifest the engine Lambdas read (written to a temp file) and their
-  environment (``runfox_deploy.topology.engine_environment``).
+  environment (``runfox_deploy.topology.engine_environment``);
+- the result router's asynchronous invoke config (``router_function``: 2
+  retries, then the results queue as its on-failure destination), played by
+  ``local.async_invoke``, and the executors' variable naming it
+  (``executor_environment``: ``RUNFOX_ROUTER_FUNCTION``).
 
 Names are local only (the stack names op queues ``<stack>-<op>``). As synth
 does, ``deploy`` checks every handler exists (``check_code``); an op's ``code``
@@ -31,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.async_invoke import AsyncFunction
+from local.lambda_runtime import function_name
 from runfox_core.aws import config
 from runfox_core.aws.tables import create_tables
 from runfox_deploy import facts, topology
@@ -43,6 +49,8 @@ RESULTS_QUEUE = f"{PREFIX}-results"
 OP_QUEUE_PREFIX = "rf-"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # relative code folders resolve here, as in app.py
 DLQ_RETENTION_SECONDS = facts.DLQ_RETENTION_DAYS * 86_400
+ROUTER_FUNCTION = function_name(config.RESULT_ROUTER_HANDLER)  # the name lambda_runtime gives the router
+ROUTER_RETRY_ATTEMPTS = 2  # the router's MaximumRetryAttempts, as the stack configures it (answers.py)
 
 __all__ = ["Consumer", "Deployment", "deploy", "dlq_name", "op_queue_name"]
 
@@ -71,8 +79,10 @@ class Deployment:
     results_queue_url: str
     queues: dict[str, str]  # every queue: name -> URL
     consumers: tuple[Consumer, ...]
-    environment: dict[str, str]
+    environment: dict[str, str]  # the engine functions'
     roles: dict[str, str]  # topology role ("results", "op:<name>", "dlq:<name>", ...) -> queue name
+    router_function: AsyncFunction  # the result router, as executors invoke it
+    executor_environment: dict[str, str]  # what an executor has besides the engine's (RUNFOX_ROUTER_FUNCTION)
 
 
 def op_queue_name(op: str) -> str:
@@ -109,7 +119,10 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
     environment = topology.engine_environment(
         workflows_table=WORKFLOWS_TABLE, results_queue_url=results_url,
         queue_url_base=_url_base(results_url), ops_file=str(manifest))
-    return Deployment(queue_map, results_url, queues, consumers, environment, roles)
+    router = AsyncFunction(ROUTER_FUNCTION, config.RESULT_ROUTER_HANDLER, results_url, ROUTER_RETRY_ATTEMPTS,
+                           facts.ENGINE_MEMORY_MB, facts.ENGINE_TIMEOUT_SECONDS)
+    return Deployment(queue_map, results_url, queues, consumers, environment, roles, router,
+                      {config.ENV_ROUTER_FUNCTION: router.name})
 
 
 def _consumer(sqs: Any, queues: dict[str, str], name: str, planned: topology.Consumer,

@@ -151,8 +151,13 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
 
     DynamoDB transactions are authorised item by item (``TransactWriteItems``
     with a Put needs ``dynamodb:PutItem`` on that table); batches on each table
-    they name; SQS batch calls as their single-message action.
+    they name; SQS batch calls as their single-message action; a Lambda
+    ``Invoke`` as ``lambda:InvokeFunction`` on the function (its name, from a
+    name or ARN).
     """
+    if service == "lambda" and operation == "Invoke":
+        name = str(params.get("FunctionName", "")).rpartition(":function:")[2].partition(":")[0]
+        return [("lambda:InvokeFunction", name)]
     if service == "s3":  # object calls of the values bucket, or a map's items_from (runfox_core.aws.s3_blobs)
         return [(f"s3:{operation}", str(params.get("Bucket", "")))]
     if service == "sqs":
@@ -177,8 +182,8 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     Function kinds: ``start``, ``advance``, ``result_router``, ``executor``;
     resource kinds: ``table:workflows``, ``bucket:values``, ``bucket:items``
     (any other bucket: where a map's ``items_from`` reads), ``queue:results``,
-    ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``
-    (from the emulator's naming in ``local.deployment``).
+    ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``,
+    ``function:result_router`` (from the emulator's naming in ``local.deployment``).
     """
     from local import blobs, deployment
 
@@ -187,7 +192,8 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     named = {deployment.WORKFLOWS_TABLE: "table:workflows",
              deployment.RESULTS_QUEUE: "queue:results",
              deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq",
-             blobs.BLOB_BUCKET: "bucket:values"}
+             blobs.BLOB_BUCKET: "bucket:values",
+             deployment.ROUTER_FUNCTION: "function:result_router"}
 
     def resource_kind(name: str, action: str) -> str:
         if name in named:
