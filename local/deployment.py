@@ -12,10 +12,11 @@ deployment, shared with ``runfox_cdk``) with local names:
   its executor; the results queue and every owned op DLQ -> result_router;
 - the ops manifest the engine Lambdas read (written to a temp file) and their
   environment (``runfox_deploy.topology.engine_environment``);
-- the result router's asynchronous invoke config (``router_function``: 2
-  retries, then the results queue as its on-failure destination), played by
-  ``local.async_invoke``, and the executors' variable naming it
-  (``executor_environment``: ``RUNFOX_ROUTER_FUNCTION``).
+- the result router's asynchronous invoke config (``router_function``:
+  ``facts.ROUTER_EVENT_RETRY_ATTEMPTS`` retries, then the results queue as
+  its on-failure destination), played by ``local.async_invoke``, and the
+  executors' environment naming it (``topology.executor_environment``, with
+  ``RUNFOX_ROUTER_FUNCTION``; an op's own ``environment`` is not applied).
 
 Names are local only (the stack names op queues ``<stack>-<op>``). As synth
 does, ``deploy`` checks every handler exists (``check_code``); an op's ``code``
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from local.async_invoke import AsyncFunction
+from local.blobs import BLOB_BUCKET
 from local.lambda_runtime import function_name
 from runfox_core.aws import config
 from runfox_core.aws.tables import create_tables
@@ -50,7 +52,6 @@ OP_QUEUE_PREFIX = "rf-"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # relative code folders resolve here, as in app.py
 DLQ_RETENTION_SECONDS = facts.DLQ_RETENTION_DAYS * 86_400
 ROUTER_FUNCTION = function_name(config.RESULT_ROUTER_HANDLER)  # the name lambda_runtime gives the router
-ROUTER_RETRY_ATTEMPTS = 2  # the router's MaximumRetryAttempts, as the stack configures it (answers.py)
 
 __all__ = ["Consumer", "Deployment", "deploy", "dlq_name", "op_queue_name"]
 
@@ -82,7 +83,7 @@ class Deployment:
     environment: dict[str, str]  # the engine functions'
     roles: dict[str, str]  # topology role ("results", "op:<name>", "dlq:<name>", ...) -> queue name
     router_function: AsyncFunction  # the result router, as executors invoke it
-    executor_environment: dict[str, str]  # what an executor has besides the engine's (RUNFOX_ROUTER_FUNCTION)
+    executor_environment: dict[str, str]  # an executor's RUNFOX_* variables (RUNFOX_ROUTER_FUNCTION...)
 
 
 def op_queue_name(op: str) -> str:
@@ -119,10 +120,11 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
     environment = topology.engine_environment(
         workflows_table=WORKFLOWS_TABLE, results_queue_url=results_url,
         queue_url_base=_url_base(results_url), ops_file=str(manifest))
-    router = AsyncFunction(ROUTER_FUNCTION, config.RESULT_ROUTER_HANDLER, results_url, ROUTER_RETRY_ATTEMPTS,
-                           facts.ENGINE_MEMORY_MB, facts.ENGINE_TIMEOUT_SECONDS)
-    return Deployment(queue_map, results_url, queues, consumers, environment, roles, router,
-                      {config.ENV_ROUTER_FUNCTION: router.name})
+    router = AsyncFunction(ROUTER_FUNCTION, config.RESULT_ROUTER_HANDLER, results_url,
+                           facts.ROUTER_EVENT_RETRY_ATTEMPTS, facts.ENGINE_MEMORY_MB, facts.ENGINE_TIMEOUT_SECONDS)
+    executor = topology.executor_environment(results_queue_url=results_url, blob_bucket=BLOB_BUCKET,
+                                             router_function=router.name, environment={})
+    return Deployment(queue_map, results_url, queues, consumers, environment, roles, router, executor)
 
 
 def _consumer(sqs: Any, queues: dict[str, str], name: str, planned: topology.Consumer,

@@ -152,16 +152,15 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> list[t
     DynamoDB transactions are authorised item by item (``TransactWriteItems``
     with a Put needs ``dynamodb:PutItem`` on that table); batches on each table
     they name; SQS batch calls as their single-message action; a Lambda
-    ``Invoke`` as ``lambda:InvokeFunction`` on the function (its name, from a
-    name or ARN).
+    ``Invoke`` as ``lambda:InvokeFunction`` on the function (named, or by ARN).
     """
-    if service == "lambda" and operation == "Invoke":
-        name = str(params.get("FunctionName", "")).rpartition(":function:")[2].partition(":")[0]
-        return [("lambda:InvokeFunction", name)]
     if service == "s3":  # object calls of the values bucket, or a map's items_from (runfox_core.aws.s3_blobs)
         return [(f"s3:{operation}", str(params.get("Bucket", "")))]
     if service == "sqs":
         return [(f"sqs:{_SQS_ACTIONS.get(operation, operation)}", str(params.get("QueueUrl", "")).rsplit("/", 1)[-1])]
+    if service == "lambda":  # an executor hands its results to the router (runfox_core.aws.answers)
+        name = str(params.get("FunctionName", "")).split(":function:", 1)[-1].split(":", 1)[0]
+        return [("lambda:InvokeFunction" if operation == "Invoke" else f"lambda:{operation}", name)]
     if service == "dynamodb":
         if operation in ("TransactWriteItems", "TransactGetItems"):
             return sorted({(f"dynamodb:{_TRANSACT_ITEMS[kind]}", body["TableName"])
@@ -182,8 +181,9 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     Function kinds: ``start``, ``advance``, ``result_router``, ``executor``;
     resource kinds: ``table:workflows``, ``bucket:values``, ``bucket:items``
     (any other bucket: where a map's ``items_from`` reads), ``queue:results``,
-    ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``,
-    ``function:result_router`` (from the emulator's naming in ``local.deployment``).
+    ``queue:results-dlq``, ``queue:op``, ``queue:op-dlq``, ``queue:imported``
+    (from the emulator's naming in ``local.deployment``), and ``function:<kind>``
+    for a Lambda call on an engine function (``function_name``: ``function:result_router``).
     """
     from local import blobs, deployment
 
@@ -192,12 +192,15 @@ def recorded_iam_calls() -> dict[str, list[list[str]]]:
     named = {deployment.WORKFLOWS_TABLE: "table:workflows",
              deployment.RESULTS_QUEUE: "queue:results",
              deployment.dlq_name(deployment.RESULTS_QUEUE): "queue:results-dlq",
-             blobs.BLOB_BUCKET: "bucket:values",
-             deployment.ROUTER_FUNCTION: "function:result_router"}
+             blobs.BLOB_BUCKET: "bucket:values"}
+
+    functions = {function_name(path): f"function:{kind}" for path, kind in kinds.items()}
 
     def resource_kind(name: str, action: str) -> str:
         if name in named:
             return named[name]
+        if action.startswith("lambda:"):
+            return functions.get(name, f"function:{name}")
         if action.startswith("s3:"):
             return "bucket:items"
         if name.startswith(deployment.OP_QUEUE_PREFIX):

@@ -12,8 +12,15 @@ the executors config, rendered from ``runfox_deploy.topology.Topology``:
 - the three may GetObject in the buckets listed in ``items_buckets``, where
   map steps read their items (``constructs/items_buckets.py``);
 - result_router consumes the results queue and every op DLQ (one statement on
-  the DLQ name pattern; a dead-lettered job becomes a failed attempt);
-- each executor consumes its op queue and sends to the results queue;
+  the DLQ name pattern; a dead-lettered job becomes a failed attempt), and is
+  invoked asynchronously by the executors with their results (answers events,
+  ``runfox_core.aws.answers``): Lambda retries a failed event
+  ``facts.ROUTER_EVENT_RETRY_ATTEMPTS`` times, keeps one at most
+  ``facts.ROUTER_EVENT_MAX_AGE_SECONDS``, then sends it to the results queue,
+  its on-failure destination (with the router's role, which sends there anyway);
+- each executor consumes its op queue, invokes the result router (its name in
+  ``RUNFOX_ROUTER_FUNCTION``, ``lambda:InvokeFunction`` on its ARN alone) and
+  sends to the results queue what that Invoke refuses;
 - the ops live in nested stacks of ``facts.OPS_PER_STACK`` (``OpsStack``).
 
 Nothing in the engine functions' environment or policies grows with the ops:
@@ -32,7 +39,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -46,7 +53,7 @@ from runfox_cdk import nag
 from runfox_cdk.constructs.alarms import function_alarms
 from runfox_cdk.constructs.blobs import BlobBucket
 from runfox_cdk.constructs.engine_functions import EngineFunctions, runfox_layer
-from runfox_cdk.constructs.function import SQS_CONSUMER_ACTIONS, sqs_consumer
+from runfox_cdk.constructs.function import SQS_CONSUMER_ACTIONS, QueueDestination, sqs_consumer
 from runfox_cdk.constructs.items_buckets import grant_items_buckets, object_patterns
 from runfox_cdk.constructs.monitoring import Monitoring
 from runfox_cdk.constructs.op import Op, OpParts
@@ -140,6 +147,12 @@ class RunfoxEngine(Construct):
         grant_items_buckets(self.functions.all, items_buckets)
         self.items_buckets = items_patterns  # bucket/prefix* each engine function may read
         sqs_consumer(self, "ResultsToRouter", self.result_router_function, self.results.queue, results)
+        # the executors' answers events: what the router fails to apply lands on the results queue
+        self.result_router_function.configure_async_invoke(
+            retry_attempts=facts.ROUTER_EVENT_RETRY_ATTEMPTS,
+            max_event_age=Duration.seconds(facts.ROUTER_EVENT_MAX_AGE_SECONDS),
+            on_failure=QueueDestination(self.results.queue),
+        )
         for function_id, function in (("Start", self.start_function), ("Advance", self.advance_function),
                                       ("ResultRouter", self.result_router_function)):
             function_alarms(self, function_id, function, f"runfox {function_id}", self.alarm_topic)

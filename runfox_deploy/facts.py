@@ -24,6 +24,11 @@ ENGINE_TIMEOUT_SECONDS = 30  # seconds, start / advance / result_router
 LOG_RETENTION_DAYS = 30  # days, every function's log group (one of 7, 14, 30, 90, 365)
 LAMBDA_ENVIRONMENT_MAX_BYTES = 4096  # bytes: keys + values of one function's variables
 LAMBDA_LAYERS_MAX = 5  # layers per function
+#: the result router's asynchronous invocations (executors' answers events, ``runfox_core.aws.answers``):
+#: Lambda retries a failed one this many times, then sends it to the results queue (the on-failure
+#: destination), as it does with an event still unprocessed after ROUTER_EVENT_MAX_AGE_SECONDS
+ROUTER_EVENT_RETRY_ATTEMPTS = 2  # the Lambda maximum
+ROUTER_EVENT_MAX_AGE_SECONDS = 6 * 3600  # seconds in Lambda's event queue (the maximum and default)
 
 # --- S3 (the values bucket) ---------------------------------------------------------
 

@@ -10,7 +10,8 @@ Both renderers draw from here: ``runfox_cdk`` (CloudFormation) and
 - the consumers (which queue feeds which handler): ``consumers()``;
 - the ops manifest: op names, their step timeouts and imported queues, the
   one file the engine Lambdas read at cold start (``ops_manifest``);
-- the engine functions' environment, constant in size (``engine_environment``);
+- the engine functions' environment, constant in size (``engine_environment``),
+  and an executor's (``executor_environment``);
 - how ops are spread over stacks (``op_stacks``): in config order, at most
   ``facts.OPS_PER_STACK`` per nested stack.
 
@@ -170,3 +171,19 @@ def engine_environment(*, workflows_table: Any, results_queue_url: Any, queue_ur
     if blob_bucket is not None:  # the values bucket (payloads by reference)
         environment[config.ENV_BLOB_BUCKET] = blob_bucket
     return environment
+
+
+def executor_environment(*, results_queue_url: Any, blob_bucket: Any, router_function: Any,
+                         environment: Mapping[str, str]) -> dict[str, Any]:
+    """The RUNFOX_* environment of a kit executor plus its op's own ``environment``.
+
+    The executor hands its results to the router by an asynchronous Invoke of ``router_function`` (a name)
+    and sends what Invoke refuses to the results queue (``runfox_core.aws.answers``); values live in the
+    values bucket. Values may be CDK tokens or plain strings.
+    """
+    return {
+        config.ENV_RESULTS_QUEUE_URL: results_queue_url,
+        config.ENV_ROUTER_FUNCTION: router_function,
+        config.ENV_BLOB_BUCKET: blob_bucket,
+        **environment,
+    }

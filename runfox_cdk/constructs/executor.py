@@ -1,11 +1,15 @@
-"""executor.py -- one op's executor Lambda, fed by the op's queue, answering on the results queue.
+"""executor.py -- one op's executor Lambda, fed by the op's queue, answering to the result router.
 
 The function runs ``op.handler`` from the op's ``code`` folder with the shared
 layer, the op's requirements layer (built by ``make layer``) and any layers it
-names. Its role may: consume its own queue (the event source), send to the
-results queue, read and write values in the values bucket (``blobs.py``), read the op's ``secrets``, and whatever ``policy_statements``
-say. Its environment is the results queue URL, the job margin and the op's
-``environment``; synth refuses one that would pass Lambda's 4 KB.
+names. Its role may: consume its own queue (the event source), invoke the
+result-router function (``lambda:InvokeFunction`` on its ARN, no alias or
+version: how it hands over its results, ``runfox_core.aws.answers``), send to
+the results queue (what that Invoke refuses), read and write values in the
+values bucket (``blobs.py``), read the op's ``secrets``, and whatever
+``policy_statements`` say. Its environment is ``topology.executor_environment``
+(the results queue URL, the router's name, the values bucket and the op's
+``environment``); synth refuses one that would pass Lambda's 4 KB.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from constructs import Construct
 from runfox_cdk.constructs.alarms import function_alarms
 from runfox_cdk.constructs.blobs import BlobBucket
 from runfox_cdk.constructs.function import powertools_environment, python_function, sqs_consumer
-from runfox_core.aws import config
 from runfox_core.aws.config import ConfigError
 from runfox_deploy import facts
 from runfox_deploy.executors import OpConfig
+from runfox_deploy.topology import executor_environment
 
 TOKEN_BYTES = 256  # bytes we budget for a value CloudFormation fills in at deploy (a queue URL)
 
@@ -42,6 +46,7 @@ class Executor(Construct):
         op: OpConfig,
         queue: sqs.IQueue,
         results_queue: sqs.IQueue,
+        router: lambda_.IFunction,
         blobs: BlobBucket,
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
@@ -52,8 +57,9 @@ class Executor(Construct):
         super().__init__(scope, id)
         if op.handler is None:
             raise ValueError(f"op {op_name!r} has no handler; external workers get no Executor")
-        environment = {config.ENV_RESULTS_QUEUE_URL: results_queue.queue_url,
-                       config.ENV_BLOB_BUCKET: blobs.bucket.bucket_name, **op.environment}
+        environment = executor_environment(results_queue_url=results_queue.queue_url,
+                                           blob_bucket=blobs.bucket.bucket_name,
+                                           router_function=router.function_name, environment=op.environment)
         check_environment_size(op_name, environment, log_level)
         self.function = python_function(
             self,
@@ -71,6 +77,9 @@ class Executor(Construct):
             reserved_concurrency=op.reserved_concurrency,
         )
         sqs_consumer(self, "Source", self.function, queue, op)
+        # exactly the router: its ARN alone (grant_invoke would add "<arn>:*", every version and alias)
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                                             resources=[router.function_arn]))
         results_queue.grant(self.function, "sqs:SendMessage")
         blobs.grant(self.function)
         for secret in op.secrets:

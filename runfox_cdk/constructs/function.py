@@ -7,13 +7,16 @@ role whose only log permission is writing to that group (no managed
 ``AWSLambdaBasicExecutionRole``, whose ``logs:CreateLogGroup`` on ``*`` no
 function needs). ``sqs_consumer`` is the one event source mapping shape
 (partial batch responses) with the four SQS actions the Lambda poller calls,
-granted on the queue it reads. Callers add every other grant.
+granted on the queue it reads. ``QueueDestination`` names a queue as a
+function's on-failure destination without a grant of its own. Callers add
+every other grant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -117,3 +120,21 @@ def sqs_consumer(
     if grant:
         queue.grant(function, *SQS_CONSUMER_ACTIONS)
     return mapping
+
+
+@jsii.implements(lambda_.IDestination)
+class QueueDestination:
+    """``queue`` as a Lambda destination (asynchronous invocations), granting nothing.
+
+    ``aws_lambda_destinations.SqsDestination`` also grants ``sqs:GetQueueAttributes`` and
+    ``sqs:GetQueueUrl``, which Lambda does not call: it sends a destination record with the function's
+    role, so the role needs ``sqs:SendMessage`` on ``queue``, and the caller grants exactly that
+    (the result router already sends to the results queue, its destination).
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(self, scope: Construct, fn: lambda_.IFunction, *,
+             type: lambda_.DestinationType | None = None) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)

@@ -5,7 +5,9 @@ router, the alarm topic, the layers, the code assets of each folder); one
 ``OpParts`` is made per stack that holds ops, because a code asset or a
 layer from a requirements folder belongs to one stack. The router consumes
 the op's DLQ through a mapping made here, without a grant: the engine grants
-the router every op DLQ at once, by name pattern.
+the router every op DLQ at once, by name pattern. An op's executor invokes
+the router (``Executor``); an imported queue's op gets no executor, so
+neither the router's name nor a grant to invoke it.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class Op(Construct):
             op=op,
             queue=self.op_queue.queue,
             results_queue=parts.results_queue,
+            router=parts.router,
             blobs=parts.blobs,
             code=parts.code(op),
             layers=layers,

@@ -53,7 +53,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import RunfoxError
+from ..backend.base import Backend
+from ..driver import ResultRouter
+from ..errors import MessageError, RunfoxError
 from . import _sqs
 from ._clients import error_code
 
@@ -73,7 +75,7 @@ def bodies_of(event: Any) -> list[str] | None:
         return None
     found = event.get("messages")
     if not isinstance(found, list) or not all(isinstance(body, str) for body in found):
-        raise RunfoxError("an answers event's 'messages' must be a list of strings")
+        raise MessageError("an answers event's 'messages' must be a list of strings")
     return found
 
 
@@ -85,7 +87,7 @@ def unwrap(body: str) -> list[str]:
     try:
         record = json.loads(body)
         inner = bodies_of(record.get("requestPayload")) if isinstance(record, dict) else None
-    except (ValueError, RunfoxError):
+    except (ValueError, MessageError):
         return [body]  # not a destination record after all: decoding it names what is wrong
     return [body] if inner is None else inner
 
@@ -137,3 +139,34 @@ def requeue(client: Any, queue_url: str, bodies: list[str]) -> None:
         if attempt:
             raise RunfoxError(f"{len(bodies)} result message(s) could not be sent to the results queue: "
                               f"{', '.join(sorted(set(refused.values())))}")
+
+
+class Routed:
+    """What ``route`` did with an answers event: the router (its ``advanced`` and ``counts``), the
+    messages dropped as malformed (with why), and how many went to the results queue."""
+
+    def __init__(self, router: ResultRouter):
+        self.router = router
+        self.dropped: list[tuple[str, MessageError]] = []
+        self.requeued = 0
+
+
+def route(backend: Backend, bodies: list[str]) -> Routed:
+    """Apply an answers event's messages as one batch (``ResultRouter``); a malformed one is dropped
+    (it could never succeed), and those whose application failed are sent to the results queue,
+    whose event source retries them. Raises only if that send fails: Lambda then retries the event
+    (a repeat of what did apply is a duplicate, fenced by run_id)."""
+    routed = Routed(ResultRouter(backend, bodies))
+    failed: list[str] = []
+    for body in bodies:
+        try:
+            routed.router.handle(body)
+        except MessageError as exc:
+            routed.dropped.append((body, exc))
+        except Exception:  # noqa: BLE001 -- retried through the results queue
+            failed.append(body)
+    if failed:
+        runner: Any = backend.runner  # SQSRunner: the results queue and its client
+        requeue(runner.sqs, runner.results_queue_url, failed)
+        routed.requeued = len(failed)
+    return routed

@@ -18,7 +18,7 @@ from local.cloud import LocalCloud
 from local.deployment import RESULTS_QUEUE, ROUTER_FUNCTION, op_queue_name
 from local.event_source import EventSourceDriver
 from local.events import load_event
-from local.lambda_runtime import function_name, iam_requests, load_handler
+from local.lambda_runtime import function_name, load_handler
 from runfox_core import messages
 from runfox_core.aws import answers, config
 from runfox_core.aws.factory import get_backend
@@ -151,8 +151,3 @@ def test_an_invoke_the_emulator_does_not_serve_is_refused_in_lambdas_error_shape
     assert refused.value.response["Error"]["Code"] == code
     assert named in refused.value.response["Error"]["Message"]
     assert invocations(cloud).pending_payloads() == before
-
-
-def test_an_invoke_is_authorised_as_lambda_invoke_function_on_the_function_named() -> None:
-    for name in (ROUTER_FUNCTION, ROUTER_ARN, f"{ROUTER_ARN}:$LATEST", f"123456789012:function:{ROUTER_FUNCTION}"):
-        assert iam_requests("lambda", "Invoke", {"FunctionName": name}) == [("lambda:InvokeFunction", ROUTER_FUNCTION)]

@@ -125,6 +125,25 @@ def render(value: Any) -> str:
     raise AssertionError(f"cannot render {value!r}")
 
 
+def render_nested(value: Any, parent: CfnView) -> str:
+    """A nested template's value as text, each of its parameters replaced by what ``parent`` passes
+    its nested stacks (rendered in the parent: the router's name is ``<its logical id>``)."""
+    passed: dict[str, Any] = {}
+    for stack in parent.of_type("AWS::CloudFormation::Stack").values():
+        passed.update(stack["Properties"].get("Parameters", {}))
+
+    def substitute(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in passed:
+            return passed[node["Ref"]]
+        if isinstance(node, dict):
+            return {key: substitute(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [substitute(item) for item in node]
+        return node
+
+    return render(substitute(value))
+
+
 def resource_arns(statement: dict[str, Any]) -> list[str]:
     resources = statement["Resource"]
     return [render(r) for r in (resources if isinstance(resources, list) else [resources])]

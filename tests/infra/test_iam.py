@@ -104,6 +104,10 @@ def resource_arn(kind: str, cfn: CfnView) -> str:
         return f"<{_only(cfn, 'AWS::S3::Bucket', 'Values')}.Arn>/blobs/{'0' * 64}"
     if kind == "bucket:items":  # an object a map reads its items from, in a bucket the test app lists
         return f"arn:<AWS::Partition>:s3:::{ITEMS_BUCKETS[0]}/exports/items.jsonl"
+    if kind.startswith("function:"):  # an engine function, as Invoke names it (executors invoke the router)
+        (function_id,) = [k for k, r in cfn.of_type("AWS::Lambda::Function").items()
+                          if r["Properties"]["Handler"] == ENGINE[kind.removeprefix("function:")]]
+        return f"<{function_id}.Arn>"
     base = "arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:Runfox-make_greeting"
     return {"queue:op": base, "queue:op-dlq": base + "-dlq", "queue:imported": LEGACY_ARN}[kind]
 

@@ -100,7 +100,7 @@ def test_the_parent_template_does_not_grow_with_the_ops(synthesized_app: tuple[i
     assert len(parent.outputs) == 8
 
 
-ENGINE_RESOURCES = 33  # the workflows table, the values bucket + its policy, results queue + DLQ + policies, layer, 3 functions, roles, alarms, topic, dashboard
+ENGINE_RESOURCES = 34  # the workflows table, the values bucket + its policy, results queue + DLQ + policies, layer, 3 functions, roles, the router's async invoke config, alarms, topic, dashboard
 
 
 def test_cfn_lint_finds_no_error_and_no_unaccepted_warning(synthesized_app: tuple[int, Path]) -> None:

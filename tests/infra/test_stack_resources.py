@@ -106,14 +106,14 @@ def test_every_function_runs_the_pinned_runtime_on_arm64_with_tracing_and_its_lo
             assert view.props(group)["RetentionInDays"] == facts.LOG_RETENTION_DAYS
 
 
-def test_an_executor_knows_only_the_results_queue_the_values_bucket_and_powertools(
+def test_an_executor_knows_only_the_results_queue_the_router_the_values_bucket_and_powertools(
         templates: dict[str, CfnView]) -> None:
     executors = [f["Properties"] for f in all_of(templates, "AWS::Lambda::Function").values()
                  if "executor" in f["Properties"]["Description"]]
     for props in executors:
         assert set(props["Environment"]["Variables"]) == {
-            config.ENV_RESULTS_QUEUE_URL, config.ENV_BLOB_BUCKET, config.ENV_POWERTOOLS_SERVICE_NAME,
-            config.ENV_POWERTOOLS_METRICS_NAMESPACE, config.ENV_LOG_LEVEL}
+            config.ENV_RESULTS_QUEUE_URL, config.ENV_ROUTER_FUNCTION, config.ENV_BLOB_BUCKET,
+            config.ENV_POWERTOOLS_SERVICE_NAME, config.ENV_POWERTOOLS_METRICS_NAMESPACE, config.ENV_LOG_LEVEL}
 
 
 def test_the_outputs_name_what_scripts_need_and_do_not_grow_with_the_ops(templates: dict[str, CfnView]) -> None:
