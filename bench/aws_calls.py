@@ -110,8 +110,7 @@ from moto import mock_aws  # noqa: E402
 import runfox_core as rfx  # noqa: E402
 from local.moto_patches import fast_moto_transactions  # noqa: E402
 from runfox_core import api, driver  # noqa: E402
-from runfox_core.aws import _items  # noqa: E402
-from runfox_core.aws import answers  # noqa: E402
+from runfox_core.aws import _items, answers  # noqa: E402
 from runfox_core.aws._sqs import MAX_DELAY_SECONDS  # noqa: E402
 from runfox_core.aws.config import DEFAULT_EXECUTION_RETENTION_DAYS  # noqa: E402
 from runfox_core.aws.dynamodb_store import DynamoDBStore  # noqa: E402

@@ -56,6 +56,7 @@ from typing import Any
 from ..backend.base import Backend
 from ..driver import ResultRouter
 from ..errors import MessageError, RunfoxError
+from ..payloads import encode_json
 from . import _sqs
 from ._clients import error_code
 
@@ -92,13 +93,18 @@ def unwrap(body: str) -> list[str]:
     return [body] if inner is None else inner
 
 
+def _size(body: str) -> int:
+    """Bytes ``body`` takes in an answers event: as a JSON string, and its comma."""
+    return len(encode_json(body)) + 1
+
+
 def _chunks(bodies: list[str]) -> Iterator[list[int]]:
     """Indices of ``bodies`` grouped into events of at most ``MAX_EVENT_BYTES``; a body over the
     limit alone is left out (it goes to the results queue)."""
     chunk: list[int] = []
     size = 0
     for i, body in enumerate(bodies):
-        length = len(body.encode("utf-8")) + 4  # its quotes, comma and a little escaping
+        length = _size(body)
         if length > MAX_EVENT_BYTES:
             continue
         if chunk and size + length > MAX_EVENT_BYTES:
@@ -114,10 +120,10 @@ def hand_over(client: Any, function: str, bodies: list[str]) -> dict[int, str]:
     """Invoke the router ``function`` asynchronously with ``bodies``, in events of at most
     ``MAX_EVENT_BYTES``; returns the indices of the bodies not handed over, with why (an Invoke that
     raises or is not accepted refuses its whole event; a body over the limit is never sent)."""
-    refused = {i: f"{len(body):,} characters: over the {MAX_EVENT_BYTES:,}-byte answers event"
-               for i, body in enumerate(bodies) if len(body.encode("utf-8")) + 4 > MAX_EVENT_BYTES}
+    refused = {i: f"{_size(body):,} bytes: over the {MAX_EVENT_BYTES:,}-byte answers event"
+               for i, body in enumerate(bodies) if _size(body) > MAX_EVENT_BYTES}
     for chunk in _chunks(bodies):
-        payload = json.dumps(event([bodies[i] for i in chunk]), separators=(",", ":"))
+        payload = encode_json(event([bodies[i] for i in chunk]))
         try:
             status = client.invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode("utf-8"))
             reason = "" if status.get("StatusCode") == ACCEPTED else f"Invoke returned {status.get('StatusCode')}"

@@ -20,7 +20,9 @@ sk                  attributes
                     marker while a large commit is half applied; ``stamped``
                     (N) no item expires before it ("Retention"); ``state``
                     (M) key -> JSON text, state entries riding in the
-                    header ("Inline state").
+                    header ("Inline state"); ``recs`` (M) step -> {``at``
+                    (N), ``r`` (S) JSON}, step records riding in it
+                    ("Inline records").
 ``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
                     a spilled entry of schedule s at generation g; unsent
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
@@ -29,7 +31,8 @@ sk                  attributes
 ``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord, or
                     (B) zlib-compressed when the item would pass 1 KB and that is smaller;
                     ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead");
-                    ``owner`` (S) on a results record written ahead ("Results slots ahead").
+                    ``owner`` (S) on a results record written ahead ("Results slots ahead");
+                    ``at`` (N) the version of the commit that wrote (or would write) it.
 ``state#<key>``     ``state_key`` (S); ``value`` (S) JSON of the value, for an
                     entry not in the header's ``state`` (where it is, this
                     item, if any, is older and never read).
@@ -79,7 +82,8 @@ they change only in the commit that changes the header.
 
 Consistency: ``commit`` is one TransactWriteItems fenced by ``version`` (with
 at most one claim and a map's new results records written just before it:
-"Claims ahead", "Results slots ahead").
+"Claims ahead", "Results slots ahead"), or, when all it writes rides in the
+header, one conditional UpdateItem ("Inline records").
 ``load_snapshot`` reads header, steps and state in one TransactGetItems,
 which DynamoDB serialises against transactions (an atomic snapshot). The
 separate ``load_*`` calls are each strongly consistent; used together they
@@ -216,6 +220,41 @@ read or wrote (on a miss: one GetItem, which also reads the history buffer). Kno
 limit: a snapshot asks for a key's item even when its entry is in the header
 (the header is read in the same call), 2 read units wasted per key asked.
 
+Inline records (``_place_records``): the step records a commit writes ride
+in the header's ``recs`` map, under the same rule as inline state (while the
+header stays within the write units it takes without them, and the map
+within ``INLINE_RECORD_BYTES``, 1 KB), when either this store's
+``mark_sent`` follows the commit (it claims jobs) or the commit ends the
+execution. A commit whose every write then rides in the header is one
+conditional UpdateItem: 1 write unit for a header under 1 KB, where a
+transaction of the header and a record cost 4 (each item billed twice). The
+chain's result commit is such a commit (its record and state entry in the
+header, its next claim written ahead): ``bench/aws_calls.py``, chain of 200,
+from 6.15 to 4.12 write units per step. After the jobs are sent,
+``mark_sent`` puts each record the commit placed as its item (*write
+behind*: a conditional PutItem, ``at`` <= the commit's version or no ``at``)
+and, in the same UpdateItem that drops the unsent entries, removes the
+header's copies, each conditioned on still being the copy of that version.
+Readers overlay the map on the items exactly as for inline state (the
+header read first or in the same atomic read); a commit rewriting a step's
+record drops the header's copy (a claim written ahead counts). The
+invariant: *at every version, each step's record is the header's copy if it
+has one, else its item*; and an item is written only with a record
+committed at its ``at`` or later (a write behind never goes back: its
+condition), so a copy leaves the header only once its item holds it. A
+process that dies between its commit and its ``mark_sent`` leaves the copy
+in the header, where it stays (read like any) until a commit that needs the
+room moves it to its item inside its fenced transaction. Cost: one PutItem
+per record after the send (off the critical path), and the removal rides in
+``mark_sent``'s update. A commit that claims nothing and does not end the
+execution (a fan-in's partial results) keeps its records as items in its
+transaction: with no ``mark_sent`` after it, nothing would take them out.
+Map results records (``Results slots ahead``) and a wait's ``~wait~``
+record are never inline. A commit of the header alone has no
+ClientRequestToken to make botocore's retry after a lost reply idempotent:
+a refusal whose returned item (``ReturnValuesOnConditionCheckFailure``) is
+this very update at the next version is the commit landing.
+
 Commits larger than a transaction (a fan-out of any width, a loop resetting
 hundreds of steps, an output merging hundreds of state keys): ``commit``
 writes what does not fit as journal items (plain PutItems, invisible: no
@@ -337,13 +376,14 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import secrets
 import threading
 import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..backend.store import Store
@@ -393,13 +433,15 @@ PENDING = "pending"  # header attribute: the journal marker of a half-applied co
 EXPIRING = "expiring"  # header attribute of an older release: a finished execution whose end-of-run sweep is unfinished
 STAMPED = "stamped"  # header attribute: no item of the execution expires before it (epoch s; "Retention")
 INLINE_STATE = "state"  # header attribute (M): state key -> JSON text, the entries riding in the header ("Inline state")
+RECS = "recs"  # header attribute (M): step -> {at (N), r (S) JSON}, step records riding in the header ("Inline records")
+AT = "at"  # step item attribute (N): the version of the commit that wrote (or would write) its record
 RENEW_SLACK_SECONDS = 86_400  # items are stamped this far past the retention, and renewed once half of it is used
 _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", "status", PENDING, EXPIRING,
-                      STAMPED, "version", INLINE_STATE)  # what step/state loads read (the header's fields
+                      STAMPED, "version", INLINE_STATE, RECS)  # what step/state loads read (the header's fields
 # that ``_settle`` looks at, and its inline state entries at its version)
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 LOG = "log"  # header attribute: history events not yet flushed to a history item
-LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before they are flushed
+LOG_BUFFER_BYTES = 300  # compressed bytes of events the header carries before they are flushed
 HISTORY_PREFIX = "history#"
 LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
 _LOG_CACHE = 1024  # executions whose last known buffer a store remembers
@@ -411,10 +453,13 @@ OWNER_BYTES = 12  # random bytes of an owner token (written as twice as many hex
 SLOT_AHEAD_MIN_UNITS = 2  # write units (as stored) from which a results-slot record goes ahead of its commit
 _ORPHAN_CACHE = 1024  # records put ahead for refused commits that a store remembers (to reuse their slots)
 INLINE_STATE_BYTES = 1024  # at most this many bytes of state entries ride in the header
+INLINE_RECORD_BYTES = 1024  # at most this many bytes of step records ride in the header
+_PLAIN_STEP = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a spec's step id: not a map slot's or a wait's record
 _INLINE_CACHE = 1024  # executions whose inline state at a version a store remembers
 # bytes of the header's attributes a commit never rewrites (``listed``, ``started``, ``stamped``, a name of
 # up to 128 characters): counted in the header's size when placing inline state
 HEADER_CREATED_BYTES = 200
+_CREATED_ATTRIBUTES = ("listed", "started", STAMPED, "name")  # what HEADER_CREATED_BYTES stands for
 
 
 def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
@@ -457,6 +502,19 @@ def _pieces(items: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any
 def _inline_size(entries: dict[str, str]) -> int:
     """Bytes the header's inline state attribute takes with ``entries`` (0 when there are none)."""
     return it.item_size({INLINE_STATE: {"M": {k: {"S": text} for k, text in entries.items()}}}) if entries else 0
+
+
+def _recs_of(header_item: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    """The records riding in a header item ("Inline records"): step -> (the version that put it there,
+    its JSON text)."""
+    return {sid: (int(v["M"][AT]["N"]), v["M"]["r"]["S"]) for sid, v in header_item.get(RECS, {}).get("M", {}).items()}
+
+
+def _recs_value(recs: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    """``recs`` as the header's attribute value (NULL: none, the attribute removed)."""
+    if not recs:
+        return {"NULL": True}
+    return {"M": {sid: {"M": {AT: it.n(at), "r": it.s(text)}} for sid, (at, text) in recs.items()}}
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
@@ -510,6 +568,7 @@ class DynamoDBStore(Store):
     max_bytes_per_commit = it.MAX_TRANSACTION_BYTES - 64 * 1024
     schedule_inline_bytes = SCHEDULE_INLINE_BYTES
     inline_state_bytes = INLINE_STATE_BYTES
+    inline_record_bytes = INLINE_RECORD_BYTES
 
     def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None,
                  clock: Callable[[], float] = time.time):
@@ -527,8 +586,13 @@ class DynamoDBStore(Store):
         self._stamps: OrderedDict[str, tuple[int | None, str]] = OrderedDict()  # key -> (stamped, status) last seen
         # (execution, sk) -> owner of a record this store put ahead for a commit that was refused
         self._orphans: OrderedDict[tuple[str, str], str] = OrderedDict()
-        # key -> (version, the header's inline state entries at that version: key -> JSON text)
-        self._inline: OrderedDict[str, tuple[int, dict[str, str]]] = OrderedDict()
+        # key -> (version, the header's inline state entries at that version: key -> JSON text, and its
+        # inline records: step -> (at, JSON text))
+        self._inline: OrderedDict[str, tuple[int, dict[str, str], dict[str, tuple[int, str]]]] = OrderedDict()
+        self._created: OrderedDict[str, int] = OrderedDict()  # key -> bytes of its header's created attributes
+        # key -> (version, step -> item): records a commit placed in the header, to be put as items
+        # and dropped from it by the mark_sent that follows ("Inline records")
+        self._behind: OrderedDict[str, tuple[int, dict[str, dict[str, Any]]]] = OrderedDict()
 
     @property
     def client(self) -> Any:
@@ -615,9 +679,11 @@ class DynamoDBStore(Store):
                 return
             kwargs["ExclusiveStartKey"] = last
 
-    def _step_item(self, key: str, record: StepRecord) -> dict[str, Any]:
+    def _step_item(self, key: str, record: StepRecord, at: int | None = None) -> dict[str, Any]:
         item = self._key(key, step_sk(record.step_id))
         item["step_id"] = it.s(record.step_id)
+        if at is not None:  # what a record written behind is conditioned on ("Inline records")
+            item[AT] = it.n(at)
         item["run_id"] = it.n(record.run_id)  # what a claim written ahead is conditioned on ("Claims ahead")
         item["phase"] = it.s(str(record.status))
         item["record"] = it.zjs(record.to_dict(), it.item_size(item) + len("record"))  # past 1 KB: see _items.py
@@ -678,6 +744,7 @@ class DynamoDBStore(Store):
         names = {"#pk": PK}
         # "Create": without a name, the definition goes before its header, each by one plain put
         ahead = definition.name is None and len(pieces) == 1 and self._put_new(items[0])
+        self._note_created_bytes(key, head)
         if ahead:
             self._put_header(key, head)
             self._note_created(key, header, expires_at)
@@ -731,8 +798,21 @@ class DynamoDBStore(Store):
             raise ExecutionExistsError(f"execution {key!r} already exists", existing_key=key) from None
         self._note_created(key, header, expires_at)
 
+    def _created_bytes(self, key: str) -> int:
+        """The bytes of the header's attributes set at create (``_CREATED_ATTRIBUTES``), which a commit does
+        not rewrite: as last seen in a whole header item, else ``HEADER_CREATED_BYTES`` (a bound)."""
+        with self._client_lock:
+            return self._created.get(key, HEADER_CREATED_BYTES)
+
+    def _note_created_bytes(self, key: str, header_item: dict[str, Any]) -> None:
+        """Note the created attributes' bytes of a whole header item (one with its ``body``)."""
+        if "body" in header_item:
+            size = it.item_size({k: header_item[k] for k in _CREATED_ATTRIBUTES if k in header_item})
+            with self._client_lock:
+                _remember(self._created, key, size, _INLINE_CACHE)
+
     def _note_created(self, key: str, header: ExecutionHeader, expires_at: int | None) -> None:
-        self._note_inline(key, header.version, {})  # a new header holds no state entries
+        self._note_inline(key, header.version, {}, {})  # a new header holds no state entries nor records
         if expires_at is not None:
             self._note_stamp(key, expires_at, str(header.status))
 
@@ -838,6 +918,7 @@ class DynamoDBStore(Store):
             return self.load_header(key)
         self._remember_log(key, resp["Item"])
         self._remember_inline(key, resp["Item"])
+        self._note_created_bytes(key, resp["Item"])
         return self._header_from_item(key, resp["Item"])
 
     def _all(self, key: str, prefix: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -852,9 +933,11 @@ class DynamoDBStore(Store):
 
     def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
         if step_ids is None:
-            return self._steps_from(self._all(key, STEP_PREFIX)[1])
-        _, items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in dict.fromkeys(step_ids)])
-        return self._steps_from(items)
+            head, items = self._all(key, STEP_PREFIX)
+            return self._steps_from(items, head, key)
+        wanted = list(dict.fromkeys(step_ids))
+        head, items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in wanted])
+        return self._steps_from(items, head, key, wanted)
 
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
         if keys is None:
@@ -888,9 +971,19 @@ class DynamoDBStore(Store):
     def _transact_snapshot(
         self, key: str, step_ids: list[str], state_keys: list[str]
     ) -> tuple[ExecutionHeader, dict[str, StepRecord], dict[str, Any]] | None:
+        """The snapshot by one TransactGetItems, which leaves out the items of the state entries and
+        records the last header this store saw held inline (2 read units each, for an item the header's
+        copy would overlay); any of them the header read no longer holds is then read by key, after it
+        (safe for a caller that commits against the header's version, as ``load_snapshot`` says)."""
+        with self._client_lock:
+            known = self._inline.get(key)
+        skipped_steps = [s for s in step_ids if known is not None and s in known[2]]
+        skipped_state = [k for k in state_keys if known is not None and k in known[1]]
+        asked_steps = [s for s in step_ids if s not in skipped_steps]
+        asked_state = [k for k in state_keys if k not in skipped_state]
         keys = [self._key(key, SK_HEADER)]
-        keys += [self._key(key, step_sk(s)) for s in step_ids]
-        keys += [self._key(key, state_sk(k)) for k in state_keys]
+        keys += [self._key(key, step_sk(s)) for s in asked_steps]
+        keys += [self._key(key, state_sk(k)) for k in asked_state]
         gets = [{"Get": {"TableName": self.table, "Key": k}} for k in keys]
         for attempt in range(_RETRIES):
             try:
@@ -908,17 +1001,34 @@ class DynamoDBStore(Store):
                 raise self._not_found(key)
             if self._settle(found[0], key):
                 continue
-            n_steps = len(step_ids)
-            steps = self._steps_from(i for i in found[1 : 1 + n_steps] if i)
-            state = self._state_from((i for i in found[1 + n_steps :] if i), found[0], key, state_keys)
+            items = [i for i in found[1:] if i]
+            missed = [self._key(key, step_sk(s)) for s in skipped_steps if s not in found[0].get(RECS, {}).get("M", {})]
+            missed += [self._key(key, state_sk(k)) for k in skipped_state
+                       if k not in found[0].get(INLINE_STATE, {}).get("M", {})]
+            if missed:  # the header no longer holds them: their items, read after it
+                items += self._batch_get(missed)
+            steps = self._steps_from((i for i in items if i[SK]["S"].startswith(STEP_PREFIX)), found[0], key,
+                                     step_ids)
+            state = self._state_from((i for i in items if i[SK]["S"].startswith(STATE_PREFIX)), found[0], key,
+                                     state_keys)
             self._remember_log(key, found[0])
+            self._note_created_bytes(key, found[0])
             return self._header_from_item(key, found[0]), steps, state
         return None
 
-    @staticmethod
-    def _steps_from(items: Iterable[dict[str, Any]]) -> dict[str, StepRecord]:
-        steps = (StepRecord.from_dict(it.from_zjs(item["record"])) for item in items)
-        return {record.step_id: record for record in steps}
+    def _steps_from(self, items: Iterable[dict[str, Any]], header_item: dict[str, Any], key: str,
+                    wanted: list[str] | None = None) -> dict[str, StepRecord]:
+        """Step records from their items, overlaid by the records riding in ``header_item`` (read first,
+        or in the same atomic read): an inline record is the newer wherever both exist ("Inline
+        records"). ``wanted``: only these steps (None: all)."""
+        steps = {record.step_id: record for record in
+                 (StepRecord.from_dict(it.from_zjs(item["record"])) for item in items)}
+        keep = None if wanted is None else set(wanted)
+        for sid, (_, text) in _recs_of(header_item).items():
+            if keep is None or sid in keep:
+                steps[sid] = StepRecord.from_dict(json.loads(text))
+        self._remember_inline(key, header_item)
+        return steps
 
     def _state_from(self, items: Iterable[dict[str, Any]], header_item: dict[str, Any], key: str,
                     wanted: list[str] | None = None) -> dict[str, Any]:
@@ -926,7 +1036,7 @@ class DynamoDBStore(Store):
         first, or in the same atomic read): an inline entry is the newer wherever both exist
         ("Inline state"). ``wanted``: only these keys (None: all)."""
         state = {item["state_key"]["S"]: it.from_js(item["value"]) for item in items}
-        inline = self._remember_inline(key, header_item)
+        inline = self._remember_inline(key, header_item)[0]
         keep = None if wanted is None else set(wanted)
         for k, text in inline.items():
             if keep is None or k in keep:
@@ -1014,7 +1124,7 @@ class DynamoDBStore(Store):
         expires_at = self._stamp_for(self.clock())
         puts: list[tuple[dict[str, Any], int]] = []
         for record in commit.steps.values():
-            item = self._step_item(key, record)
+            item = self._step_item(key, record, commit.expected_version + 1)
             puts.append((item, self._check_size(item, f"execution {key!r}: step {record.step_id!r} record",
                                                 step=record.step_id)))
         deletes: list[dict[str, Any]] = []
@@ -1039,8 +1149,10 @@ class DynamoDBStore(Store):
         inline = header.unsent.inline
         head = {**self._key(key, SK_HEADER), **attrs,
                 "unsent": {"M": {s: self._unsent_value(e) for s, e in inline.items()}}}
-        state_after = self._place_state(key, commit, it.item_size(head) + HEADER_CREATED_BYTES, attrs, puts,
-                                        expires_at)
+        base = it.item_size(head) + self._created_bytes(key)
+        state_after = self._place_state(key, commit, base, attrs, puts, expires_at)
+        recs_after, placed = self._place_records(key, commit, base + _inline_size(state_after), attrs, puts,
+                                                 expires_at)
         header_size = self._check_size({**head, **attrs}, f"execution {key!r}: the header")
         deltas: list[tuple[str, list[float] | None]] = [
             (s, inline.get(s)) for s in dict.fromkeys([*commit.unsent_add, *removes, *moved])]
@@ -1048,16 +1160,24 @@ class DynamoDBStore(Store):
         if (1 + len(puts) + len(deletes) <= it.MAX_TRANSACTION_ITEMS and total <= it.MAX_TRANSACTION_BYTES
                 and len(deltas) <= MAX_UNSENT_DELTAS):
             ahead, owners = self._write_slots_ahead(key, commit, [item for item, _ in puts])
+            rest = [item for item, _ in puts if id(item) not in ahead]
             try:
-                self._commit_once(key, commit, attrs, [item for item, _ in puts if id(item) not in ahead], deltas,
-                                  deletes=deletes)
+                if rest or deletes:
+                    self._commit_once(key, commit, attrs, rest, deltas, deletes=deletes)
+                else:  # the header alone: one conditional UpdateItem, no transaction ("Inline records")
+                    self._commit_header(key, commit, attrs, deltas)
             except ConflictError:  # refused, so nothing applied: what it wrote ahead is known to be orphaned
                 self._note_orphans(owners)
                 raise
         else:
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
-        self._note_inline(key, commit.expected_version + 1, state_after)
+        self._note_inline(key, commit.expected_version + 1, state_after, recs_after)
+        with self._client_lock:
+            if placed:
+                _remember(self._behind, key, (commit.expected_version + 1, placed), _INLINE_CACHE)
+            else:
+                self._behind.pop(key, None)
         if self.execution_ttl_seconds is not None:
             with self._client_lock:
                 stamped = self._stamps.get(key, (None, ""))[0]
@@ -1178,6 +1298,34 @@ class DynamoDBStore(Store):
                 ) from None
             raise
 
+    def _commit_header(self, key: str, commit: Commit, attrs: dict[str, Any],
+                       deltas: list[tuple[str, list[float] | None]]) -> None:
+        """A commit that writes the header alone: its conditional Update by one UpdateItem (1 write unit
+        for a header under 1 KB, where a transaction of one item bills 2). A refusal whose item is this
+        very update, already applied (botocore retried it after a lost reply), is this commit landing."""
+        update = self._header_update(key, commit, attrs, deltas, None)
+        try:
+            self.client.update_item(**update, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException" and self._is_own_update(
+                    getattr(exc, "response", {}).get("Item") or {}, commit, attrs):
+                return
+            if code in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                raise ConflictError(
+                    f"execution {key!r} changed since version {commit.expected_version} (or does not exist)"
+                ) from None
+            raise
+
+    @staticmethod
+    def _is_own_update(found: dict[str, Any], commit: Commit, attrs: dict[str, Any]) -> bool:
+        """Whether the header ``found`` is the one this commit's update makes: its version, and its
+        body, history buffer and inline entries as set (the body carries the commit's time)."""
+        if found.get("version") != attrs["version"] or int(attrs["version"]["N"]) != commit.expected_version + 1:
+            return False
+        return all(found.get(name) == value or ("NULL" in value and name not in found)
+                   for name, value in attrs.items() if name in ("body", "status", LOG, INLINE_STATE, RECS))
+
     def _header_update(self, key: str, commit: Commit, attrs: dict[str, Any],
                        deltas: list[tuple[str, list[float] | None]], pending: dict[str, Any] | None) -> dict[str, Any]:
         """The conditional header Update of a commit: new body, version, unsent deltas, and the
@@ -1194,7 +1342,7 @@ class DynamoDBStore(Store):
         removes: list[str] = []
         # what rides in the header, set by a commit only when it changes (NULL: removed): the history
         # buffer, the events not yet flushed (``_history_for``), and the inline state (``_place_state``)
-        for attr, ref in ((LOG, "log"), (INLINE_STATE, "is")):
+        for attr, ref in ((LOG, "log"), (INLINE_STATE, "is"), (RECS, "rc")):
             if attr not in attrs:
                 continue
             names[f"#{ref}"] = attr
@@ -1248,7 +1396,7 @@ class DynamoDBStore(Store):
         without its inline state, stays within the write units it takes anyway; the others, and
         inline entries that no longer fit, go to their own items (appended to ``puts``). Sets
         ``attrs[INLINE_STATE]`` when the inline entries change; returns them as the header will hold them."""
-        current = self._known_inline(key, commit.expected_version)
+        current = self._known_inline(key, commit.expected_version)[0]
         after = {k: text for k, text in current.items() if k not in commit.state}
         units = it.write_units(base)
 
@@ -1276,26 +1424,77 @@ class DynamoDBStore(Store):
             attrs[INLINE_STATE] = {"M": {k: {"S": text} for k, text in after.items()}} if after else {"NULL": True}
         return after
 
-    def _remember_inline(self, key: str, header_item: dict[str, Any]) -> dict[str, str]:
-        """The inline state entries of a header item just read (whole, or projected with its version),
-        noted as what the next commit on that version builds on."""
+    def _remember_inline(self, key: str,
+                         header_item: dict[str, Any]) -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
+        """The inline state entries and records of a header item just read (whole, or projected with its
+        version), noted as what the next commit on that version builds on."""
         inline = {k: v["S"] for k, v in header_item.get(INLINE_STATE, {}).get("M", {}).items()}
+        recs = _recs_of(header_item)
         if "version" in header_item:
-            self._note_inline(key, int(header_item["version"]["N"]), inline)
-        return inline
+            self._note_inline(key, int(header_item["version"]["N"]), inline, recs)
+        return inline, recs
 
-    def _note_inline(self, key: str, version: int, inline: dict[str, str]) -> None:
+    def _note_inline(self, key: str, version: int, inline: dict[str, str], recs: dict[str, tuple[int, str]]) -> None:
         with self._client_lock:
-            _remember(self._inline, key, (version, inline), _INLINE_CACHE)
+            _remember(self._inline, key, (version, inline, recs), _INLINE_CACHE)
 
-    def _known_inline(self, key: str, version: int) -> dict[str, str]:
-        """The inline state entries stored at header ``version``; raises ConflictError if the header has
-        moved on. Known from the last header this store read or wrote (on a miss: one GetItem)."""
+    def _known_inline(self, key: str, version: int) -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
+        """The inline state entries and records stored at header ``version``; raises ConflictError if the
+        header has moved on. Known from the last header this store read or wrote (on a miss: one GetItem)."""
         with self._client_lock:
             known = self._inline.get(key)
         if known is not None and known[0] == version:
-            return dict(known[1])
+            return dict(known[1]), dict(known[2])
         return self._remember_inline(key, self._head_at(key, version))
+
+    # -- inline records (see "Inline records" in the module docstring) ---------------
+
+    def _place_records(self, key: str, commit: Commit, base: int, attrs: dict[str, Any],
+                       puts: list[tuple[dict[str, Any], int]],
+                       expires_at: int | None) -> tuple[dict[str, tuple[int, str]], dict[str, Any]]:
+        """Place the commit's step records in the header while it stays within the write units it takes
+        without them (``base`` bytes, its inline state counted) and they within ``inline_record_bytes``:
+        only when a ``mark_sent`` of this store follows (the commit claims jobs) to put them as items
+        behind it, or when the commit ends the execution (no commit follows to need the room). A record
+        placed is taken out of ``puts``; one already in the header that no longer fits goes into
+        ``puts`` (inside the fenced commit), and so does any the commit rewrites. Sets ``attrs[RECS]``
+        when the records change; returns them as the header will hold them, and the items of those
+        this commit placed (by step), for ``mark_sent``."""
+        current = self._known_inline(key, commit.expected_version)[1]
+        version = commit.expected_version + 1
+        rewritten = {item["step_id"]["S"] for item, _ in puts if item[SK]["S"].startswith(STEP_PREFIX)}
+        rewritten |= commit.claims  # a claim written ahead replaces the step's record too
+        after = {sid: rec for sid, rec in current.items() if sid not in rewritten}
+        units = it.write_units(base)
+
+        def fits(recs: dict[str, tuple[int, str]]) -> bool:
+            size = it.item_size({RECS: _recs_value(recs)}) if recs else 0
+            return size <= self.inline_record_bytes and it.write_units(base + size) <= units
+
+        for sid in sorted(after, key=lambda sid: -len(after[sid][1])):  # the header grew: largest out
+            if fits(after):
+                break
+            at, text = after.pop(sid)
+            item = self._step_item(key, StepRecord.from_dict(json.loads(text)), version)
+            if expires_at is not None:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
+            puts.append((item, self._check_size(item, f"execution {key!r}: step {sid!r} record", step=sid)))
+        placed: dict[str, dict[str, Any]] = {}
+        if commit.unsent_add or commit.header.status in TERMINAL_WORKFLOW_STATUSES:
+            for item, _ in list(puts):
+                sid = item["step_id"]["S"] if item[SK]["S"].startswith(STEP_PREFIX) else ""
+                if not _PLAIN_STEP.fullmatch(sid) or sid in commit.slots or sid not in commit.steps:
+                    continue
+                text = encode_json(commit.steps[sid].to_dict())
+                if fits({**after, sid: (version, text)}):
+                    after[sid] = (version, text)
+                    placed[sid] = item
+            puts[:] = [(item, size) for item, size in puts if not any(item is p for p in placed.values())]
+        if after != current:
+            attrs[RECS] = _recs_value(after)
+        if commit.header.status in TERMINAL_WORKFLOW_STATUSES:
+            placed = {}  # nothing follows to need the room: they stay in the header
+        return after, placed
 
     # -- commits larger than a transaction ------------------------------------
 
@@ -1395,9 +1594,9 @@ class DynamoDBStore(Store):
         """The header item projected to its journal marker, version and what rides in it (history
         buffer, inline state); raises if no execution."""
         resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
-                                    ProjectionExpression="#pk, #p, #v, #s, #log",
+                                    ProjectionExpression="#pk, #p, #v, #s, #r, #log",
                                     ExpressionAttributeNames={"#pk": PK, "#p": PENDING, "#v": "version",
-                                                              "#s": INLINE_STATE, "#log": LOG})
+                                                              "#s": INLINE_STATE, "#r": RECS, "#log": LOG})
         if "Item" not in resp:
             raise self._not_found(key)
         return resp["Item"]
@@ -1745,10 +1944,17 @@ class DynamoDBStore(Store):
         one UpdateItem (one by one if that races), and each spilled one by a
         DeleteItem conditioned on its run_id. None of it touches ``version``.
         """
+        with self._client_lock:
+            behind = self._behind.pop(key, None)
+        drops = self._write_behind(behind) if behind is not None else []
         entries = list(sent.items())
-        for chunk in _chunks(entries, 50):  # keeps each expression far under 4 KB
-            if self._remove_unsent(key, chunk):
+        for n, chunk in enumerate(_chunks(entries, 50)):  # keeps each expression far under 4 KB
+            extra = drops if n == 0 else []
+            if self._remove_unsent(key, chunk, extra):
+                self._forget_recs(key, extra)
                 continue
+            if extra and self._remove_unsent(key, [], extra):  # the records alone, then the entries below
+                self._forget_recs(key, extra)
             resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True)
             if "Item" not in resp:
                 return
@@ -1773,26 +1979,65 @@ class DynamoDBStore(Store):
             if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
                 raise  # (a conflict leaves the entry: advance() re-emits it, fenced by run_id)
 
-    def _remove_unsent(self, key: str, entries: list[tuple[str, int]]) -> bool:
-        """One conditional UpdateItem; False if an entry no longer matches.
+    def _write_behind(self, behind: tuple[int, dict[str, dict[str, Any]]]) -> list[tuple[str, int]]:
+        """Put the records a commit at version ``behind[0]`` placed in the header as their items, each
+        unless the item already holds a record of a later commit; returns (step, version) of those put,
+        whose header copies may now go ("Inline records")."""
+        version, items = behind
+        done = []
+        for sid, item in items.items():
+            try:
+                self.client.put_item(
+                    TableName=self.table, Item=item,
+                    ConditionExpression="attribute_not_exists(#pk) OR attribute_not_exists(#at) OR #at <= :at",
+                    ExpressionAttributeNames={"#pk": PK, "#at": AT}, ExpressionAttributeValues={":at": it.n(version)})
+                done.append((sid, version))
+            except Exception as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+        return done
+
+    def _forget_recs(self, key: str, dropped: list[tuple[str, int]]) -> None:
+        """Note that the header no longer holds the records ``dropped`` (same version: mark_sent leaves it)."""
+        if not dropped:
+            return
+        with self._client_lock:
+            known = self._inline.get(key)
+            if known is not None:
+                recs = {sid: rec for sid, rec in known[2].items() if (sid, rec[0]) not in set(dropped)}
+                self._inline[key] = (known[0], known[1], recs)
+
+    def _remove_unsent(self, key: str, entries: list[tuple[str, int]], recs: Sequence[tuple[str, int]] = ()) -> bool:
+        """One conditional UpdateItem; False if an entry no longer matches. ``recs``: records written
+        behind whose header copies go in the same update, each while it is the copy of that version.
 
         ``TransactionConflictException`` (a commit holds the header at that
         moment) is retried with backoff; giving up after ``_RETRIES`` is safe:
         the entries stay unsent and advance() re-emits them after the grace
         period, fenced by run_id.
         """
-        names = {"#u": "unsent", "#r": "run_id"}
-        values = {}
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        removes, conditions = [], []
         for i, (step, run_id) in enumerate(entries):
-            names[f"#s{i}"] = step
+            names.update({"#u": "unsent", "#r": "run_id", f"#s{i}": step})
             values[f":r{i}"] = it.n(int(run_id))
+            removes.append(f"#u.#s{i}")
+            conditions.append(f"#u.#s{i}.#r = :r{i}")
+        for i, (sid, version) in enumerate(recs):
+            names.update({"#rc": RECS, "#at": AT, f"#q{i}": sid})
+            values[f":q{i}"] = it.n(version)
+            removes.append(f"#rc.#q{i}")
+            conditions.append(f"#rc.#q{i}.#at = :q{i}")
+        if not removes:
+            return True
         for attempt in range(_RETRIES):
             try:
                 self.client.update_item(
                     TableName=self.table,
                     Key=self._key(key, SK_HEADER),
-                    UpdateExpression="REMOVE " + ", ".join(f"#u.#s{i}" for i in range(len(entries))),
-                    ConditionExpression=" AND ".join(f"#u.#s{i}.#r = :r{i}" for i in range(len(entries))),
+                    UpdateExpression="REMOVE " + ", ".join(removes),
+                    ConditionExpression=" AND ".join(conditions),
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                 )

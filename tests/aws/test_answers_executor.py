@@ -11,8 +11,10 @@ from aws_kit import AwsKit, sqs_event
 from botocore.exceptions import ClientError
 from test_sqs_executor import execute, job_body, results
 
+from runfox_core import messages
 from runfox_core.aws import answers
 from runfox_core.aws.executor import sqs_executor
+from runfox_core.results import StepResult
 
 ROUTER = "runfox-result-router"
 
@@ -79,9 +81,8 @@ def test_a_job_is_failed_only_when_both_the_router_and_the_queue_refuse_its_resu
 
 
 def test_a_batch_over_one_event_is_handed_over_in_several(aws: AwsKit, monkeypatch: pytest.MonkeyPatch) -> None:
-    one = len(json.dumps({"kind": "result", "execution": "wf#e1", "step": "s0", "run_id": 1,
-                          "output": {"doubled": 0}}))
-    monkeypatch.setattr(answers, "MAX_EVENT_BYTES", 3 * (one + 8))
+    largest = messages.encode(messages.result_message(StepResult("wf#e1", "s6", 1, {"doubled": 12})))
+    monkeypatch.setattr(answers, "MAX_EVENT_BYTES", 3 * answers._size(largest))  # three results an event
     fake = FakeLambda()
     assert executor(aws, fake)(sqs_event(*(job_body(f"s{i}", x=i) for i in range(7))), None) == \
         {"batchItemFailures": []}

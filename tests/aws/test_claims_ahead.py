@@ -33,9 +33,10 @@ class ProcessDied(Exception):
 
 
 class Recording:
-    """A DynamoDB client that notes each claim PutItem (step, landed?) and each transaction's keys, and
-    can cancel the next ``lose`` transactions that update the header, as a concurrent commit would, or
-    stop at the next ``die`` of them, as a process that died before its commit would."""
+    """A DynamoDB client that notes each step PutItem (step, landed?) and each commit's keys (a transaction's,
+    or ``["header"]`` for a commit of the header alone, one UpdateItem), and can refuse the next ``lose``
+    commits, as a concurrent commit would, or stop at the next ``die`` of them, as a process that died
+    before its commit would."""
 
     def __init__(self, client: Any, lose: int = 0, die: int = 0) -> None:
         self._client, self.lose, self.die = client, lose, die
@@ -53,6 +54,19 @@ class Recording:
         if sk.startswith("step#"):
             self.puts.append((sk, True))
         return resp
+
+    def update_item(self, **kwargs: Any) -> Any:
+        if not kwargs.get("ConditionExpression", "").startswith("#v = :expected"):
+            return self._client.update_item(**kwargs)  # not a commit (mark_sent, a renewal)
+        if self.die:
+            self.die -= 1
+            raise ProcessDied("the process died before its commit")
+        if self.lose:
+            self.lose -= 1
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "lost the race"}},
+                              "UpdateItem")
+        self.transactions.append(["header"])
+        return self._client.update_item(**kwargs)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
         keys = [next(iter(action.values()))["Key" if "Update" in action else "Item"]["sk"]["S"]
@@ -76,9 +90,15 @@ def backend(aws: AwsKit, client: Any) -> rfx.Backend:
 
 
 def record(aws: AwsKit, wf: rfx.Workflow, step: str) -> StepRecord:
-    item = aws.dynamodb.get_item(TableName=aws.workflows_table,
-                                 Key={"pk": {"S": wf.id}, "sk": {"S": f"step#{step}"}})["Item"]
-    return StepRecord.from_dict(json.loads(item["record"]["S"]))
+    """``step``'s record as committed (its item, or the header's copy: "Inline records")."""
+    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb).load_steps(wf.id, [step])[step]
+
+
+def item(aws: AwsKit, wf: rfx.Workflow, step: str) -> StepRecord:
+    """``step``'s item, whatever the header holds."""
+    found = aws.dynamodb.get_item(TableName=aws.workflows_table,
+                                  Key={"pk": {"S": wf.id}, "sk": {"S": f"step#{step}"}})["Item"]
+    return StepRecord.from_dict(json.loads(found["record"]["S"]))
 
 
 def test_a_claim_reading_only_upstream_outputs_is_written_ahead_and_its_commit_holds_the_rest(
@@ -90,11 +110,13 @@ def test_a_claim_reading_only_upstream_outputs_is_written_ahead_and_its_commit_h
     # When a's result comes back and b is claimed in the same commit
     wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
     (job_b,) = wf.advance().jobs
-    # Then each claim was one PutItem that landed, and no transaction carried a claim
-    assert client.puts == [("step#a", True), ("step#b", True)]
-    assert ["header"] in client.transactions  # a's claim: the header alone
-    # a's result, not b (its state entry x rides in the header: "Inline state")
-    assert any(sorted(t) == ["header", "step#a"] for t in client.transactions)
+    wf.backend.store.mark_sent(wf.id, {"b": job_b.run_id})  # b's job sent, as the runner confirms it
+    # Then each claim was one PutItem that landed, and each commit was the header alone: a's result rode
+    # in it ("Inline records"; its state entry x too: "Inline state") until b's job was sent, then was
+    # put as its item (the third put)
+    assert client.puts == [("step#a", True), ("step#b", True), ("step#a", True)]
+    assert client.transactions == [["header"], ["header"]]
+    assert item(aws, wf, "a").status == StepStatus.COMPLETE
     assert job_b.inputs == {"x": 2} and record(aws, wf, "b").status == StepStatus.IN_PROGRESS
     wf.on_step_result("b", {"x": 3}, run_id=job_b.run_id)
     assert wf.outcome == {"x": 3}
@@ -148,11 +170,14 @@ def test_the_retry_claimed_with_a_failed_attempt_is_not_written_over_the_attempt
     client.lose = 1
     wf.on_step_results([rfx.StepResult(wf.id, "a", job.run_id, error={"type": "E", "message": "boom"})],
                        claim_ready=True)
-    # Then no claim of run 1 was written ahead over run 0 in progress: it went in the transaction
+    # Then no claim of run 1 was written ahead over run 0 in progress: it went in the fenced commit (in the
+    # header, "Inline records"), and was put as its item only once its job was sent
     assert client.puts[1:] == [("step#a", False), ("step#a", False)]  # refused, before and after the lost race
-    assert sorted(client.transactions[-1]) == ["header", "step#a"]
+    assert item(aws, wf, "a").run_id == 0 and record(aws, wf, "a").run_id == 1
     (retry,) = wf.advance().jobs
-    assert retry.run_id == 1 and record(aws, wf, "a").run_id == 1
+    wf.backend.store.mark_sent(wf.id, {"a": retry.run_id})
+    assert client.puts[-1] == ("step#a", True)
+    assert retry.run_id == 1 and item(aws, wf, "a").run_id == 1
     wf.on_step_result("a", {"ok": True}, run_id=1)
     assert str(wf.status) == "complete"
 
@@ -163,8 +188,9 @@ def test_a_claim_that_reads_state_stays_in_the_transaction(aws: AwsKit) -> None:
     wf = rfx.Workflow.from_dict(spec, backend(aws, client))
     (job_a,) = wf.advance().jobs
     wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 5})], claim_ready=True)
+    # Then b's claim was not written ahead: it was committed inside the fenced commit (in the header)
     assert "step#b" not in {sk for sk, _ in client.puts}
-    assert any("step#b" in t for t in client.transactions)
+    assert record(aws, wf, "b").status == StepStatus.IN_PROGRESS
 
 
 def test_a_claim_left_behind_by_a_lost_commit_takes_no_result_and_the_next_claim_sends_one_job(

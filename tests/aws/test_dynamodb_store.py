@@ -233,12 +233,15 @@ def test_mark_sent_on_a_missing_execution_creates_nothing(store: DynamoDBStore) 
         store.load_header("wf#missing")
 
 
+LARGE = "y" * 2_000  # a state entry too large to ride in the header: its item makes the commit a transaction
+
+
 def test_commits_carry_a_client_request_token_so_sdk_retries_are_idempotent(
     aws: AwsKit, store: DynamoDBStore
 ) -> None:
     key = new_execution(store)
     calls = record_calls(aws.dynamodb)
-    commit(store, key, state={"x": 1})
+    commit(store, key, state={"x": LARGE})
     (params,) = [p for op, p in calls if op == "TransactWriteItems"]
     assert len(params["ClientRequestToken"]) == 36
 
@@ -248,14 +251,74 @@ def test_a_cancelled_commit_is_a_conflict(aws: AwsKit, store: DynamoDBStore, cod
     key = new_execution(store)
     failing = DynamoDBStore(aws.workflows_table, client=Failing(aws.dynamodb, transaction_cancelled("None", code)))
     with pytest.raises(ConflictError, match="changed since version 0"):
-        commit(failing, key, state={"x": 1})
+        commit(failing, key, state={"x": LARGE})
 
 
 def test_other_commit_failures_propagate(aws: AwsKit, store: DynamoDBStore) -> None:
     key = new_execution(store)
     failing = DynamoDBStore(aws.workflows_table, client=Failing(aws.dynamodb, transaction_cancelled("ThrottlingError")))
     with pytest.raises(ClientError, match="TransactionCanceledException"):
-        commit(failing, key, state={"x": 1})
+        commit(failing, key, state={"x": LARGE})
+
+
+def test_a_commit_of_the_header_alone_is_one_update_item_and_no_transaction(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    calls = record_calls(aws.dynamodb)
+    commit(store, key, state={"x": 1})
+    assert [op for op, _ in calls if op in ("UpdateItem", "TransactWriteItems")] == ["UpdateItem"]
+    assert store.load_state(key) == {"x": 1} and store.load_header(key).version == 1
+
+
+def test_a_header_update_that_lost_the_race_is_a_conflict(aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    header = store.load_header(key)
+    commit(store, key, state={"x": 1})  # another writer moves the header on
+    stale = header.copy()
+    stale.version += 1
+    with pytest.raises(ConflictError, match="changed since version 0"):
+        store.commit(key, Commit(expected_version=0, header=stale, state={"x": 2}))
+    assert store.load_state(key) == {"x": 1}
+
+
+class LostReply:
+    """The moto client, except that the first UpdateItem of the header lands and then its reply is lost, and
+    botocore sends it again (which the condition then refuses)."""
+
+    def __init__(self, client: Any):
+        self.client, self.lost = client, False
+
+    def update_item(self, **kw: Any) -> Any:
+        if not self.lost and kw.get("ConditionExpression", "").startswith("#v = :expected"):
+            self.lost = True
+            self.client.update_item(**kw)
+        return self.client.update_item(**kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_header_update_whose_reply_was_lost_is_recognised_as_landed(aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    retried = DynamoDBStore(aws.workflows_table, client=LostReply(aws.dynamodb))
+    commit(retried, key, state={"x": 1})
+    assert store.load_header(key).version == 1 and store.load_state(key) == {"x": 1}
+
+
+@pytest.mark.parametrize(("code", "raised"), [("TransactionConflictException", ConflictError),
+                                              ("InternalServerError", ClientError)])
+def test_a_header_update_held_by_a_transaction_is_a_conflict_and_other_failures_propagate(
+        aws: AwsKit, store: DynamoDBStore, code: str, raised: type[Exception]) -> None:
+    class Refusing:
+        def update_item(self, **kw: Any) -> Any:
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "UpdateItem")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(aws.dynamodb, name)
+
+    key = new_execution(store)
+    with pytest.raises(raised):
+        commit(DynamoDBStore(aws.workflows_table, client=Refusing()), key, state={"x": 1})
 
 
 def test_create_retries_a_transaction_conflict(aws: AwsKit) -> None:

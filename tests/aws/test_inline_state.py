@@ -60,9 +60,8 @@ def test_a_small_state_entry_rides_in_the_header_and_writes_no_item_of_its_own(
     calls = record_calls(aws.dynamodb)
     # When a commit merges a small entry into its state
     commit(store, key, {"x": 1})
-    # Then its transaction held the header alone, and no state item exists
-    (txn,) = [params for op, params in calls if op == "TransactWriteItems"]
-    assert [action for action in txn["TransactItems"]] == [txn["TransactItems"][0]]
+    # Then the commit wrote the header alone (one UpdateItem, no transaction), and no state item exists
+    assert [op for op, _ in calls if op in ("TransactWriteItems", "UpdateItem", "PutItem")] == ["UpdateItem"]
     assert "state#x" not in items(aws, key) and INLINE_STATE in items(aws, key)["header"]
     # And every read returns it
     assert every_read(store, key, "x") == [1, 1, 1]
@@ -164,3 +163,28 @@ def test_entries_never_take_the_header_past_the_write_unit_it_holds_without_them
     assert _items.item_size(header) <= 1024 and INLINE_STATE in header
     assert [sk for sk in items(aws, d.key) if sk.startswith("state#")]
     assert store.load_state(d.key) == {f"key{i:03d}": i for i in range(120)}
+
+
+def test_a_snapshot_does_not_read_the_item_of_an_entry_the_header_holds(aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given an entry that rides in the header, on a store that has seen that header
+    key = new_execution(store)
+    commit(store, key, {"x": 1})
+    calls = record_calls(aws.dynamodb)
+    # When a snapshot asks for it
+    _, _, state = store.load_snapshot(key, [], ["x"])
+    # Then it reads the header alone (the entry's item would cost 2 read units for nothing)
+    (snapshot,) = [params for op, params in calls if op == "TransactGetItems"]
+    assert [get["Get"]["Key"]["sk"]["S"] for get in snapshot["TransactItems"]] == ["header"]
+    assert state == {"x": 1}
+
+
+def test_a_snapshot_reads_by_key_an_entry_that_left_the_header_since_the_store_last_saw_it(aws: AwsKit) -> None:
+    # Given a store that saw x in the header, and another store moving x to an item of its own
+    seen, other = (DynamoDBStore(aws.workflows_table, client=aws.dynamodb) for _ in range(2))
+    key = new_execution(seen)
+    commit(seen, key, {"x": 1})
+    commit(other, key, {"x": "y" * 2_000})
+    # When the first store takes a snapshot of x
+    _, _, state = seen.load_snapshot(key, [], ["x"])
+    # Then it has the item's value, read after the header
+    assert state == {"x": "y" * 2_000}
