@@ -57,7 +57,8 @@ SQS_MAX_BATCH = 10  # messages per ReceiveMessage
 Record = dict[str, Any]
 #: on_delivery(consumer, records, failed message ids, duplicate?)
 DeliveryHook = Callable[[Consumer, list[Record], set[str], bool], None]
-#: on_event(event, the handler's exception or None, duplicate?)
+#: on_event(event, the handler's exception or None, duplicate?), before the attempt is settled: ``event.attempts``
+#: counts the attempts before this one
 EventHook = Callable[[AsyncEvent, BaseException | None, bool], None]
 EVENTS = "asynchronous events"  # their place in a round's order of visits
 
