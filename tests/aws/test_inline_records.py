@@ -10,23 +10,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import pytest
 from aws_kit import AwsKit, record_calls
+from test_inline_state import new_execution
 
 from runfox_core.aws.dynamodb_store import RECS, DynamoDBStore
-from runfox_core.engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from runfox_core.engine.records import Commit, StepRecord
 from runfox_core.status import StepStatus, WorkflowStatus
-
-
-@pytest.fixture
-def store(aws: AwsKit) -> DynamoDBStore:
-    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
-
-
-def new_execution(store: DynamoDBStore) -> str:
-    d = ExecutionDefinition("wf", secrets.token_hex(4), {"steps": []}, {}, "2024-01-01T00:00:00+00:00")
-    store.create(d, ExecutionHeader(status=WorkflowStatus.IN_PROGRESS, version=0, remaining=2))
-    return d.key
 
 
 def done(sid: str, value: Any = 1) -> StepRecord:
