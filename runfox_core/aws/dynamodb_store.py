@@ -441,7 +441,8 @@ _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedu
 # that ``_settle`` looks at, and its inline state entries at its version)
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
 LOG = "log"  # header attribute: history events not yet flushed to a history item
-LOG_BUFFER_BYTES = 300  # compressed bytes of events the header carries before they are flushed
+LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before a commit flushes them
+LOG_FLUSH_BEHIND_BYTES = 320  # from this many, mark_sent flushes them after the send (off the critical path)
 HISTORY_PREFIX = "history#"
 LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
 _LOG_CACHE = 1024  # executions whose last known buffer a store remembers
@@ -590,9 +591,9 @@ class DynamoDBStore(Store):
         # inline records: step -> (at, JSON text))
         self._inline: OrderedDict[str, tuple[int, dict[str, str], dict[str, tuple[int, str]]]] = OrderedDict()
         self._created: OrderedDict[str, int] = OrderedDict()  # key -> bytes of its header's created attributes
-        # key -> (version, step -> item): records a commit placed in the header, to be put as items
-        # and dropped from it by the mark_sent that follows ("Inline records")
-        self._behind: OrderedDict[str, tuple[int, dict[str, dict[str, Any]]]] = OrderedDict()
+        # key -> step -> item (its ``at`` the version that placed it): records this store's commits placed in
+        # the header, to be put as items and dropped from it by the mark_sent that follows ("Inline records")
+        self._behind: OrderedDict[str, dict[str, dict[str, Any]]] = OrderedDict()
 
     @property
     def client(self) -> Any:
@@ -1173,11 +1174,9 @@ class DynamoDBStore(Store):
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
         self._note_inline(key, commit.expected_version + 1, state_after, recs_after)
-        with self._client_lock:
-            if placed:
-                _remember(self._behind, key, (commit.expected_version + 1, placed), _INLINE_CACHE)
-            else:
-                self._behind.pop(key, None)
+        if placed:  # (added to any an earlier commit left for a mark_sent that has not come)
+            with self._client_lock:
+                _remember(self._behind, key, {**self._behind.get(key, {}), **placed}, _INLINE_CACHE)
         if self.execution_ttl_seconds is not None:
             with self._client_lock:
                 stamped = self._stamps.get(key, (None, ""))[0]
@@ -1947,14 +1946,17 @@ class DynamoDBStore(Store):
         with self._client_lock:
             behind = self._behind.pop(key, None)
         drops = self._write_behind(behind) if behind is not None else []
+        flushed = self._flush_behind(key) if sent else None
         entries = list(sent.items())
         for n, chunk in enumerate(_chunks(entries, 50)):  # keeps each expression far under 4 KB
-            extra = drops if n == 0 else []
-            if self._remove_unsent(key, chunk, extra):
-                self._forget_recs(key, extra)
+            # the first update also drops what was just written behind (records, the history buffer), if
+            # it is still as written; when it is not, the entries alone, and those stay (harmless)
+            if n == 0 and (drops or flushed is not None) and self._remove_unsent(key, chunk, drops, flushed):
+                self._forget_recs(key, drops)
+                self._forget_log(key, flushed)
                 continue
-            if extra and self._remove_unsent(key, [], extra):  # the records alone, then the entries below
-                self._forget_recs(key, extra)
+            if self._remove_unsent(key, chunk):
+                continue
             resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True)
             if "Item" not in resp:
                 return
@@ -1979,13 +1981,13 @@ class DynamoDBStore(Store):
             if error_code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
                 raise  # (a conflict leaves the entry: advance() re-emits it, fenced by run_id)
 
-    def _write_behind(self, behind: tuple[int, dict[str, dict[str, Any]]]) -> list[tuple[str, int]]:
-        """Put the records a commit at version ``behind[0]`` placed in the header as their items, each
-        unless the item already holds a record of a later commit; returns (step, version) of those put,
-        whose header copies may now go ("Inline records")."""
-        version, items = behind
+    def _write_behind(self, items: dict[str, dict[str, Any]]) -> list[tuple[str, int]]:
+        """Put the records this store's commits placed in the header as their items (by step; each item's
+        ``at`` the version of its commit), each unless the item already holds a record of a later commit;
+        returns (step, version) of those put, whose header copies may now go ("Inline records")."""
         done = []
         for sid, item in items.items():
+            version = int(item[AT]["N"])
             try:
                 self.client.put_item(
                     TableName=self.table, Item=item,
@@ -1997,6 +1999,23 @@ class DynamoDBStore(Store):
                     raise
         return done
 
+    def _flush_behind(self, key: str) -> int | None:
+        """Put the history buffer this store's last commit left in the header as its history item when it
+        holds ``LOG_FLUSH_BEHIND_BYTES`` or more (after the jobs are sent, off the critical path, so a
+        later commit seldom flushes before its update); returns the version whose buffer it put, for
+        ``mark_sent``'s update to empty it while the header is still at that version (else None)."""
+        with self._client_lock:
+            known = self._logs.get(key)
+        if known is None or not known[1] or len(self._pack(known[1])) < LOG_FLUSH_BEHIND_BYTES:
+            return None
+        self._flush(key, known[1])
+        return known[0]
+
+    def _forget_log(self, key: str, version: int | None) -> None:
+        """Note that the header at ``version`` no longer holds a history buffer (``mark_sent`` emptied it)."""
+        if version is not None:
+            self._note_log(key, version, [])
+
     def _forget_recs(self, key: str, dropped: list[tuple[str, int]]) -> None:
         """Note that the header no longer holds the records ``dropped`` (same version: mark_sent leaves it)."""
         if not dropped:
@@ -2007,9 +2026,11 @@ class DynamoDBStore(Store):
                 recs = {sid: rec for sid, rec in known[2].items() if (sid, rec[0]) not in set(dropped)}
                 self._inline[key] = (known[0], known[1], recs)
 
-    def _remove_unsent(self, key: str, entries: list[tuple[str, int]], recs: Sequence[tuple[str, int]] = ()) -> bool:
+    def _remove_unsent(self, key: str, entries: list[tuple[str, int]], recs: Sequence[tuple[str, int]] = (),
+                       log_at: int | None = None) -> bool:
         """One conditional UpdateItem; False if an entry no longer matches. ``recs``: records written
-        behind whose header copies go in the same update, each while it is the copy of that version.
+        behind whose header copies go in the same update, each while it is the copy of that version;
+        ``log_at``: the history buffer goes too, while the header is at that version (it was flushed).
 
         ``TransactionConflictException`` (a commit holds the header at that
         moment) is retried with backoff; giving up after ``_RETRIES`` is safe:
@@ -2029,6 +2050,11 @@ class DynamoDBStore(Store):
             values[f":q{i}"] = it.n(version)
             removes.append(f"#rc.#q{i}")
             conditions.append(f"#rc.#q{i}.#at = :q{i}")
+        if log_at is not None:
+            names.update({"#log": LOG, "#v": "version"})
+            values[":v"] = it.n(log_at)
+            removes.append("#log")
+            conditions.append("#v = :v")
         if not removes:
             return True
         for attempt in range(_RETRIES):

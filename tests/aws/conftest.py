@@ -17,6 +17,7 @@ import pytest
 from aws_kit import OPS, REGION, AwsKit
 from moto import mock_aws
 
+from runfox_core.aws.dynamodb_store import DynamoDBStore
 from runfox_core.aws.tables import create_tables
 
 
@@ -32,6 +33,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsKit]:
         kit.queues = {op: kit.sqs.create_queue(QueueName=f"runfox-{op}")["QueueUrl"] for op in OPS}
         kit.results_url = kit.sqs.create_queue(QueueName="runfox-results")["QueueUrl"]
         yield kit
+
+
+@pytest.fixture
+def store(aws: AwsKit) -> DynamoDBStore:
+    """A DynamoDBStore on the kit's workflows table."""
+    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
 
 
 @pytest.fixture

@@ -38,11 +38,6 @@ def record(sid: str, **kw: Any) -> StepRecord:
     return StepRecord(step_id=sid, token="op_a", status=StepStatus.COMPLETE, run_id=1, **kw)
 
 
-@pytest.fixture
-def store(aws: AwsKit) -> DynamoDBStore:
-    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
-
-
 def transaction_cancelled(*codes: str) -> ClientError:
     return ClientError(
         {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},

@@ -10,23 +10,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import pytest
 from aws_kit import AwsKit, record_calls
+from test_inline_state import new_execution
 
 from runfox_core.aws.dynamodb_store import RECS, DynamoDBStore
-from runfox_core.engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
+from runfox_core.engine.records import Commit, StepRecord
 from runfox_core.status import StepStatus, WorkflowStatus
-
-
-@pytest.fixture
-def store(aws: AwsKit) -> DynamoDBStore:
-    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
-
-
-def new_execution(store: DynamoDBStore) -> str:
-    d = ExecutionDefinition("wf", secrets.token_hex(4), {"steps": []}, {}, "2024-01-01T00:00:00+00:00")
-    store.create(d, ExecutionHeader(status=WorkflowStatus.IN_PROGRESS, version=0, remaining=2))
-    return d.key
 
 
 def done(sid: str, value: Any = 1) -> StepRecord:
@@ -125,3 +114,24 @@ def test_a_commit_that_claims_nothing_keeps_its_records_as_items(aws: AwsKit, st
     key = new_execution(store)
     commit(store, key, done("a"))
     assert item(aws, key, "step#a") is not None and RECS not in item(aws, key, "header")  # type: ignore[operator]
+
+
+def test_mark_sent_flushes_a_full_history_buffer_after_the_send_and_the_history_reads_the_same(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    from runfox_core.aws.dynamodb_store import LOG, LOG_FLUSH_BEHIND_BYTES
+
+    key = new_execution(store)
+    sent: list[dict[str, Any]] = []
+    for i in range(40):  # each commit claims a job and records an event; its mark_sent follows
+        header = store.load_header(key)
+        new = header.copy()
+        new.version += 1
+        event = {"type": "StepStarted", "step": f"s{i}", "note": secrets.token_hex(8)}
+        store.commit(key, Commit(expected_version=header.version, header=new, unsent_add={f"s{i}": [0, 1.0]},
+                                 events=[event]))
+        store.mark_sent(key, {f"s{i}": 0})
+        sent.append(event)
+        buffered = (item(aws, key, "header") or {}).get(LOG, {}).get("B", b"")
+        assert len(buffered) < LOG_FLUSH_BEHIND_BYTES  # flushed behind the send once it reached the threshold
+    history = [{k: v for k, v in e.items() if k != "id"} for e in store.load_history(key)]
+    assert history == sent

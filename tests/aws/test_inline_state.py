@@ -20,11 +20,6 @@ from runfox_core.errors import ConflictError
 from runfox_core.status import WorkflowStatus
 
 
-@pytest.fixture
-def store(aws: AwsKit) -> DynamoDBStore:
-    return DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
-
-
 def new_execution(store: DynamoDBStore) -> str:
     d = ExecutionDefinition("wf", secrets.token_hex(4), {"steps": []}, {}, "2024-01-01T00:00:00+00:00")
     store.create(d, ExecutionHeader(status=WorkflowStatus.IN_PROGRESS, version=0, remaining=1))
