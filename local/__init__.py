@@ -4,7 +4,9 @@
   CDK stack would create (from the same executors config and config.py
   constants), and the environment the Lambdas read.
 - ``event_source.EventSourceDriver``: plays Lambda's SQS event source
-  mappings, feeding real-shaped SQS events to the real handlers.
+  mappings, feeding real-shaped SQS events to the real handlers, and
+  delivers the asynchronous events of ``async_invoke`` (an executor's Invoke
+  of the result router: queued, retried, then a destination record).
 - ``lambda_runtime``: imports handlers from ``lambdas/`` the way Lambda does
   and gives them a context object.
 - ``events``: the sample payloads in ``events/`` (one loader for tests and demo).

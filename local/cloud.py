@@ -7,6 +7,11 @@ creates the tables and queues, and forgets cached backends, so the next
 handler call builds clients against this deployment. Leaving restores
 ``os.environ``.
 
+While it is up, ``cloud.invocations`` plays Lambda's asynchronous
+invocation of the result router (``local.async_invoke``): an executor's
+Invoke of the router (``RUNFOX_ROUTER_FUNCTION``, set here) is queued in
+this process, and the ``EventSourceDriver`` delivers it.
+
 ``LocalCloud(..., in_process=True)`` runs moto inside this process instead
 (``mock_aws``, with the same fast transactions): no HTTP hop, no second
 process, a fresh account per use. For single-threaded drivers where the
@@ -15,7 +20,10 @@ server stays the default, as it is what a Lambda talks to (HTTP, a separate
 process, one request at a time), and threads need its serialised requests.
 
 Known limits: one LocalCloud at a time per process (they share the server
-and ``os.environ``); ``quiet`` sets the Lambdas' log level to ERROR (in the
+and ``os.environ``); the engine functions see the executors' variable
+``RUNFOX_ROUTER_FUNCTION`` too (every handler shares ``os.environ``), which
+is harmless: only an executor (``sqs_executor``) reads it, the engine's
+settings never do; ``quiet`` sets the Lambdas' log level to ERROR (in the
 environment, and on the service's logger, which Powertools configures only
 once per process). In-process moto is
 not safe for handlers called from several threads at once.
@@ -32,7 +40,8 @@ from typing import Any
 
 import boto3
 
-from local import blobs, moto_patches, server
+from local import async_invoke, blobs, moto_patches, server
+from local.async_invoke import AsyncInvocations
 from local.deployment import Consumer, Deployment, deploy
 from local.lambda_runtime import LAMBDAS_DIR
 from runfox_core.aws import config
@@ -54,6 +63,7 @@ class LocalCloud:
         self.endpoint = ""  # the server's URL; "" in process (boto3's own endpoints, intercepted by moto)
         self._undo: list[Callable[[], None]] = []
         self.deployment: Deployment | None = None
+        self.invocations: AsyncInvocations | None = None  # the router's asynchronous events, while up
         self._saved: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
 
@@ -75,6 +85,9 @@ class LocalCloud:
             self._set_env(self._lambda_environment())
             self.deployment = deploy(self.executors, self.client("sqs"), self.client("dynamodb"))
             self._set_env(dict(self.deployment.environment))
+            self._set_env(dict(self.deployment.executor_environment))  # seen by all: see Known limits
+            self.invocations = AsyncInvocations([self.deployment.router_function], self.client("sqs"))
+            self._undo.append(async_invoke.serve(self.invocations))
             self._set_env(dict(blobs.create_bucket(self.client("s3"))))  # the kit's bucket (local/blobs.py)
             _forget_cached_backends()
             if self.quiet:  # Powertools sets a logger's level once per process: set it for this cloud's life
@@ -95,6 +108,7 @@ class LocalCloud:
                 os.environ[name] = value
         self._saved.clear()
         self._clients.clear()
+        self.invocations = None
         while self._undo:
             self._undo.pop()()
         _forget_cached_backends()

@@ -4,8 +4,8 @@
 
 Starts moto, creates the deployment the CDK stack would from ``--config``,
 invokes the REAL start handler with the ``--spec`` payload (a start payload
-JSON, or a YAML spec), then plays the SQS event sources until the execution
-ends, printing a line as each step finishes; then the outcome and a per-step
+JSON, or a YAML spec), then plays the SQS event sources and the executors'
+asynchronous Invokes of the result router until the execution ends, printing a line as each step finishes; then the outcome and a per-step
 timeline. No network, no credentials, seconds.
 
 Inputs: a start payload carries its own; a spec from ``examples/`` takes the
@@ -30,13 +30,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from local.async_invoke import AsyncEvent
 from local.cloud import LocalCloud
 from local.deployment import Consumer
-from local.event_source import EventSourceDriver, Record
+from local.event_source import DeliveryHook, EventHook, EventSourceDriver, Record
 from local.events import EXAMPLES_DIR, SPEC_SOURCES, event_path, load_event
 from local.lambda_runtime import invoke
 from runfox_core import messages
-from runfox_core.aws import config
+from runfox_core.aws import answers, config
 from runfox_core.aws.config import ConfigError
 from runfox_core.cli.follow import timeline_table
 from runfox_core.results import StepResult
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         from runfox_core.aws.factory import get_backend  # after LocalCloud set the environment
 
         workflow = Workflow(execution_key, get_backend())
+        on_delivery, on_event = _progress(workflow, started)
         driver = EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=RETRY_VISIBILITY_SECONDS,
-                                   on_delivery=_progress(workflow, started))
+                                   on_delivery=on_delivery, on_event=on_event)
         try:
             stats = driver.run(lambda: workflow.status in TERMINAL_WORKFLOW_STATUSES, timeout=args.timeout)
         except TimeoutError as exc:
@@ -172,8 +174,9 @@ def _one_line(error: dict[str, Any]) -> str:
     return f"{error.get('type')}: {error.get('message')}"
 
 
-def _progress(workflow: Workflow, started: float) -> Any:
-    """An ``on_delivery`` hook printing one line per result (or dead-lettered job) the router applied."""
+def _progress(workflow: Workflow, started: float) -> tuple[DeliveryHook, EventHook]:
+    """``on_delivery`` and ``on_event`` hooks printing one line per result (or dead-lettered job) the router
+    applied, from the results queue or an executor's answers event."""
 
     def on_delivery(consumer: Consumer, records: list[Record], failed: set[str], duplicate: bool) -> None:
         if duplicate:
@@ -183,11 +186,22 @@ def _progress(workflow: Workflow, started: float) -> Any:
                 print(f"  {time.monotonic() - started:6.2f}s  {consumer.name:<16} {len(failed)} job(s) failed their "
                       f"batch: SQS redelivers them, dead-letters after the queue's max receives")
             return
+        applied([body for record in records if record["messageId"] not in failed
+                 for body in answers.unwrap(record["body"])])
+
+    def on_event(event: AsyncEvent, error: BaseException | None, duplicate: bool) -> None:
+        if duplicate:
+            return
+        if error is not None:
+            print(f"  {time.monotonic() - started:6.2f}s  {'answers event':<16} the router failed it (attempt "
+                  f"{event.attempts + 1}): Lambda retries it, then sends it to the results queue")
+            return
+        applied(answers.bodies_of(event.payload) or [])
+
+    def applied(bodies: list[str]) -> None:
         statuses = None
-        for record in records:
-            if record["messageId"] in failed:
-                continue
-            message = messages.decode(record["body"])
+        for body in bodies:
+            message = messages.decode(body)
             if isinstance(message, messages.WakeMessage):
                 print(f"  {time.monotonic() - started:6.2f}s  wake timer fired")
                 continue
@@ -201,7 +215,7 @@ def _progress(workflow: Workflow, started: float) -> Any:
             print(f"  {time.monotonic() - started:6.2f}s  {message.step:<16} run {message.run_id:<3} {what:<24} "
                   f"-> {statuses[message.step]}")
 
-    return on_delivery
+    return on_delivery, on_event
 
 
 def _outcome(workflow: Workflow) -> None:

@@ -11,7 +11,12 @@ deployment, shared with ``runfox_cdk``) with local names:
 - the consumers of ``Topology.consumers()``: each op queue with a handler ->
   its executor; the results queue and every owned op DLQ -> result_router;
 - the ops manifest the engine Lambdas read (written to a temp file) and their
-  environment (``runfox_deploy.topology.engine_environment``).
+  environment (``runfox_deploy.topology.engine_environment``);
+- the result router's asynchronous invoke config (``router_function``:
+  ``facts.ROUTER_EVENT_RETRY_ATTEMPTS`` retries, then the results queue as
+  its on-failure destination), played by ``local.async_invoke``, and the
+  executors' environment naming it (``topology.executor_environment``, with
+  ``RUNFOX_ROUTER_FUNCTION``; an op's own ``environment`` is not applied).
 
 Names are local only (the stack names op queues ``<stack>-<op>``). As synth
 does, ``deploy`` checks every handler exists (``check_code``); an op's ``code``
@@ -31,6 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.async_invoke import AsyncFunction
+from local.blobs import BLOB_BUCKET
+from local.lambda_runtime import function_name
 from runfox_core.aws import config
 from runfox_core.aws.tables import create_tables
 from runfox_deploy import facts, topology
@@ -43,6 +51,7 @@ RESULTS_QUEUE = f"{PREFIX}-results"
 OP_QUEUE_PREFIX = "rf-"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # relative code folders resolve here, as in app.py
 DLQ_RETENTION_SECONDS = facts.DLQ_RETENTION_DAYS * 86_400
+ROUTER_FUNCTION = function_name(config.RESULT_ROUTER_HANDLER)  # the name lambda_runtime gives the router
 
 __all__ = ["Consumer", "Deployment", "deploy", "dlq_name", "op_queue_name"]
 
@@ -71,8 +80,10 @@ class Deployment:
     results_queue_url: str
     queues: dict[str, str]  # every queue: name -> URL
     consumers: tuple[Consumer, ...]
-    environment: dict[str, str]
+    environment: dict[str, str]  # the engine functions'
     roles: dict[str, str]  # topology role ("results", "op:<name>", "dlq:<name>", ...) -> queue name
+    router_function: AsyncFunction  # the result router, as executors invoke it
+    executor_environment: dict[str, str]  # an executor's RUNFOX_* variables (RUNFOX_ROUTER_FUNCTION...)
 
 
 def op_queue_name(op: str) -> str:
@@ -109,7 +120,11 @@ def deploy(executors: ExecutorsConfig, sqs: Any, dynamodb: Any) -> Deployment:
     environment = topology.engine_environment(
         workflows_table=WORKFLOWS_TABLE, results_queue_url=results_url,
         queue_url_base=_url_base(results_url), ops_file=str(manifest))
-    return Deployment(queue_map, results_url, queues, consumers, environment, roles)
+    router = AsyncFunction(ROUTER_FUNCTION, config.RESULT_ROUTER_HANDLER, results_url,
+                           facts.ROUTER_EVENT_RETRY_ATTEMPTS, facts.ENGINE_MEMORY_MB, facts.ENGINE_TIMEOUT_SECONDS)
+    executor = topology.executor_environment(results_queue_url=results_url, blob_bucket=BLOB_BUCKET,
+                                             router_function=router.name, environment={})
+    return Deployment(queue_map, results_url, queues, consumers, environment, roles, router, executor)
 
 
 def _consumer(sqs: Any, queues: dict[str, str], name: str, planned: topology.Consumer,

@@ -1,4 +1,4 @@
-"""event_source.py -- EventSourceDriver: Lambda's SQS event source mappings, played in one thread.
+"""event_source.py -- EventSourceDriver: Lambda's SQS event source mappings and async events, in one thread.
 
 For each consumer (a queue with a handler): ReceiveMessage a batch, build
 the event Lambda would (``Records`` with messageId, receiptHandle, body,
@@ -12,13 +12,22 @@ As in Lambda: a handler that raises, or reports an id not in its batch,
 fails the whole batch; an empty or null response means every record
 succeeded.
 
+Asynchronous events too (an executor's Invoke of the result router, queued
+by ``local.async_invoke``): each round invokes the handler once per pending
+event; one whose handler raises is settled as a failed attempt (retried on a
+later round, then sent to the on-failure destination). Pending events count
+as in flight. ``on_event`` sees each delivery, as ``on_delivery`` sees each
+batch.
+
 Delivery modes, for tests:
 
-- default: deterministic round-robin, executors first, the result router last;
-- ``shuffle``: each round visits queues in random order, takes random batch
-  sizes and shuffles records (seeded);
-- ``duplicate``: every batch is delivered a second time at the end of its
-  round (at-least-once delivery; the second delivery cannot delete anything).
+- default: deterministic round-robin, executors first, the result router last
+  (its queues, then its asynchronous events);
+- ``shuffle``: each round visits queues and the asynchronous events in random
+  order, takes random batch sizes and shuffles records and events (seeded);
+- ``duplicate``: every batch and every event is delivered a second time at
+  the end of its round (at-least-once delivery; the second delivery cannot
+  delete anything, and its failure is not a failed attempt).
 
 Known limits: one ReceiveMessage per queue per round, so a batch holds at
 most 10 records (Lambda would gather more with a batching window); no
@@ -28,6 +37,8 @@ every queue's own (tests use 0: a failed record is back on the next round).
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import random
 import time
@@ -35,6 +46,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from local import async_invoke
+from local.async_invoke import AsyncEvent, AsyncInvocations
 from local.deployment import Consumer
 from local.lambda_runtime import REGION, invoke
 
@@ -44,6 +57,10 @@ SQS_MAX_BATCH = 10  # messages per ReceiveMessage
 Record = dict[str, Any]
 #: on_delivery(consumer, records, failed message ids, duplicate?)
 DeliveryHook = Callable[[Consumer, list[Record], set[str], bool], None]
+#: on_event(event, the handler's exception or None, duplicate?), before the attempt is settled: ``event.attempts``
+#: counts the attempts before this one
+EventHook = Callable[[AsyncEvent, BaseException | None, bool], None]
+EVENTS = "asynchronous events"  # their place in a round's order of visits
 
 
 @dataclass
@@ -52,6 +69,8 @@ class DriveStats:
     invocations: int = 0
     records: int = 0
     failed_records: int = 0
+    events: int = 0  # asynchronous events delivered (each attempt; not the duplicates)
+    failed_events: int = 0
     seconds: float = 0.0
     stopped: str = ""  # "until" | "idle"
 
@@ -59,7 +78,9 @@ class DriveStats:
 class EventSourceDriver:
     def __init__(self, consumers: tuple[Consumer, ...] | list[Consumer], sqs: Any, *, shuffle: bool = False,
                  duplicate: bool = False, seed: int = 0, visibility_timeout_seconds: int | None = None,
-                 idle_sleep_seconds: float = 0.05, on_delivery: DeliveryHook | None = None):
+                 idle_sleep_seconds: float = 0.05, on_delivery: DeliveryHook | None = None,
+                 invocations: AsyncInvocations | None = None, on_event: EventHook | None = None):
+        """``invocations``: the asynchronous events to deliver (default: the running ``LocalCloud``'s)."""
         routers_last = sorted(consumers, key=lambda c: c.handler.startswith("result_router"))
         self.consumers = list(routers_last)
         self.sqs = sqs
@@ -68,6 +89,8 @@ class EventSourceDriver:
         self.visibility_timeout_seconds = visibility_timeout_seconds
         self.idle_sleep_seconds = idle_sleep_seconds
         self.on_delivery = on_delivery
+        self.invocations = async_invoke.active() if invocations is None else invocations
+        self.on_event = on_event
         self.stats = DriveStats()
         self._rng = random.Random(seed)
 
@@ -93,33 +116,38 @@ class EventSourceDriver:
             self.stats.seconds += time.monotonic() - started
 
     def round(self) -> int:
-        """Visit every consumer once; return how many records were delivered (first deliveries)."""
+        """Visit every consumer and the pending asynchronous events once; return how many records and
+        events were delivered (first deliveries and retries, not duplicates)."""
         self.stats.rounds += 1
-        order = list(self.consumers)
+        order: list[Consumer | str] = [*self.consumers, *([EVENTS] if self.invocations is not None else [])]
         if self.shuffle:
             self._rng.shuffle(order)
-        replays: list[tuple[Consumer, list[Record]]] = []
+        replays: list[Callable[[], object]] = []
         delivered = 0
-        for consumer in order:
-            records = self._receive(consumer)
+        for source in order:
+            if not isinstance(source, Consumer):
+                delivered += self._deliver_events(replays)
+                continue
+            records = self._receive(source)
             if not records:
                 continue
             delivered += len(records)
-            failed = self._invoke(consumer, records, duplicate=False)
-            self._delete(consumer, [r for r in records if r["messageId"] not in failed])
+            failed = self._invoke(source, records, duplicate=False)
+            self._delete(source, [r for r in records if r["messageId"] not in failed])
             if self.duplicate:
-                replays.append((consumer, records))
+                replays.append(functools.partial(self._invoke, source, records, duplicate=True))
         if self.shuffle:
             self._rng.shuffle(replays)
-        for consumer, records in replays:
-            self._invoke(consumer, records, duplicate=True)
+        for replay in replays:
+            replay()
         return delivered
 
     def in_flight(self) -> int:
-        """Messages in consumed queues: visible, being retried (invisible) or delayed."""
+        """Messages in consumed queues (visible, being retried (invisible) or delayed) and asynchronous
+        events pending."""
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
                  "ApproximateNumberOfMessagesDelayed"]
-        total = 0
+        total = 0 if self.invocations is None else self.invocations.in_flight()
         for consumer in self.consumers:
             attributes = self.sqs.get_queue_attributes(QueueUrl=consumer.queue_url, AttributeNames=names)
             total += sum(int(attributes["Attributes"].get(n, 0)) for n in names)
@@ -163,6 +191,38 @@ class EventSourceDriver:
         if self.on_delivery is not None:
             self.on_delivery(consumer, records, failed, duplicate)
         return failed
+
+    def _deliver_events(self, replays: list[Callable[[], object]]) -> int:
+        """Invoke the handler once per pending event and settle each; return how many were delivered."""
+        assert self.invocations is not None
+        events = self.invocations.take()
+        if self.shuffle:
+            self._rng.shuffle(events)
+        for event in events:
+            self.invocations.settle(event, self._invoke_event(event, duplicate=False))
+            if self.duplicate:
+                replays.append(functools.partial(self._invoke_event, event, duplicate=True))
+        return len(events)
+
+    def _invoke_event(self, event: AsyncEvent, *, duplicate: bool) -> BaseException | None:
+        """Run the event's handler on a fresh copy of its payload (as Lambda decodes it anew); return
+        what it raised."""
+        self.stats.invocations += 1
+        error: BaseException | None = None
+        try:
+            invoke(event.function.handler, copy.deepcopy(event.payload), memory_mb=event.function.memory_mb,
+                   timeout_seconds=event.function.timeout_seconds)
+        except Exception as exc:  # Lambda's verdict: a failed attempt, retried or sent to the destination
+            log.warning("%s failed asynchronous event %s (attempt %d): %s: %s", event.function.handler,
+                        event.request_id, event.attempts + 1, type(exc).__name__, exc)
+            log.debug("%s traceback", event.function.handler, exc_info=True)
+            error = exc
+        if not duplicate:
+            self.stats.events += 1
+            self.stats.failed_events += error is not None
+        if self.on_event is not None:
+            self.on_event(event, error, duplicate)
+        return error
 
     def _delete(self, consumer: Consumer, records: list[Record]) -> None:
         for start in range(0, len(records), SQS_MAX_BATCH):

@@ -1,8 +1,9 @@
 """e2e_kit.py -- run a start payload on the local emulator and in-process, and compare how they end.
 
 ``run_local`` goes through everything a deployment runs: the start handler,
-job messages on op queues, executor Lambdas, results on the results queue,
-the result router, wake timers and DLQs. ``run_in_process`` runs the same
+job messages on op queues, executor Lambdas, their results handed to the
+result router by asynchronous Invoke (answers events; the results queue for
+timers and Lambda's destination records), wake timers and DLQs. ``run_in_process`` runs the same
 spec with ``Backend(executor=execute)`` and ``Workflow.run()``, where
 ``execute`` is the same function the executor Lambdas wrap (found through
 the executors config). Both are reduced to an ``Ending`` to compare.
@@ -15,13 +16,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.async_invoke import AsyncEvent
 from local.cloud import LocalCloud
 from local.deployment import Consumer
 from local.event_source import DriveStats, EventSourceDriver, Record
 from local.events import EXAMPLES_DIR, load_event
 from local.lambda_runtime import invoke, load_handler
 from runfox_core import api
-from runfox_core.aws import config
+from runfox_core.aws import answers, config
 from runfox_core.aws.factory import get_backend
 from runfox_core.backend.base import Backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
@@ -54,6 +56,7 @@ class LocalRun:
     endings: list[Ending]
     stats: DriveStats
     deliveries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (queue, record) first deliveries
+    answered: list[str] = field(default_factory=list)  # messages of the answers events, at their first delivery
 
 
 def ending(wf: Workflow) -> Ending:
@@ -116,8 +119,12 @@ def run_local(cloud: LocalCloud, payloads: list[dict[str, Any]], *, timeout: flo
         if not duplicate:
             run.deliveries += [(consumer.name, r) for r in records]
 
+    def record_event(event: AsyncEvent, error: BaseException | None, duplicate: bool) -> None:
+        if not duplicate and event.attempts == 0:
+            run.answered += answers.bodies_of(event.payload) or []
+
     driver = EventSourceDriver(cloud.consumers, cloud.client("sqs"), visibility_timeout_seconds=0,
-                               on_delivery=record, **mode)
+                               on_delivery=record, on_event=record_event, **mode)
     run.stats = driver.run(lambda: all(wf.status in TERMINAL_WORKFLOW_STATUSES for wf in handles), timeout=timeout)
     run.endings = [ending(wf) for wf in handles]
     return run

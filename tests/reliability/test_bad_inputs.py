@@ -17,7 +17,7 @@ from local.cloud import LocalCloud
 from local.event_source import EventSourceDriver
 from local.lambda_runtime import invoke, load_handler
 from runfox_core import messages
-from runfox_core.aws import config
+from runfox_core.aws import answers, config
 from runfox_core.aws.factory import get_backend
 from runfox_core.results import DispatchJob, StepResult
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
@@ -139,19 +139,32 @@ def check_router(case: dict[str, Any], logs: Logs) -> str | None:
     return None
 
 
-def check_job(case: dict[str, Any], cloud: LocalCloud, logs: Logs) -> str | None:
+def handed_over(cloud: LocalCloud) -> list[str]:
+    """The result messages executors answered with since the last call: those of the answers events they
+    invoked the router with (taken off Lambda's queue, as if delivered) and those on the results queue
+    (read, and kept out of the way by their visibility for the rest of the test)."""
+    assert cloud.invocations is not None
+    bodies: list[str] = []
+    for event in cloud.invocations.take():
+        bodies += answers.bodies_of(event.payload) or []
+        cloud.invocations.settle(event, None)
     results_url = cloud.deployment.environment[config.ENV_RESULTS_QUEUE_URL]  # type: ignore[union-attr]
-    sqs = cloud.client("sqs")
-    while sqs.receive_message(QueueUrl=results_url, MaxNumberOfMessages=10).get("Messages"):
-        pass  # drain (visibility keeps what was read out of the way for the rest of the test)
+    while sent := cloud.client("sqs").receive_message(QueueUrl=results_url, MaxNumberOfMessages=10,
+                                                      VisibilityTimeout=600).get("Messages"):
+        bodies += [m["Body"] for m in sent]
+    return bodies
+
+
+def check_job(case: dict[str, Any], cloud: LocalCloud, logs: Logs) -> str | None:
+    handed_over(cloud)  # drain
     good = messages.encode(messages.job_message(DispatchJob("wf#corpus", "a", {"value": 1}, 0, token="increment")))
     logs.mark()
     response = invoke(EXECUTOR, sqs_event([encode(case["body"], "wf#corpus"), good]))
     if (response or {}).get("batchItemFailures"):
         return f"failed records of the batch: {response['batchItemFailures']}"
-    sent = sqs.receive_message(QueueUrl=results_url, MaxNumberOfMessages=10, VisibilityTimeout=600).get("Messages", [])
-    if [json.loads(m["Body"]).get("output") for m in sent] != [{"incremented": 2}]:
-        return f"expected exactly the good job's result, got {[m['Body'][:80] for m in sent]}"
+    sent = handed_over(cloud)
+    if [json.loads(body).get("output") for body in sent] != [{"incremented": 2}]:
+        return f"expected exactly the good job's result, got {[body[:80] for body in sent]}"
     if case["expect"].lower() not in logs.text():
         return f"no log line names {case['expect']!r}"
     return None

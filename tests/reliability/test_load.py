@@ -8,6 +8,7 @@ queues and tables) in a fifth of the time.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -17,17 +18,19 @@ from typing import Any
 import yaml
 from fault_kit import CONFIG
 
+from local.async_invoke import AsyncInvocations
 from local.cloud import LocalCloud
 from local.deployment import Consumer, dlq_name, op_queue_name
 from local.lambda_runtime import LambdaContext, invoke, load_handler
 from runfox_core import operations
-from runfox_core.aws import config
+from runfox_core.aws import answers, config
 from runfox_core.aws.factory import get_backend
 from runfox_core.status import TERMINAL_WORKFLOW_STATUSES
 
 SPEC = yaml.safe_load((Path(__file__).parent / "load_workflow.yaml").read_text())
 EXECUTIONS = int(os.environ.get("RUNFOX_LOAD_EXECUTIONS", "200"))
 POLLERS = 4  # concurrent "Lambda instances", each polling every queue
+EVENTS_PER_POLL = 10  # answers events a poller takes from Lambda's queue at a time, leaving the rest to the others
 VISIBILITY_SECONDS = 60  # long enough that no message is redelivered during the run
 STALL_SECONDS = 150  # no message handled for this long fails the test, naming what is stuck (before pytest's timeout)
 
@@ -38,10 +41,12 @@ def expected_sum(n: int) -> int:
     return squares * seed**2 + doubles * seed * 2 + increments * (seed + 1)
 
 
-def poll(consumers: list[Consumer], sqs: Any, done: threading.Event, errors: list[BaseException],
-         seen: list[tuple[str, str, bool]]) -> None:
-    """One poller: receive a batch from each queue, run its handler, delete what succeeded; ``seen`` gets
-    (queue, body, deleted) for every message handled (to say what a stalled execution was sent)."""
+def poll(consumers: list[Consumer], sqs: Any, invocations: AsyncInvocations, done: threading.Event,
+         errors: list[BaseException], seen: list[tuple[str, str, bool]]) -> None:
+    """One poller: receive a batch from each queue, run its handler, delete what succeeded; then run the
+    router on a few of the executors' answers events (Lambda's asynchronous invocations), settling each;
+    ``seen`` gets (queue or "answers", body, done) for every message handled (to say what a stalled
+    execution was sent)."""
     handlers = {c.handler: load_handler(c.handler) for c in consumers}
     try:
         while not done.is_set():
@@ -64,6 +69,15 @@ def poll(consumers: list[Consumer], sqs: Any, done: threading.Event, errors: lis
                 if entries:
                     sqs.delete_message_batch(QueueUrl=consumer.queue_url, Entries=entries)
                 seen.extend((consumer.name, r["body"], r["messageId"] not in failed) for r in records)
+            for event in invocations.take(most=EVENTS_PER_POLL):
+                error: BaseException | None = None
+                try:  # the handler itself, as for the queues: lambda_runtime.invoke redirects stdout, per process
+                    handlers[event.function.handler](copy.deepcopy(event.payload), LambdaContext(event.function.name))
+                except Exception as exc:  # a failed attempt: retried, then sent to the results queue
+                    error = exc
+                invocations.settle(event, error)
+                delivered += 1
+                seen.extend(("answers", body, error is None) for body in answers.bodies_of(event.payload) or [])
             if not delivered:
                 time.sleep(0.02)
     except BaseException as exc:  # surfaced by the test
@@ -80,9 +94,11 @@ def stuck(backend: Any, cloud: LocalCloud, key: str, seen: list[tuple[str, str, 
     queues = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         for name, url in cloud.queues.items()}
+    events = cloud.invocations.in_flight() if cloud.invocations is not None else 0
     return (f"  {key}: {header.status} v{header.version}, ready {dict(header.ready)}, unsent {dict(header.unsent)}, "
             f"deadlines {dict(header.deadlines)}, joins {dict(header.joins)}; open steps {steps}; queues "
-            f"{ {n: q for n, q in queues.items() if any(v != '0' for v in q.values())} }; handled "
+            f"{ {n: q for n, q in queues.items() if any(v != '0' for v in q.values())} }, answers events in flight "
+            f"{events}; handled "
             f"{[(q, b[:300], deleted) for q, b, deleted in seen if key in b]}; history "
             f"{[(e['type'], e.get('step')) for e in operations.history(backend, key).events]}")
 
@@ -106,7 +122,9 @@ def test_two_hundred_executions_complete_exactly_under_concurrent_routers() -> N
         consumers = [c for c in cloud.consumers if c.name in wanted
                      or (c.handler == config.RESULT_ROUTER_HANDLER and not c.name.endswith(dlq_name("")))]
         seen: list[tuple[str, str, bool]] = []
-        threads = [threading.Thread(target=poll, args=(consumers, cloud.client("sqs"), done, errors, seen))
+        assert cloud.invocations is not None
+        threads = [threading.Thread(target=poll, args=(consumers, cloud.client("sqs"), cloud.invocations, done,
+                                                       errors, seen))
                    for _ in range(POLLERS)]
         for t in threads:
             t.start()
