@@ -4,10 +4,14 @@ Runs a chain of N steps and an N-step fan-out/fan-in (seed, N-2 workers,
 one join reading every worker's state key) through the real production
 path against moto: ``driver.start_execution`` with
 ``Backend(DynamoDBStore, SQSRunner)``; executor batches through
-``sqs_executor`` (up to 10 jobs per invocation); result batches through
-``driver.ResultRouter`` (up to 10 messages per invocation), exactly as the
-Lambdas do. The simulated event source mappings (ReceiveMessage +
-DeleteMessageBatch) are the platform's calls, counted apart from ours.
+``sqs_executor`` (up to 10 jobs per invocation), which hands its results to
+the router by an asynchronous Invoke, as the kit's executors do
+(``answers.py``: Lambda's acceptance is played by a botocore hook, the call
+counted with ours); each answers event, and each batch that reaches the
+results queue, through ``driver.ResultRouter`` as one router invocation,
+exactly as the Lambdas do. The simulated event source mappings
+(ReceiveMessage + DeleteMessageBatch, counted when they return messages) are
+the platform's calls, counted apart from ours.
 
 Calls are counted with botocore ``provide-client-params`` hooks on each
 client. Request units are computed from item sizes (moto's consumed
@@ -40,10 +44,10 @@ through the advance Lambda (``api.run_advance``, action ``send_event``): the
 event source mappings receive nothing meanwhile, and their empty long polls
 are the idle cost below (per month), not a wait's.
 
-Critical path per step: between one executor sending its result and the
-next job being sent, the queue hops (results queue, op queue) and the
-DynamoDB round trips the router makes before its first job send, counted in
-the router invocations that dispatched something (median).
+Critical path per step: between one executor handing over its result and
+the next job being sent, one queue hop (the op queue) and the router's
+Invoke, and the DynamoDB round trips the router makes before its first job
+send, counted in the router invocations that dispatched something (median).
 
 Idle cost of a deployed stack per month: each SQS event source mapping
 long-polls its queue (``IDLE_POLLERS`` concurrent 20-second receives, since
