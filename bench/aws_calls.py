@@ -368,18 +368,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         store = DynamoDBStore("workflows", client=ddb, execution_ttl_seconds=ttl)
         backend = rfx.Backend(store=store, runner=runner,
                               blobs=S3BlobStore("values", client=meter.attach(boto3.client("s3"))))
-        handed: list[list[str]] = []  # the answers events executors handed to the router, not yet routed
-        lambda_client = meter.attach(boto3.client("lambda"))
-
-        def accept(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
-            """Lambda accepting an asynchronous Invoke of the router: the event waits in ``handed``."""
-            handed.append(answers.bodies_of(json.loads(params["body"])) or [])
-            return SimpleNamespace(status_code=answers.ACCEPTED, headers={}), {"StatusCode": answers.ACCEPTED}
-
-        lambda_client.meta.events.register("before-call.lambda.Invoke", accept)
-        handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")),
-                               blobs=S3BlobStore("values", client=meter.attach(boto3.client("s3"))),
-                               router_function="runfox-result-router", lambda_client=lambda_client)
+        handler, handed = answering_executor(meter, execute, results)
         platform: Counter[str] = Counter()
 
         def take(url: str) -> list[dict[str, Any]]:
@@ -457,6 +446,24 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
                 "ms": 1000 * statistics.median(engine), "path": statistics.median(paths) if paths else 0,
                 "put": meter.calls["PutObject"] / n, "get": meter.calls["GetObject"] / n,
                 "s3_gb": meter.s3_bytes / 1e9 / n, "status": str(status)}
+
+
+def answering_executor(meter: Meter, execute: Any, results: str) -> tuple[Any, list[list[str]]]:
+    """The executor harness as the kit deploys it (results handed to the router by Invoke, large values to
+    the values bucket), its calls metered; and the list where the answers events it hands over wait, each
+    a router invocation to come (Lambda's acceptance is played by a botocore hook)."""
+    handed: list[list[str]] = []
+    lambda_client = meter.attach(boto3.client("lambda"))
+
+    def accept(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        handed.append(answers.bodies_of(json.loads(params["body"])) or [])
+        return SimpleNamespace(status_code=answers.ACCEPTED, headers={}), {"StatusCode": answers.ACCEPTED}
+
+    lambda_client.meta.events.register("before-call.lambda.Invoke", accept)
+    handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")),
+                           blobs=S3BlobStore("values", client=meter.attach(boto3.client("s3"))),
+                           router_function="runfox-result-router", lambda_client=lambda_client)
+    return handler, handed
 
 
 def dollars(r: dict[str, Any]) -> dict[str, float]:
@@ -603,9 +610,7 @@ def payload_run(size: int, n: int = PAYLOAD_STEPS) -> dict[str, Any]:
         backend = rfx.Backend(store=store, runner=SQSRunner({"doc": op_queue}, results,
                                                                sqs_client=meter.attach(boto3.client("sqs"))),
                               blobs=blobs)
-        executor_blobs = S3BlobStore("values", client=meter.attach(boto3.client("s3")))
-        handler = sqs_executor(execute, results_queue_url=results, sqs_client=meter.attach(boto3.client("sqs")),
-                               blobs=executor_blobs)
+        handler, handed = answering_executor(meter, execute, results)
         lambdas, wall = 1, time.perf_counter()
         started = driver.start_execution(backend, spec, {})
         status = started.status
@@ -614,16 +619,17 @@ def payload_run(size: int, n: int = PAYLOAD_STEPS) -> dict[str, Any]:
             jobs = admin_sqs.receive_message(QueueUrl=op_queue, MaxNumberOfMessages=10).get("Messages", [])
             if jobs:
                 handler(sqs_event(*(m["Body"] for m in jobs)), None)
-            bodies = [m["Body"] for m in admin_sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10)
+            queued = [m["Body"] for m in admin_sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10)
                       .get("Messages", [])]
-            if bodies:
+            batches, handed[:] = [*handed, *([queued] if queued else [])], []
+            for bodies in batches:  # a router invocation each
                 payload_cache_clear()  # the router is another Lambda than the executor that just ran
                 lambdas += 1
                 router = driver.ResultRouter(backend, bodies)
                 for body in bodies:
                     router.handle(body)
                 status = router.advanced[-1].status if router.advanced else status
-            if status == rfx.WorkflowStatus.FAILED or not (jobs or bodies):
+            if status == rfx.WorkflowStatus.FAILED or not (jobs or batches):
                 raise RuntimeError(f"{size} B: {status}, {rfx.Workflow(started.execution, backend).error}")
         seconds = time.perf_counter() - wall - meter.aws_seconds
         s3_calls = {k: meter.calls[k] for k in ("PutObject", "GetObject")}
