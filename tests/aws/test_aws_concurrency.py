@@ -25,7 +25,7 @@ from runfox_core.aws.tables import create_table
 
 THREADS = 8
 WIDTH = 50
-REPEAT = 5  # rounds of the 50-wide join race, each a fresh table and a fresh interleaving (4 s a round)
+REPEAT = 3  # rounds of the 50-wide join race, each a fresh table and a fresh interleaving (4 to 8 s a round)
 
 
 @pytest.fixture(autouse=True)
