@@ -1,4 +1,5 @@
-"""test_scale.py -- 1, 50 and 200 ops synthesize within Lambda's and CloudFormation's limits, cfn-lint clean.
+"""test_scale.py -- 1, 50 and 200 ops synthesize within Lambda's and CloudFormation's limits, cfn-lint clean
+(200 in ``test_scale_200.py``).
 
 Each size is synthesized once (the 200-op app takes about half a minute), through
 the real entry point with cdk-nag. Environment sizes are measured with the
@@ -36,16 +37,22 @@ def _ops(count: int) -> dict[str, Any]:
                     for i in range(count)}}
 
 
-@pytest.fixture(scope="module", params=[1, 50, 200])
-def synthesized_app(request: pytest.FixtureRequest, asset_dirs: dict[str, Path],
-                    tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
-    count = request.param
+def synthesize(count: int, asset_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    """The app of ``count`` ops, synthesized through the real entry point; its op count and cloud assembly."""
     root = tmp_path_factory.mktemp(f"ops{count}")
     config_path = root / "executors.json"
     config_path.write_text(json.dumps(_ops(count)))
     context = app_context({**asset_dirs, "config": config_path})
     assembly = build_app(context=context, outdir=str(root / "cdk.out")).synth()
     return count, Path(assembly.directory)
+
+
+# 1 and 50 ops here; 200 in test_scale_200.py, which runs these tests on it, so that the two files'
+# syntheses (about half a minute for 200) go to the two test workers (``make test-infra``: by file)
+@pytest.fixture(scope="module", params=[1, 50])
+def synthesized_app(request: pytest.FixtureRequest, asset_dirs: dict[str, Path],
+                    tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    return synthesize(request.param, asset_dirs, tmp_path_factory)
 
 
 def rendered_size(value: Any) -> int:
