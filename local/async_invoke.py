@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from local.lambda_runtime import ACCOUNT_ID, REGION
+from local.lambda_runtime import ACCOUNT_ID, REGION, on_every_client
 
 MAX_PAYLOAD_BYTES = 1024 * 1024  # Lambda's limit on an asynchronous invocation's payload
 ACCEPTED = 202  # Invoke's status for an event Lambda queued
@@ -218,17 +218,11 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    import botocore.session
-
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
+    def register(client: Any) -> None:
         client.meta.events.register("before-parameter-build.lambda.Invoke", _keep_params)
         client.meta.events.register("before-call.lambda.Invoke", _answer)
-        return client
 
-    botocore.session.Session.create_client = create_client
+    on_every_client(register)
     _installed = True
 
 

@@ -112,21 +112,26 @@ def invoke(path: str, event: dict[str, Any], *, memory_mb: int = facts.ENGINE_ME
         OUTPUT.extend((name, line) for line in printed.getvalue().splitlines())
 
 
-def record_aws_calls() -> None:
-    """From now on, hook every new botocore client so its calls land in ``AWS_CALLS`` (idempotent)."""
-    global _recording
-    if _recording:
-        return
+def on_every_client(register: Callable[[Any], None]) -> None:
+    """Call ``register(client)`` on every botocore client created from now on (to register its hooks)."""
     import botocore.session
 
     original = botocore.session.Session.create_client
 
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
-        client.meta.events.register("before-parameter-build.*.*", _record_call)
+        register(client)
         return client
 
     botocore.session.Session.create_client = create_client
+
+
+def record_aws_calls() -> None:
+    """From now on, hook every new botocore client so its calls land in ``AWS_CALLS`` (idempotent)."""
+    global _recording
+    if _recording:
+        return
+    on_every_client(lambda client: client.meta.events.register("before-parameter-build.*.*", _record_call))
     _recording = True
 
 
