@@ -57,12 +57,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         metrics.add_metric(name="AnswersRequeued", unit=MetricUnit.Count, value=routed.requeued)
         _report(routed.router)
         return {"applied": len(bodies) - len(routed.dropped) - routed.requeued, "requeued": routed.requeued}
-    records = [answers.unwrap(record["body"]) for record in event["Records"]]
-    router = ResultRouter(get_backend(), [body for inner in records for body in inner])
+    carried = {record["messageId"]: answers.unwrap(record["body"]) for record in event["Records"]}
+    router = ResultRouter(get_backend(), [body for bodies in carried.values() for body in bodies])
 
     def record_handler(record: SQSRecord) -> None:
         failure: Exception | None = None
-        for body in answers.unwrap(record.body):  # one message, or those of a destination record
+        for body in carried[record.message_id]:  # one message, or those of a destination record
             logger.set_correlation_id(api.execution_named(body))
             try:
                 router.handle(body)

@@ -78,6 +78,16 @@ def send_each(client: Any, queue_url: str, bodies: list[str]) -> dict[int, str]:
     return refused
 
 
+def send_twice(client: Any, queue_url: str, bodies: list[str]) -> dict[int, str]:
+    """``send_each``, then once more for what it refused; returns what is still refused (by index into
+    ``bodies``, with why)."""
+    refused = send_each(client, queue_url, bodies)
+    if not refused:
+        return {}
+    again = sorted(refused)
+    return {again[i]: why for i, why in send_each(client, queue_url, [bodies[j] for j in again]).items()}
+
+
 def _batches(entries: Iterable[tuple[int, tuple[str, float]]]) -> Iterator[list[dict[str, Any]]]:
     """SendMessageBatch entry lists (``Id`` = the entry's index) of at most 10 entries and 256 KiB each."""
     batch: list[dict[str, Any]] = []

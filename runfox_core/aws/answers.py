@@ -98,13 +98,12 @@ def _size(body: str) -> int:
     return len(encode_json(body)) + 1
 
 
-def _chunks(bodies: list[str]) -> Iterator[list[int]]:
-    """Indices of ``bodies`` grouped into events of at most ``MAX_EVENT_BYTES``; a body over the
-    limit alone is left out (it goes to the results queue)."""
+def _chunks(sizes: list[int]) -> Iterator[list[int]]:
+    """Indices of bodies of ``sizes`` (``_size``) grouped into events of at most ``MAX_EVENT_BYTES``; a
+    body over the limit alone is left out (it goes to the results queue)."""
     chunk: list[int] = []
     size = 0
-    for i, body in enumerate(bodies):
-        length = _size(body)
+    for i, length in enumerate(sizes):
         if length > MAX_EVENT_BYTES:
             continue
         if chunk and size + length > MAX_EVENT_BYTES:
@@ -120,9 +119,10 @@ def hand_over(client: Any, function: str, bodies: list[str]) -> dict[int, str]:
     """Invoke the router ``function`` asynchronously with ``bodies``, in events of at most
     ``MAX_EVENT_BYTES``; returns the indices of the bodies not handed over, with why (an Invoke that
     raises or is not accepted refuses its whole event; a body over the limit is never sent)."""
-    refused = {i: f"{_size(body):,} bytes: over the {MAX_EVENT_BYTES:,}-byte answers event"
-               for i, body in enumerate(bodies) if _size(body) > MAX_EVENT_BYTES}
-    for chunk in _chunks(bodies):
+    sizes = [_size(body) for body in bodies]
+    refused = {i: f"{size:,} bytes: over the {MAX_EVENT_BYTES:,}-byte answers event"
+               for i, size in enumerate(sizes) if size > MAX_EVENT_BYTES}
+    for chunk in _chunks(sizes):
         payload = encode_json(event([bodies[i] for i in chunk]))
         try:
             status = client.invoke(FunctionName=function, InvocationType="Event", Payload=payload.encode("utf-8"))
@@ -137,14 +137,10 @@ def hand_over(client: Any, function: str, bodies: list[str]) -> dict[int, str]:
 def requeue(client: Any, queue_url: str, bodies: list[str]) -> None:
     """Send ``bodies`` to the results queue (one more try for refused entries); raises ``RunfoxError``
     naming why if any is still refused."""
-    for attempt in range(2):
-        refused = _sqs.send_each(client, queue_url, bodies)
-        if not refused:
-            return
-        bodies = [bodies[i] for i in sorted(refused)]
-        if attempt:
-            raise RunfoxError(f"{len(bodies)} result message(s) could not be sent to the results queue: "
-                              f"{', '.join(sorted(set(refused.values())))}")
+    refused = _sqs.send_twice(client, queue_url, bodies)
+    if refused:
+        raise RunfoxError(f"{len(refused)} result message(s) could not be sent to the results queue: "
+                          f"{', '.join(sorted(set(refused.values())))}")
 
 
 class Routed:

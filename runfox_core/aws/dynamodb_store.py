@@ -376,7 +376,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import secrets
 import threading
 import time
@@ -397,6 +396,7 @@ from ..engine.records import (
     entry_value,
 )
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, RunfoxError
+from ..expressions import is_identifier  # a spec's step id: not a map slot's or a wait's record
 from ..history import position, stamp
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
 from ..payloads import encode_json
@@ -455,7 +455,6 @@ SLOT_AHEAD_MIN_UNITS = 2  # write units (as stored) from which a results-slot re
 _ORPHAN_CACHE = 1024  # records put ahead for refused commits that a store remembers (to reuse their slots)
 INLINE_STATE_BYTES = 1024  # at most this many bytes of state entries ride in the header
 INLINE_RECORD_BYTES = 1024  # at most this many bytes of step records ride in the header
-_PLAIN_STEP = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a spec's step id: not a map slot's or a wait's record
 _INLINE_CACHE = 1024  # executions whose inline state at a version a store remembers
 # bytes of the header's attributes a commit never rewrites (``listed``, ``started``, ``stamped``, a name of
 # up to 128 characters): counted in the header's size when placing inline state
@@ -704,6 +703,11 @@ class DynamoDBStore(Store):
                                     step=step)
         return size
 
+    @staticmethod
+    def _conflict(key: str, version: int) -> ConflictError:
+        """The refusal of a commit or read built on header ``version`` that has since moved on."""
+        return ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
+
     def _not_found(self, key: str) -> ExecutionNotFoundError:
         return ExecutionNotFoundError(f"no execution {key!r} in table {self.table!r}")
 
@@ -935,18 +939,18 @@ class DynamoDBStore(Store):
     def load_steps(self, key: str, step_ids: Iterable[str] | None = None) -> dict[str, StepRecord]:
         if step_ids is None:
             head, items = self._all(key, STEP_PREFIX)
-            return self._steps_from(items, head, key)
+            return self._steps_from(items, self._remember_inline(key, head)[1])
         wanted = list(dict.fromkeys(step_ids))
         head, items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in wanted])
-        return self._steps_from(items, head, key, wanted)
+        return self._steps_from(items, self._remember_inline(key, head)[1], wanted)
 
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
         if keys is None:
             head, items = self._all(key, STATE_PREFIX)
-            return self._state_from(items, head, key)
+            return self._state_from(items, self._remember_inline(key, head)[0])
         wanted = list(dict.fromkeys(keys))
         head, items = self._batch_get_checked(key, [self._key(key, state_sk(k)) for k in wanted])
-        return self._state_from(items, head, key, wanted)
+        return self._state_from(items, self._remember_inline(key, head)[0], wanted)
 
     def load_snapshot(
         self, key: str, step_ids: Iterable[str] | None, state_keys: Iterable[str] | None
@@ -1003,41 +1007,39 @@ class DynamoDBStore(Store):
             if self._settle(found[0], key):
                 continue
             items = [i for i in found[1:] if i]
-            missed = [self._key(key, step_sk(s)) for s in skipped_steps if s not in found[0].get(RECS, {}).get("M", {})]
-            missed += [self._key(key, state_sk(k)) for k in skipped_state
-                       if k not in found[0].get(INLINE_STATE, {}).get("M", {})]
+            inline, recs = self._remember_inline(key, found[0])
+            missed = [self._key(key, step_sk(s)) for s in skipped_steps if s not in recs]
+            missed += [self._key(key, state_sk(k)) for k in skipped_state if k not in inline]
             if missed:  # the header no longer holds them: their items, read after it
                 items += self._batch_get(missed)
-            steps = self._steps_from((i for i in items if i[SK]["S"].startswith(STEP_PREFIX)), found[0], key,
-                                     step_ids)
-            state = self._state_from((i for i in items if i[SK]["S"].startswith(STATE_PREFIX)), found[0], key,
-                                     state_keys)
+            steps = self._steps_from((i for i in items if i[SK]["S"].startswith(STEP_PREFIX)), recs, step_ids)
+            state = self._state_from((i for i in items if i[SK]["S"].startswith(STATE_PREFIX)), inline, state_keys)
             self._remember_log(key, found[0])
             self._note_created_bytes(key, found[0])
             return self._header_from_item(key, found[0]), steps, state
         return None
 
-    def _steps_from(self, items: Iterable[dict[str, Any]], header_item: dict[str, Any], key: str,
+    @staticmethod
+    def _steps_from(items: Iterable[dict[str, Any]], recs: dict[str, tuple[int, str]],
                     wanted: list[str] | None = None) -> dict[str, StepRecord]:
-        """Step records from their items, overlaid by the records riding in ``header_item`` (read first,
+        """Step records from their items, overlaid by ``recs``, those riding in the header (read first,
         or in the same atomic read): an inline record is the newer wherever both exist ("Inline
         records"). ``wanted``: only these steps (None: all)."""
         steps = {record.step_id: record for record in
                  (StepRecord.from_dict(it.from_zjs(item["record"])) for item in items)}
         keep = None if wanted is None else set(wanted)
-        for sid, (_, text) in _recs_of(header_item).items():
+        for sid, (_, text) in recs.items():
             if keep is None or sid in keep:
                 steps[sid] = StepRecord.from_dict(json.loads(text))
-        self._remember_inline(key, header_item)
         return steps
 
-    def _state_from(self, items: Iterable[dict[str, Any]], header_item: dict[str, Any], key: str,
+    @staticmethod
+    def _state_from(items: Iterable[dict[str, Any]], inline: dict[str, str],
                     wanted: list[str] | None = None) -> dict[str, Any]:
-        """State entries from their items, overlaid by the entries riding in ``header_item`` (read
+        """State entries from their items, overlaid by ``inline``, those riding in the header (read
         first, or in the same atomic read): an inline entry is the newer wherever both exist
         ("Inline state"). ``wanted``: only these keys (None: all)."""
         state = {item["state_key"]["S"]: it.from_js(item["value"]) for item in items}
-        inline = self._remember_inline(key, header_item)[0]
         keep = None if wanted is None else set(wanted)
         for k, text in inline.items():
             if keep is None or k in keep:
@@ -1292,9 +1294,7 @@ class DynamoDBStore(Store):
             if error_code(exc) == "TransactionCanceledException" and (
                 "ConditionalCheckFailed" in codes or "TransactionConflict" in codes
             ):
-                raise ConflictError(
-                    f"execution {key!r} changed since version {commit.expected_version} (or does not exist)"
-                ) from None
+                raise self._conflict(key, commit.expected_version) from None
             raise
 
     def _commit_header(self, key: str, commit: Commit, attrs: dict[str, Any],
@@ -1311,9 +1311,7 @@ class DynamoDBStore(Store):
                     getattr(exc, "response", {}).get("Item") or {}, commit, attrs):
                 return
             if code in ("ConditionalCheckFailedException", "TransactionConflictException"):
-                raise ConflictError(
-                    f"execution {key!r} changed since version {commit.expected_version} (or does not exist)"
-                ) from None
+                raise self._conflict(key, commit.expected_version) from None
             raise
 
     @staticmethod
@@ -1482,7 +1480,7 @@ class DynamoDBStore(Store):
         if commit.unsent_add or commit.header.status in TERMINAL_WORKFLOW_STATUSES:
             for item, _ in list(puts):
                 sid = item["step_id"]["S"] if item[SK]["S"].startswith(STEP_PREFIX) else ""
-                if not _PLAIN_STEP.fullmatch(sid) or sid in commit.slots or sid not in commit.steps:
+                if not is_identifier(sid) or sid in commit.slots or sid not in commit.steps:
                     continue
                 text = encode_json(commit.steps[sid].to_dict())
                 if fits({**after, sid: (version, text)}):
@@ -1609,7 +1607,7 @@ class DynamoDBStore(Store):
         except ExecutionNotFoundError:
             head = {}
         if not head or int(head["version"]["N"]) != version or _marker(head) is not None:
-            raise ConflictError(f"execution {key!r} changed since version {version} (or does not exist)")
+            raise self._conflict(key, version)
         self._remember_log(key, head)
         self._remember_inline(key, head)
         return head
@@ -2023,7 +2021,8 @@ class DynamoDBStore(Store):
         with self._client_lock:
             known = self._inline.get(key)
             if known is not None:
-                recs = {sid: rec for sid, rec in known[2].items() if (sid, rec[0]) not in set(dropped)}
+                gone = set(dropped)
+                recs = {sid: rec for sid, rec in known[2].items() if (sid, rec[0]) not in gone}
                 self._inline[key] = (known[0], known[1], recs)
 
     def _remove_unsent(self, key: str, entries: list[tuple[str, int]], recs: Sequence[tuple[str, int]] = (),
@@ -2055,8 +2054,6 @@ class DynamoDBStore(Store):
             values[":v"] = it.n(log_at)
             removes.append("#log")
             conditions.append("#v = :v")
-        if not removes:
-            return True
         for attempt in range(_RETRIES):
             try:
                 self.client.update_item(

@@ -234,13 +234,9 @@ class _SQSExecutor:
                 self.logger.warning("results not handed to the router: sent to the results queue",
                                     extra={"reasons": sorted(set(refused.values()))})
             outbox = [entry for i, entry in enumerate(outbox) if i in refused]
-        reasons: list[str] = []
-        for _attempt in range(2):
-            if not outbox:
-                break
-            refused = _sqs.send_each(sqs, url, [body for _, body in outbox])
-            outbox = [entry for i, entry in enumerate(outbox) if i in refused]
-            reasons = sorted(set(refused.values()))
+        refused = _sqs.send_twice(sqs, url, [body for _, body in outbox])
+        outbox = [entry for i, entry in enumerate(outbox) if i in refused]
+        reasons = sorted(set(refused.values()))
         if outbox:
             self.metrics.add_metric(name="ResultSendFailed", unit=MetricUnit.Count, value=len(outbox))
             self.logger.error("results not sent: their jobs go back to the queue",
