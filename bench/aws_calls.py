@@ -253,7 +253,9 @@ class Meter:
         self.aws_seconds = 0.0  # time spent inside moto (subtracted from handler durations)
         self.s3_bytes = 0  # bytes written to the values bucket (PutObject bodies)
         self.sequence: list[str] = []  # "service.Operation" of every call, in order
+        self.aside: list[bool] = []  # per call of ``sequence``: made by a pool thread, beside others at once
         self._started: dict[int, float] = {}
+        self._aside_until = 0.0  # when the last call made beside others ended
 
     def attach(self, client: Any) -> Any:
         client.meta.events.register("provide-client-params.*.*", self._before)
@@ -267,12 +269,29 @@ class Meter:
             self.s3_bytes += len(params["Body"])
         self._params[threading.get_ident()] = params
         self.sequence.append(f"{model.service_model.service_name}.{model.name}:{params.get('QueueUrl', '')}")
+        self.aside.append(threading.current_thread() is not threading.main_thread())
         self._started[threading.get_ident()] = time.perf_counter()
 
     def _timed(self, **_: Any) -> None:
         started = self._started.pop(threading.get_ident(), None)
-        if started is not None:
-            self.aws_seconds += time.perf_counter() - started
+        if started is None:
+            return
+        ended = time.perf_counter()
+        if threading.current_thread() is threading.main_thread():
+            self.aws_seconds += ended - started
+        else:  # calls at once: the time any of them was in flight, counted once
+            self.aws_seconds += max(0.0, ended - max(started, self._aside_until))
+            self._aside_until = max(self._aside_until, ended)
+
+    def round_trips(self, start: int, end: int, service: str = "") -> list[str]:
+        """The calls of ``sequence[start:end]`` (of ``service``, if given) one after the other: a run of
+        calls made at once by pool threads counts as one round trip (its first call)."""
+        trips = []
+        for i in range(start, end):
+            if self.sequence[i].startswith(service) and not (self.aside[i] and i > start and self.aside[i - 1]
+                                                            and self.sequence[i - 1].startswith(service)):
+                trips.append(self.sequence[i])
+        return trips
 
     def _size_now(self, key: dict[str, Any]) -> int:
         item = self.reader.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
@@ -390,12 +409,14 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
             out = fn(*args)
             seq = meter.sequence[mark:]
             ours = (time.perf_counter() - wall) - (meter.aws_seconds - aws)
-            latency = sum(LATENCY_DYNAMODB_S if c.startswith("dynamodb") else LATENCY_SQS_S for c in seq)
+            latency = sum(LATENCY_DYNAMODB_S if c.startswith("dynamodb") else LATENCY_SQS_S
+                          for c in meter.round_trips(mark, len(meter.sequence)))
             engine.append(math.ceil((ours + latency) * 1000) / 1000)
             sends = [mark + i for i, c in enumerate(seq) if c.endswith(op_queue) and "SendMessage" in c]
             if router and sends:  # from the start of the message that unblocked the send, to the send
                 since = max(m for m in handled if m < sends[0])
-                paths.append(sum(1 for c in meter.sequence[since:sends[0]] if c.startswith("dynamodb")))
+                paths.append(len(meter.round_trips(since, sends[0], "dynamodb")))
+                print("PATH", meter.round_trips(since, sends[0], "dynamodb"), file=sys.stderr)
             return out
 
         started = invoke(driver.start_execution, backend, spec, {"x": 0})

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..backend.base import Backend
 from .config import Settings
-from .dynamodb_store import DynamoDBStore
+from .dynamodb_store import PARALLEL_WRITES, DynamoDBStore
 from .s3_blobs import S3BlobStore
 from .sqs_runner import SQSRunner
 
@@ -60,5 +60,6 @@ def _clients(*services: str) -> list[Any]:
 
     session = boto3.session.Session()
     client_config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
-                           retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+                           retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                           max_pool_connections=PARALLEL_WRITES)  # the store's writes in flight at once
     return [session.client(service, config=client_config) for service in services]

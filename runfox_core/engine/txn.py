@@ -183,10 +183,20 @@ class Txn:
             unsent_add=self.unsent_add,
             unsent_remove=self.unsent_remove,
             events=self.events,
-            claims={s for s in self.claims if s in self.changed_steps
-                    and self.changed_steps[s].status == StepStatus.IN_PROGRESS},
+            claims={s for s in self.claims if s in self.changed_steps and self._lands_ahead(self.changed_steps[s])},
             slots={s for s in self.slots if s in self.changed_steps},
         )
+
+    def _lands_ahead(self, claim: StepRecord) -> bool:
+        """Whether a store's put of ``claim`` ahead of the commit can land, as far as the record read
+        here says: it is a claim, over no record or one not past it (same run, not begun or this very
+        claim). A retry's claim, over its previous attempt still in progress, cannot: it stays in the
+        commit (no wasted round trip). The store's condition decides; this only spares a refused put."""
+        if claim.status != StepStatus.IN_PROGRESS:
+            return False
+        read = self._steps.get(claim.step_id)
+        return read is None or read.run_id == claim.run_id and read.status in (
+            StepStatus.READY, StepStatus.RETRY, StepStatus.IN_PROGRESS)
 
     def after_commit(self) -> Snapshot:
         """What this process knows once the commit is accepted (to skip the next load)."""

@@ -28,6 +28,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -85,25 +86,31 @@ class CallTap:
     fired: str | None = None  # the call that was made to fail
     fired_at: int | None = None  # and its number
     _counts: Counter[str] = field(default_factory=Counter)
-    _local: threading.local = field(default_factory=threading.local)
+    # inside a handler: a context variable, so the calls a handler makes from a pool of threads (which
+    # run in copies of its context: the DynamoDB store's writes ahead) are its calls too
+    _active: ContextVar[bool] = field(default_factory=lambda: ContextVar("handler_span", default=False))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
     def handler_span(self) -> Iterator[None]:
-        self._local.active = True
+        token = self._active.set(True)
         try:
             yield
         finally:
-            self._local.active = False
+            self._active.reset(token)
 
     def before(self, operation: str) -> None:
-        if not getattr(self._local, "active", False):
+        if not self._active.get():
             return
-        self.calls.append(operation)
-        self._counts[operation] += 1
-        if len(self.calls) == self.fail_at or (operation, self._counts[operation]) == self.fail_nth:
-            self.fired, self.fired_at = operation, len(self.calls)
-            raise InjectedCrash(f"injected failure of call {len(self.calls)} ({operation} "
-                                f"{self._counts[operation]})")
+        with self._lock:  # (calls made at once from several threads each get a number of their own)
+            self.calls.append(operation)
+            self._counts[operation] += 1
+            number, count = len(self.calls), self._counts[operation]
+            if number == self.fail_at or (operation, count) == self.fail_nth:
+                self.fired, self.fired_at = operation, number
+            else:
+                return
+        raise InjectedCrash(f"injected failure of call {number} ({operation} {count})")
 
 
 @contextmanager
