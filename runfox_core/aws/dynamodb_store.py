@@ -235,35 +235,32 @@ limit: a snapshot asks for a key's item even when its entry is in the header
 Inline records (``_place_records``): the step records a commit writes ride
 in the header's ``recs`` map, under the same rule as inline state (while the
 header stays within the write units it takes without them, and the map
-within ``INLINE_RECORD_BYTES``, 1 KB), when either this store's
-``mark_sent`` follows the commit (it claims jobs) or the commit ends the
-execution. A commit whose every write then rides in the header is one
+within ``INLINE_RECORD_BYTES``, 1 KB): any record but a map's results slots
+(``Results slots ahead``, written ahead), a wait's ``~wait~`` and ``~event~``
+records included. A commit whose every write then rides in the header is one
 conditional UpdateItem: 1 write unit for a header under 1 KB, where a
 transaction of the header and a record cost 4 (each item billed twice). The
 chain's result commit is such a commit (its record and state entry in the
 header, its next claim written ahead): ``bench/aws_calls.py``, chain of 200,
-from 6.15 to 4.12 write units per step. After the jobs are sent,
+from 6.15 to 4.12 write units per step; so is the commit that begins a wait
+(its ``~wait~`` record and the previous step's in the header). A record
+leaves the header one of two ways, each 1 write unit where an item of the
+transaction costs 2. When the commit claimed jobs, after they are sent,
 ``mark_sent`` puts each record the commit placed as its item (*write
 behind*: a conditional PutItem, ``at`` <= the commit's version or no ``at``)
 and, in the same UpdateItem that drops the unsent entries, removes the
 header's copies, each conditioned on still being the copy of that version.
-Readers overlay the map on the items exactly as for inline state (the
-header read first or in the same atomic read); a commit rewriting a step's
-record drops the header's copy (a claim written ahead counts). The
-invariant: *at every version, each step's record is the header's copy if it
-has one, else its item*; and an item is written only with a record
-committed at its ``at`` or later (a write behind never goes back: its
-condition), so a copy leaves the header only once its item holds it. A
-process that dies between its commit and its ``mark_sent`` leaves the copy
-in the header, where it stays (read like any) until a commit that needs the
-room puts it as its item ahead of its update ("Evictions ahead"). Cost: one PutItem
-per record after the send (off the critical path), and the removal rides in
-``mark_sent``'s update. A commit that claims nothing and does not end the
-execution (a fan-in's partial results) keeps its records as items in its
-transaction: with no ``mark_sent`` after it, nothing would take them out.
-A record that no longer fits leaves the header by "Evictions ahead".
-Map results records (``Results slots ahead``) and a wait's ``~wait~``
-record are never inline. A commit of the header alone has no
+Otherwise (no job followed, or its process died first) the copy stays in
+the header, read like any, until a commit that needs the room puts it as
+its item ahead of its update ("Evictions ahead"); a commit that ends the
+execution leaves its records there for good. Readers overlay the map on the
+items exactly as for inline state (the header read first or in the same
+atomic read); a commit rewriting a step's record drops the header's copy (a
+claim written ahead counts). The invariant: *at every version, each step's
+record is the header's copy if it has one, else its item*; and an item is
+written only with a record committed at its ``at`` or later (a write behind
+or an eviction never goes back: its condition), so a copy leaves the header
+only once its item holds it. A commit of the header alone has no
 ClientRequestToken to make botocore's retry after a lost reply idempotent:
 a refusal whose returned item (``ReturnValuesOnConditionCheckFailure``) is
 this very update at the next version is the commit landing.
@@ -436,7 +433,6 @@ from ..engine.records import (
     entry_value,
 )
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, RunfoxError
-from ..expressions import is_identifier  # a spec's step id: not a map slot's or a wait's record
 from ..history import position, stamp
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
 from ..payloads import encode_json
@@ -1556,14 +1552,14 @@ class DynamoDBStore(Store):
     def _place_records(self, key: str, commit: Commit, base: int, attrs: dict[str, Any],
                        puts: list[tuple[dict[str, Any], int]], evicted: list[dict[str, Any]],
                        expires_at: int | None) -> tuple[dict[str, tuple[int, str]], dict[str, Any]]:
-        """Place the commit's step records in the header while it stays within the write units it takes
-        without them (``base`` bytes, its inline state counted) and they within ``inline_record_bytes``:
-        only when a ``mark_sent`` of this store follows (the commit claims jobs) to put them as items
-        behind it, or when the commit ends the execution (no commit follows to need the room). A record
-        placed is taken out of ``puts``; one already in the header that no longer fits goes into
-        ``puts`` (inside the fenced commit), and so does any the commit rewrites. Sets ``attrs[RECS]``
-        when the records change; returns them as the header will hold them, and the items of those
-        this commit placed (by step), for ``mark_sent``."""
+        """Place the commit's step records (any but a map's results slots) in the header while it stays
+        within the write units it takes without them (``base`` bytes, its inline state counted) and they
+        within ``inline_record_bytes``. A record placed is taken out of ``puts``; one already in the
+        header that no longer fits leaves it by ``evicted`` ("Evictions ahead"); one the commit rewrites
+        drops the header's copy. Sets ``attrs[RECS]`` when the records change; returns them as the
+        header will hold them, and the items of those this commit placed (by step) for this store's next
+        ``mark_sent`` to write behind (none when the commit ends the execution: no commit follows to
+        need the room)."""
         current = self._known_inline(key, commit.expected_version)[1]
         version = commit.expected_version + 1
         rewritten = {item["step_id"]["S"] for item, _ in puts if item[SK]["S"].startswith(STEP_PREFIX)}
@@ -1584,16 +1580,15 @@ class DynamoDBStore(Store):
                 item[TTL_ATTRIBUTE] = it.n(expires_at)
             evicted.append(item)
         placed: dict[str, dict[str, Any]] = {}
-        if commit.unsent_add or commit.header.status in TERMINAL_WORKFLOW_STATUSES:
-            for item, _ in list(puts):
-                sid = item["step_id"]["S"] if item[SK]["S"].startswith(STEP_PREFIX) else ""
-                if not is_identifier(sid) or sid in commit.slots or sid not in commit.steps:
-                    continue
-                text = encode_json(commit.steps[sid].to_dict())
-                if fits({**after, sid: (version, text)}):
-                    after[sid] = (version, text)
-                    placed[sid] = item
-            puts[:] = [(item, size) for item, size in puts if not any(item is p for p in placed.values())]
+        for item, _ in list(puts):
+            sid = item["step_id"]["S"] if item[SK]["S"].startswith(STEP_PREFIX) else ""
+            if not sid or sid in commit.slots or sid not in commit.steps:
+                continue
+            text = encode_json(commit.steps[sid].to_dict())
+            if fits({**after, sid: (version, text)}):
+                after[sid] = (version, text)
+                placed[sid] = item
+        puts[:] = [(item, size) for item, size in puts if not any(item is p for p in placed.values())]
         if after != current:
             attrs[RECS] = _recs_value(after)
         if commit.header.status in TERMINAL_WORKFLOW_STATUSES:

@@ -73,7 +73,8 @@ def test_a_step_record_over_400_kb_raises_naming_the_step_and_writes_nothing(sto
 
 
 def test_a_record_over_1_kb_is_stored_compressed_and_read_back_exactly(aws: AwsKit, store: DynamoDBStore) -> None:
-    # Given a record of 20 KB of repeated JSON (ten map results, a chunk of item keys) and a small one
+    # Given a record of 20 KB of repeated JSON (ten map results, a chunk of item keys) and a small one, as items
+    store.inline_record_bytes = 0
     key = new_execution(store)
     results = [{"doc": f"doc-{i:05d}", "label": "ok", "score": i / 7} for i in range(200)]
     commit(store, key, steps={"big": record("big", output={"results": results}), "small": record("small")})

@@ -147,14 +147,14 @@ def test_a_commit_of_several_claims_puts_each_record_ahead_at_once_and_its_trans
 
 def test_a_claim_whose_put_finds_a_record_past_it_goes_into_the_transaction_alone(
         aws: AwsKit, store: DynamoDBStore) -> None:
-    # Given w2 completed at run 0 (its item written)
+    # Given w2 completed at run 0 (its item written: records as items, so the transaction below shows them)
+    store.inline_record_bytes = 0
     key = new_execution(store)
     header = store.load_header(key)
     new = header.copy()
     new.version += 1
     completed = StepRecord(step_id="w2", token="w2", status=StepStatus.COMPLETE, run_id=0, output={"v": 1})
     store.commit(key, Commit(expected_version=header.version, header=new, steps={"w2": completed}))
-    store.inline_record_bytes = 0  # (records as items, so the transaction below shows them)
     header = store.load_header(key)
     new = header.copy()
     new.version += 1
