@@ -48,7 +48,7 @@ Critical path per step: between one executor handing over its result and
 the next job being sent, one queue hop (the op queue) and the router's
 Invoke, and the DynamoDB round trips the router makes before its first job
 send, counted in the router invocations that dispatched something (the
-fewest and the most: a fan-in's join that reads all of state adds one). Calls
+fewest and the most, where they differ). Calls
 a store makes at once from its pool of threads (claims and evictions put
 ahead) are one round trip.
 

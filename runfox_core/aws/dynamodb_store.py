@@ -92,6 +92,9 @@ are safe only header first (anything newer than the header then carries a
 higher version and the commit fails with ``ConflictError``). Loading named
 steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
+A transition that reads the whole state after its snapshot reads the state
+items by one Query, the header's entries known from the snapshot
+(``load_state_after``: a fan-in's join, 3 round trips instead of 4).
 
 Claims ahead (``Commit.claims``): a commit whose claims are records every
 claimer of that (step, run_id) makes alike -- a task's or a wait's
@@ -1013,6 +1016,19 @@ class DynamoDBStore(Store):
         head, items = self._batch_get_checked(key, [self._key(key, state_sk(k)) for k in wanted])
         return self._state_from(items, self._remember_inline(key, head)[0], wanted)
 
+    def load_state_after(self, key: str, version: int) -> dict[str, Any]:
+        """The whole state, for a caller that has read the header at ``version`` and commits against it
+        (a transition reading ``{"var": "state"}``): the inline entries as this store knows them at that
+        version (from that read: no header read again) over every state item, by one Query. The Query
+        comes after the caller's header read, so anything newer it finds makes the commit fail
+        (``ConflictError``), as for ``load_snapshot``'s ordered reads. Without the inline entries at
+        that version: ``load_state``."""
+        with self._client_lock:
+            known = self._inline.get(key)
+        if known is None or known[0] != version:
+            return self.load_state(key)
+        return self._state_from(self._query_prefix(key, STATE_PREFIX), dict(known[1]))
+
     def load_snapshot(
         self, key: str, step_ids: Iterable[str] | None, state_keys: Iterable[str] | None
     ) -> tuple[ExecutionHeader, dict[str, StepRecord], dict[str, Any]]:
@@ -1504,21 +1520,27 @@ class DynamoDBStore(Store):
             if fits(after):
                 break
             evict(k)
+        committed = sorted(after, key=lambda k: -len(after[k]))  # what may make room, largest first
         for k, v in commit.state.items():
             text = it.js(v)["S"]
-            own = item_of(k, v, commit.expected_version + 1)
-            out: list[str] = []  # committed entries that would leave to make room, largest first
-            for old in sorted((o for o in after if o in current), key=lambda o: -len(after[o])):
-                if fits({**{o: t for o, t in after.items() if o not in out}, k: text}):
-                    break
-                out.append(old)
-            room = {o: t for o, t in after.items() if o not in out}
-            ahead = sum(it.write_units(it.item_size(item_of(o, it.from_js({"S": after[o]}), 0))) for o in out)
-            if fits({**room, k: text}) and ahead < it.write_units(it.item_size(own), transactional=True):
-                for old in out:
-                    evict(old)
+            if fits({**after, k: text}):
                 after[k] = text
-            else:
+                continue
+            own = item_of(k, v, commit.expected_version + 1)
+            worth = it.write_units(it.item_size(own), transactional=True)  # what its item would cost
+            room, out, ahead = dict(after), [], 0
+            for old in (o for o in committed if o in after):
+                ahead += it.write_units(it.item_size(item_of(old, it.from_js({"S": after[old]}), 0)))
+                if ahead >= worth:  # evicting more would cost more than the transaction's item
+                    break
+                del room[old]
+                out.append(old)
+                if fits({**room, k: text}):
+                    for gone in out:
+                        evict(gone)
+                    after[k] = text
+                    break
+            if k not in after:
                 puts.append((own, self._check_size(own, f"execution {key!r}: state entry {k!r}")))
         if after != current:
             attrs[INLINE_STATE] = {"M": {k: {"S": text} for k, text in after.items()}} if after else {"NULL": True}

@@ -92,11 +92,15 @@ class Txn:
         if not need_steps and need_state == []:
             return
         loader = getattr(self.store, "load_snapshot", None)
+        whole = getattr(self.store, "load_state_after", None)  # the whole state, the header known
         if loader is not None and need_steps and need_state != []:
             _, steps, state = loader(self.key, need_steps, need_state)
         else:
             steps = self.store.load_steps(self.key, need_steps) if need_steps else {}
-            state = self.store.load_state(self.key, need_state) if need_state != [] else {}
+            if need_state is None and whole is not None:
+                state = whole(self.key, self.base_version)
+            else:
+                state = self.store.load_state(self.key, need_state) if need_state != [] else {}
         for sid in need_steps:
             self._steps[sid] = steps.get(sid) or self._default(sid)
         if need_state is None:

@@ -183,3 +183,31 @@ def test_a_snapshot_reads_by_key_an_entry_that_left_the_header_since_the_store_l
     _, _, state = seen.load_snapshot(key, [], ["x"])
     # Then it has the item's value, read after the header
     assert state == {"x": "y" * 2_000}
+
+
+def test_the_whole_state_after_a_header_read_is_one_query_with_the_entries_that_header_held(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given state in the header and in an item, and a transition that has read the header
+    key = new_execution(store)
+    commit(store, key, {"small": 1, "big": "b" * 2048})
+    version = store.load_snapshot(key, [], [])[0].version
+    calls = record_calls(aws.dynamodb)
+    # When it reads the whole state (a step whose input is {"var": "state"})
+    state = store.load_state_after(key, version)
+    # Then that is one Query of the state items, the header's entries taken from the read it made
+    assert [op for op, _ in calls] == ["Query"] and state == {"small": 1, "big": "b" * 2048}
+
+
+def test_the_whole_state_after_a_header_read_the_store_does_not_know_reads_the_header_again(
+        aws: AwsKit) -> None:
+    # Given a store that last saw the header at an older version than the caller's
+    store, other = (DynamoDBStore(aws.workflows_table, client=aws.dynamodb) for _ in range(2))
+    key = new_execution(store)
+    commit(store, key, {"x": 1})
+    commit(other, key, {"x": 2})
+    newer = other.load_header(key).version
+    calls = record_calls(aws.dynamodb)
+    # When it is asked for the whole state after the newer header
+    state = store.load_state_after(key, newer)
+    # Then it reads the header again, then the items, and returns the newer value
+    assert [op for op, _ in calls] == ["GetItem", "Query"] and state == {"x": 2}
