@@ -648,7 +648,9 @@ class DynamoDBStore(Store):
     def _each(self, fn: Callable[[Any], Any], args: list[Any]) -> list[Any]:
         """``[fn(a) for a in args]``, up to ``PARALLEL_WRITES`` at once (and no more than the client's
         connection pool holds): single-item writes that are independent of each other take one round
-        trip of wall time instead of one each. Every call runs to its end; the first error is then raised."""
+        trip of wall time instead of one each. Every call runs to its end; the first error is then raised.
+        Known limit: in X-Ray these calls hang under the invocation, not under the handler's subsegment
+        (the X-Ray SDK keeps its context per thread; each runs in a copy of the caller's contextvars)."""
         if len(args) <= 1:
             return [fn(a) for a in args]
         with self._client_lock:
