@@ -460,7 +460,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
     def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None,
                  clock: Callable[[], float] = time.time):
         """``execution_ttl_seconds``: keep a finished execution's items this long after it ends, then let
-        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever.
+        DynamoDB TTL delete them (see ``_ddb_retention.py``); None keeps them forever.
         ``clock``: epoch seconds the stamps count from (DynamoDB TTL compares them with wall time)."""
         if execution_ttl_seconds is not None and execution_ttl_seconds < 1:
             raise ValueError(f"execution_ttl_seconds must be >= 1 (or None), got {execution_ttl_seconds!r}")
