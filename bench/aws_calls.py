@@ -31,8 +31,8 @@ rounded up to 1 ms per invocation as Lambda bills, at ``ENGINE_MEMORY_MB``
 on arm64 (``runfox_deploy/facts.py``).
 
 Retention is on, as deployed (``runfox:retentionDays``, 90): every item is
-stamped with ``expires_at`` when it is written (``dynamodb_store``
-"Retention"), so an execution's end costs no sweep; a run shorter than half
+stamped with ``expires_at`` when it is written (``aws/_ddb_retention.py``),
+so an execution's end costs no sweep; a run shorter than half
 a day is never renewed, so these figures hold no renewal.
 ``--no-retention`` runs the same without it (``execution_ttl_seconds=None``),
 so the difference is what retention costs.

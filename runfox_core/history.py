@@ -14,7 +14,7 @@ record's (``records.bounded_error``).
 
 Storage (each store keeps the log apart from the records, never in one
 growing item): in memory a list per execution; SQLite one row per event;
-DynamoDB a few events per item (``dynamodb_store.py``, "History"). Every
+DynamoDB a few events per item (``aws/_ddb_history.py``). Every
 store keeps the log as long as the execution (DynamoDB: the same
 ``expires_at`` as its other items).
 

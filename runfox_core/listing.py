@@ -4,8 +4,7 @@
 ``ListPage`` one page of them and the cursor of the next. Each Store answers
 a query from an index built for it, never by reading every execution:
 in-memory and SQLite from their own tables and indexes, DynamoDB from three
-global secondary indexes over the header items (``dynamodb_store.py``,
-"Listing").
+global secondary indexes over the header items (``aws/_ddb_listing.py``).
 
 Order: newest first (by start time, then key), except when ``name_prefix``
 is given: then by name, as a directory listing is (names are unique).

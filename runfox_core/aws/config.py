@@ -80,8 +80,8 @@ KEY_ATTRIBUTE_TYPE = "S"  # DynamoDB type code of both keys
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds (Number), the TTL attribute
 DEFAULT_EXECUTION_RETENTION_DAYS = 90  # days a finished execution is kept
 
-#: The workflows table's global secondary indexes that list executions (``dynamodb_store.py``,
-#: "Listing"): index name -> (partition key, sort key, non-key attributes projected). All three
+#: The workflows table's global secondary indexes that list executions (``_ddb_listing.py``):
+#: index name -> (partition key, sort key, non-key attributes projected). All three
 #: keys are String attributes of the header items only, so no other item is indexed.
 LIST_INDEXES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "by_status": ("status", "started", ("name",)),

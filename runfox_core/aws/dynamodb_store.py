@@ -292,107 +292,13 @@ transaction instead, since a wave of their own would add a round trip
 before its jobs are sent. An item written before this release has no ``at``:
 its eviction goes into the transaction.
 
-Commits larger than a transaction (a fan-out of any width, a loop resetting
-hundreds of steps, an output merging hundreds of state keys): ``commit``
-writes what does not fit as journal items (plain PutItems, invisible: no
-reader looks at them unless the header names them), then the one fenced
-header update -- version check, new header, and the marker ``pending`` =
-{version, pieces, next} -- with as many items as fit, then one transaction
-per journal piece, each conditioned on ``pending.next`` naming that piece
-and advancing it (the last removes the marker), then deletes the journal.
+Commits larger than a transaction (journal items, the ``pending`` marker, ``_settle``): ``_ddb_journal.py``.
 
-The invariant that makes this safe to crash anywhere and to repeat: *no one
-reads or writes an execution on top of a half-applied commit.* Every read
-that can serve a transition (``load_header``, ``load_snapshot``, named and
-whole ``load_steps``/``load_state``) sees the marker first (the header rides
-along, or is read first) and finishes the journal before returning; every
-commit is also conditioned on the marker being absent. A crash before the
-header update leaves only unreferenced journal items (the transition is
-simply run again); a crash after it leaves a marker that the next reader
-completes, exactly once per piece (the ``next`` condition), whoever it is.
-The version moves once per commit, so the engine's optimistic retry loop is
-unchanged. A small commit (the usual step) takes the single-transaction path
-and pays nothing for this.
+Retention (``expires_at`` stamped at write, renewed while running): ``_ddb_retention.py``.
 
-Retention (``execution_ttl_seconds`` R; the deployment passes
-``runfox:retentionDays`` x 86,400), with no sweep at the end: every item is
-*born stamped ahead*. Whatever writes an item -- create (definition pieces,
-header, name claim, spilled entries), a commit (its records, state entries,
-spilled entries, history and journal items, and the header itself, every
-time), a history flush -- gives it ``expires_at`` (N, epoch seconds) = the
-store's clock + R + the slack S (``RENEW_SLACK_SECONDS``, one day, or R if
-shorter). The header's ``stamped`` is a floor: no item of the execution
-expires before it (set at create, raised by a renewal). DynamoDB TTL deletes
-an item some time after its ``expires_at``.
+History (the header's ``log`` buffer and ``history#`` items): ``_ddb_history.py``.
 
-Renewal keeps a running execution alive: whoever reads its header (every
-load goes through ``_settle``, as for the journal) or commits to it, once
-``stamped`` is less than now + R + S/2 (half the slack used: a run older than
-half a day), first stamps every item of the partition and the name claim to
-now + R + S (one Query, one UpdateItem per item, each conditioned on the item
-existing and expiring sooner, so a stamp never lowers an expiry nor re-puts a
-deleted item), then raises ``stamped`` (conditioned on raising it). It is
-idempotent and crash-safe: a renewal cut short leaves ``stamped`` unraised,
-so the next reader renews again; an item a concurrent commit writes during it
-carries its own fresh stamp. An execution is read at least every 15 minutes
-while any timer is armed (a wait's or a backoff's wake is re-armed after a
-header read: ``driver.rearm_wake``; a deadline's message likewise), so a long
-wait, a long backoff and a timed step keep their items for as long as they
-run, at one renewal (1 write unit per item) per half-day of run time.
-
-The invariant, and why the end-of-execution sweep is not needed: *after any
-read or commit at time t of a running execution, every one of its items
-expires at t + R + S/2 or later.* The commit that ends an execution (complete,
-halted, failed, cancelled) renews first if due, so every item of a finished
-execution expires between its end + R and its end + R + S: the retention is
-kept, at most a day late. A finished execution is never renewed (a describe a
-month later leaves its expiry alone); a redrive makes it run again, and its
-commit renews it like any running execution. Saving: the old sweep cost one
-UpdateItem per item the last commit did not write (about 1 write unit per
-step, ``bench/aws_calls.py``); stamping at write adds an attribute to writes
-that happen anyway (a few bytes, no unit in practice).
-
-Known limit: an execution nobody reads or commits to for R + S (a wait with
-no timeout and no event, a step with no ``timeout_seconds`` whose job never
-answers, for 91 days at the default retention) expires like a finished one,
-as the values bucket's objects already do (its lifecycle rule is the same R).
-Headers stamped by an older release carry ``expiring`` (a finished
-execution's unfinished sweep): a reader finishes that sweep once. Without
-``execution_ttl_seconds`` nothing is stamped. The in-memory and SQLite stores
-keep finished executions until you delete them (no TTL there).
-
-History (``history.py``): the events of the commits since the last flush ride
-in the header as ``log`` (B, zlib JSON), so recording them costs no item in the
-transaction. A commit that would take ``log`` past ``LOG_BUFFER_BYTES`` first
-puts the buffered events as one item ``history#<first version>`` (``events``
-(B) zlib JSON, ``count`` (N)): a plain PutItem, 1 write unit, *before* the
-header update that empties ``log``. That order makes it crash-safe: the put
-holds only committed events (the buffer as stored at the version read), so a
-crash or a lost race after it leaves a true item, and whoever commits next
-puts the same (or a longer) buffer under the same key; the put is
-conditioned on holding at least as many events as the item already has, so
-a slow process can never shorten it. A commit whose own events exceed the
-buffer (a wide claim) puts them as an item of their own inside its
-transaction. Readers read the header first, then the items, and merge by
-event id. Which buffer is stored is remembered per execution from the last
-header this store read or wrote (on a miss: one GetItem, which also notes its inline state).
-Cost (``bench/aws_calls.py``): one PutItem per ``LOG_BUFFER_BYTES`` of
-compressed events and a few hundred bytes more in the header.
-
-Listing (``listing.py``): the header item carries ``status``, ``started``
-(the normalised start time), ``listed`` (always ``execution``) and ``name``;
-three global secondary indexes (``config.LIST_INDEXES``) key on them:
-``by_status`` (status, started), ``by_start`` (listed, started), ``by_name``
-(listed, name), each projecting the name or start. An index is written when
-an execution is created (two or three index writes) and when its status
-changes (``by_status`` only: a delete and a put), never by the other commits,
-whose attributes are not projected: about 6 write units per execution. A
-listing reads the index (eventually consistent, like any GSI) and, for the
-status of a by-start or by-name page, its header items (BatchGetItem); a
-by-name listing with a status keeps the page's matches, so its pages may
-come back shorter than ``limit`` (the cursor still leads on). Known limit:
-``by_start`` and ``by_name`` have one partition key value, so together they
-take about 1,000 index writes a second: about 400 starts a second.
+Listing (the ``by_status``, ``by_start`` and ``by_name`` indexes): ``_ddb_listing.py``.
 
 Known limits (checked before any write; ``ItemTooLargeError`` /
 ``CommitTooLargeError``, both ``StoreLimitError``: the engine then ends the
@@ -413,7 +319,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
-import logging
 import random
 import secrets
 import threading
@@ -436,12 +341,18 @@ from ..engine.records import (
     entry_value,
 )
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError, RunfoxError
-from ..history import position, stamp
-from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
+from ..listing import start_time
 from ..payloads import encode_json
-from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus, WorkflowStatus
+from ..status import TERMINAL_WORKFLOW_STATUSES, StepStatus
 from . import _items as it
 from ._clients import default_client, error_code
+from ._ddb_common import _remember, log
+from ._ddb_history import LOG, HistoryMixin
+from ._ddb_history import LOG_FLUSH_BEHIND_BYTES as LOG_FLUSH_BEHIND_BYTES  # (tests import it from here)
+from ._ddb_journal import MAX_UNSENT_DELTAS, PENDING, JournalMixin, _marker
+from ._ddb_listing import LISTED, ListingMixin
+from ._ddb_retention import EXPIRING, STAMPED, RetentionMixin
+from ._ddb_retention import RENEW_SLACK_SECONDS as RENEW_SLACK_SECONDS  # (tests import it from here)
 from ._keys import (
     PK,
     SK,
@@ -452,41 +363,23 @@ from ._keys import (
     STEP_PREFIX,
     TTL_ATTRIBUTE,
     def_chunk_sk,
-    journal_sk,
     name_pk,
     spill_prefix,
     spill_sk,
     state_sk,
     step_sk,
 )
-from .config import LIST_INDEXES
 from .exceptions import CommitTooLargeError, ItemTooLargeError
 
-log = logging.getLogger("runfox_core.aws")
-
 DEF_PIECE_BYTES = 60_000  # compressed definition bytes per item: every item of a 10,000-step spec under 64 KB
-JOURNAL_PIECE_BYTES = 350_000  # item bytes per journal entry (it holds them as compressed JSON)
-MAX_PIECE_ITEMS = it.MAX_TRANSACTION_ITEMS - 1  # items per journal entry: one transaction with the header
-MAX_UNSENT_DELTAS = 100  # unsent changes per header update: about 1.7 KB of its 4 KB expression
-PENDING = "pending"  # header attribute: the journal marker of a half-applied commit
-EXPIRING = "expiring"  # header attribute of an older release: a finished execution whose end-of-run sweep is unfinished
-STAMPED = "stamped"  # header attribute: no item of the execution expires before it (epoch s; "Retention")
 INLINE_STATE = "state"  # header attribute (M): state key -> JSON text, the entries riding in the header ("Inline state")
 RECS = "recs"  # header attribute (M): step -> {at (N), r (S) JSON}, step records riding in the header ("Inline records")
 AT = "at"  # step item attribute (N): the version of the commit that wrote (or would write) its record
-RENEW_SLACK_SECONDS = 86_400  # items are stamped this far past the retention, and renewed once half of it is used
 _RECORD_ATTRIBUTES = (PK, SK, "step_id", "record", "state_key", "value", "schedule", "status", PENDING, EXPIRING,
                       STAMPED, "version", INLINE_STATE, RECS)  # what step/state loads read (the header's fields
 # that ``_settle`` looks at, and its inline state entries at its version)
 _RETRIES = 8  # attempts for unprocessed keys and transaction conflicts on reads
-LOG = "log"  # header attribute: history events not yet flushed to a history item
-LOG_BUFFER_BYTES = 600  # compressed bytes of events the header carries before a commit flushes them
-LOG_FLUSH_BEHIND_BYTES = 320  # from this many, mark_sent flushes them after the send (off the critical path)
-HISTORY_PREFIX = "history#"
-LISTED = "execution"  # the value of ``listed`` on every header item (by_start, by_name)
-_LOG_CACHE = 1024  # executions whose last known buffer a store remembers
 SCHEDULE_INLINE_BYTES = 8 * 1024  # per schedule: entries past it are spilled to items of their own
-_TERMINAL = frozenset(str(s) for s in TERMINAL_WORKFLOW_STATUSES)
 SPILL_PAGE_ITEMS = 200  # spilled entries per Query page (due() stops reading once it has enough)
 OWNER = "owner"  # step item attribute: the token of the put that wrote a results slot ahead ("Results slots ahead")
 OWNER_BYTES = 12  # random bytes of an owner token (written as twice as many hex digits)
@@ -500,43 +393,6 @@ _INLINE_CACHE = 1024  # executions whose inline state at a version a store remem
 # up to 128 characters): counted in the header's size when placing inline state
 HEADER_CREATED_BYTES = 200
 _CREATED_ATTRIBUTES = ("listed", "started", STAMPED, "name")  # what HEADER_CREATED_BYTES stands for
-
-
-def _marker(header_item: dict[str, Any]) -> dict[str, int] | None:
-    """The journal marker of a header item (``pending``), as ints, or None."""
-    raw = header_item.get(PENDING)
-    return {name: int(value["N"]) for name, value in raw["M"].items()} if raw else None
-
-
-def _pieces(items: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any]],
-            deltas: list[tuple[str, list[float] | None]]) -> list[dict[str, Any]]:
-    """Journal pieces, each small enough to apply in one transaction with the header update."""
-    pieces: list[dict[str, Any]] = []
-    current: dict[str, Any] = {"items": [], "deletes": [], "unsent": []}
-    size = 0
-
-    def full(extra: int) -> bool:
-        return len(current["items"]) + len(current["deletes"]) == MAX_PIECE_ITEMS or size + extra > JOURNAL_PIECE_BYTES
-
-    for item, item_size in items:
-        if full(item_size):
-            pieces.append(current)
-            current, size = {"items": [], "deletes": [], "unsent": []}, 0
-        current["items"].append(item)
-        size += item_size
-    for key in deletes:
-        if full(0):
-            pieces.append(current)
-            current, size = {"items": [], "deletes": [], "unsent": []}, 0
-        current["deletes"].append(key)
-    for delta in deltas:
-        if len(current["unsent"]) == MAX_UNSENT_DELTAS:
-            pieces.append(current)
-            current, size = {"items": [], "deletes": [], "unsent": []}, 0
-        current["unsent"].append(list(delta))
-    if current["items"] or current["deletes"] or current["unsent"]:
-        pieces.append(current)
-    return pieces
 
 
 def _inline_size(entries: dict[str, str]) -> int:
@@ -555,15 +411,6 @@ def _recs_value(recs: dict[str, tuple[int, str]]) -> dict[str, Any]:
     if not recs:
         return {"NULL": True}
     return {"M": {sid: {"M": {AT: it.n(at), "r": it.s(text)}} for sid, (at, text) in recs.items()}}
-
-
-def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
-    """Keep ``value`` under ``key`` in ``cache``, the most recent last, dropping the oldest past ``limit``
-    (the caller holds the store's lock)."""
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > limit:
-        cache.popitem(last=False)
 
 
 def _chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:
@@ -600,7 +447,7 @@ class _Spilled:
         return spill_sk(name, gen, key)[len(spill_prefix(name, gen)):]
 
 
-class DynamoDBStore(Store):
+class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, Store):
     """Executions in the DynamoDB table ``table`` (key schema: module docstring)."""
 
     max_steps_per_commit = 50
@@ -613,7 +460,7 @@ class DynamoDBStore(Store):
     def __init__(self, table: str, client: Any = None, *, execution_ttl_seconds: int | None = None,
                  clock: Callable[[], float] = time.time):
         """``execution_ttl_seconds``: keep a finished execution's items this long after it ends, then let
-        DynamoDB TTL delete them (see "Retention" in the module docstring); None keeps them forever.
+        DynamoDB TTL delete them (see ``_ddb_retention.py``); None keeps them forever.
         ``clock``: epoch seconds the stamps count from (DynamoDB TTL compares them with wall time)."""
         if execution_ttl_seconds is not None and execution_ttl_seconds < 1:
             raise ValueError(f"execution_ttl_seconds must be >= 1 (or None), got {execution_ttl_seconds!r}")
@@ -1631,99 +1478,7 @@ class DynamoDBStore(Store):
                 raise
             return False
 
-    # -- commits larger than a transaction ------------------------------------
-
-    def _commit_journaled(self, key: str, commit: Commit, attrs: dict[str, Any], header_size: int,
-                          puts: list[tuple[dict[str, Any], int]], deletes: list[dict[str, Any]],
-                          deltas: list[tuple[str, list[float] | None]]) -> None:
-        """Journal what does not fit, commit the header with the journal marker, then apply the pieces.
-
-        The first transaction carries the largest items (they may be too large
-        to journal); every piece holds at most ``MAX_PIECE_ITEMS`` items,
-        ``MAX_UNSENT_DELTAS`` unsent changes and ``JOURNAL_PIECE_BYTES`` bytes,
-        so each applies in one transaction.
-        """
-        ordered = sorted(puts, key=lambda p: -p[1])
-        first: list[dict[str, Any]] = []
-        room = it.MAX_TRANSACTION_BYTES - header_size
-        rest: list[tuple[dict[str, Any], int]] = []
-        for item, size in ordered:
-            if len(first) < it.MAX_TRANSACTION_ITEMS - 1 and size <= room:
-                first.append(item)
-                room -= size
-            elif size > JOURNAL_PIECE_BYTES:
-                raise CommitTooLargeError(
-                    f"execution {key!r}: one commit holds more items over {JOURNAL_PIECE_BYTES:,} bytes than one "
-                    f"DynamoDB transaction of {it.MAX_TRANSACTION_BYTES:,} bytes takes; nothing was written")
-            else:
-                rest.append((item, size))
-        pieces = _pieces(rest, deletes, deltas[MAX_UNSENT_DELTAS:])
-        version = commit.expected_version + 1
-        for index, piece in enumerate(pieces):
-            journal = self._key(key, journal_sk(version, index))
-            portable = {**piece, "items": [it.portable(item) for item in piece["items"]]}  # (binary records)
-            journal["data"] = {"B": zlib.compress(encode_json(portable).encode("utf-8"))}
-            if TTL_ATTRIBUTE in attrs:  # an entry left behind (its delete failed) expires too
-                journal[TTL_ATTRIBUTE] = attrs[TTL_ATTRIBUTE]
-            self.client.put_item(TableName=self.table, Item=journal)
-        pending = {"version": version, "pieces": len(pieces), "next": 0}
-        self._commit_once(key, commit, attrs, first, deltas[:MAX_UNSENT_DELTAS], pending)
-        self._drain(key, pending, pieces)
-
-    def _drain(self, key: str, pending: dict[str, int], pieces: list[dict[str, Any]] | None = None) -> None:
-        """Apply journal pieces ``pending["next"]`` onward, each exactly once, then delete the journal.
-
-        Any process may run this, concurrently with others: each piece is one
-        transaction conditioned on ``pending.next`` still naming it, so a
-        piece applied by someone else fails the condition and the drainer
-        reads the marker again and carries on from there.
-        """
-        version, count, index = int(pending["version"]), int(pending["pieces"]), int(pending["next"])
-        while index < count:
-            piece = pieces[index] if pieces is not None else self._read_piece(key, version, index)
-            if piece is None:  # already applied and deleted by another drainer
-                break
-            last = index == count - 1
-            names = {"#v": "version", "#p": PENDING, "#n": "next"}
-            values: dict[str, Any] = {":v": it.n(version), ":i": it.n(index)}
-            sets: list[str] = []
-            if not last:
-                values[":next"] = it.n(index + 1)
-                sets.append("#p.#n = :next")
-            deltas = [(step, entry) for step, entry in piece["unsent"]]
-            expression = self._unsent_expression(sets, ["#p"] if last else [], deltas, names, values)
-            update = {"TableName": self.table, "Key": self._key(key, SK_HEADER), "UpdateExpression": expression,
-                      "ConditionExpression": "#v = :v AND #p.#n = :i", "ExpressionAttributeNames": names,
-                      "ExpressionAttributeValues": values}
-            actions = [{"Update": update}] + [{"Put": {"TableName": self.table, "Item": item}}
-                                              for item in piece["items"]]
-            actions += [self._tombstone(k) for k in piece.get("deletes", ())]
-            try:
-                self._transact_write(actions)
-            except Exception as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                current = self._pending(key)
-                if current is None or int(current["version"]) != version:
-                    break
-                index = int(current["next"])
-                continue
-            index += 1
-        self._delete_journal(key, version, count)
-
-    def _read_piece(self, key: str, version: int, index: int) -> dict[str, Any] | None:
-        resp = self.client.get_item(TableName=self.table, Key=self._key(key, journal_sk(version, index)),
-                                    ConsistentRead=True)
-        item = resp.get("Item")
-        if not item:
-            return None
-        piece = json.loads(zlib.decompress(bytes(item["data"]["B"])))
-        piece["items"] = [it.from_portable(stored) for stored in piece["items"]]
-        return piece
-
-    def _pending(self, key: str) -> dict[str, int] | None:
-        """The header's journal marker (None when no commit is half-applied); raises if no execution."""
-        return _marker(self._head(key))
+    # -- the header's marker and what rides in it -------------------------------------
 
     def _head(self, key: str) -> dict[str, Any]:
         """The header item projected to its journal marker, version and what rides in it (history
@@ -1750,326 +1505,7 @@ class DynamoDBStore(Store):
         self._remember_inline(key, head)
         return head
 
-    def _settle(self, item: dict[str, Any], key: str) -> bool:
-        """If header ``item`` shows a half-applied commit, finish it and return True (read again);
-        if it shows an older release's unfinished sweep, or a running execution due for renewal
-        ("Retention"), do that (the header is unchanged: False)."""
-        pending = _marker(item)
-        if pending is not None:
-            self._drain(key, pending)
-            return True
-        if EXPIRING in item:  # a finished execution's sweep begun by an older release
-            self._sweep(key, int(item[EXPIRING]["N"]))
-        if "status" in item:
-            stamped = int(item[STAMPED]["N"]) if STAMPED in item else None
-            self._note_stamp(key, stamped, item["status"]["S"])
-            if item["status"]["S"] not in _TERMINAL and self._renewal_due(stamped):
-                self._renew(key)
-        return False
-
-    def _delete_journal(self, key: str, version: int, count: int) -> None:
-        """Best effort: an entry left behind is never read again (the marker is gone)."""
-        for start in range(0, count, it.MAX_BATCH_WRITE_ITEMS):
-            requests = [{"DeleteRequest": {"Key": self._key(key, journal_sk(version, i))}}
-                        for i in range(start, min(count, start + it.MAX_BATCH_WRITE_ITEMS))]
-            try:
-                self.client.batch_write_item(RequestItems={self.table: requests})
-            except Exception as exc:  # an orphan costs storage only
-                if error_code(exc) is None:
-                    raise
-                log.warning("could not delete journal entries: %s", exc, extra={"execution": key})
-
-    # -- history (see "History" in the module docstring) -----------------------------
-
-    @staticmethod
-    def _pack(events: list[dict[str, Any]]) -> bytes:
-        return zlib.compress(encode_json(events).encode("utf-8"))
-
-    @staticmethod
-    def _unpack(value: dict[str, Any] | None) -> list[dict[str, Any]]:
-        return json.loads(zlib.decompress(bytes(value["B"]))) if value else []
-
-    def _remember_log(self, key: str, header_item: dict[str, Any]) -> None:
-        """Note the history buffer of a header item just read (what the next commit builds on)."""
-        self._note_log(key, int(header_item["version"]["N"]), self._unpack(header_item.get(LOG)))
-
-    def _note_log(self, key: str, version: int, log: list[dict[str, Any]] | None) -> None:
-        with self._client_lock:
-            if log is None:
-                self._logs.pop(key, None)
-                return
-            _remember(self._logs, key, (version, log), _LOG_CACHE)
-
-    def _known_log(self, key: str, version: int) -> list[dict[str, Any]]:
-        """The history buffer stored at header ``version``; raises ConflictError if the header has moved on."""
-        with self._client_lock:
-            known = self._logs.get(key)
-        if known is not None and known[0] == version:
-            return known[1]
-        return self._unpack(self._head_at(key, version).get(LOG))
-
-    def _history_for(self, key: str, commit: Commit, attrs: dict[str, Any], puts: list[tuple[dict[str, Any], int]],
-                     expires_at: int | None) -> list[dict[str, Any]] | None:
-        """Place ``commit.events``: in the header's buffer (``attrs[LOG]``), flushing the buffer first
-        when it would grow past ``LOG_BUFFER_BYTES``, or as an item of the transaction when they alone
-        are larger. Returns the buffer as the header will hold it (None: not known here)."""
-        if not commit.events:  # the buffer stays as it is
-            with self._client_lock:
-                known = self._logs.get(key)
-            return known[1] if known is not None and known[0] == commit.expected_version else None
-        version = commit.expected_version + 1
-        new = stamp(commit.events, version)
-        log = self._known_log(key, commit.expected_version)
-        packed = self._pack(log + new)
-        if len(packed) <= LOG_BUFFER_BYTES:
-            attrs[LOG] = {"B": packed}
-            return log + new
-        if log:
-            self._flush(key, log)  # before the commit that empties the buffer: see the module docstring
-        packed = self._pack(new)
-        if len(packed) <= LOG_BUFFER_BYTES:
-            attrs[LOG] = {"B": packed}
-            return new
-        item = self._history_item(key, new, expires_at)
-        puts.append((item, self._check_size(item, f"execution {key!r}: the history of version {version}")))
-        attrs[LOG] = {"NULL": True}
-        return []
-
-    def _history_item(self, key: str, events: list[dict[str, Any]], expires_at: int | None = None) -> dict[str, Any]:
-        item = self._key(key, f"{HISTORY_PREFIX}{position(events[0])[0]:012d}")
-        item.update({"events": {"B": self._pack(events)}, "count": it.n(len(events))})
-        if expires_at is not None:
-            item[TTL_ATTRIBUTE] = it.n(expires_at)
-        return item
-
-    def _flush(self, key: str, log: list[dict[str, Any]]) -> None:
-        """Put buffered events as their history item, unless it already holds as many (idempotent)."""
-        try:
-            self.client.put_item(TableName=self.table, Item=self._history_item(key, log, self._stamp_for(self.clock())),
-                                 ConditionExpression="attribute_not_exists(#pk) OR #n < :n",
-                                 ExpressionAttributeNames={"#pk": PK, "#n": "count"},
-                                 ExpressionAttributeValues={":n": it.n(len(log))})
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-
-    def load_history(self, key: str, after: tuple[int, int] | None = None,
-                     limit: int = 1000) -> list[dict[str, Any]]:
-        # the header first: a buffer flushed after this read is then found among the items
-        resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
-                                    ProjectionExpression="#log", ExpressionAttributeNames={"#log": LOG})
-        if "Item" not in resp:
-            raise self._not_found(key)
-        buffered = self._unpack(resp["Item"].get(LOG))
-        events: dict[str, dict[str, Any]] = {}
-        start = it.s(HISTORY_PREFIX)
-        if after is not None:  # the item holding ``after`` starts at or before its version
-            holder = self.client.query(
-                TableName=self.table, KeyConditionExpression="#pk = :pk AND #sk BETWEEN :lo AND :hi",
-                ExpressionAttributeNames={"#pk": PK, "#sk": SK}, ScanIndexForward=False, Limit=1,
-                ExpressionAttributeValues={":pk": it.s(key), ":lo": it.s(HISTORY_PREFIX),
-                                           ":hi": it.s(f"{HISTORY_PREFIX}{after[0]:012d}")}, ConsistentRead=True)
-            if holder.get("Items"):
-                start = holder["Items"][0][SK]
-        kwargs: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
-            "ExpressionAttributeValues": {":pk": it.s(key), ":lo": start, ":hi": it.s(HISTORY_PREFIX + "~")},
-            "ConsistentRead": True, "Limit": 10,
-        }
-        while True:
-            resp = self.client.query(**kwargs)
-            for item in resp.get("Items", []):
-                for event in self._unpack(item["events"]):
-                    if after is None or position(event) > after:
-                        events[event["id"]] = event
-            if len(events) >= limit or "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        for event in buffered:
-            if after is None or position(event) > after:
-                events.setdefault(event["id"], event)
-        return sorted(events.values(), key=position)[:limit]
-
-    # -- listing (see "Listing" in the module docstring) ---------------------------------
-
-    def list_executions(self, query: ListQuery) -> ListPage:
-        if query.by_name:
-            index, key_cond = "by_name", "#h = :h AND begins_with(#r, :prefix)"
-            values: dict[str, Any] = {":h": it.s(LISTED), ":prefix": it.s(query.name_prefix or "")}
-        elif query.status is not None:
-            index, key_cond, values = "by_status", "#h = :h", {":h": it.s(str(query.status))}
-        else:
-            index, key_cond, values = "by_start", "#h = :h", {":h": it.s(LISTED)}
-        hash_key, range_key, _ = LIST_INDEXES[index]
-        names = {"#h": hash_key, "#r": range_key}
-        filters = []
-        if not query.by_name:
-            if query.since is not None and query.until is not None:
-                key_cond += " AND #r BETWEEN :since AND :until"
-            elif query.since is not None:
-                key_cond += " AND #r >= :since"
-            elif query.until is not None:
-                key_cond += " AND #r < :until"
-        else:
-            if query.since is not None:
-                names["#started"] = "started"
-                filters.append("#started >= :since")
-            if query.until is not None:
-                names["#started"] = "started"
-                filters.append("#started < :until")
-        if query.since is not None:
-            values[":since"] = it.s(query.since)
-        if query.until is not None:
-            values[":until"] = it.s(query.until)
-        if ":prefix" not in values and "#r" not in key_cond:
-            names.pop("#r")
-        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": index, "KeyConditionExpression": key_cond,
-                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
-                                  "ScanIndexForward": query.by_name}
-        if filters:
-            kwargs["FilterExpression"] = " AND ".join(filters)
-        if query.cursor is not None:
-            kwargs["ExclusiveStartKey"] = decode_cursor(query.cursor)
-        found: list[ExecutionSummary] = []
-        last: dict[str, Any] | None = None
-        while len(found) < query.limit:
-            kwargs["Limit"] = query.limit - len(found)
-            resp = self.client.query(**kwargs)
-            items = resp.get("Items", [])
-            statuses = self._statuses(items) if index != "by_status" else {}
-            for item in items:
-                execution = item[PK]["S"]
-                status = WorkflowStatus(item["status"]["S"]) if "status" in item else statuses.get(execution)
-                if status is None or (query.status is not None and status != query.status):
-                    continue  # expired meanwhile, or (by name) another status: not projected, so filtered here
-                found.append(ExecutionSummary(execution=execution, name=item.get("name", {}).get("S"),
-                                              status=status, created_at=item["started"]["S"]))
-            last = resp.get("LastEvaluatedKey")
-            if last is None:
-                break
-            kwargs["ExclusiveStartKey"] = last
-        return ListPage(found, encode_cursor(last) if last is not None else None)
-
-    def _statuses(self, index_items: list[dict[str, Any]]) -> dict[str, WorkflowStatus]:
-        """The status of each execution of an index page (its header items, one BatchGetItem per 100)."""
-        keys = [self._key(item[PK]["S"], SK_HEADER) for item in index_items]
-        got = self._batch_get(keys, projection=(PK, "status")) if keys else []
-        return {item[PK]["S"]: WorkflowStatus(item["status"]["S"]) for item in got}
-
-    # -- retention ------------------------------------------------------------
-
-    def _stamp_for(self, now: float) -> int | None:
-        """The ``expires_at`` an item written at ``now`` carries (None without a retention)."""
-        if self.execution_ttl_seconds is None:
-            return None
-        return int(now) + self.execution_ttl_seconds + self._slack()
-
-    def _slack(self) -> int:
-        return min(RENEW_SLACK_SECONDS, self.execution_ttl_seconds or 0)
-
-    def _renewal_due(self, stamped: int | None) -> bool:
-        """Whether an execution whose oldest stamp is ``stamped`` has used half the slack (None: it
-        predates stamping). Only asked of running executions (and of the commit that ends one)."""
-        if self.execution_ttl_seconds is None:
-            return False
-        return stamped is None or stamped < self.clock() + self.execution_ttl_seconds + self._slack() // 2
-
-    def _note_stamp(self, key: str, stamped: int | None, status: str) -> None:
-        with self._client_lock:
-            _remember(self._stamps, key, (stamped, status), _LOG_CACHE)
-
-    def _renew_before_commit(self, key: str, header: ExecutionHeader) -> None:
-        """Renew before a commit when due, so the commit that ends an execution finds every item
-        expiring a retention after it at least; the (stamped, status) a read of this store noted is
-        used, else one GetItem asks. A finished execution that stays finished is not renewed."""
-        with self._client_lock:
-            known = self._stamps.get(key)
-        if known is None:
-            resp = self.client.get_item(TableName=self.table, Key=self._key(key, SK_HEADER), ConsistentRead=True,
-                                        ProjectionExpression="#st, #s",
-                                        ExpressionAttributeNames={"#st": "status", "#s": STAMPED})
-            item = resp.get("Item")
-            if item is None:
-                return  # the commit fails on its condition
-            known = (int(item[STAMPED]["N"]) if STAMPED in item else None, item["status"]["S"])
-            self._note_stamp(key, *known)
-        stamped, status = known
-        if status in _TERMINAL and str(header.status) in _TERMINAL:
-            return
-        if self._renewal_due(stamped):
-            self._renew(key)
-
-    def _renew(self, key: str) -> None:
-        """Stamp every item of running execution ``key`` to expire a retention and slack from now, then
-        raise the header's ``stamped`` to that (never lower it). Idempotent, concurrent-safe, crash-safe:
-        a renewal cut short leaves ``stamped`` as it was, so the next reader renews again."""
-        expires_at = self._stamp_for(self.clock())
-        assert expires_at is not None
-        self._sweep(key, expires_at)
-        with self._client_lock:
-            status = self._stamps.get(key, (None, ""))[1]
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=self._key(key, SK_HEADER), UpdateExpression="SET #s = :s",
-                ConditionExpression="attribute_exists(#pk) AND (attribute_not_exists(#s) OR #s < :s)",
-                ExpressionAttributeNames={"#pk": PK, "#s": STAMPED}, ExpressionAttributeValues={":s": it.n(expires_at)})
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":  # a later renewal got there first
-                raise
-        self._note_stamp(key, expires_at, status)
-
-    def _sweep(self, key: str, expires_at: int) -> None:
-        """Stamp every item of execution ``key`` (and its name claim) that expires before ``expires_at``,
-        then drop an older release's ``expiring`` marker if it names this time. Idempotent; any process
-        may run it, concurrently with others (a stamp never lowers an item's expiry)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "#pk = :pk",
-            "ProjectionExpression": "#pk, #sk, #x",
-            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK, "#x": TTL_ATTRIBUTE},
-            "ExpressionAttributeValues": {":pk": it.s(key)},
-            "ConsistentRead": True,
-        }
-        name: str | None = None
-        while True:
-            resp = self.client.query(**kwargs)
-            for item in resp.get("Items", []):
-                if item[SK]["S"] == SK_DEF and name is None:
-                    name = self.load_definition(key).name
-                if int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")) < expires_at:
-                    self._stamp(item[PK]["S"], item[SK]["S"], expires_at)
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        if name is not None:
-            self._stamp(name_pk(name), SK_NAME, expires_at, holder=key)
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=self._key(key, SK_HEADER), UpdateExpression="REMOVE #xs",
-                ConditionExpression="#xs = :x", ExpressionAttributeNames={"#xs": EXPIRING},
-                ExpressionAttributeValues={":x": it.n(expires_at)})
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":  # gone already, or a later end's marker
-                raise
-
-    def _stamp(self, pk: str, sk: str, expires_at: int, holder: str | None = None) -> None:
-        """``SET expires_at`` on one existing item unless it expires later already (the name claim only
-        while ``holder`` holds it)."""
-        names = {"#pk": PK, "#x": TTL_ATTRIBUTE}
-        values = {":x": it.n(expires_at)}
-        condition = "attribute_exists(#pk) AND (attribute_not_exists(#x) OR #x < :x)"
-        if holder is not None:
-            names["#e"] = "execution"
-            values[":e"] = it.s(holder)
-            condition += " AND #e = :e"
-        try:
-            self.client.update_item(TableName=self.table, Key=self._key(pk, sk), UpdateExpression="SET #x = :x",
-                                    ConditionExpression=condition, ExpressionAttributeNames=names,
-                                    ExpressionAttributeValues=values)
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":  # deleted meanwhile (a journal entry)
-                raise
+    # -- jobs sent ------------------------------------------------------------------
 
     def mark_sent(self, key: str, sent: Mapping[str, int]) -> None:
         """Drop each unsent entry whose run_id matches; one UpdateItem when all are inline and match.
@@ -2134,23 +1570,6 @@ class DynamoDBStore(Store):
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
         return done
-
-    def _flush_behind(self, key: str) -> int | None:
-        """Put the history buffer this store's last commit left in the header as its history item when it
-        holds ``LOG_FLUSH_BEHIND_BYTES`` or more (after the jobs are sent, off the critical path, so a
-        later commit seldom flushes before its update); returns the version whose buffer it put, for
-        ``mark_sent``'s update to empty it while the header is still at that version (else None)."""
-        with self._client_lock:
-            known = self._logs.get(key)
-        if known is None or not known[1] or len(self._pack(known[1])) < LOG_FLUSH_BEHIND_BYTES:
-            return None
-        self._flush(key, known[1])
-        return known[0]
-
-    def _forget_log(self, key: str, version: int | None) -> None:
-        """Note that the header at ``version`` no longer holds a history buffer (``mark_sent`` emptied it)."""
-        if version is not None:
-            self._note_log(key, version, [])
 
     def _forget_recs(self, key: str, dropped: list[tuple[str, int]]) -> None:
         """Note that the header no longer holds the records ``dropped`` (same version: mark_sent leaves it)."""

@@ -148,7 +148,7 @@ def test_the_result_that_finishes_an_execution_stamps_every_item_to_expire_after
     before = time.time()
     call(ROUTER, sqs_event(result(greeting, "shout", shout["run_id"], {"text": "HI"})))
     # Then the execution is complete and each of its items expires the retention after it ended (at most
-    # the renewal slack later: items are stamped ahead when written, see dynamodb_store "Retention")
+    # the renewal slack later: items are stamped ahead when written, see aws/_ddb_retention.py)
     wf = Workflow(greeting, get_backend())
     assert str(wf.status) == "complete", wf.error
     rows = cloud.client("dynamodb").query(
