@@ -1032,7 +1032,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
 
     def commit(self, key: str, commit: Commit) -> None:
         """Apply ``commit`` under the version fence: one TransactWriteItems when it fits, else a
-        journaled sequence (see "Commits larger than a transaction" in the module docstring).
+        journaled sequence (see "Commits larger than a transaction" in ``_ddb_journal.py``).
         Schedule entries past the header's inline budget are spilled to items of their own, in
         the same commit ("The header"); ``commit.header`` then says what is stored where.
         With a retention, every item it writes and the header are stamped ahead ("Retention")."""
