@@ -28,8 +28,7 @@ TEST_SWEEPS := RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY
 # run (pytest workers, the moto server, the CLI) compiled boto3, moto and the CDK again,
 # half the time of the unit tier.
 unexport PYTHONDONTWRITEBYTECODE
-.PHONY: help install demo events-check test test-unit-functional test-e2e-reliability test-unit test-functional test-infra test-e2e \
-	test-reliability \
+.PHONY: help install demo events-check test test-unit-functional test-unit test-functional test-infra test-e2e test-reliability \
 	reliability lint bench invoke layer lock synth bootstrap deploy clean
 
 help:  ## list the targets
@@ -75,16 +74,14 @@ events-check: $(VENV)/.installed-local  ## do events/*.json carry the specs in e
 
 # ------------------------------------------------------------------ tests
 
-# Three pytest runs, not five: each costs a start-up and an idle tail (one worker finishing alone).
-# infra runs alone: by file (see test-infra), and its test_operations.py shares its name with the unit tier's.
-test: test-unit-functional test-infra test-e2e-reliability  ## every tier (the sweeps at their TEST_* share)
+# Four pytest runs, not five: each costs a start-up and an idle tail (one worker finishing alone).
+# infra runs alone: by file (see test-infra), and its test_operations.py shares its name with the unit tier's;
+# e2e and reliability too: the local emulator records every AWS call a handler makes, per process, and
+# tests/e2e/test_aws_calls.py checks what its process recorded, which the reliability tier would add to.
+test: test-unit-functional test-infra test-e2e test-reliability  ## every tier (the sweeps at their TEST_* share)
 
 test-unit-functional: $(VENV)/.installed-dev  ## test-unit and test-functional in one pytest run
 	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) tests/unit tests/contract tests/aws tests/functional
-
-# by work stealing: the end-to-end tier's short tests fill in around the crash tests
-test-e2e-reliability: $(VENV)/.installed-dev  ## test-e2e and test-reliability in one pytest run
-	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) --dist worksteal tests/e2e tests/reliability
 
 test-unit: $(VENV)/.installed-dev  ## the pure core: engine, spec, stores (in-memory + SQLite)
 	$(PYTEST) -n $(JOBS) tests/unit tests/contract -m 'not aws'
