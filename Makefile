@@ -11,8 +11,15 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 # pytest-xdist workers for the test tiers (2: this kit's reference machine has 2 cores)
 JOBS ?= 2
-# the load test's size under `make test`; `make reliability` runs the full 200
+# The share of each sweep `make test` (and its tiers' targets) runs; `make reliability` runs them whole:
+# the load test's executions (whole: 200); each crash test failing every 8th call of its clean run (whole:
+# every call); 2 of the 300-wide fan-out's 4 crash points; the no-wedge shapes at 3 of their 4 widths (whole: 99 too).
 TEST_LOAD_EXECUTIONS ?= 40
+TEST_CRASH_EVERY ?= 8
+TEST_WIDE_CRASH_POINTS ?= 2
+TEST_NO_WEDGE_WIDTHS ?= 1,100,101
+TEST_SWEEPS := RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=$(TEST_CRASH_EVERY) \
+	RUNFOX_WIDE_CRASH_POINTS=$(TEST_WIDE_CRASH_POINTS) RUNFOX_NO_WEDGE_WIDTHS=$(TEST_NO_WEDGE_WIDTHS)
 
 .DEFAULT_GOAL := help
 
@@ -21,7 +28,7 @@ TEST_LOAD_EXECUTIONS ?= 40
 # run (pytest workers, the moto server, the CLI) compiled boto3, moto and the CDK again,
 # half the time of the unit tier.
 unexport PYTHONDONTWRITEBYTECODE
-.PHONY: help install demo events-check test test-unit test-functional test-infra test-e2e test-reliability \
+.PHONY: help install demo events-check test test-unit-functional test-unit test-functional test-infra test-e2e test-reliability \
 	reliability lint bench invoke layer lock synth bootstrap deploy clean
 
 help:  ## list the targets
@@ -67,13 +74,21 @@ events-check: $(VENV)/.installed-local  ## do events/*.json carry the specs in e
 
 # ------------------------------------------------------------------ tests
 
-test: test-unit test-functional test-infra test-e2e test-reliability  ## every tier (the load at TEST_LOAD_EXECUTIONS)
+# Four pytest runs, not five: each costs a start-up and an idle tail (one worker finishing alone).
+# infra runs alone: by file (see test-infra), and its test_operations.py shares its name with the unit tier's;
+# e2e and reliability too: the local emulator records every AWS call a handler makes, per process, and
+# tests/e2e/test_aws_calls.py checks what its process recorded, which the reliability tier would add to.
+test: test-unit-functional test-infra test-e2e test-reliability  ## every tier (the sweeps at their TEST_* share)
+
+test-unit-functional: $(VENV)/.installed-dev  ## test-unit and test-functional in one pytest run
+	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) tests/unit tests/contract tests/aws tests/functional
 
 test-unit: $(VENV)/.installed-dev  ## the pure core: engine, spec, stores (in-memory + SQLite)
 	$(PYTEST) -n $(JOBS) tests/unit tests/contract -m 'not aws'
 
+# -m aws: the tests marked aws in tests/unit and tests/contract too (their DynamoDB and S3 parameters)
 test-functional: $(VENV)/.installed-dev  ## the AWS backend and the Lambda handlers against moto
-	$(PYTEST) -n $(JOBS) tests/aws tests/functional tests/contract -m aws
+	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) tests/aws tests/functional tests/contract tests/unit -m aws
 
 # by file: a file's module-scoped synthesized apps (test_scale.py: 1, 50, 200 ops) are built by one worker, not both
 test-infra: $(VENV)/.installed-dev  ## CDK synthesis, template assertions, cdk-nag
@@ -84,10 +99,11 @@ test-e2e: $(VENV)/.installed-dev  ## the whole flow on the local emulator
 
 # worksteal: a dozen tests of 20 s to 2 min; a worker left idle takes the other's last ones
 test-reliability: $(VENV)/.installed-dev  ## fault injection, bad-input corpus, a smaller load
-	RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=5 $(PYTEST) -n $(JOBS) --dist worksteal tests/reliability
+	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) --dist worksteal tests/reliability
 
-reliability: $(VENV)/.installed-dev  ## the reliability tier at full size (200 executions), printing its figures
-	$(PYTEST) tests/reliability -s -p no:xdist
+# and the no-wedge shapes at every width (tests/aws/test_no_wedge.py)
+reliability: $(VENV)/.installed-dev  ## the reliability tier and the no-wedge shapes at full size, printing the figures
+	$(PYTEST) tests/reliability tests/aws/test_no_wedge.py -s -p no:xdist
 
 lint: $(VENV)/.installed-dev  ## ruff; mypy over runfox_core, lambdas, infra, local; a user's script, strict
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 """newcomer.py -- a newcomer's first commands, timed on a fresh clone: `make demo`, then `make test`.
 
-    python bench/newcomer.py                 # clone this repo's HEAD, time make demo, then every test tier
+    python bench/newcomer.py                 # clone this repo's HEAD, time make demo, then make test's parts
     python bench/newcomer.py --demo-only     # just make demo
     python bench/newcomer.py --no-pip-cache  # pip downloads everything again (PIP_NO_CACHE_DIR=1)
 
@@ -9,8 +9,8 @@ folder, so `.venv` is created from nothing, exactly as on a new machine, except
 for pip's download cache, which is used unless ``--no-pip-cache`` (the script
 prints its size first, so a reader knows which case was measured). Prints
 one line per command and the targets: `make demo` under 60 s, `make test` under
-6 minutes. `make test` is timed as the tiers it runs (`make install` then each
-`make test-*`, in the order `make test` runs them), so the figure comes with its
+6 minutes. `make test` is timed as the parts it runs (`make install` then each
+`make test-*` it depends on, in its order), so the figure comes with its
 parts.
 
 Known limits: wall-clock time on a shared machine moves with its load, so each
@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEMO_TARGET_SECONDS = 60
 TEST_TARGET_SECONDS = 6 * 60
-TEST_STEPS = ["install", "test-unit", "test-functional", "test-infra", "test-e2e", "test-reliability"]
+TEST_STEPS = ["install", "test-unit-functional", "test-infra", "test-e2e", "test-reliability"]
 
 
 def pip_cache_size() -> str:

@@ -75,7 +75,7 @@ class LocalCloud:
             raise RuntimeError("another LocalCloud is running in this process; stop it first")
         _active = self
         try:
-            _share_botocore_models()
+            share_botocore_models()
             if self.in_process:
                 self._start_in_process()
             else:
@@ -174,13 +174,14 @@ class LocalCloud:
                 os.environ[name] = value
 
 
-def _share_botocore_models() -> None:
+def share_botocore_models() -> None:
     """Every boto3 session in this process reads AWS's API models through one loader (idempotent).
 
     Each new session otherwise parses botocore's JSON models again (endpoints,
     DynamoDB, SQS: about 0.1 s a client), and every LocalCloud is a new set of
     containers building new sessions. The models are read-only data, so
-    sharing them changes nothing a handler can see.
+    sharing them changes nothing a handler can see. The tests call it for
+    their whole run (tests/conftest.py): each ``mock_aws`` starts a new default session.
     """
     import botocore.loaders
     import botocore.session

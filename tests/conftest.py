@@ -5,6 +5,10 @@
   (the Store contract's DynamoDB parameter). ``make test-unit`` deselects them
   with ``-m 'not aws'``; ``make test-functional`` runs them.
 - CDK synthesis (jsii) runs on the Node.js of the ``node`` extra, as under ``make``.
+- Every boto3 session of a test process reads botocore's API models through
+  one loader (``local.cloud.share_botocore_models``): each ``mock_aws`` and
+  each ``AwsKit.client`` is a new session, which parsed the JSON models
+  again, about 0.3 s a test of tests/aws.
 - With RUNFOX_UPDATE_AWS_CALLS=1, the AWS calls every handler made are kept:
   the local emulator records each one (``local.lambda_runtime``), and
   ``RUNFOX_UPDATE_AWS_CALLS=1 pytest -p no:xdist tests/e2e tests/reliability``
@@ -21,6 +25,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from local.cloud import share_botocore_models
 
 AWS_TIERS = ("aws", "functional")
 TESTS = Path(__file__).parent
@@ -40,6 +46,8 @@ def pinned_node() -> str | None:
 if pinned_node():
     os.environ.setdefault("JSII_NODE", str(pinned_node()))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+share_botocore_models()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
