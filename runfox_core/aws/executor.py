@@ -154,6 +154,9 @@ class _SQSExecutor:
         self._results_url = results_queue_url
         self._sqs = sqs_client
         self._lock = threading.Lock()
+        # Powertools keeps one metric set per process: two invocations at once (the local emulator's
+        # pollers, a test; never Lambda) must not add to it while the other flushes it
+        self._metrics_lock = threading.Lock()
         self.logger = logger or Logger(service=_unless_env(ENV_POWERTOOLS_SERVICE_NAME, SERVICE_NAME))
         self.metrics = metrics or Metrics(namespace=_unless_env(ENV_POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE))
         self._margin: float | None = None
@@ -176,9 +179,13 @@ class _SQSExecutor:
         needed = (job.timeout_seconds if job.timeout_seconds is not None else self._longest) + self._margin_seconds()
         left = remaining() / 1000
         if left < needed:
-            self.metrics.add_metric(name="JobDeferred", unit=MetricUnit.Count, value=1)
+            self._count("JobDeferred", 1)
             raise NoTimeLeftError(f"job {job.step!r} of {job.execution_key} may need {needed:.1f} s, "
                                   f"{left:.1f} s left: deferred to the next delivery")
+
+    def _count(self, name: str, value: int) -> None:
+        with self._metrics_lock:
+            self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def _setup(self) -> tuple[str, Any]:
         with self._lock:
@@ -216,10 +223,11 @@ class _SQSExecutor:
             return response
         finally:
             self.logger.set_correlation_id(None)
-            self.metrics.flush_metrics()
-            # With POWERTOOLS_METRICS_DISABLED, flush keeps the metrics, which then pile
-            # up across invocations and print themselves at 100 values; drop them.
-            self.metrics.clear_metrics()
+            with self._metrics_lock:
+                self.metrics.flush_metrics()
+                # With POWERTOOLS_METRICS_DISABLED, flush keeps the metrics, which then pile
+                # up across invocations and print themselves at 100 values; drop them.
+                self.metrics.clear_metrics()
 
     def _send_results(self, invocation: _Invocation) -> list[str]:
         """Hand the invocation's results to the router (one Invoke per answers event), if it is named;
@@ -230,7 +238,7 @@ class _SQSExecutor:
         if self._router is not None and outbox:
             refused = answers.hand_over(self._lambda, self._router, [body for _, body in outbox])
             if refused:
-                self.metrics.add_metric(name="AnswersRefused", unit=MetricUnit.Count, value=len(refused))
+                self._count("AnswersRefused", len(refused))
                 self.logger.warning("results not handed to the router: sent to the results queue",
                                     extra={"reasons": sorted(set(refused.values()))})
             outbox = [entry for i, entry in enumerate(outbox) if i in refused]
@@ -238,7 +246,7 @@ class _SQSExecutor:
         outbox = [entry for i, entry in enumerate(outbox) if i in refused]
         reasons = sorted(set(refused.values()))
         if outbox:
-            self.metrics.add_metric(name="ResultSendFailed", unit=MetricUnit.Count, value=len(outbox))
+            self._count("ResultSendFailed", len(outbox))
             self.logger.error("results not sent: their jobs go back to the queue",
                               extra={"message_ids": [mid for mid, _ in outbox], "reasons": reasons})
         return [mid for mid, _ in outbox]
@@ -253,7 +261,7 @@ class _SQSExecutor:
         except MessageError as exc:
             self.logger.error("dropping malformed job message", extra={"message_id": record.message_id,
                                                                        "reason": str(exc)})
-            self.metrics.add_metric(name="MalformedJob", unit=MetricUnit.Count, value=1)
+            self._count("MalformedJob", 1)
             return
         self.logger.set_correlation_id(job.execution_key)
         with self.logger.append_context_keys(step=job.step, run_id=job.run_id, token=job.token):
@@ -266,7 +274,7 @@ class _SQSExecutor:
             invocation.outbox.append((record.message_id, messages.encode(messages.result_message(result))))
             if result.error is None:
                 self.logger.info("step succeeded")
-                self.metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
+                self._count("StepSucceeded", 1)
             else:
                 self.logger.warning("step errored", extra={"error": result.error})
-                self.metrics.add_metric(name="StepErrored", unit=MetricUnit.Count, value=1)
+                self._count("StepErrored", 1)
