@@ -13,13 +13,16 @@ PYTEST := $(PY) -m pytest
 JOBS ?= 2
 # The share of each sweep `make test` (and its tiers' targets) runs; `make reliability` runs them whole:
 # the load test's executions (whole: 200); each crash test failing every 8th call of its clean run (whole:
-# every call); 2 of the 300-wide fan-out's 4 crash points; the no-wedge shapes at 3 of their 4 widths (whole: 99 too).
+# every call); 2 of the 300-wide fan-out's 4 crash points; the no-wedge shapes at 3 of their 4 widths (whole: 99 too);
+# 1 round of the 8-thread join race (whole: 3).
 TEST_LOAD_EXECUTIONS ?= 40
 TEST_CRASH_EVERY ?= 8
 TEST_WIDE_CRASH_POINTS ?= 2
 TEST_NO_WEDGE_WIDTHS ?= 1,100,101
+TEST_RACE_ROUNDS ?= 1
 TEST_SWEEPS := RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=$(TEST_CRASH_EVERY) \
-	RUNFOX_WIDE_CRASH_POINTS=$(TEST_WIDE_CRASH_POINTS) RUNFOX_NO_WEDGE_WIDTHS=$(TEST_NO_WEDGE_WIDTHS)
+	RUNFOX_WIDE_CRASH_POINTS=$(TEST_WIDE_CRASH_POINTS) RUNFOX_NO_WEDGE_WIDTHS=$(TEST_NO_WEDGE_WIDTHS) \
+	RUNFOX_RACE_ROUNDS=$(TEST_RACE_ROUNDS)
 
 .DEFAULT_GOAL := help
 
@@ -102,8 +105,8 @@ test-reliability: $(VENV)/.installed-dev  ## fault injection, bad-input corpus, 
 	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) --dist worksteal tests/reliability
 
 # and the no-wedge shapes at every width (tests/aws/test_no_wedge.py)
-reliability: $(VENV)/.installed-dev  ## the reliability tier and the no-wedge shapes at full size, printing the figures
-	$(PYTEST) tests/reliability tests/aws/test_no_wedge.py -s -p no:xdist
+reliability: $(VENV)/.installed-dev  ## the reliability tier, the no-wedge shapes and the join race at full size, printing the figures
+	$(PYTEST) tests/reliability tests/aws/test_no_wedge.py tests/aws/test_aws_concurrency.py -s -p no:xdist
 
 lint: $(VENV)/.installed-dev  ## ruff; mypy over runfox_core, lambdas, infra, local; a user's script, strict
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ between requests: load, decide, commit.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -25,7 +26,9 @@ from runfox_core.aws.tables import create_table
 
 THREADS = 8
 WIDTH = 50
-REPEAT = 3  # rounds of the 50-wide join race, each a fresh table and a fresh interleaving (4 to 8 s a round)
+# rounds of the 50-wide join race, each a fresh table and a fresh interleaving (4 to 8 s a round): 3, or what
+# RUNFOX_RACE_ROUNDS says (``make test`` runs 1, ``make reliability`` 3)
+REPEAT = max(1, int(os.environ.get("RUNFOX_RACE_ROUNDS", "3")))
 
 
 @pytest.fixture(autouse=True)
