@@ -31,7 +31,7 @@ TEST_SWEEPS := RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY
 # run (pytest workers, the moto server, the CLI) compiled boto3, moto and the CDK again,
 # half the time of the unit tier.
 unexport PYTHONDONTWRITEBYTECODE
-.PHONY: help install demo events-check test test-unit-functional test-unit test-functional test-infra test-e2e test-reliability \
+.PHONY: help install demo events-check test test-in-process test-stack test-unit test-functional test-infra test-e2e test-reliability \
 	reliability lint bench invoke layer lock synth bootstrap deploy clean
 
 help:  ## list the targets
@@ -81,10 +81,18 @@ events-check: $(VENV)/.installed-local  ## do events/*.json carry the specs in e
 # infra runs alone: by file (see test-infra), and its test_operations.py shares its name with the unit tier's;
 # e2e and reliability too: the local emulator records every AWS call a handler makes, per process, and
 # tests/e2e/test_aws_calls.py checks what its process recorded, which the reliability tier would add to.
-test: test-unit-functional test-infra test-e2e test-reliability  ## every tier (the sweeps at their TEST_* share)
+# Two pytest runs, not one per tier: each run's start-up (boto3, moto, the CDK) and its idle tail (one
+# worker finishing alone) cost about as much as a small tier. The tiers' own targets below stay.
+test: test-in-process test-stack  ## every tier, in two runs (the sweeps at their TEST_* share)
 
-test-unit-functional: $(VENV)/.installed-dev  ## test-unit and test-functional in one pytest run
-	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) tests/unit tests/contract tests/aws tests/functional
+# worksteal: a worker left idle takes the other's last tests (the crash sweeps take 20 s to 2 min each)
+test-in-process: $(VENV)/.installed-dev  ## test-unit, test-functional and test-reliability in one pytest run
+	$(TEST_SWEEPS) $(PYTEST) -n $(JOBS) --dist worksteal tests/unit tests/contract tests/aws tests/functional \
+		tests/reliability
+
+# by file: a module's synthesized apps and its local emulator are set up by one worker, not both
+test-stack: $(VENV)/.installed-dev  ## test-infra and test-e2e in one pytest run
+	$(PYTEST) -n $(JOBS) --dist loadfile tests/infra tests/e2e
 
 test-unit: $(VENV)/.installed-dev  ## the pure core: engine, spec, stores (in-memory + SQLite)
 	$(PYTEST) -n $(JOBS) tests/unit tests/contract -m 'not aws'
