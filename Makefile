@@ -12,12 +12,12 @@ PYTEST := $(PY) -m pytest
 # pytest-xdist workers for the test tiers (2: this kit's reference machine has 2 cores)
 JOBS ?= 2
 # The share of each sweep `make test` (and its tiers' targets) runs; `make reliability` runs them whole:
-# the load test's executions (whole: 200); each crash test failing every 8th call of its clean run (whole:
-# every call); 2 of the 300-wide fan-out's 4 crash points; the no-wedge shapes at 3 of their 4 widths (whole: 99 too);
+# the load test's executions (whole: 200); each crash test failing every 10th call of its clean run (whole:
+# every call); 1 of the 300-wide fan-out's 4 crash points; the no-wedge shapes at 3 of their 4 widths (whole: 99 too);
 # 1 round of the 8-thread join race (whole: 3).
 TEST_LOAD_EXECUTIONS ?= 40
-TEST_CRASH_EVERY ?= 8
-TEST_WIDE_CRASH_POINTS ?= 2
+TEST_CRASH_EVERY ?= 10
+TEST_WIDE_CRASH_POINTS ?= 1
 TEST_NO_WEDGE_WIDTHS ?= 1,100,101
 TEST_RACE_ROUNDS ?= 1
 TEST_SWEEPS := RUNFOX_LOAD_EXECUTIONS=$(TEST_LOAD_EXECUTIONS) RUNFOX_CRASH_EVERY=$(TEST_CRASH_EVERY) \

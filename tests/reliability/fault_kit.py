@@ -12,8 +12,8 @@ redelivers failed records, start is retried by its caller with the same
 next advance, and timers re-drive executions.
 
 ``crash_points`` says which calls a crash test fails: every call under
-``make reliability``; under ``make test`` (``RUNFOX_CRASH_EVERY=8``) every
-eighth, so the tier keeps within its time while each crash test still runs
+``make reliability``; under ``make test`` (``RUNFOX_CRASH_EVERY``: the Makefile's
+``TEST_CRASH_EVERY``) every tenth, so the tier keeps within its time while each crash test still runs
 and crashes a spread of its calls. ``crash_each_call`` is the crash tests'
 one loop: a run per crash point, each checked against how the test says it
 must end; ``tapped_cloud`` the emulator, in this process, that each run

@@ -4,7 +4,7 @@ Each run is on moto in this process (``fault_kit.tapped_cloud``). The calls
 are split over ``SHARDS`` tests (call k goes to shard k mod SHARDS), so
 pytest-xdist can run them side by side; each shard makes its own clean run
 to compare with. The 300-wide fan-out's crash points are one test each for
-the same reason: each of its runs takes about as long as a whole shard (``make test`` runs two of
+the same reason: each of its runs takes about as long as a whole shard (``make test`` runs one of
 its four crash points: ``RUNFOX_WIDE_CRASH_POINTS``; ``make reliability`` all four).
 """
 
@@ -63,7 +63,7 @@ WIDE_CLEAN = Ending("complete", {"sum": 4 * WIDE}, {step["id"]: 0 for step in WI
 
 
 # The sampled crash points of the 300-wide run. ``make test`` runs the first ``RUNFOX_WIDE_CRASH_POINTS``
-# (2: each run of this width takes half a minute); ``make reliability`` all four. The two first crash a commit
+# (1: each run of this width takes half a minute); ``make reliability`` all four. The two first crash a commit
 # of the run's spilled schedules, which only a run this wide has; the send of the 300 claimed jobs is crashed at
 # this width by tests/aws/test_no_wedge.py as well, under ``make test`` too.
 WIDE_CRASH_POINTS = [
