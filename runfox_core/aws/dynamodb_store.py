@@ -1134,7 +1134,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         the commit's version. See "Evictions ahead".
         """
         puts = [functools.partial(self._put_claim, item, record) for item, record in claims]
-        puts += [functools.partial(self._put_evicted, item) for item in evicted]
+        puts += [functools.partial(self._put_not_older, item) for item in evicted]
         landed = self._each(lambda put: put(), puts)
         back = []
         for (item, _), ok in zip(claims, landed[:len(claims)], strict=True):
@@ -1466,10 +1466,13 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             placed = {}  # nothing follows to need the room: they stay in the header
         return after, placed
 
-    def _put_evicted(self, item: dict[str, Any]) -> bool:
+    def _put_not_older(self, item: dict[str, Any], over_unstamped: bool = False) -> bool:
+        """Put ``item`` where its item is absent or holds an ``at`` no later than its own (and, with
+        ``over_unstamped``, one with no ``at``); False when the condition refuses it. The one write of an
+        eviction ahead and of a record written behind: neither ever goes back over a later commit's value."""
+        condition = "attribute_not_exists(#pk) OR " + ("attribute_not_exists(#at) OR " if over_unstamped else "")
         try:
-            self.client.put_item(TableName=self.table, Item=item,
-                                 ConditionExpression="attribute_not_exists(#pk) OR #at <= :at",
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression=condition + "#at <= :at",
                                  ExpressionAttributeNames={"#pk": PK, "#at": AT},
                                  ExpressionAttributeValues={":at": item[AT]})
             return True
@@ -1555,21 +1558,12 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
 
     def _write_behind(self, items: dict[str, dict[str, Any]]) -> list[tuple[str, int]]:
         """Put the records this store's commits placed in the header as their items (by step; each item's
-        ``at`` the version of its commit), each unless the item already holds a record of a later commit;
-        returns (step, version) of those put, whose header copies may now go ("Inline records")."""
-        done = []
-        for sid, item in items.items():
-            version = int(item[AT]["N"])
-            try:
-                self.client.put_item(
-                    TableName=self.table, Item=item,
-                    ConditionExpression="attribute_not_exists(#pk) OR attribute_not_exists(#at) OR #at <= :at",
-                    ExpressionAttributeNames={"#pk": PK, "#at": AT}, ExpressionAttributeValues={":at": it.n(version)})
-                done.append((sid, version))
-            except Exception as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-        return done
+        ``at`` the version of its commit), all at once (``_each``), each unless the item already holds a
+        record of a later commit; returns (step, version) of those put, whose header copies may now go
+        ("Inline records"). An item without ``at`` (an older release's) is written over."""
+        steps = list(items)
+        landed = self._each(lambda sid: self._put_not_older(items[sid], over_unstamped=True), steps)
+        return [(sid, int(items[sid][AT]["N"])) for sid, ok in zip(steps, landed, strict=True) if ok]
 
     def _forget_recs(self, key: str, dropped: list[tuple[str, int]]) -> None:
         """Note that the header no longer holds the records ``dropped`` (same version: mark_sent leaves it)."""
