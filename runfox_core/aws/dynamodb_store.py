@@ -333,6 +333,7 @@ from typing import Any
 from ..backend.store import Store
 from ..engine.records import (
     ABSENT,
+    SCHEDULES,
     Commit,
     ExecutionDefinition,
     ExecutionHeader,
@@ -404,6 +405,23 @@ def _recs_of(header_item: dict[str, Any]) -> dict[str, tuple[int, str]]:
     """The records riding in a header item ("Inline records"): step -> (the version that put it there,
     its JSON text)."""
     return {sid: (int(v["M"][AT]["N"]), v["M"]["r"]["S"]) for sid, v in header_item.get(RECS, {}).get("M", {}).items()}
+
+
+def _record_dict(record: StepRecord) -> dict[str, Any]:
+    """A record as stored: the fields it has (one left out reads as its default, ``StepRecord.from_dict``)."""
+    return {k: v for k, v in record.to_dict().items() if v is not None}
+
+
+def _rec_text(record: StepRecord) -> str:
+    """A record's JSON as it rides in the header's ``recs``: as stored, less its step id (the map's key)."""
+    d = _record_dict(record)
+    del d["step_id"]
+    return encode_json(d)
+
+
+def _rec_of(sid: str, text: str) -> StepRecord:
+    """The record ``_rec_text`` wrote for ``sid`` (or an older release's whole JSON)."""
+    return StepRecord.from_dict({"step_id": sid, **json.loads(text)})
 
 
 def _recs_value(recs: dict[str, tuple[int, str]]) -> dict[str, Any]:
@@ -530,6 +548,12 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         body = header.to_dict()
         for name in ("version", "status", "unsent"):
             body.pop(name)
+        for name in SCHEDULES:  # what it does not hold reads as empty, or None (from_dict)
+            if body.get(name) == {}:
+                del body[name]
+        for name in ("outcome", "error"):
+            if body.get(name, 0) is None:
+                del body[name]
         # compressed past 1 KB (``_items.zjs``): the ready set of a wide fan-out shrinks ~5x
         return {"version": it.n(header.version), "status": it.s(str(header.status)), "body": it.zjs(body)}
 
@@ -597,7 +621,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             item[AT] = it.n(at)
         item["run_id"] = it.n(record.run_id)  # what a claim written ahead is conditioned on ("Claims ahead")
         item["phase"] = it.s(str(record.status))
-        item["record"] = it.zjs(record.to_dict(), it.item_size(item) + len("record"))  # past 1 KB: see _items.py
+        item["record"] = it.zjs(_record_dict(record), it.item_size(item) + len("record"))  # past 1 KB: see _items.py
         return item
 
     def _state_item(self, key: str, state_key: str, value: Any, at: int | None = None) -> dict[str, Any]:
@@ -857,6 +881,20 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         head, items = self._batch_get_checked(key, [self._key(key, step_sk(s)) for s in wanted])
         return self._steps_from(items, self._remember_inline(key, head)[1], wanted)
 
+    def load_steps_after(self, key: str, version: int, step_ids: Iterable[str]) -> dict[str, StepRecord]:
+        """Records ``step_ids``, for a caller that has read the header at ``version`` and commits against it
+        (a transition's reads after its snapshot): those the header held inline at that version come from
+        that read, as this store knows it (no call); the others by ``load_steps``, after it, so anything
+        newer they find makes the commit fail (``ConflictError``), as for ``load_snapshot``'s ordered reads.
+        An event for a waiting step reads nothing more than the header when its records ride in it."""
+        wanted = list(dict.fromkeys(step_ids))
+        with self._client_lock:
+            known = self._inline.get(key)
+        recs = known[2] if known is not None and known[0] == version else {}
+        rest = [s for s in wanted if s not in recs]
+        out = {s: _rec_of(s, recs[s][1]) for s in wanted if s in recs}
+        return {**out, **self.load_steps(key, rest)} if rest else out
+
     def load_state(self, key: str, keys: Iterable[str] | None = None) -> dict[str, Any]:
         if keys is None:
             head, items = self._all(key, STATE_PREFIX)
@@ -956,7 +994,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         keep = None if wanted is None else set(wanted)
         for sid, (_, text) in recs.items():
             if keep is None or sid in keep:
-                steps[sid] = StepRecord.from_dict(json.loads(text))
+                steps[sid] = _rec_of(sid, text)
         return steps
 
     @staticmethod
@@ -1069,6 +1107,10 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             for item, _ in puts:
                 item[TTL_ATTRIBUTE] = it.n(expires_at)
         claims = self._claims_ahead(commit, [item for item, _ in puts])  # put ahead below, with the evictions
+        # a claim that sends no job (a wait's) rides in the header when it fits, where its step's next
+        # record replaces it with no item ever written for it ("Inline records"); else it goes ahead too
+        quiet = [(item, record) for item, record in claims if record.step_id not in commit.unsent_add]
+        claims = [claim for claim in claims if not any(claim[0] is q for q, _ in quiet)]
         puts = [(item, size) for item, size in puts if not any(item is c for c, _ in claims)]
         attrs = self._header_attrs(header)
         if expires_at is not None:
@@ -1082,6 +1124,10 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         state_after = self._place_state(key, commit, base, attrs, puts, evicted, expires_at)
         recs_after, placed = self._place_records(key, commit, base + _inline_size(state_after), attrs, puts,
                                                  evicted, expires_at)
+        for item, record in quiet:
+            if placed.pop(record.step_id, None) is None:  # the header could not hold it
+                claims.append((item, record))
+        puts = [(item, size) for item, size in puts if not any(item is c for c, _ in claims)]
         if evicted and commit.unsent_add and not claims:  # a round trip of their own before the jobs: no
             puts += [self._fenced(key, commit, item) for item in evicted]
             evicted = []
@@ -1106,9 +1152,13 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             self._commit_journaled(key, commit, attrs, header_size, puts, deletes, deltas)
         self._note_log(key, commit.expected_version + 1, log_after)
         self._note_inline(key, commit.expected_version + 1, state_after, recs_after)
-        if placed:  # (added to any an earlier commit left for a mark_sent that has not come)
-            with self._client_lock:
-                _remember(self._behind, key, {**self._behind.get(key, {}), **placed}, _INLINE_CACHE)
+        with self._client_lock:  # added to any an earlier commit left for a mark_sent that has not come, less
+            behind = {**self._behind.get(key, {}), **placed}  # those this one evicted or replaced
+            behind = {sid: item for sid, item in behind.items() if recs_after.get(sid, (None,))[0] == int(item[AT]["N"])}
+            if behind:
+                _remember(self._behind, key, behind, _INLINE_CACHE)
+            else:
+                self._behind.pop(key, None)
         if self.execution_ttl_seconds is not None:
             with self._client_lock:
                 stamped = self._stamps.get(key, (None, ""))[0]
@@ -1442,23 +1492,50 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             size = it.item_size({RECS: _recs_value(recs)}) if recs else 0
             return size <= self.inline_record_bytes and it.write_units(base + size) <= units
 
+        def item_of(sid: str) -> dict[str, Any]:  # a committed record's item, at its own version
+            at, text = after[sid]
+            item = self._step_item(key, _rec_of(sid, text), at)
+            if expires_at is not None:
+                item[TTL_ATTRIBUTE] = it.n(expires_at)
+            return item
+
+        def evict(sid: str) -> None:  # put ahead of the update ("Evictions ahead")
+            evicted.append(item_of(sid))
+            del after[sid]
+
         for sid in sorted(after, key=lambda sid: -len(after[sid][1])):  # the header grew: largest out
             if fits(after):
                 break
-            at, text = after.pop(sid)  # a committed record: put ahead at its own version ("Evictions ahead")
-            item = self._step_item(key, StepRecord.from_dict(json.loads(text)), at)
-            if expires_at is not None:
-                item[TTL_ATTRIBUTE] = it.n(expires_at)
-            evicted.append(item)
+            evict(sid)
+        committed = sorted(after, key=lambda sid: -len(after[sid][1]))  # what may make room, largest first
         placed: dict[str, dict[str, Any]] = {}
-        for item, _ in list(puts):
+        for item, size in list(puts):
             sid = item["step_id"]["S"] if item[SK]["S"].startswith(STEP_PREFIX) else ""
             if not sid or sid in commit.slots or sid not in commit.steps:
                 continue
-            text = encode_json(commit.steps[sid].to_dict())
+            text = _rec_text(commit.steps[sid])
             if fits({**after, sid: (version, text)}):
                 after[sid] = (version, text)
                 placed[sid] = item
+                continue
+            # A committed record leaves the header by a put of its own sooner or later (1 write unit),
+            # so putting it now to make room costs nothing more unless the execution would have ended
+            # with it inline; a new record in the transaction costs 2 units or more, and makes a commit
+            # of the header alone a transaction. So committed records make room, up to that cost.
+            worth, ahead, out = it.write_units(size, transactional=True), 0, []
+            room = dict(after)
+            for old in (o for o in committed if o in after):
+                ahead += it.write_units(it.item_size(item_of(old)))
+                if ahead > worth:
+                    break
+                del room[old]
+                out.append(old)
+                if fits({**room, sid: (version, text)}):
+                    for gone in out:
+                        evict(gone)
+                    after[sid] = (version, text)
+                    placed[sid] = item
+                    break
         puts[:] = [(item, size) for item, size in puts if not any(item is p for p in placed.values())]
         if after != current:
             attrs[RECS] = _recs_value(after)

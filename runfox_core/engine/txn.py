@@ -93,10 +93,16 @@ class Txn:
             return
         loader = getattr(self.store, "load_snapshot", None)
         whole = getattr(self.store, "load_state_after", None)  # the whole state, the header known
+        after = getattr(self.store, "load_steps_after", None)  # records, the header known
         if loader is not None and need_steps and need_state != []:
             _, steps, state = loader(self.key, need_steps, need_state)
         else:
-            steps = self.store.load_steps(self.key, need_steps) if need_steps else {}
+            if not need_steps:
+                steps = {}
+            elif after is not None:
+                steps = after(self.key, self.base_version, need_steps)
+            else:
+                steps = self.store.load_steps(self.key, need_steps)
             if need_state is None and whole is not None:
                 state = whole(self.key, self.base_version)
             else:

@@ -85,8 +85,16 @@ class Recording:
         return getattr(self._client, name)
 
 
-def backend(aws: AwsKit, client: Any) -> rfx.Backend:
-    return rfx.Backend(store=DynamoDBStore(aws.workflows_table, client=client))
+def backend(aws: AwsKit, client: Any, room: bool = True) -> rfx.Backend:
+    return rfx.Backend(store=store_of(aws, client, room))
+
+
+def store_of(aws: AwsKit, client: Any, room: bool = True) -> DynamoDBStore:
+    """A store; ``room=False``: its header holds no records, so a wait's claim goes ahead like a task's."""
+    store = DynamoDBStore(aws.workflows_table, client=client)
+    if not room:
+        store.inline_record_bytes = 0
+    return store
 
 
 def record(aws: AwsKit, wf: rfx.Workflow, step: str) -> StepRecord:
@@ -202,7 +210,7 @@ def test_a_claim_left_behind_by_a_lost_commit_takes_no_result_and_the_next_claim
     (job_a,) = wf.advance().jobs
     wf.on_step_result("a", {"x": 2}, run_id=job_a.run_id)
     claim = StepRecord(step_id="b", token="b", status=StepStatus.IN_PROGRESS, run_id=0, attempt=0, inputs={"x": 2})
-    orphan_claim(aws, store, wf, claim, ready=True)
+    orphan_claim(aws, store, wf, claim, ready=True, job=True)
     assert record(aws, wf, "b").status == StepStatus.IN_PROGRESS  # left behind, while the header lists b ready
     # When an answer for b with no run_id arrives / Then it is not applied: b was never dispatched
     wf.on_step_result("b", {"x": 99})
@@ -246,7 +254,7 @@ WAIT_CHAIN = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}},
               "outputs": {"x": {"var": "steps.b.output.x"}}}
 
 
-def test_a_wait_claim_is_written_ahead_and_the_commit_that_begins_it_is_the_header_alone(aws: AwsKit) -> None:
+def test_a_wait_claim_rides_in_the_header_and_the_commit_that_begins_it_is_the_header_alone(aws: AwsKit) -> None:
     # Given a -> w (a wait for event go) -> b, on a store whose calls are recorded
     client = Recording(aws.dynamodb)
     b = backend(aws, client)
@@ -254,10 +262,30 @@ def test_a_wait_claim_is_written_ahead_and_the_commit_that_begins_it_is_the_head
     (job_a,) = wf.advance().jobs
     # When a's result comes back and w's wait begins in the same commit
     wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
-    # Then w's claim was one PutItem that landed, and the commit was the header's one UpdateItem (a's result,
-    # x and w's own ~wait~ record ride in it: "Inline records", "Inline state")
-    assert client.puts == [("step#a", True), ("step#w", True)]
+    # Then nothing was put for w: its claim, a's result, x and w's own ~wait~ record ride in the header's
+    # one UpdateItem ("Inline records", "Inline state"), and w's item is never written for its claim
+    assert client.puts == [("step#a", True)]
     assert client.transactions[-1] == ["header"]
+    assert wf.step_statuses["w"] == StepStatus.IN_PROGRESS
+    # And the event completes it, and the run goes on
+    sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
+    assert sent.receipt is not None and sent.receipt.disposition == "delivered"
+    assert [(j.step, j.inputs) for j in sent.jobs] == [("b", {"x": 5})]
+    wf.on_step_result("b", {"x": 6}, run_id=0)
+    assert wf.outcome == {"x": 6}
+
+
+def test_a_wait_claim_the_header_has_no_room_for_is_written_ahead(aws: AwsKit) -> None:
+    # Given a -> w (a wait for event go) -> b, on a store whose header holds no records
+    client = Recording(aws.dynamodb)
+    b = backend(aws, client, room=False)
+    wf = rfx.Workflow.from_dict(WAIT_CHAIN, b, inputs={"x": 1})
+    (job_a,) = wf.advance().jobs
+    # When a's result comes back and w's wait begins in the same commit
+    wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
+    # Then w's claim was one PutItem that landed before the commit, which does not hold it
+    assert client.puts == [("step#a", True), ("step#w", True)]
+    assert "step#w" not in client.transactions[-1]
     assert wf.step_statuses["w"] == StepStatus.IN_PROGRESS
     # And the event completes it, and the run goes on
     sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
@@ -281,7 +309,7 @@ def test_an_event_sent_while_a_waits_claim_is_left_behind_with_its_dependencys_r
                       {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}],
             "outputs": {"x": {"var": "steps.b.output.x"}}}
     client = Recording(aws.dynamodb)
-    b = backend(aws, client)
+    b = backend(aws, client, room=False)  # (a header with room holds the claim: nothing goes ahead)
     wf = rfx.Workflow.from_dict(spec, b, inputs={"x": 1})
     jobs = {j.step: j for j in wf.advance().jobs}
     for sid in before:
@@ -308,10 +336,12 @@ def test_an_event_sent_while_a_waits_claim_is_left_behind_with_its_dependencys_r
     assert fresh.outcome == {"x": 6} and record(aws, fresh, "w").run_id == 0
 
 
-def orphan_claim(aws: AwsKit, store: DynamoDBStore, wf: rfx.Workflow, claim: StepRecord, ready: bool = False) -> None:
+def orphan_claim(aws: AwsKit, store: DynamoDBStore, wf: rfx.Workflow, claim: StepRecord, ready: bool = False,
+                 job: bool = False) -> None:
     """Write ``claim`` ahead as a process whose commit then loses would: one whose last read of the header
     (as it is now) was at the version before, gone by, so the fenced update fails. ``ready``: its commit
-    leaves the step in the ready set (as the header has it now); else takes it out, as a claim does."""
+    leaves the step in the ready set (as the header has it now); else takes it out, as a claim does.
+    ``job``: a task's claim, whose commit also adds its unsent entry (a wait's sends no job)."""
     stale = store.load_header(wf.id)
     expected = stale.version - 1
     store._note_inline(wf.id, expected, *store._known_inline(wf.id, stale.version))  # (what rides in the header)
@@ -321,14 +351,15 @@ def orphan_claim(aws: AwsKit, store: DynamoDBStore, wf: rfx.Workflow, claim: Ste
     stale.updated_at = "2000-01-01T00:00:00+00:00"  # (as every commit does: not the header as it is now)
     with pytest.raises(ConflictError):
         store.commit(wf.id, Commit(expected_version=expected, header=stale, steps={claim.step_id: claim},
-                                   claims={claim.step_id}))
+                                   claims={claim.step_id},
+                                   unsent_add={claim.step_id: [claim.run_id, 0.0]} if job else {}))
     assert record(aws, wf, claim.step_id) == claim
 
 
 def test_an_event_sent_while_a_ready_waits_claim_is_left_behind_by_a_lost_commit_is_kept_not_delivered(
         aws: AwsKit) -> None:
     # Given w ready (its own first step), and a claim of it written ahead by a commit that lost
-    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    store = store_of(aws, aws.dynamodb, room=False)  # (so a claim of w goes ahead)
     b = rfx.Backend(store=store)
     spec = {"steps": [{"id": "w", "wait": {"event": "go"}},
                       {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}]}
@@ -350,7 +381,7 @@ def test_an_event_sent_while_a_ready_waits_claim_is_left_behind_by_a_lost_commit
 def test_a_stale_callback_token_cannot_complete_a_retrys_claim_left_behind(aws: AwsKit) -> None:
     # Given a callback wait whose first attempt failed (retry in an hour), and the retry's claim written
     # ahead by a commit that lost
-    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    store = store_of(aws, aws.dynamodb, room=False)  # (so a claim of w goes ahead)
     b = rfx.Backend(store=store)
     spec = {"steps": [{"id": "w", "wait": {"callback": True}, "max_attempts": 2,
                        "retry": {"backoff_seconds": 3600, "jitter": False}}]}
@@ -378,7 +409,7 @@ def test_a_timed_wait_ends_at_its_time_when_its_record_is_another_claimers_whose
     # Given a wait of 60 s (with a 120 s step timeout) after a, and a claim of it written ahead by a process
     # whose clock read 5 s later than the router's, whose commit then lost
     now = [1_800_000_000.0]
-    store = DynamoDBStore(aws.workflows_table, client=aws.dynamodb)
+    store = store_of(aws, aws.dynamodb, room=False)  # (so a claim of w goes ahead)
     b = rfx.Backend(store=store, clock=lambda: now[0])
     spec = {"steps": [{"op": "a"}, {"id": "w", "depends_on": ["a"], "wait": {"seconds": 60}, "timeout_seconds": 120}]}
     wf = rfx.Workflow.from_dict(spec, b)

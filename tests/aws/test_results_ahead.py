@@ -40,7 +40,8 @@ def answer(job: DispatchJob, size: int = 1500) -> StepResult:
 
 
 class Recording:
-    """A DynamoDB client that notes each results-slot PutItem (sk, landed?) and each transaction's keys;
+    """A DynamoDB client that notes each results-slot PutItem (sk, landed?) and each commit's keys (a
+    transaction's, or ``["header"]`` for a commit of the header alone);
     it can cancel the next ``lose`` header transactions (as a concurrent commit would), make the next
     ``lost_reply`` ones apply and then fail (the reply lost), and run ``before_put`` / ``before_commit``
     once, just before the next results-slot put or header transaction (another writer's turn)."""
@@ -66,6 +67,24 @@ class Recording:
             self.puts.append((sk, False))
             raise
         self.puts.append((sk, True))
+        return resp
+
+    def update_item(self, **kwargs: Any) -> Any:
+        """A commit of the header alone (one conditional UpdateItem, "Inline records") is a commit too."""
+        if not kwargs.get("ConditionExpression", "").startswith("#v = :expected"):
+            return self._client.update_item(**kwargs)  # not a commit (mark_sent, a renewal)
+        if self.before_commit is not None:
+            turn, self.before_commit = self.before_commit, None
+            turn()
+        if self.lose:
+            self.lose -= 1
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "lost the race"}},
+                              "UpdateItem")
+        self.transactions.append(["header"])
+        resp = self._client.update_item(**kwargs)
+        if self.lost_reply:
+            self.lost_reply -= 1
+            raise ConnectionError("the reply was lost")
         return resp
 
     def transact_write_items(self, **kwargs: Any) -> Any:
