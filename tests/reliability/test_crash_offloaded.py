@@ -17,6 +17,7 @@ from local import blobs
 from local.cloud import LocalCloud
 from local.deployment import WORKFLOWS_TABLE
 from runfox_core import payloads
+from runfox_core.aws._ddb_history import EVENTS_ZDICT  # (the history events are packed against it)
 
 BODY = 20_000  # characters: over the inline threshold, so every document goes by reference
 SPEC = {
@@ -42,7 +43,7 @@ def named_objects(cloud: LocalCloud) -> set[str]:
                 if "S" in value:
                     texts.append(value["S"])
                 elif "B" in value:
-                    texts.append(zlib.decompress(value["B"]).decode())
+                    texts.append(zlib.decompressobj(zdict=EVENTS_ZDICT).decompress(value["B"]).decode())
     return {key for text in texts for key in REFERENCE.findall(text)}
 
 
