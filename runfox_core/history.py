@@ -53,7 +53,8 @@ class EventType(StrEnum):
     FAILED = "failed"  # step, error: the execution failed
     CANCELLED = "cancelled"  # reason
     REDRIVEN = "redriven"  # steps (given a new run), from_step (a rerun), was (the status it left)
-    WAITING = "waiting"  # step, run_id, and what it waits for: event (a name), token (a callback's), until (a time)
+    WAITING = "waiting"  # step, run_id, attempt, and what it waits for: event (a name), token (a callback's),
+    # until (a time); a wait sends no job, so this, not ``dispatched``, says it was claimed
 
 
 def event_id(version: int, index: int) -> str:

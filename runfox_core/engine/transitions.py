@@ -203,7 +203,8 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
         if p.timeout_seconds is not None:
             txn.header.deadlines[p.id] = [run_id, now + p.timeout_seconds]
         jobs.extend(kinds.get(p.kind).begin(txn, p, record, now))
-        txn.event(Ev.DISPATCHED, now, step=p.id, run_id=run_id, attempt=attempt)
+        if p.token:  # a kind that sends no job (a wait) says what it began in its own event
+            txn.event(Ev.DISPATCHED, now, step=p.id, run_id=run_id, attempt=attempt)
         claimed = True
     if claimed and txn.header.status == WorkflowStatus.PENDING:  # a kind that sends no job started too
         txn.header.status = WorkflowStatus.IN_PROGRESS

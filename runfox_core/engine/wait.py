@@ -171,7 +171,8 @@ class WaitKind(kinds.StepKind):
                 transitions.finish_attempt(txn, p.id, {}, None, now)
             else:
                 _arm(txn, p, record.run_id, at)
-                txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, until=transitions.iso(at))
+                txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt,
+                          until=transitions.iso(at))
             return []
         timeout_at = now + config.timeout_seconds if config.timeout_seconds is not None else None
         heartbeat_at = now + config.heartbeat_seconds if config.heartbeat_seconds is not None else None
@@ -181,7 +182,7 @@ class WaitKind(kinds.StepKind):
             txn.put_step(_wait_record(p.id, record.run_id, {
                 "nonce": nonce, "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}))
             waiting["token"] = callback_token(txn.key, p.id, record.run_id, nonce)
-        txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, **waiting)
+        txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
         if config.event is not None:
             _consume_kept(txn, p, record.run_id, now)
