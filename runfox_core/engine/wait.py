@@ -67,9 +67,12 @@ the record's ``start_time`` (which may be another claimer's: ``_armed_at``).
 Known limits: one event completes one step (the first waiting step in spec
 order whose ``match`` holds); an early event is kept only while some step
 that waits for its name has not begun yet; a mailbox past its size refuses
-further early events with a clear error. An event delivered by a version
-that kept an ``~event~<event_id>`` record per event is not recognised by
-this one (its duplicate may be taken as a new event).
+further early events with a clear error. A copy of an execution (``rerun``
+with ``new``) remembers the events its copied steps took and those still
+kept, and forgets those of the steps it runs afresh (``retired_step``): they
+take events anew. An event delivered by a version that kept an
+``~event~<event_id>`` record per event is not recognised by this one (its
+duplicate may be taken as a new event).
 """
 
 from __future__ import annotations
@@ -421,6 +424,12 @@ def retire(txn: Txn, replaced: StepRecord, record: StepRecord) -> StepRecord:
     txn.put_step(_data_record(retired_id(name, replaced.event_id), {
         "name": name, "disposition": DELIVERED, "step": replaced.step_id, "run_id": replaced.run_id}))
     return record.evolve(event_id=None) if record.event_id == replaced.event_id else record
+
+
+def retired_step(rid: str, record: StepRecord) -> str | None:
+    """The step whose run took the event of retired record ``rid`` (None: ``rid`` is not one); a copy
+    of an execution leaves out those of the steps it runs afresh (``operations.rerun``)."""
+    return record.output.get("step") if rid.startswith(EVENT_RECORD) and record.output else None
 
 
 def _matches(txn: Txn, p: StepPlan, payload: dict[str, Any]) -> bool:

@@ -437,3 +437,22 @@ def test_a_timeout_expires_on_the_very_second_it_is_due(backend, clock):
     clock.advance(60)
     assert "no event 'go' within timeout_seconds=60" in operations.advance(backend, key).result.error.message
 
+
+def test_a_copy_that_runs_a_wait_afresh_takes_the_events_its_source_took_anew(backend):
+    # Given a loop that waits for four votes, two of them in
+    spec = {"steps": [{"id": "vote", "wait": {"event": "vote"},
+                       "branch": [{"condition": {"<": [{"var": "n"}, 4]}, "action": {"set": "vote"}},
+                                  {"condition": True, "action": "complete"}]}],
+            "outputs": {"votes": {"var": "state.n"}}}
+    key = start(backend, spec)
+    for n in (1, 2):
+        send(backend, key, "vote", {"n": n}, f"v{n}")
+    # When a copy runs the loop afresh, and the same votes come to it
+    copy = operations.rerun(backend, key, "vote", new=True).execution
+    settle(backend, copy)
+    first, _ = send(backend, copy, "vote", {"n": 1}, "v1")
+    second, _ = send(backend, copy, "vote", {"n": 2}, "v2")
+    # Then each is a new event of the copy, taken by a new round
+    assert [(r["run_id"], r["duplicate"]) for r in (first, second)] == [(0, False), (1, False)]
+    # while the source still knows them
+    assert send(backend, key, "vote", {"n": 1}, "v1")[0]["duplicate"] is True
