@@ -498,7 +498,7 @@ def check_event(name: Any, payload: Any, event_id: Any) -> None:
 def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: float) -> tuple[bool, EventReceipt]:
     """Complete the first waiting step whose wait is for ``name`` and matches, or keep the event
     for a wait to come; refuse it (``EventRefusedError``, nothing changed) when no step can take it.
-    An event already seen (``seen``) answers what became of it, and changes nothing."""
+    An event already seen (``_seen``) answers what became of it, and changes nothing."""
     h = txn.header
     if h.status in TERMINAL_WORKFLOW_STATUSES:
         raise EventRefusedError(f"execution {txn.key} has ended ({h.status}); no step waits for event {name!r}",
