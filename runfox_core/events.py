@@ -5,7 +5,8 @@ optimistic transaction on the execution, with any Backend:
 
 - ``send(backend, key, name, payload, event_id)``: deliver event ``name`` to
   the first step waiting for it whose ``match`` holds, or keep it for a wait
-  to come. Idempotent by ``event_id``: the same event_id again changes
+  to come. Idempotent by ``name`` and ``event_id`` together (the same id
+  under another name is another event): the same event again changes
   nothing and answers what the first one did. An event nobody waits for (an
   ended execution, an unknown name, every waiting step finished, no match)
   raises ``EventRefusedError`` naming the field, and changes nothing.
@@ -30,14 +31,19 @@ strongly consistent GetItem, 1 read unit), then in one call (a BatchGetItem,
 1 read unit per small record) the waiting steps' records, each one's
 dependency when it has exactly one (which says whether a wait's claim,
 written ahead, committed: ``transitions.as_claimed``; a callback: its step's
-and its wait record), the event's dedup record, and the records the steps it
-makes ready read at their claim (often that dependency again); the answer
-is one commit. Header first is what makes two reads as safe as one
-snapshot (``engine/txn.py``): a record changed after the header was read was
-changed by a commit that bumped the version, so the delivery's commit fails
-its version check and runs again on fresh data. One TransactGetItems would
-save a call but bill every item twice (8 read units for the usual four items
-instead of 5).
+and its wait record), the mailbox of the event's name when the header counts
+events kept for it, and the records the steps it makes ready read at their
+claim (often that dependency again); the answer is one commit. An event
+needs no record of its own to be recognised again: the waiting steps'
+records say which event their run took (``engine/wait.py``), and only when
+one of them has run before (run_id > 0) is the event's retired record read,
+in one more call. A delivered event writes nothing beside the wait's record.
+Header first is what makes reads in several calls as safe
+as one snapshot (``engine/txn.py``): a record changed after the header was
+read was changed by a commit that bumped the version, so the delivery's
+commit fails its version check and runs again on fresh data. One
+TransactGetItems would save a call but bill every item twice (6 read units
+for the usual three items instead of 4).
 """
 
 from __future__ import annotations
@@ -112,11 +118,12 @@ def send(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, 
     waiting = [p.id for p in plan.steps.values() if p.kind == wait.WaitKind.name and p.config.event == name]
     # whether each wait's claim committed, for one a store may write ahead (``transitions.as_claimed``)
     deps = [d for sid in waiting if (d := tx.only_dep(plan.steps[sid]))]
-    wanted = list(dict.fromkeys([*_records_read(plan, waiting, f"{wait.EVENT_RECORD}{event_id}"), *deps]))
+    wanted = list(dict.fromkeys([*_records_read(plan, waiting), *deps]))
     wf = Workflow.resume(key, backend)  # the header alone: the records come next, in one read
 
     def transition(txn: Txn, now: float) -> tuple[bool, Sent]:
-        txn.prefetch(wanted, [])
+        # the mailbox too when the header counts events kept for the name (a duplicate may be there)
+        txn.prefetch([*wanted, *([wait.mailbox_id(name)] if txn.header.kept.get(name) else [])], [])
         changed, receipt = wait.deliver(txn, name, payload, event_id, now)
         return changed, _then(txn, now, wf, receipt, tx.terminal_result(txn), changed)
 
@@ -142,7 +149,7 @@ def answer(backend: Backend, token: str, output: Any = None, error: dict[str, An
             raise EventRefusedError(str(exc), "output") from None
     key, sid, run_id, nonce = wait.parse_token(token)
     try:
-        wanted = _records_read(backend.plan(key), [sid], wait.wait_record_id(sid))
+        wanted = [*_records_read(backend.plan(key), [sid]), wait.wait_record_id(sid)]
         wf = Workflow.resume(key, backend)  # the header alone: the records come next, in one read
     except KeyError:
         raise EventRefusedError("not a callback token: it names no execution that exists", "token") from None
@@ -155,13 +162,13 @@ def answer(backend: Backend, token: str, output: Any = None, error: dict[str, An
     return wf.transact(transition, about=sid)
 
 
-def _records_read(plan: Plan, steps: list[str], extra: str) -> list[str]:
+def _records_read(plan: Plan, steps: list[str]) -> list[str]:
     """The records an answer to ``steps`` reads, read in one call after the header (module docstring):
-    theirs, ``extra`` (the event's dedup record, the wait's own), and what the steps their completion
-    makes ready read at their claim (that claim rides in the same commit)."""
+    theirs, and what the steps their completion makes ready read at their claim (that claim rides
+    in the same commit)."""
     then = {s for sid in steps if sid in plan.steps for d in plan.steps[sid].dependents
             for refs in (plan.steps[d].input_refs, plan.steps[d].kind_refs) if not refs.all_steps for s in refs.steps}
-    return [*dict.fromkeys([*steps, *sorted(then)]), extra]
+    return [*dict.fromkeys([*steps, *sorted(then)])]
 
 
 def _then(txn: Txn, now: float, wf: Workflow, receipt: EventReceipt | None, result: Any, changed: bool) -> Sent:

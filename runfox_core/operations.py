@@ -59,6 +59,7 @@ from typing import Any
 from . import events
 from .backend.base import Backend
 from .engine.redrive import downstream
+from .engine.wait import retired_step
 from .errors import ExecutionEndedError, ExecutionExistsError, ExecutionStatusError
 from .history import HistoryPage, parse_event_id
 from .inspector import Description
@@ -272,6 +273,8 @@ def _copy(backend: Backend, key: str, from_step: str | None, inputs: dict[str, A
     rerun_steps = set(downstream(backend.plan(key), from_step)) if from_step is not None else set()
     kept = {sid: rec for sid, rec in backend.store.load_steps(key, None).items()
             if rec.status == StepStatus.COMPLETE and sid not in rerun_steps}
+    # the events a step run afresh took are forgotten with its runs (engine/wait.py)
+    kept = {sid: rec for sid, rec in kept.items() if (took := retired_step(sid, rec)) is None or took in kept}
     state = backend.store.load_state(key, None)
     wf = Workflow.from_dict(definition.spec, backend, inputs=definition.inputs if inputs is None else inputs,
                             name=name)

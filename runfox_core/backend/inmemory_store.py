@@ -57,7 +57,7 @@ def _thaw(frozen: Any) -> Any:
 
 # A step record is kept as (status, its other fields frozen as a list, in this order).
 _RECORD_FIELDS = ("step_id", "token", "run_id", "attempt", "inputs", "output", "error", "start_time", "end_time",
-                  "host", "missing_paths")
+                  "host", "missing_paths", "event_id")
 
 
 def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
@@ -66,8 +66,9 @@ def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
 
 def _thaw_step(stored: tuple[Any, Any]) -> StepRecord:
     status, frozen = stored
-    step_id, token, run_id, attempt, inputs, output, error, start, end, host, missing = _thaw(frozen)
-    return StepRecord(step_id, token, status, run_id, attempt, inputs, output, error, start, end, host, missing)
+    step_id, token, run_id, attempt, inputs, output, error, start, end, host, missing, event_id = _thaw(frozen)
+    return StepRecord(step_id, token, status, run_id, attempt, inputs, output, error, start, end, host, missing,
+                      event_id)
 
 
 class _Header:

@@ -669,6 +669,8 @@ class StepRecord:
     host: str | None = None
     # when no branch fired: the paths its conditions read that did not exist (each "path: no key ...")
     missing_paths: list[str] | None = None
+    # a wait's: the id of the event whose payload is this run's output (``engine/wait.py``)
+    event_id: str | None = None
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` (dataclasses.replace, without its per-call overhead on the hot path)."""
@@ -677,6 +679,8 @@ class StepRecord:
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["status"] = str(self.status)
+        if d["event_id"] is None:  # only a wait that took an event has one: other records stay as small
+            del d["event_id"]
         return d
 
     @classmethod
@@ -694,6 +698,7 @@ class StepRecord:
             end_time=d.get("end_time"),
             host=d.get("host"),
             missing_paths=d.get("missing_paths"),
+            event_id=d.get("event_id"),
         )
 
 

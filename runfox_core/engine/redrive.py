@@ -74,11 +74,11 @@ def reopen(txn: Txn, now: float, from_step: str | None = None) -> list[str]:
 def seed(txn: Txn, now: float, records: dict[str, StepRecord], state: dict[str, Any], source: str,
          from_step: str | None) -> None:
     """Start a fresh execution from ``records`` (complete steps of ``source``, kept as they are) and ``state``."""
+    txn.prefetch(list(txn.plan.steps), [])  # (before the copies: what each replaces is known, none)
     for rec in records.values():
         txn.put_step(rec)
     txn.header.kept = wait.kept_counts(records)  # the copied mailboxes of early events (engine/wait.py)
     txn.merge_state(state)
-    txn.prefetch(list(txn.plan.steps), [])
     _schedule(txn, now)
     txn.event(Ev.REDRIVEN, now, steps=[sid for sid in txn.plan.steps if sid not in records], from_step=from_step,
               copied_from=source, copied=list(records))

@@ -173,8 +173,10 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
             want_steps |= set(txn.plan.steps) if refs.all_steps else refs.steps
             all_state |= refs.all_state
     state_keys = None if all_state else {k for p in plans for r in (p.input_refs, p.kind_refs) for k in r.state_keys}
-    txn.prefetch(want_steps, state_keys)
     txn.prefetch_schedule(sids)
+    # (and a record the claim replaces that its put reads: a wait's earlier run that may have taken an event)
+    want_steps |= {p.id for p in plans if txn.reads_before_put(p.id, txn.header.reruns.get(p.id, (0, 0))[0])}
+    txn.prefetch(want_steps, state_keys)
     jobs: list[DispatchJob] = []
     total = 0
     claimed = False
@@ -344,14 +346,19 @@ def apply_result(txn: Txn, sid: str, run_id: int | None, output: Any, error: dic
     return kinds.get(p.kind).on_result(txn, p, rec, item, output, error, now)
 
 
-def finish_attempt(txn: Txn, sid: str, output: Any, error: dict[str, Any] | None, now: float) -> Any:
+def finish_attempt(txn: Txn, sid: str, output: Any, error: dict[str, Any] | None, now: float,
+                   event_id: str | None = None) -> Any:
     """End the current attempt of in-progress step ``sid`` with ``output`` or ``error``.
 
     The one way an attempt ends, whatever the step's kind (``kinds.py``):
     its deadline and unsent claim go, then an error (or an output over the
     payload limit) is a failed attempt, and an output runs the branches.
     The caller has fenced ``sid`` (in progress at the run it answers for).
+    ``event_id``: the event the attempt took (a wait's), kept on its record
+    whatever the attempt came to (``StepRecord.event_id``).
     """
+    if event_id is not None:
+        txn.put_step(txn.step(sid).evolve(event_id=event_id))
     txn.unsent_remove.append(sid)  # a result (or the end of a step that sent none) owes no resend
     txn.header.unsent.pop(sid, None)
     txn.header.deadlines.pop(sid, None)

@@ -30,17 +30,31 @@ reserved namespace no step id can take (step ids never contain ``~``):
   next heartbeat; written when a callback wait (or one with
   ``heartbeat_seconds``) begins, fenced by run_id. A plain event wait has
   none: it needs no token, and costs no write.
-- ``~event~<event_id>``: what became of an event (delivered to a step and
-  run, or kept), so the same event_id twice changes nothing the second time.
 - ``~mailbox~<name>``: events that arrived before any step waited for them,
-  oldest first, consumed by the first wait for that name that begins and
-  matches. Bounded: at most ``MAX_PAYLOAD_BYTES`` of JSON per name. The
-  header counts them per name (``header.kept``), in the same commit that
-  writes the mailbox, so under the same version fence: a wait that begins
-  reads its mailbox only when the header it was claimed on counts events
-  for its name, and a name with none costs the claim no read (on DynamoDB a
-  BatchGetItem, 2 read units, per wait saved). An event kept is likewise
-  added to a mailbox without reading it when the count says it is empty.
+  oldest first, each as ``[event_id, payload]``, consumed by the first wait
+  for that name that begins and matches. Bounded: at most
+  ``MAX_PAYLOAD_BYTES`` of JSON per name. The header counts them per name
+  (``header.kept``), in the same commit that writes the mailbox, so under
+  the same version fence: a wait that begins reads its mailbox only when
+  the header it was claimed on counts events for its name, and a name with
+  none costs the claim no read (on DynamoDB a BatchGetItem, 2 read units,
+  per wait saved). An event kept is likewise added to a mailbox without
+  reading it when the count says it is empty.
+- ``~event~<name>~<event_id>``: a retired event, ``{name, disposition:
+  delivered, step, run_id}`` of the run that took it, written in the commit
+  that replaces that run's record with another run's (a ``set`` branch's
+  reset, a retry, a rerun: ``Txn.put_step`` is the one place, ``retire``).
+
+An event is idempotent by its name and ``event_id`` together (the same id
+under another name is another event), and what became of it is kept where
+a send reads anyway: the record of the run that took it carries the id
+(``StepRecord.event_id``), an event kept is in its mailbox, and only an id
+whose run was replaced has a record of its own. So a send reads the records
+of the steps that wait for the name (``_seen``), the mailbox only when the
+header counts events for the name, and the retired record only when one of
+those steps has run before (run_id > 0); a wait that takes an event writes
+nothing beside its own record. The same id again answers what the first
+did (``duplicate``) and changes nothing.
 
 A wait's claim, like a task's, may be written ahead of the commit that
 begins it (``Commit.claims``; on DynamoDB one write unit saved per wait).
@@ -53,7 +67,12 @@ the record's ``start_time`` (which may be another claimer's: ``_armed_at``).
 Known limits: one event completes one step (the first waiting step in spec
 order whose ``match`` holds); an early event is kept only while some step
 that waits for its name has not begun yet; a mailbox past its size refuses
-further early events with a clear error.
+further early events with a clear error. A copy of an execution (``rerun``
+with ``new``) remembers the events its copied steps took and those still
+kept, and forgets those of the steps it runs afresh (``retired_step``): they
+take events anew. An event delivered by a version that kept an
+``~event~<event_id>`` record per event is not recognised by this one (its
+duplicate may be taken as a new event).
 """
 
 from __future__ import annotations
@@ -185,7 +204,7 @@ class WaitKind(kinds.StepKind):
         txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
         if config.event is not None:
-            _consume_kept(txn, p, record.run_id, now)
+            _consume_kept(txn, p, now)
         return []
 
     def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
@@ -382,6 +401,38 @@ def _data_record(rid: str, data: dict[str, Any]) -> StepRecord:
     return StepRecord(step_id=rid, token="", status=StepStatus.COMPLETE, output=data)
 
 
+def mailbox_id(name: str) -> str:
+    """The record of the events kept for ``name`` (read when ``header.kept`` counts some)."""
+    return f"{MAILBOX_RECORD}{name}"
+
+
+def retired_id(name: str, event_id: str) -> str:
+    """The record of event ``event_id`` of ``name`` once the run that took it is replaced."""
+    return f"{EVENT_RECORD}{name}~{event_id}"
+
+
+def takes_events(p: StepPlan) -> bool:
+    """Whether step ``p`` waits for an event (so its record may keep an event's id)."""
+    return p.kind == WaitKind.name and p.config.event is not None
+
+
+def retire(txn: Txn, replaced: StepRecord, record: StepRecord) -> StepRecord:
+    """``replaced`` took an event and ``record``, of another run of its step, replaces it
+    (``Txn.put_step``): write the event's retired record in the same commit; return ``record``
+    without the event's id (a record built by ``evolve`` from ``replaced`` inherits it)."""
+    assert replaced.event_id is not None
+    name = txn.plan.steps[replaced.step_id].config.event
+    txn.put_step(_data_record(retired_id(name, replaced.event_id), {
+        "name": name, "disposition": DELIVERED, "step": replaced.step_id, "run_id": replaced.run_id}))
+    return record.evolve(event_id=None) if record.event_id == replaced.event_id else record
+
+
+def retired_step(rid: str, record: StepRecord) -> str | None:
+    """The step whose run took the event of retired record ``rid`` (None: ``rid`` is not one); a copy
+    of an execution leaves out those of the steps it runs afresh (``operations.rerun``)."""
+    return record.output.get("step") if rid.startswith(EVENT_RECORD) and record.output else None
+
+
 def _matches(txn: Txn, p: StepPlan, payload: dict[str, Any]) -> bool:
     """Whether ``payload`` satisfies the step's ``match`` (no match: any payload). Raises what the
     expression raised (a missing path reads as null)."""
@@ -392,14 +443,15 @@ def _matches(txn: Txn, p: StepPlan, payload: dict[str, Any]) -> bool:
     return expressions.condition_holds(config.match, context, [])
 
 
-def _consume_kept(txn: Txn, p: StepPlan, run_id: int, now: float) -> None:
-    """A wait for an event begins: the oldest kept event of its name that matches completes it.
-    The mailbox is read only when the header counts events kept for the name (``header.kept``)."""
+def _consume_kept(txn: Txn, p: StepPlan, now: float) -> None:
+    """A wait for an event begins: the oldest kept event of its name that matches completes it (and
+    its record keeps the event's id). The mailbox is read only when the header counts events kept
+    for the name (``header.kept``)."""
     config: WaitConfig = p.config
     assert config.event is not None
     if not txn.header.kept.get(config.event):
         return
-    rid = f"{MAILBOX_RECORD}{config.event}"
+    rid = mailbox_id(config.event)
     mailbox = _read(txn, [rid]).get(rid)
     kept = list((mailbox.output or {}).get("events", [])) if mailbox is not None else []
     for i, (event_id, payload) in enumerate(kept):
@@ -410,9 +462,7 @@ def _consume_kept(txn: Txn, p: StepPlan, run_id: int, now: float) -> None:
             continue
         txn.put_step(_data_record(rid, {"events": kept[:i] + kept[i + 1:]}))
         _count_kept(txn, config.event, len(kept) - 1)
-        txn.put_step(_data_record(f"{EVENT_RECORD}{event_id}", {
-            "name": config.event, "disposition": DELIVERED, "step": p.id, "run_id": run_id}))
-        transitions.finish_attempt(txn, p.id, payload, None, now)
+        transitions.finish_attempt(txn, p.id, payload, None, now, event_id=event_id)
         return
 
 
@@ -448,24 +498,21 @@ def check_event(name: Any, payload: Any, event_id: Any) -> None:
 
 def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: float) -> tuple[bool, EventReceipt]:
     """Complete the first waiting step whose wait is for ``name`` and matches, or keep the event
-    for a wait to come; refuse it (``EventRefusedError``, nothing changed) when no step can take it."""
+    for a wait to come; refuse it (``EventRefusedError``, nothing changed) when no step can take it.
+    An event already seen (``_seen``) answers what became of it, and changes nothing."""
     h = txn.header
     if h.status in TERMINAL_WORKFLOW_STATUSES:
         raise EventRefusedError(f"execution {txn.key} has ended ({h.status}); no step waits for event {name!r}",
                                 "execution")
-    seen = _read(txn, [f"{EVENT_RECORD}{event_id}"]).get(f"{EVENT_RECORD}{event_id}")
-    if seen is not None and seen.output:
-        if seen.output.get("name") != name:
-            raise EventRefusedError(f"event_id {event_id!r} was already used for event {seen.output.get('name')!r}",
-                                    "event_id")
-        return False, EventReceipt(event_id, name, seen.output["disposition"], seen.output.get("step"),
-                                   seen.output.get("run_id"), duplicate=True)
-    waiting = [p for p in txn.plan.steps.values() if p.kind == WaitKind.name and p.config.event == name]
+    waiting = [p for p in txn.plan.steps.values() if takes_events(p) and p.config.event == name]
     if not waiting:
-        names = sorted({p.config.event for p in txn.plan.steps.values() if p.kind == WaitKind.name and p.config.event})
+        names = sorted({p.config.event for p in txn.plan.steps.values() if takes_events(p)})
         raise EventRefusedError(f"no step of execution {txn.key} waits for event {name!r} "
                                 f"(events waited for: {', '.join(names) or 'none'})", "name")
     txn.prefetch([*(p.id for p in waiting), *(d for p in waiting if (d := transitions.only_dep(p)))], [])
+    seen = _seen(txn, name, event_id, [p.id for p in waiting])
+    if seen is not None:
+        return False, seen
     txn.prefetch_schedule([p.id for p in waiting])
     unmatched: list[str] = []
     to_come = False
@@ -484,9 +531,7 @@ def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: fl
         if not holds:
             unmatched.append(p.id)
             continue
-        txn.put_step(_data_record(f"{EVENT_RECORD}{event_id}",
-                                  {"name": name, "disposition": DELIVERED, "step": p.id, "run_id": rec.run_id}))
-        transitions.finish_attempt(txn, p.id, payload, None, now)
+        transitions.finish_attempt(txn, p.id, payload, None, now, event_id=event_id)
         h.updated_at = transitions.iso(now)
         return True, EventReceipt(event_id, name, DELIVERED, p.id, rec.run_id)
     if not to_come:
@@ -496,8 +541,33 @@ def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: fl
     return True, _keep(txn, name, payload, event_id, now)
 
 
+def _seen(txn: Txn, name: str, event_id: str, waiting: list[str]) -> EventReceipt | None:
+    """What became of event ``event_id`` of ``name`` if it came before (a duplicate's receipt), from
+    the records of the steps ``waiting`` for the name: one whose run took it; else the mailbox, read
+    only when the header counts events kept for the name; else, only when one of those steps has run
+    before (run_id > 0), the event's retired record (``retire``)."""
+    for sid in waiting:
+        rec = txn.step(sid)
+        if rec.event_id == event_id:
+            return EventReceipt(event_id, name, DELIVERED, sid, rec.run_id, duplicate=True)
+    if txn.header.kept.get(name):
+        mailbox = _read(txn, [mailbox_id(name)]).get(mailbox_id(name))
+        kept = (mailbox.output or {}).get("events", []) if mailbox is not None else []
+        if any(kept_id == event_id for kept_id, _ in kept):
+            return EventReceipt(event_id, name, KEPT, duplicate=True)
+    if any(txn.step(sid).run_id > 0 for sid in waiting):
+        rid = retired_id(name, event_id)
+        retired = _read(txn, [rid]).get(rid)
+        if retired is not None and retired.output:
+            data = retired.output
+            return EventReceipt(event_id, name, data["disposition"], data.get("step"), data.get("run_id"),
+                                duplicate=True)
+    return None
+
+
 def _keep(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: float) -> EventReceipt:
-    rid = f"{MAILBOX_RECORD}{name}"
+    """Keep the event in its name's mailbox (which says it came, for a duplicate) for a wait to come."""
+    rid = mailbox_id(name)
     mailbox = _read(txn, [rid]).get(rid) if txn.header.kept.get(name) else None
     kept = [*((mailbox.output or {}).get("events", []) if mailbox is not None else []), [event_id, payload]]
     size = len(encode_json(kept).encode())
@@ -506,7 +576,6 @@ def _keep(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: floa
                                 f"it would take {size:,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}", "payload")
     txn.put_step(_data_record(rid, {"events": kept}))
     _count_kept(txn, name, len(kept))
-    txn.put_step(_data_record(f"{EVENT_RECORD}{event_id}", {"name": name, "disposition": KEPT}))
     txn.header.updated_at = transitions.iso(now)
     return EventReceipt(event_id, name, KEPT)
 

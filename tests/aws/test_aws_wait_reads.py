@@ -1,6 +1,7 @@
 """What an answer to a wait reads on DynamoDB (``events.py``, ``engine/wait.py``): the header alone, then
-every record it needs in one BatchGetItem (1 read unit each, not TransactGetItems' 2), and a wait that
-begins with no event kept for its name reads nothing more than its claim does."""
+every record it needs that the header does not hold in one BatchGetItem (1 read unit each, not
+TransactGetItems' 2), and a wait that begins with no event kept for its name reads nothing more than
+its claim does."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def reads(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, int]]:
     return out
 
 
-def test_an_event_is_answered_from_the_header_then_one_batch_of_the_records_it_needs(aws: AwsKit) -> None:
+def test_an_event_is_answered_from_the_header_alone_when_its_records_ride_in_it(aws: AwsKit) -> None:
     # Given an execution whose approval waits for its event
     b = backend(aws)
     key = operations.start(b, SPEC).execution
@@ -61,11 +62,12 @@ def test_an_event_is_answered_from_the_header_then_one_batch_of_the_records_it_n
     calls = record_calls(aws.dynamodb)
     # When the event comes
     sent = operations.send_event(b, key, "approved", {"by": "ann"}, "evt-1")
-    # Then it read the header, then in one call the header's marker and the event id: the waiting step and
-    # its dependency (which says whether its claim committed: ``transitions.as_claimed``) ride in the header,
-    # read already ("Inline records": ``load_steps_after``)
+    # Then it read the header and nothing more: the waiting step and its dependency (which says whether its
+    # claim committed: ``transitions.as_claimed``) ride in the header, read already ("Inline records":
+    # ``load_steps_after``), and the event id is the waiting step's own (at run 0 it never took an event
+    # before: ``wait._seen``)
     assert sent.event["disposition"] == "delivered"
-    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 2)]
+    assert reads(calls) == [("GetItem", 1)]
 
 
 def test_a_callback_is_answered_from_the_header_then_one_batch_with_what_the_next_claim_reads(
@@ -80,9 +82,10 @@ def test_a_callback_is_answered_from_the_header_then_one_batch_with_what_the_nex
     calls = record_calls(aws.dynamodb)
     # When the callback completes it
     done = operations.complete_callback(b, token, output={"signed": True})
-    # Then the step, its wait record and the draft (read by publish's claim in the same commit) came in one call
+    # Then the step (riding in the header, read already) was not asked for: its wait record and the draft
+    # (read by publish's claim in the same commit), which the header no longer holds, came in one call
     assert [j.step for j in done.dispatched] == ["publish"]
-    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 4)]
+    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 3)]
 
 
 def test_a_wait_that_begins_with_nothing_kept_reads_no_more_than_a_task_claim(aws: AwsKit) -> None:

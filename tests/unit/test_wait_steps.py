@@ -143,6 +143,31 @@ def test_a_wait_that_begins_with_no_event_kept_for_its_name_reads_no_mailbox(bac
     assert not [rid for rid in asked if rid.startswith("~")], asked
 
 
+def test_a_send_to_a_wait_that_never_ran_before_reads_no_reserved_record(backend, monkeypatch):
+    # Given an execution whose one wait for its event waits at run 0
+    key = start(backend)
+    asked: list[str] = []
+    load_steps = backend.store.load_steps
+
+    def spy(execution: str, step_ids: Any = None) -> Any:
+        asked.extend(step_ids or ["<all>"])
+        return load_steps(execution, step_ids)
+
+    monkeypatch.setattr(backend.store, "load_steps", spy)
+    # When the event comes
+    receipt = operations.send_event(backend, key, "approved", {"doc_id": "d1", "by": "ann"}, "evt-1").event
+    # Then it is delivered, having read the step records and no record of the event's own
+    assert receipt["disposition"] == "delivered" and "approval" in asked
+    assert not [rid for rid in asked if rid.startswith("~")], asked
+
+
+def test_a_delivered_event_writes_no_record_of_its_own_and_its_wait_keeps_its_id(backend):
+    key = start(backend)
+    send(backend, key, "approved", {"doc_id": "d1", "by": "ann"}, "evt-1")
+    stored = backend.store.load_steps(key, None)
+    assert not [rid for rid in stored if rid.startswith("~event~")] and stored["approval"].event_id == "evt-1"
+
+
 def test_the_same_event_twice_changes_nothing_the_second_time(backend):
     key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}},
                                     {"id": "b", "depends_on": ["a"], "wait": {"event": "go"}}]})
@@ -150,6 +175,29 @@ def test_the_same_event_twice_changes_nothing_the_second_time(backend):
     again, _ = send(backend, key, "go", {"n": 1}, "evt-1")
     assert first["step"] == "a" and again == {**first, "duplicate": True}
     assert statuses(backend, key)["b"] == StepStatus.IN_PROGRESS  # the duplicate did not complete b
+
+
+def test_a_duplicate_of_a_kept_event_changes_nothing_before_or_after_a_wait_consumes_it(backend):
+    # Given a wait for an event behind a callback, and the event sent before the wait begins
+    spec = {"steps": [{"id": "first", "wait": {"callback": True}},
+                      {"id": "approval", "depends_on": ["first"], "wait": {"event": "approved"}},
+                      {"id": "second", "depends_on": ["approval"], "wait": {"event": "approved"}}],
+            "outputs": {"by": {"var": "steps.approval.output.by"}}}
+    key = start(backend, spec)
+    send(backend, key, "approved", {"by": "bob"}, "evt-early")
+    # When it comes again while kept
+    version = backend.load_header(key).version
+    kept, _ = send(backend, key, "approved", {"by": "bob"}, "evt-early")
+    # Then it is a duplicate of the kept event, and the mailbox holds it once
+    assert (kept["disposition"], kept["duplicate"], kept["step"]) == ("kept", True, None)
+    assert backend.load_header(key).version == version and backend.load_header(key).kept == {"approved": 1}
+    # And once the wait begins and consumes it, a duplicate answers the step that took it
+    token = operations.describe(backend, key).waiting["first"]["token"]
+    answer(backend, token, output={})
+    later, _ = send(backend, key, "approved", {"by": "bob"}, "evt-early")
+    assert later == {"event_id": "evt-early", "event": "approved", "disposition": "delivered",
+                     "step": "approval", "run_id": 0, "duplicate": True}
+    assert statuses(backend, key)["second"] == StepStatus.IN_PROGRESS  # the duplicate did not complete it
 
 
 def test_an_event_after_its_wait_ended_is_refused_and_changes_nothing(backend):
@@ -194,11 +242,12 @@ def test_a_malformed_event_is_refused_naming_the_field(backend, name, payload, e
     assert info.value.field == field
 
 
-def test_an_event_id_used_for_another_event_is_refused(backend):
+def test_an_event_id_is_scoped_by_its_name_the_same_id_for_another_name_is_another_event(backend):
     key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}}, {"id": "b", "wait": {"event": "stop"}}]})
-    operations.send_event(backend, key, "go", {}, "evt-1")
-    with pytest.raises(EventRefusedError, match="already used for event 'go'"):
-        operations.send_event(backend, key, "stop", {}, "evt-1")
+    go, _ = send(backend, key, "go", {"n": 1}, "evt-1")
+    stop, after = send(backend, key, "stop", {"n": 2}, "evt-1")
+    assert (go["step"], go["duplicate"], stop["step"], stop["duplicate"]) == ("a", False, "b", False)
+    assert after.status == WorkflowStatus.COMPLETE
 
 
 def test_an_event_for_an_ended_execution_is_refused(backend):
@@ -343,8 +392,67 @@ def test_a_wait_in_a_loop_takes_a_new_event_each_time_round(backend):
     assert after.result == Complete({"votes": 3})
 
 
+def test_a_duplicate_of_a_loops_first_event_after_two_more_rounds_changes_nothing(backend):
+    # Given a loop that waits for a vote until four have come, with three votes in
+    key = start(backend, {"steps": [{"id": "vote", "wait": {"event": "vote"},
+                                     "branch": [{"condition": {"<": [{"var": "n"}, 4]}, "action": {"set": "vote"}},
+                                                {"condition": True, "action": "complete"}]}],
+                          "outputs": {"votes": {"var": "state.n"}}})
+    for n in (1, 2, 3):
+        send(backend, key, "vote", {"n": n}, f"v{n}")
+    assert statuses(backend, key)["vote"] == StepStatus.IN_PROGRESS
+    # When the first round's vote comes again
+    version = backend.load_header(key).version
+    again, _ = send(backend, key, "vote", {"n": 1}, "v1")
+    # Then it answers the round that took it, and the round now waiting still waits
+    assert again == {"event_id": "v1", "event": "vote", "disposition": "delivered", "step": "vote", "run_id": 0,
+                     "duplicate": True}
+    assert backend.load_header(key).version == version
+    assert statuses(backend, key)["vote"] == StepStatus.IN_PROGRESS
+    _, after = send(backend, key, "vote", {"n": 4}, "v4")
+    assert after.result == Complete({"votes": 4})
+
+
+def test_a_duplicate_of_the_event_a_rerun_wait_took_before_changes_nothing(backend):
+    # Given a wait that took an event, and the execution complete
+    key = start(backend, {"steps": [{"id": "approval", "wait": {"event": "approved"}},
+                                    {"id": "publish", "fn": "publish", "depends_on": ["approval"]}],
+                          "outputs": {"by": {"var": "steps.approval.output.by"}}})
+    assert send(backend, key, "approved", {"by": "ann"}, "evt-1")[1].status == WorkflowStatus.COMPLETE
+    # When the execution is rerun from the wait, and the old event comes again
+    operations.rerun(backend, key, "approval")
+    settle(backend, key)
+    again, _ = send(backend, key, "approved", {"by": "ann"}, "evt-1")
+    # Then it answers the run that took it, and the rerun still waits, then takes a new event
+    assert (again["disposition"], again["step"], again["run_id"], again["duplicate"]) == \
+        ("delivered", "approval", 0, True)
+    assert statuses(backend, key)["approval"] == StepStatus.IN_PROGRESS
+    fresh, after = send(backend, key, "approved", {"by": "bob"}, "evt-2")
+    assert (fresh["run_id"], fresh["duplicate"], after.result) == (1, False, Complete({"by": "bob"}))
+
+
 def test_a_timeout_expires_on_the_very_second_it_is_due(backend, clock):
     clock.now += 0.123456789  # a start time that ISO 8601 text rounds
     key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go", "timeout_seconds": 60}}]})
     clock.advance(60)
     assert "no event 'go' within timeout_seconds=60" in operations.advance(backend, key).result.error.message
+
+
+def test_a_copy_that_runs_a_wait_afresh_takes_the_events_its_source_took_anew(backend):
+    # Given a loop that waits for four votes, two of them in
+    spec = {"steps": [{"id": "vote", "wait": {"event": "vote"},
+                       "branch": [{"condition": {"<": [{"var": "n"}, 4]}, "action": {"set": "vote"}},
+                                  {"condition": True, "action": "complete"}]}],
+            "outputs": {"votes": {"var": "state.n"}}}
+    key = start(backend, spec)
+    for n in (1, 2):
+        send(backend, key, "vote", {"n": n}, f"v{n}")
+    # When a copy runs the loop afresh, and the same votes come to it
+    copy = operations.rerun(backend, key, "vote", new=True).execution
+    settle(backend, copy)
+    first, _ = send(backend, copy, "vote", {"n": 1}, "v1")
+    second, _ = send(backend, copy, "vote", {"n": 2}, "v2")
+    # Then each is a new event of the copy, taken by a new round
+    assert [(r["run_id"], r["duplicate"]) for r in (first, second)] == [(0, False), (1, False)]
+    # while the source still knows them
+    assert send(backend, key, "vote", {"n": 1}, "v1")[0]["duplicate"] is True
