@@ -116,7 +116,7 @@ from moto import mock_aws  # noqa: E402
 
 import runfox_core as rfx  # noqa: E402
 from local.moto_patches import fast_moto_transactions  # noqa: E402
-from runfox_core import api, driver  # noqa: E402
+from runfox_core import api, driver, operations  # noqa: E402
 from runfox_core.aws import _items, answers  # noqa: E402
 from runfox_core.aws._sqs import MAX_DELAY_SECONDS  # noqa: E402
 from runfox_core.aws.config import DEFAULT_EXECUTION_RETENTION_DAYS  # noqa: E402
@@ -172,6 +172,19 @@ def chain_with_waits(n: int) -> dict[str, Any]:
                       "wait": {"event": f"go{i}", "match": {"==": [{"var": "event.seq"}, i]}}})
         steps.append({**step, "depends_on": [f"w{i}"]})
     return {**spec, "steps": steps}
+
+
+def chain_with_callbacks(n: int) -> dict[str, Any]:
+    """``chain(n)`` with a callback wait before every step but the first (its output the next step's input)."""
+    spec = chain(n)
+    steps = [spec["steps"][0]]
+    for i, step in enumerate(spec["steps"][1:], start=1):
+        steps.append({"id": f"w{i}", "depends_on": [f"s{i - 1}"], "wait": {"callback": True}})
+        steps.append({**step, "depends_on": [f"w{i}"]})
+    return {**spec, "steps": steps}
+
+
+WAIT_ROWS = {"chain+waits": chain_with_waits, "chain+callbacks": chain_with_callbacks}
 
 
 def fan_out_in(n: int) -> dict[str, Any]:
@@ -371,7 +384,7 @@ def _read_units(item: dict[str, Any] | None) -> int:
 
 def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
     spec = map_spec(shape, n) if shape in MAP_ROWS else \
-        {"chain": chain, "chain+waits": chain_with_waits}.get(shape, fan_out_in)(n)
+        {"chain": chain, **WAIT_ROWS}.get(shape, fan_out_in)(n)
     with mock_aws(), fast_moto_transactions():
         admin = boto3.client("dynamodb")
         admin_sqs = boto3.client("sqs")  # the platform: Lambda's event source mappings
@@ -427,11 +440,16 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         status = started.status
         while status not in (rfx.WorkflowStatus.COMPLETE, rfx.WorkflowStatus.FAILED, rfx.WorkflowStatus.HALTED):
             payload_cache_clear()  # every Lambda is its own process: nothing read is cached across them
-            if waiting:  # every step waits for its event: send it as the advance Lambda does
+            if waiting:  # every step waits for its event (or callback): answer it as the advance Lambda does
                 sent += 1
-                status = invoke(api.run_advance, backend, api.parse_advance({
-                    "execution": started.execution, "action": "send_event", "event": f"go{sent}",
-                    "payload": {"seq": sent}, "event_id": f"go-{sent}"})).status
+                if shape == "chain+waits":
+                    answer = {"execution": started.execution, "action": "send_event", "event": f"go{sent}",
+                              "payload": {"seq": sent}, "event_id": f"go-{sent}"}
+                else:  # the worker got its token beforehand (from describe or the history): not counted here
+                    token = operations.describe(rfx.Backend(store=DynamoDBStore("workflows", client=admin)),
+                                                started.execution).waiting[f"w{sent}"]["token"]
+                    answer = {"action": "callback", "token": token, "output": {"seq": sent}}
+                status = invoke(api.run_advance, backend, api.parse_advance(answer)).status
                 waiting = False
                 continue
             jobs = take(op_queue)
@@ -453,7 +471,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
                 routed = invoke(route, bodies, router=True)
                 for advanced in routed:
                     status = advanced.status
-                waiting = shape == "chain+waits" and status == rfx.WorkflowStatus.IN_PROGRESS \
+                waiting = shape in WAIT_ROWS and status == rfx.WorkflowStatus.IN_PROGRESS \
                     and not any(advanced.dispatched for advanced in routed)
             if not jobs and not batches:
                 raise RuntimeError(f"{shape} N={n}: stalled in status {status}")
@@ -510,21 +528,25 @@ def idle(ops: int) -> float:
 _SQS_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage"}
 
 
-def print_wait_row(rows: list[dict[str, Any]], retention: bool, breakdown: bool = False) -> None:
-    """Per completed wait for an event, all in: a chain of N steps with a wait before each but the first,
-    less the same chain without them (so the wait's own calls, including its event's advance Lambda)."""
+def print_wait_row(rows: list[dict[str, Any]], retention: bool, breakdown: bool = False,
+                   shape: str = "chain+waits") -> None:
+    """Per completed wait for an event (or, ``chain+callbacks``, a callback), all in: a chain of N steps
+    with a wait before each but the first, less the same chain without them (so the wait's own calls,
+    including its answer's advance Lambda)."""
     n = max(r["n"] for r in rows if r["shape"] == "chain")
     plain = next(r for r in rows if r["shape"] == "chain" and r["n"] == n)
-    waits = run("chain+waits", n, retention=retention)
+    waits = run(shape, n, retention=retention)
     per = {k: (waits[k] - plain[k]) * n / (n - 1) for k in ("calls", "wru", "rru", "sqs", "lambda", "gbs")}
     cost = sum(dollars({**per, "platform": 0}).values())
-    print(f"\nWait for an event (chain of {n} with {n - 1} waits, less the chain): {per['calls']:.2f} calls, "
+    what = "an event" if shape == "chain+waits" else "a callback"
+    print(f"\nWait for {what} (chain of {n} with {n - 1} waits, less the chain): {per['calls']:.2f} calls, "
           f"{per['rru']:.2f} RRU, {per['wru']:.2f} WRU, {per['sqs']:.2f} SQS requests, {per['lambda']:.2f} Lambda "
-          f"requests per completed wait: ${cost:.2f} per million waits all in (targets: <= {TARGET_WAIT_CALLS} calls, "
-          f"<= ${TARGET_WAIT_DOLLARS:.2f}). While it waits: nothing (no timer; with a timeout, a wake every "
-          f"{MAX_DELAY_SECONDS // 60} minutes: {86400 // MAX_DELAY_SECONDS} a day, each 1 header read + 1 SQS send + "
-          f"the router's receive). Durable functions >= 3 operations = ${3 * PRICE_DURABLE_OP * 1e6:.2f}, "
-          f"Step Functions >= 1 transition = ${PRICE_SFN * 1e6:.2f} per million waits.")
+          f"requests per completed wait: ${cost:.2f} per million waits all in" + (
+              f" (targets: <= {TARGET_WAIT_CALLS} calls, <= ${TARGET_WAIT_DOLLARS:.2f}). While it waits: nothing "
+              f"(no timer; with a timeout, a wake every {MAX_DELAY_SECONDS // 60} minutes: "
+              f"{86400 // MAX_DELAY_SECONDS} a day, each 1 header read + 1 SQS send + the router's receive). "
+              f"Durable functions >= 3 operations = ${3 * PRICE_DURABLE_OP * 1e6:.2f}, Step Functions >= 1 "
+              f"transition = ${PRICE_SFN * 1e6:.2f} per million waits." if shape == "chain+waits" else "."))
     ops = {k: (waits["by_op"].get(k, 0) - plain["by_op"].get(k, 0)) * n / (n - 1)
            for k in set(waits["by_op"]) | set(plain["by_op"])}
     print("  its calls by operation: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
@@ -594,7 +616,8 @@ def main() -> None:
     print(f"Idle stack per month: ${idle(1):.2f} with 1 op, ${idle(10):.2f} with 10, +${idle(2) - idle(1):.2f} per op "
           f"({IDLE_POLLERS} long-polling receivers per mapped queue, "
           f"{facts.alarm_count(queues=2, functions=facts.ENGINE_FUNCTIONS + 1)} alarms and the dashboard with 1 op).")
-    print_wait_row(rows, retention=not args.no_retention, breakdown=args.breakdown)
+    for shape in WAIT_ROWS:
+        print_wait_row(rows, retention=not args.no_retention, breakdown=args.breakdown, shape=shape)
     print(f"Compare: Step Functions Standard >= ${PRICE_SFN * 1e6:.2f} per million steps (one transition each); "
           f"Lambda durable functions ~ ${(PRICE_DURABLE_OP + PRICE_DURABLE_GB / 1e6) * 1e6:.2f} per million steps "
           "(one operation and 1 KB written each); both before their Lambda compute.")
