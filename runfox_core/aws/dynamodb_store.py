@@ -14,21 +14,22 @@ sk                  attributes
                     ``status`` (S); ``unsent`` (M) step -> {``run_id`` (N),
                     ``claimed_at`` (N)}, the inline unsent claims, changed
                     only by per-step deltas; ``body`` JSON of the rest of
-                    ExecutionHeader (inline schedule entries, and ``spill``:
+                    ExecutionHeader, less its empty schedules and null fields
+                    (inline schedule entries, and ``spill``:
                     per schedule [gen, spilled, next_at(, start)]): (S) up to 1 KB,
                     else (B) zlib-compressed; ``pending`` (M) the journal
                     marker while a large commit is half applied; ``stamped``
                     (N) no item expires before it ("Retention"); ``state``
                     (M) key -> JSON text, state entries riding in the
                     header ("Inline state"); ``recs`` (M) step -> {``at``
-                    (N), ``r`` (S) JSON}, step records riding in it
-                    ("Inline records").
+                    (N), ``r`` (S) JSON of the record less its step id},
+                    step records riding in it ("Inline records").
 ``sched#<s>#<g>#<step>`` ``schedule`` (S), ``step_id`` (S), ``value`` (S) JSON:
                     a spilled entry of schedule s at generation g; unsent
                     ones also ``run_id`` (N). Without ``value``: a tombstone.
 ``journal#<v>#<i>`` ``data`` (B) zlib(JSON) of piece i of the commit that made
                     version v: items and unsent changes still to apply.
-``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord, or
+``step#<step_id>``  ``step_id`` (S); ``record`` (S) JSON of the StepRecord (the fields it has), or
                     (B) zlib-compressed when the item would pass 1 KB and that is smaller;
                     ``run_id`` (N) and ``phase`` (S) its run and status ("Claims ahead");
                     ``owner`` (S) on a results record written ahead ("Results slots ahead");
@@ -94,7 +95,10 @@ steps or state is one BatchGetItem that also asks for the header, projected
 to its key, so a missing execution is told from missing records in one call.
 A transition that reads the whole state after its snapshot reads the state
 items by one Query, the header's entries known from the snapshot
-(``load_state_after``: a fan-in's join, 3 round trips instead of 4).
+(``load_state_after``: a fan-in's join, 3 round trips instead of 4); the
+records it reads after its header are those the header does not hold
+(``load_steps_after``: an event for a wait whose records ride in the header
+reads nothing after the header).
 
 Claims ahead (``Commit.claims``): a commit whose claims are records every
 claimer of that (step, run_id) makes alike -- a task's or a wait's
@@ -102,10 +106,13 @@ claimer of that (step, run_id) makes alike -- a task's or a wait's
 workflow's inputs, fixed while the step is not complete since a reset bumps
 its run_id (``transitions.claims_ahead``) -- writes each such step record by
 one conditional PutItem *before* its TransactWriteItems, which then holds one item
-fewer each: 1 write unit instead of 2 (the chain's claim of its next step, a wait's
-begin). A wait's own record (``~wait~``: its callback nonce, drawn at random)
-stays in the transaction, and a wait over as it begins (a kept event, a time
-past) is no claim (``Txn.to_commit``). Step items carry ``run_id`` (N) and
+fewer each: 1 write unit instead of 2 (the chain's claim of its next step). A claim
+that sends no job (a wait's) rides in the header instead when it fits ("Inline
+records"), where the step's next record replaces it and no item is ever written
+for it; only when the header has no room does it go ahead like a task's. A
+wait's own record (``~wait~``: its callback nonce, drawn at random) is never
+written ahead, and a wait over as it begins (a kept event, a time past) is no
+claim (``Txn.to_commit``). Step items carry ``run_id`` (N) and
 ``phase`` (S, the record's status) for the condition: the put lands only where
 there is no record, or one at the same run_id still ``ready`` or ``retry``; if
 the record already holds this claim (same run_id, attempt, token and inputs: a
@@ -240,13 +247,24 @@ in the header's ``recs`` map, under the same rule as inline state (while the
 header stays within the write units it takes without them, and the map
 within ``INLINE_RECORD_BYTES``, 1 KB): any record but a map's results slots
 (``Results slots ahead``, written ahead), a wait's ``~wait~`` and ``~event~``
-records included. A commit whose every write then rides in the header is one
+records included, and a claim that sends no job (a wait's). A record rides
+as the fields it has, less its step id (the map's key): a claim of about
+110 bytes, a small result about 200. A new record that does not fit takes
+the room of committed records, largest first, put ahead as evictions, up to
+what it would cost as an item of the transaction: each committed record
+leaves the header by a put of its own sooner or later, so evicting it early
+costs nothing more unless the execution would have ended with it inline,
+and the commit stays the header's one UpdateItem. A commit whose every
+write then rides in the header is one
 conditional UpdateItem: 1 write unit for a header under 1 KB, where a
 transaction of the header and a record cost 4 (each item billed twice). The
 chain's result commit is such a commit (its record and state entry in the
 header, its next claim written ahead): ``bench/aws_calls.py``, chain of 200,
 from 6.15 to 4.12 write units per step; so is the commit that begins a wait
-(its ``~wait~`` record and the previous step's in the header). A record
+(its claim, its ``~wait~`` record if it has one, and the previous step's in
+the header), and the event's commit that completes it (the wait's completed
+record in place of its claim): a completed wait for an event costs 2 write
+units (``bench/aws_calls.py``, the wait row: 7.3 before). A record
 leaves the header one of two ways, each 1 write unit where an item of the
 transaction costs 2. When the commit claimed jobs, after they are sent,
 ``mark_sent`` puts each record the commit placed as its item (*write
