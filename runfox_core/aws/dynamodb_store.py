@@ -1494,8 +1494,9 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         """Place the commit's step records (any but a map's results slots) in the header while it stays
         within the write units it takes without them (``base`` bytes, its inline state counted) and they
         within ``inline_record_bytes``. A record placed is taken out of ``puts``; one already in the
-        header that no longer fits leaves it by ``evicted`` ("Evictions ahead"); one the commit rewrites
-        drops the header's copy. Sets ``attrs[RECS]`` when the records change; returns them as the
+        header that no longer fits leaves it by ``evicted`` ("Evictions ahead"), as do committed ones
+        whose room a new record takes (up to what the new one would cost in the transaction); one the
+        commit rewrites drops the header's copy. Sets ``attrs[RECS]`` when the records change; returns them as the
         header will hold them, and the items of those this commit placed (by step) for this store's next
         ``mark_sent`` to write behind (none when the commit ends the execution: no commit follows to
         need the room)."""
