@@ -7,6 +7,7 @@ the header's copies; every read sees the newest record either way.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -146,3 +147,47 @@ def test_mark_sent_flushes_a_full_history_buffer_after_the_send_and_the_history_
         assert len(buffered) < LOG_FLUSH_BEHIND_BYTES  # flushed behind the send once it reached the threshold
     history = [{k: v for k, v in e.items() if k != "id"} for e in store.load_history(key)]
     assert history == sent
+
+
+def test_a_new_record_takes_the_room_of_a_committed_one_and_the_commit_stays_one_update(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given a commit that claims nothing, whose record rides in the header (no mark_sent follows)
+    key = new_execution(store)
+    commit(store, key, done("a"))
+    # When a later commit's record finds room only if a's leaves (room for one record)
+    store.inline_record_bytes = 150
+    calls = record_calls(aws.dynamodb)
+    commit(store, key, done("b", 2))
+    # Then a's item was put ahead (1 write unit) and b rides in the header's one UpdateItem, where b as an
+    # item of a transaction would have cost 2 and the header's own units twice
+    assert [(op, params.get("Item", params.get("Key", {})).get("sk")) for op, params in calls
+            if op in ("PutItem", "UpdateItem", "TransactWriteItems")] == [
+        ("PutItem", {"S": "step#a"}), ("UpdateItem", {"S": "header"})]
+    assert set(item(aws, key, "header")[RECS]["M"]) == {"b"}  # type: ignore[index]
+    assert every_read(store, key, "a") == [{"v": 1}] * 3 and every_read(store, key, "b") == [{"v": 2}] * 3
+
+
+def test_a_record_evicted_before_its_mark_sent_is_not_written_behind_again(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    # Given a claiming commit whose record rides in the header, its mark_sent not come yet
+    key = new_execution(store)
+    commit(store, key, done("a"), claims=("b",))
+    # When a later commit of this store evicts it (room for one record) and then the jobs are confirmed
+    store.inline_record_bytes = 150
+    commit(store, key, done("c", 3))
+    calls = record_calls(aws.dynamodb)
+    store.mark_sent(key, {"b": 0})
+    # Then a is not put again (its item already holds it; c, placed since, is written behind) and the
+    # update that drops the header's copies does not fail on a's, already gone
+    assert [(op, params.get("Item", params.get("Key", {})).get("sk")) for op, params in calls] == [
+        ("PutItem", {"S": "step#c"}), ("UpdateItem", {"S": "header"})]
+    assert every_read(store, key, "a") == [{"v": 1}] * 3 and every_read(store, key, "c") == [{"v": 3}] * 3
+
+
+def test_a_record_rides_in_the_header_as_the_fields_it_has_less_its_step_id(
+        aws: AwsKit, store: DynamoDBStore) -> None:
+    key = new_execution(store)
+    commit(store, key, done("a"))
+    text = item(aws, key, "header")[RECS]["M"]["a"]["M"]["r"]["S"]  # type: ignore[index]
+    assert json.loads(text) == {"output": {"v": 1}, "status": "complete", "token": "op", "run_id": 0, "attempt": 0}
+    assert store.load_steps(key, ["a"])["a"] == done("a")
