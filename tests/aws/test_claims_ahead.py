@@ -254,38 +254,23 @@ WAIT_CHAIN = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}},
               "outputs": {"x": {"var": "steps.b.output.x"}}}
 
 
-def test_a_wait_claim_rides_in_the_header_and_the_commit_that_begins_it_is_the_header_alone(aws: AwsKit) -> None:
-    # Given a -> w (a wait for event go) -> b, on a store whose calls are recorded
+@pytest.mark.parametrize("room", [True, False], ids=["header-with-room", "header-full"])
+def test_a_wait_claim_rides_in_the_header_when_it_fits_and_is_written_ahead_when_not(aws: AwsKit, room: bool) -> None:
+    # Given a -> w (a wait for event go) -> b, on a store whose calls are recorded (whose header holds
+    # records, or none)
     client = Recording(aws.dynamodb)
-    b = backend(aws, client)
+    b = backend(aws, client, room=room)
     wf = rfx.Workflow.from_dict(WAIT_CHAIN, b, inputs={"x": 1})
     (job_a,) = wf.advance().jobs
     # When a's result comes back and w's wait begins in the same commit
     wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
-    # Then nothing was put for w: its claim, a's result, x and w's own ~wait~ record ride in the header's
-    # one UpdateItem ("Inline records", "Inline state"), and w's item is never written for its claim
-    assert client.puts == [("step#a", True)]
-    assert client.transactions[-1] == ["header"]
-    assert wf.step_statuses["w"] == StepStatus.IN_PROGRESS
-    # And the event completes it, and the run goes on
-    sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
-    assert sent.receipt is not None and sent.receipt.disposition == "delivered"
-    assert [(j.step, j.inputs) for j in sent.jobs] == [("b", {"x": 5})]
-    wf.on_step_result("b", {"x": 6}, run_id=0)
-    assert wf.outcome == {"x": 6}
-
-
-def test_a_wait_claim_the_header_has_no_room_for_is_written_ahead(aws: AwsKit) -> None:
-    # Given a -> w (a wait for event go) -> b, on a store whose header holds no records
-    client = Recording(aws.dynamodb)
-    b = backend(aws, client, room=False)
-    wf = rfx.Workflow.from_dict(WAIT_CHAIN, b, inputs={"x": 1})
-    (job_a,) = wf.advance().jobs
-    # When a's result comes back and w's wait begins in the same commit
-    wf.on_step_results([rfx.StepResult(wf.id, "a", job_a.run_id, {"x": 2})], claim_ready=True)
-    # Then w's claim was one PutItem that landed before the commit, which does not hold it
-    assert client.puts == [("step#a", True), ("step#w", True)]
-    assert "step#w" not in client.transactions[-1]
+    if room:
+        # Then nothing was put for w: its claim, a's result and x ride in the header's one UpdateItem
+        # ("Inline records", "Inline state"), and no item is ever written for w's claim
+        assert client.puts == [("step#a", True)] and client.transactions[-1] == ["header"]
+    else:
+        # Then w's claim was one PutItem that landed before the commit, which does not hold it
+        assert client.puts == [("step#a", True), ("step#w", True)] and "step#w" not in client.transactions[-1]
     assert wf.step_statuses["w"] == StepStatus.IN_PROGRESS
     # And the event completes it, and the run goes on
     sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
