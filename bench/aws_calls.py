@@ -37,12 +37,15 @@ a day is never renewed, so these figures hold no renewal.
 ``--no-retention`` runs the same without it (``execution_ttl_seconds=None``),
 so the difference is what retention costs.
 
-Wait row (issue 16): the chain with a wait for an event before every step
-but the first, less the chain. Once the router's commit has begun a wait
-(it sent no job and the execution goes on), the event is sent at once
-through the advance Lambda (``api.run_advance``, action ``send_event``): the
-event source mappings receive nothing meanwhile, and their empty long polls
-are the idle cost below (per month), not a wait's.
+Wait rows (issue 16): the chain with a wait for an event before every step
+but the first, less the chain; and the same with callback waits. Once the
+router's commit has begun a wait (it sent no job and the execution goes on),
+the event is sent at once through the advance Lambda (``api.run_advance``,
+action ``send_event``), or the callback answered (action ``callback``, with
+the token read beforehand by an uncounted ``describe``, as a worker would
+have it from there or from the history): the event source mappings receive
+nothing meanwhile, and their empty long polls are the idle cost below (per
+month), not a wait's.
 
 Critical path per step: between one executor handing over its result and
 the next job being sent, one queue hop (the op queue) and the router's
