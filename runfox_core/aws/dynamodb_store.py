@@ -1144,8 +1144,11 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         recs_after, placed = self._place_records(key, commit, base + _inline_size(state_after), attrs, puts,
                                                  evicted, expires_at, make_room=bool(claims or not commit.unsent_add))
         for item, record in quiet:
-            if placed.pop(record.step_id, None) is None:  # the header could not hold it
+            if record.step_id not in placed:  # the header could not hold it
                 claims.append((item, record))
+        for sid in [sid for sid in placed if commit.steps[sid].status == StepStatus.IN_PROGRESS
+                    and sid not in commit.unsent_add]:  # a claim that sends no job (a wait's): its next
+            del placed[sid]  # record replaces it in the header, so no mark_sent writes it behind
         puts = [(item, size) for item, size in puts if not any(item is c for c, _ in claims)]
         if evicted and commit.unsent_add and not claims:  # a round trip of their own before the jobs: no
             puts += [self._fenced(key, commit, item) for item in evicted]
