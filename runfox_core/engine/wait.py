@@ -25,8 +25,8 @@ deadline (``Pending.wake_at``; on AWS a delayed wake message re-armed every
 
 A wait that hands out a token (a callback wait, or an event wait with
 ``heartbeat_seconds``: ``hands_token``) keeps it on its own step record
-(``StepRecord.callback``: the callback nonce, ``since``, ``timeout_at`` and
-the next ``heartbeat_at``), written by the commit that begins the wait,
+(``StepRecord.callback``: the callback nonce, ``since``, and ``timeout_at``
+and the next ``heartbeat_at`` when it has them), written by the commit that begins the wait,
 rewritten by each heartbeat, and dropped when the attempt ends
 (``Txn.put_step``); a retry draws a new nonce. A plain event wait has none:
 it needs no token.
@@ -213,8 +213,8 @@ class WaitKind(kinds.StepKind):
         waiting: dict[str, Any] = {"event": config.event} if config.event is not None else {}
         if hands_token(config):  # on the claim's own record, so never written ahead (``draws_at_claim``)
             nonce = secrets.token_urlsafe(16)
-            txn.put_step(record.evolve(callback={
-                "nonce": nonce, "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}))
+            data = {"nonce": nonce, "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}
+            txn.put_step(record.evolve(callback={k: v for k, v in data.items() if v is not None}))
             waiting["token"] = callback_token(txn.key, p.id, record.run_id, nonce)
         txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
