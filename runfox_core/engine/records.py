@@ -671,9 +671,8 @@ class StepRecord:
     missing_paths: list[str] | None = None
     # a wait's: the id of the event whose payload is this run's output (``engine/wait.py``)
     event_id: str | None = None
-    # a wait's that hands out a token, while in progress: its nonce and since, and timeout_at and
-    # heartbeat_at when it has them (``engine/wait.py``); dropped when the record leaves IN_PROGRESS
-    # (``Txn.put_step``)
+    # a wait's that hands out a token, while in progress: its nonce, and heartbeat_at once a heartbeat
+    # pushed it on (``engine/wait.py``); dropped when the record leaves IN_PROGRESS (``Txn.put_step``)
     callback: dict[str, Any] | None = None
 
     def evolve(self, **changes: Any) -> StepRecord:

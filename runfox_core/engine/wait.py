@@ -25,11 +25,15 @@ deadline (``Pending.wake_at``; on AWS a delayed wake message re-armed every
 
 A wait that hands out a token (a callback wait, or an event wait with
 ``heartbeat_seconds``: ``hands_token``) keeps it on its own step record
-(``StepRecord.callback``: the callback nonce, ``since``, and ``timeout_at``
-and the next ``heartbeat_at`` when it has them), written by the commit that begins the wait,
+(``StepRecord.callback``: its nonce, and the next ``heartbeat_at`` once a
+heartbeat pushed it on), written by the commit that begins the wait,
 rewritten by each heartbeat, and dropped when the attempt ends
-(``Txn.put_step``); a retry draws a new nonce. A plain event wait has none:
-it needs no token.
+(``Txn.put_step``); a retry draws a new nonce. Its timers need no more: such
+a record is its commit's own (never written ahead, below), so its
+``start_time`` is when they were armed (``_timers``). A record that small
+rides in the header with the previous step's (on DynamoDB: "Inline
+records"), so the commit that begins the wait is the header's one update.
+A plain event wait has none: it needs no token.
 
 What else a wait keeps lives in records of its own beside the step records,
 in a reserved namespace no step id can take (step ids never contain ``~``):
@@ -110,7 +114,7 @@ from .records import StepRecord
 
 if TYPE_CHECKING:
     from ..results import DispatchJob
-    from ..spec import StepPlan
+    from ..spec import Plan, StepPlan
     from .txn import Txn
 
 MAX_WAIT_SECONDS = 366 * 86400  # a year (a leap year included): the longest wait, timeout or heartbeat
@@ -213,8 +217,7 @@ class WaitKind(kinds.StepKind):
         waiting: dict[str, Any] = {"event": config.event} if config.event is not None else {}
         if hands_token(config):  # on the claim's own record, so never written ahead (``draws_at_claim``)
             nonce = secrets.token_urlsafe(16)
-            data = {"nonce": nonce, "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}
-            txn.put_step(record.evolve(callback={k: v for k, v in data.items() if v is not None}))
+            txn.put_step(record.evolve(callback={"nonce": nonce}))  # its timers: ``_timers``
             waiting["token"] = callback_token(txn.key, p.id, record.run_id, nonce)
         txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
@@ -237,11 +240,7 @@ class WaitKind(kinds.StepKind):
         data = record.callback or {}  # pushed on by each heartbeat
         if not data and config.heartbeat_seconds is not None:  # a wait begun by the previous release
             data = _legacy(txn, p.id, record.run_id)[1]
-        started = _armed_at(txn, p, record, data)
-        timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
-        heartbeat_at = None
-        if config.heartbeat_seconds is not None:
-            heartbeat_at = data.get("heartbeat_at", started + config.heartbeat_seconds)
+        timeout_at, heartbeat_at = _timers(p, _armed_at(txn, p, record, data), data)
         if heartbeat_at is not None and heartbeat_at <= due and (timeout_at is None or heartbeat_at < timeout_at):
             error = {"type": "HeartbeatTimeoutError",
                      "message": f"no heartbeat within heartbeat_seconds={config.heartbeat_seconds:g}"}
@@ -258,17 +257,32 @@ def _started(record: StepRecord) -> float:
     return datetime.fromisoformat(record.start_time).timestamp() if record.start_time else 0.0
 
 
-def _armed_at(txn: Txn, p: StepPlan, record: StepRecord, data: dict[str, Any]) -> float:
+def _timers(p: StepPlan, started: float, data: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(timeout_at, heartbeat_at) of a wait for an event or a callback armed at ``started``: its
+    ``timeout_seconds`` and ``heartbeat_seconds`` from then, or the heartbeat a callback pushed on
+    (``data``: the token data)."""
+    config: WaitConfig = p.config
+    timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
+    heartbeat_at = None
+    if config.heartbeat_seconds is not None:
+        heartbeat_at = float(data.get("heartbeat_at", started + config.heartbeat_seconds))
+    return timeout_at, heartbeat_at
+
+
+def _armed_at(txn: Txn | None, p: StepPlan, record: StepRecord, data: dict[str, Any]) -> float:
     """When the attempt's timers were armed: the clock of the claim that committed them.
 
     Not the record's ``start_time``: a claim written ahead of its commit (``Commit.claims``) may leave
     in place another claimer's record of the same claim, whose clock read earlier (minutes, if its
-    process died) or later. What the commit itself wrote says: the record's token data (``since``,
-    written by that commit, never ahead) when it has some, else its deadline, armed once at the claim to the
-    earliest of the wait's own offset and the step's ``timeout_seconds``.
+    process died) or later. What the commit itself wrote says: a wait that hands out a token is never
+    written ahead, so its record is its commit's own, ``start_time`` included (the previous release's
+    ``~wait~`` record kept ``since``); else the deadline, armed once at the claim to the earliest of
+    the wait's own offset and the step's ``timeout_seconds`` (``txn`` None: not read).
     """
     if data.get("since") is not None:
         return float(data["since"])
+    if record.callback is not None or txn is None:
+        return _started(record)
     config: WaitConfig = p.config
     offsets = [o for o in (config.seconds if config.timed else config.timeout_seconds, p.timeout_seconds)
                if o is not None]
@@ -651,9 +665,9 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
         if p.config.heartbeat_seconds is None:
             return False, None  # nothing to push on; a heartbeat is harmless
         beat = now + p.config.heartbeat_seconds
+        timeout_at = _timers(p, _armed_at(txn, p, rec, data), data)[0]
         data = {**data, "heartbeat_at": beat}
         txn.put_step(rec.evolve(callback=data) if legacy is None else legacy.evolve(output=data))
-        timeout_at = data.get("timeout_at")
         h.deadlines.pop(sid, None)
         _arm(txn, p, run_id, beat, *([timeout_at] if timeout_at is not None else []))
         return True, None
@@ -664,7 +678,7 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
     return True, transitions.finish_attempt(txn, sid, output, None, now)
 
 
-def waiting_callbacks(key: str, stored: dict[str, StepRecord]) -> dict[str, dict[str, Any]]:
+def waiting_callbacks(key: str, stored: dict[str, StepRecord], plan: Plan) -> dict[str, dict[str, Any]]:
     """Per waiting step, its callback token and timers, from every stored record of ``key``
     (for ``describe``): the token data on each step record in progress, or, for a wait begun by the
     previous release, its ``~wait~`` record at the step's run."""
@@ -679,11 +693,11 @@ def waiting_callbacks(key: str, stored: dict[str, StepRecord]) -> dict[str, dict
             data = wait.output
         else:
             sid = rid
-        if not data or rec.status != StepStatus.IN_PROGRESS:
+        if not data or rec.status != StepStatus.IN_PROGRESS or sid not in plan.steps:
             continue
+        timeout_at, heartbeat_at = _timers(plan.steps[sid], _armed_at(None, plan.steps[sid], rec, data), data)
         out[sid] = {"token": callback_token(key, sid, rec.run_id, str(data.get("nonce"))), "run_id": rec.run_id,
-                    "timeout_at": _iso_or_none(data.get("timeout_at")),
-                    "heartbeat_at": _iso_or_none(data.get("heartbeat_at"))}
+                    "timeout_at": _iso_or_none(timeout_at), "heartbeat_at": _iso_or_none(heartbeat_at)}
     return out
 
 

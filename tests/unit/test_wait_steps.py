@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -313,9 +314,10 @@ def test_a_callback_waits_token_lives_on_its_steps_record_and_no_wait_record_is_
     token = operations.describe(backend, key).waiting["a"]["token"]
     records = backend.store.load_steps(key)
     assert list(records) == ["a"]  # no reserved record beside it
-    callback = records["a"].callback
-    assert callback is not None and callback["nonce"] == parse_token(token)[3]
-    assert callback["timeout_at"] == callback["since"] + 60 and "heartbeat_at" not in callback  # (none: not kept)
+    assert records["a"].callback == {"nonce": parse_token(token)[3]}  # its timers: from its start_time and spec
+    started = datetime.fromisoformat(records["a"].start_time)
+    assert datetime.fromisoformat(operations.describe(backend, key).waiting["a"]["timeout_at"]) == \
+        started + timedelta(seconds=60)
     # and once the wait is over its record keeps none
     answer(backend, token, output={"ok": True})
     assert backend.store.load_steps(key)["a"].callback is None
@@ -343,7 +345,7 @@ def test_a_wait_begun_by_the_previous_release_still_completes_by_its_token(backe
     key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True, "heartbeat_seconds": 60}}]})
     header = backend.store.load_header(key)
     rec = backend.store.load_steps(key, ["a"])["a"]
-    since = rec.callback["since"]
+    since = datetime.fromisoformat(rec.start_time).timestamp()
     legacy = StepRecord(step_id=wait_record_id("a"), token="", status=StepStatus.IN_PROGRESS, run_id=rec.run_id,
                         output={"nonce": "before", "since": since, "timeout_at": None, "heartbeat_at": since + 60})
     new = header.copy()
