@@ -31,13 +31,16 @@ strongly consistent GetItem, 1 read unit), then in one call (a BatchGetItem,
 1 read unit per small record) the waiting steps' records, each one's
 dependency when it has exactly one (which says whether a wait's claim,
 written ahead, committed: ``transitions.as_claimed``; a callback: its step's
-and its wait record), the mailbox of the event's name when the header counts
-events kept for it, and the records the steps it makes ready read at their
-claim (often that dependency again); the answer is one commit. An event
-needs no record of its own to be recognised again: the waiting steps'
-records say which event their run took (``engine/wait.py``), and only when
-one of them has run before (run_id > 0) is the event's retired record read,
-in one more call. A delivered event writes nothing beside the wait's record.
+record alone, which holds the token's nonce, its claim never written ahead),
+the mailbox of the event's name when the header counts events kept for it,
+and the records the steps it makes ready read at their claim (often that
+dependency again); the answer is one commit. An event needs no record of its
+own to be recognised again: the waiting steps' records say which event their
+run took (``engine/wait.py``), and only when one of them has run before
+(run_id > 0) is the event's retired record read, in one more call. A
+delivered event writes nothing beside the wait's record, nor does a callback
+or a heartbeat. Only a callback to a wait begun by the previous release reads
+its ``~wait~`` record, in one more call.
 Header first is what makes reads in several calls as safe
 as one snapshot (``engine/txn.py``): a record changed after the header was
 read was changed by a commit that bumped the version, so the delivery's
@@ -149,7 +152,7 @@ def answer(backend: Backend, token: str, output: Any = None, error: dict[str, An
             raise EventRefusedError(str(exc), "output") from None
     key, sid, run_id, nonce = wait.parse_token(token)
     try:
-        wanted = [*_records_read(backend.plan(key), [sid]), wait.wait_record_id(sid)]
+        wanted = _records_read(backend.plan(key), [sid])  # the token's data is on the step's record
         wf = Workflow.resume(key, backend)  # the header alone: the records come next, in one read
     except KeyError:
         raise EventRefusedError("not a callback token: it names no execution that exists", "token") from None

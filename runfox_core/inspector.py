@@ -123,7 +123,7 @@ def describe(backend: Backend, key: str, *, steps: bool = True) -> Description:
     for sid, p in plan.steps.items():
         rec = stored.get(sid) or StepRecord(step_id=sid, token=p.token)
         views[sid] = _view(rec, step_status(rec.status, header.status), tuple(p.deps), now)
-    waiting = {} if header.status in TERMINAL_WORKFLOW_STATUSES else waiting_callbacks(key, stored)
+    waiting = {} if header.status in TERMINAL_WORKFLOW_STATUSES else waiting_callbacks(key, stored, plan)
     return replace(_description(key, definition, header, views, state, _elapsed(list(views.values()), now)),
                    waiting=waiting)
 

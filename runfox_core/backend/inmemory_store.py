@@ -57,7 +57,7 @@ def _thaw(frozen: Any) -> Any:
 
 # A step record is kept as (status, its other fields frozen as a list, in this order).
 _RECORD_FIELDS = ("step_id", "token", "run_id", "attempt", "inputs", "output", "error", "start_time", "end_time",
-                  "host", "missing_paths", "event_id")
+                  "host", "missing_paths", "event_id", "callback")
 
 
 def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
@@ -66,9 +66,10 @@ def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
 
 def _thaw_step(stored: tuple[Any, Any]) -> StepRecord:
     status, frozen = stored
-    step_id, token, run_id, attempt, inputs, output, error, start, end, host, missing, event_id = _thaw(frozen)
+    step_id, token, run_id, attempt, inputs, output, error, start, end, host, missing, event_id, callback = \
+        _thaw(frozen)
     return StepRecord(step_id, token, status, run_id, attempt, inputs, output, error, start, end, host, missing,
-                      event_id)
+                      event_id, callback)
 
 
 class _Header:

@@ -34,7 +34,12 @@ sends many jobs per attempt, such as ``map``, overrides them):
 - ``reemit``: the step's claim was never confirmed sent; the default sends
   its one job again;
 - ``begins_alike``: whether a store may write the step's claim ahead of its
-  commit (``Commit.claims``); a task's and a wait's may, a map's may not.
+  commit (``Commit.claims``); a task's and a wait's may, a map's may not;
+- ``draws_at_claim``: whether a step of this config draws something at its
+  claim that its record keeps (a random nonce: a wait that hands out a
+  callback token), so no two claimers write its record alike and its claim
+  is never written ahead, whatever ``begins_alike`` says of the kind
+  (``transitions.claims_ahead``); by default nothing is drawn.
 
 The engine owns everything common to every kind and a kind never redoes it:
 readiness and joins, run_id fencing, ``timeout_seconds`` (the deadline of the
@@ -92,6 +97,12 @@ class StepKind:
     # the kind's in-progress record either reads it through ``transitions.as_claimed`` (a claim whose
     # commit never landed is not begun) or holds committed proof of the claim at its run.
     begins_alike = True
+
+    def draws_at_claim(self, config: Any) -> bool:
+        """Whether ``begin`` of a step compiled to ``config`` puts on its record something drawn at the
+        claim (a random nonce), which another claimer of the same run would draw otherwise: then its
+        claim is never written ahead (``transitions.claims_ahead``). A task draws nothing."""
+        return False
 
     def compile(self, sid: str, block: Any, ctx: CompileContext,
                 problems: list[Problem]) -> tuple[Any, References]:

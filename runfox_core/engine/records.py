@@ -671,6 +671,9 @@ class StepRecord:
     missing_paths: list[str] | None = None
     # a wait's: the id of the event whose payload is this run's output (``engine/wait.py``)
     event_id: str | None = None
+    # a wait's that hands out a token, while in progress: its nonce, and heartbeat_at once a heartbeat
+    # pushed it on (``engine/wait.py``); dropped when the record leaves IN_PROGRESS (``Txn.put_step``)
+    callback: dict[str, Any] | None = None
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` (dataclasses.replace, without its per-call overhead on the hot path)."""
@@ -681,6 +684,8 @@ class StepRecord:
         d["status"] = str(self.status)
         if d["event_id"] is None:  # only a wait that took an event has one: other records stay as small
             del d["event_id"]
+        if d["callback"] is None:  # likewise, only a wait handing out a token has one
+            del d["callback"]
         return d
 
     @classmethod
@@ -699,6 +704,7 @@ class StepRecord:
             host=d.get("host"),
             missing_paths=d.get("missing_paths"),
             event_id=d.get("event_id"),
+            callback=d.get("callback"),
         )
 
 

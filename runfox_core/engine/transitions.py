@@ -215,15 +215,31 @@ def claim(txn: Txn, sids: list[str], now: float, max_bytes: int | None = None) -
 
 def claims_ahead(p: StepPlan) -> bool:
     """Whether a claim of ``p`` may be written ahead of its commit (``Commit.claims``): its kind's
-    begin record is the claim's own (``StepKind.begins_alike``), and every claim of ``p`` at one
+    begin record is the claim's own (``StepKind.begins_alike``), drawing nothing at the claim
+    (``StepKind.draws_at_claim``: a wait's callback nonce is not), and every claim of ``p`` at one
     run_id resolves the same inputs: they read only upstream outputs (fixed while ``p`` is not
     complete: a reset bumps its run_id) and the workflow's inputs, never state (which other branches
     change meanwhile) nor every step. What the kind's own block reads (a wait's ``match`` or
     ``until``) does not count: it is not in the claim's record, and a ``begin`` that ends the attempt
     at once leaves no claim to write ahead (``Txn.to_commit``)."""
+    kind = kinds.get(p.kind)
+    return kind.begins_alike and not kind.draws_at_claim(p.config) and _inputs_alike(p)
+
+
+def _inputs_alike(p: StepPlan) -> bool:
     refs = p.input_refs
-    return kinds.get(p.kind).begins_alike and not (refs.state_keys or refs.all_state or refs.all_steps
-                                                   or refs.unknown_roots)
+    return not (refs.state_keys or refs.all_state or refs.all_steps or refs.unknown_roots)
+
+
+def _fenced(p: StepPlan, rec: StepRecord) -> bool:
+    """Whether ``rec``, in progress, may be a claim of ``p`` written ahead (so read through
+    ``as_claimed``): ``claims_ahead``, or the previous release's claim of a wait that hands out a
+    token, which it wrote ahead too (its token in a ``~wait~`` record: ``engine/wait.py``), told by
+    the record's own lack of token data (``StepRecord.callback``)."""
+    if claims_ahead(p):
+        return True
+    kind = kinds.get(p.kind)
+    return rec.callback is None and kind.begins_alike and kind.draws_at_claim(p.config) and _inputs_alike(p)
 
 
 def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | None) -> StepRecord:
@@ -240,8 +256,11 @@ def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | 
     attempt, else READY): no result, event or reader acts on it, and the next claim of that run writes
     it again, or over it.
 
-    A reader holding committed proof of the claim needs no fence: a deadline, an unsent entry or a
-    wait's own record (``~wait~``) at the record's run are written only by the commit that claimed it.
+    A reader holding committed proof of the claim needs no fence: a deadline or an unsent entry at the
+    record's run is written only by the commit that claimed it. A wait that hands out a callback token
+    keeps it on its own record, and so is never written ahead (``claims_ahead``); the previous release
+    wrote such a claim ahead, and its record, with no token data, is read through this still
+    (``_fenced``).
     """
     if rec.status != StepStatus.IN_PROGRESS:
         return rec
@@ -254,7 +273,8 @@ def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | 
 def only_dep(p: StepPlan) -> str | None:
     """The one dependency of ``p`` whose record ``as_claimed`` reads for it (None: it reads none), for
     a step whose claims may be written ahead (``claims_ahead``: any other's record is only ever
-    written by its commit)."""
+    written by its commit; a claim the previous release wrote ahead has its dependency read when
+    ``claimed_step`` needs it)."""
     return p.deps[0] if len(p.deps) == 1 and claims_ahead(p) else None
 
 
@@ -263,9 +283,9 @@ def claimed_step(txn: Txn, sid: str) -> StepRecord:
     ``as_claimed`` needs it, is read when not prefetched)."""
     rec = txn.step(sid)
     p = txn.plan.steps[sid]
-    if rec.status != StepStatus.IN_PROGRESS or not claims_ahead(p):
+    if rec.status != StepStatus.IN_PROGRESS or not _fenced(p, rec):
         return rec
-    dep = only_dep(p)
+    dep = p.deps[0] if len(p.deps) == 1 else None
     return as_claimed(txn.header, rec, txn.step(dep) if dep is not None else None)
 
 
@@ -274,13 +294,14 @@ def all_as_claimed(header: ExecutionHeader, records: dict[str, StepRecord], plan
     applied to each step's record in progress; the spilled header entries of those steps, if any,
     are read in one call."""
     claims = [sid for sid, p in plan.steps.items() if (rec := records.get(sid)) is not None
-              and rec.status == StepStatus.IN_PROGRESS and claims_ahead(p)]
+              and rec.status == StepStatus.IN_PROGRESS and _fenced(p, rec)]
     if not claims:
         return records
     header.fetch_rows(claims)
     out = dict(records)
     for sid in claims:
-        dep = only_dep(plan.steps[sid])
+        deps = plan.steps[sid].deps
+        dep = deps[0] if len(deps) == 1 else None
         out[sid] = as_claimed(header, records[sid], None if dep is None else
                               records.get(dep) or StepRecord(step_id=dep, token=plan.steps[dep].token))
     return out

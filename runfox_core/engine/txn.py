@@ -171,9 +171,13 @@ class Txn:
         The one place a record that took an event (``StepRecord.event_id``, a wait's) gives way to
         another run of its step, whatever replaces it (a ``set`` branch's reset, a retry, a rerun):
         the event's id is retired in the same commit (``wait.retire``), so a duplicate of the event
-        still changes nothing.
+        still changes nothing. And the one place a wait's token data (``StepRecord.callback``) goes
+        when its attempt ends, however it ends: a record not in progress keeps none (no reader looks
+        at it there, and the record stays as small as any other).
         """
         sid = record.step_id
+        if record.callback is not None and record.status != StepStatus.IN_PROGRESS:
+            record = record.evolve(callback=None)
         replaced = self.changed_steps.get(sid) or self._steps.get(sid)
         if replaced is None and self.reads_before_put(sid, record.run_id):
             replaced = self.step(sid)

@@ -23,13 +23,26 @@ as for any failure. Nothing polls: a backend wakes the execution at its next
 deadline (``Pending.wake_at``; on AWS a delayed wake message re-armed every
 15 minutes, ``driver.py``).
 
-What a wait keeps lives in records of its own beside the step records, in a
-reserved namespace no step id can take (step ids never contain ``~``):
+A wait that hands out a token (a callback wait, or an event wait with
+``heartbeat_seconds``: ``hands_token``) keeps it on its own step record
+(``StepRecord.callback``: its nonce, and the next ``heartbeat_at`` once a
+heartbeat pushed it on), written by the commit that begins the wait,
+rewritten by each heartbeat, and dropped when the attempt ends
+(``Txn.put_step``); a retry draws a new nonce. Its timers need no more: such
+a record is its commit's own (never written ahead, below), so its
+``start_time`` is when they were armed (``_timers``). A record that small
+rides in the header with the previous step's (on DynamoDB: "Inline
+records"), so the commit that begins the wait is the header's one update.
+A plain event wait has none: it needs no token.
 
-- ``~wait~<step>``: the current wait's run, callback nonce, timeout and
-  next heartbeat; written when a callback wait (or one with
-  ``heartbeat_seconds``) begins, fenced by run_id. A plain event wait has
-  none: it needs no token, and costs no write.
+What else a wait keeps lives in records of its own beside the step records,
+in a reserved namespace no step id can take (step ids never contain ``~``):
+
+- ``~wait~<step>``: where the previous release kept a wait's token data.
+  Never written for a wait that begins now; read only for a wait in
+  progress whose step record has no token data (one begun before an
+  upgrade: ``_legacy``), whose token, heartbeats, timers and ``describe``
+  then work from it as before, for one read more per callback.
 - ``~mailbox~<name>``: events that arrived before any step waited for them,
   oldest first, each as ``[event_id, payload]``, consumed by the first wait
   for that name that begins and matches. Bounded: at most
@@ -60,9 +73,12 @@ A wait's claim, like a task's, may be written ahead of the commit that
 begins it (``Commit.claims``; on DynamoDB one write unit saved per wait).
 Until that commit lands the step has not begun, whatever its record says:
 an event for it is kept for the wait to come (``transitions.as_claimed``),
-a callback needs the token of a ``~wait~`` record at its run, which only
-that commit writes, and its timers are the ones that commit armed, never
-the record's ``start_time`` (which may be another claimer's: ``_armed_at``).
+and its timers are the ones that commit armed, never the record's
+``start_time`` (which may be another claimer's: ``_armed_at``). A wait that
+hands out a token is never written ahead: its nonce is drawn at random at
+the claim, so no two claimers would write its record alike
+(``WaitKind.draws_at_claim``). Its record in progress is always its
+commit's, and a callback is checked against the nonce on it at its run.
 
 Known limits: one event completes one step (the first waiting step in spec
 order whose ``match`` holds); an early event is kept only while some step
@@ -98,7 +114,7 @@ from .records import StepRecord
 
 if TYPE_CHECKING:
     from ..results import DispatchJob
-    from ..spec import StepPlan
+    from ..spec import Plan, StepPlan
     from .txn import Txn
 
 MAX_WAIT_SECONDS = 366 * 86400  # a year (a leap year included): the longest wait, timeout or heartbeat
@@ -180,6 +196,9 @@ class WaitKind(kinds.StepKind):
     def token(self, sid: str, fn: str | None, config: Any) -> str | None:
         return None  # sends no job
 
+    def draws_at_claim(self, config: Any) -> bool:
+        return hands_token(config)  # its nonce, drawn at random by ``begin``
+
     def begin(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> list[DispatchJob]:
         config: WaitConfig = p.config
         if config.timed:
@@ -196,10 +215,9 @@ class WaitKind(kinds.StepKind):
         timeout_at = now + config.timeout_seconds if config.timeout_seconds is not None else None
         heartbeat_at = now + config.heartbeat_seconds if config.heartbeat_seconds is not None else None
         waiting: dict[str, Any] = {"event": config.event} if config.event is not None else {}
-        if config.callback or heartbeat_at is not None:  # a token to hand out (a plain event wait needs none)
+        if hands_token(config):  # on the claim's own record, so never written ahead (``draws_at_claim``)
             nonce = secrets.token_urlsafe(16)
-            txn.put_step(_wait_record(p.id, record.run_id, {
-                "nonce": nonce, "since": now, "timeout_at": timeout_at, "heartbeat_at": heartbeat_at}))
+            txn.put_step(record.evolve(callback={"nonce": nonce}))  # its timers: ``_timers``
             waiting["token"] = callback_token(txn.key, p.id, record.run_id, nonce)
         txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
@@ -219,15 +237,10 @@ class WaitKind(kinds.StepKind):
                 transitions.finish_attempt(txn, p.id, {}, None, now)
                 return []
             return super().expire(txn, p, record, now, send)
-        data: dict[str, Any] = {}
-        if config.heartbeat_seconds is not None:  # pushed on by each heartbeat, in the wait's record
-            wait = _read(txn, [wait_record_id(p.id)]).get(wait_record_id(p.id))
-            data = wait.output if wait is not None and wait.run_id == record.run_id and wait.output else {}
-        started = _armed_at(txn, p, record, data)
-        timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
-        heartbeat_at = None
-        if config.heartbeat_seconds is not None:
-            heartbeat_at = data.get("heartbeat_at", started + config.heartbeat_seconds)
+        data = record.callback or {}  # pushed on by each heartbeat
+        if not data and config.heartbeat_seconds is not None:  # a wait begun by the previous release
+            data = _legacy(txn, p.id, record.run_id)[1]
+        timeout_at, heartbeat_at = _timers(p, _armed_at(txn, p, record, data), data)
         if heartbeat_at is not None and heartbeat_at <= due and (timeout_at is None or heartbeat_at < timeout_at):
             error = {"type": "HeartbeatTimeoutError",
                      "message": f"no heartbeat within heartbeat_seconds={config.heartbeat_seconds:g}"}
@@ -244,17 +257,32 @@ def _started(record: StepRecord) -> float:
     return datetime.fromisoformat(record.start_time).timestamp() if record.start_time else 0.0
 
 
-def _armed_at(txn: Txn, p: StepPlan, record: StepRecord, data: dict[str, Any]) -> float:
+def _timers(p: StepPlan, started: float, data: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(timeout_at, heartbeat_at) of a wait for an event or a callback armed at ``started``: its
+    ``timeout_seconds`` and ``heartbeat_seconds`` from then, or the heartbeat a callback pushed on
+    (``data``: the token data)."""
+    config: WaitConfig = p.config
+    timeout_at = started + config.timeout_seconds if config.timeout_seconds is not None else None
+    heartbeat_at = None
+    if config.heartbeat_seconds is not None:
+        heartbeat_at = float(data.get("heartbeat_at", started + config.heartbeat_seconds))
+    return timeout_at, heartbeat_at
+
+
+def _armed_at(txn: Txn | None, p: StepPlan, record: StepRecord, data: dict[str, Any]) -> float:
     """When the attempt's timers were armed: the clock of the claim that committed them.
 
     Not the record's ``start_time``: a claim written ahead of its commit (``Commit.claims``) may leave
     in place another claimer's record of the same claim, whose clock read earlier (minutes, if its
-    process died) or later. What the commit itself wrote says: the wait's record (``since``) when it
-    has one (read already for a heartbeat), else its deadline, armed once at the claim to the
-    earliest of the wait's own offset and the step's ``timeout_seconds``.
+    process died) or later. What the commit itself wrote says: a wait that hands out a token is never
+    written ahead, so its record is its commit's own, ``start_time`` included (the previous release's
+    ``~wait~`` record kept ``since``); else the deadline, armed once at the claim to the earliest of
+    the wait's own offset and the step's ``timeout_seconds`` (``txn`` None: not read).
     """
     if data.get("since") is not None:
         return float(data["since"])
+    if record.callback is not None or txn is None:
+        return _started(record)
     config: WaitConfig = p.config
     offsets = [o for o in (config.seconds if config.timed else config.timeout_seconds, p.timeout_seconds)
                if o is not None]
@@ -384,9 +412,19 @@ def wait_record_id(sid: str) -> str:
     return f"{WAIT_RECORD}{sid}"
 
 
-def _wait_record(sid: str, run_id: int, data: dict[str, Any]) -> StepRecord:
-    return StepRecord(step_id=wait_record_id(sid), token="", status=StepStatus.IN_PROGRESS, run_id=run_id,
-                      output=data)
+def hands_token(config: WaitConfig) -> bool:
+    """Whether a wait of ``config`` hands out a callback token: a wait for a callback, or for an event
+    with ``heartbeat_seconds`` (its heartbeats). A plain event wait and a time wait hand out none."""
+    return not config.timed and (config.callback or config.heartbeat_seconds is not None)
+
+
+def _legacy(txn: Txn, sid: str, run_id: int) -> tuple[StepRecord | None, dict[str, Any]]:
+    """The ``~wait~`` record of ``sid`` at ``run_id`` and its data, of a wait begun by the previous
+    release (which kept its token there, not on the step's record); (None, {}) when there is none."""
+    wait = _read(txn, [wait_record_id(sid)]).get(wait_record_id(sid))
+    if wait is None or wait.run_id != run_id or not wait.output:
+        return None, {}
+    return wait, wait.output
 
 
 def _read(txn: Txn, ids: list[str]) -> dict[str, StepRecord]:
@@ -613,10 +651,13 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
         raise EventRefusedError(f"step {sid!r} of execution {txn.key} is not a wait for an event or callback", "token")
     if h.status in TERMINAL_WORKFLOW_STATUSES:
         raise EventRefusedError(f"execution {txn.key} has ended ({h.status}); step {sid!r} waits no more", "token")
-    rec = txn.step(sid)  # (an orphaned claim has no wait record at its run: ``transitions.as_claimed``)
-    wait = _read(txn, [wait_record_id(sid)]).get(wait_record_id(sid))
-    if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or wait is None or wait.run_id != run_id \
-            or not wait.output or not secrets.compare_digest(str(wait.output.get("nonce")), nonce):
+    rec = txn.step(sid)  # committed: a claim that draws a nonce is never written ahead (``draws_at_claim``)
+    data: dict[str, Any] = rec.callback or {}
+    legacy = None
+    if not data and rec.status == StepStatus.IN_PROGRESS and rec.run_id == run_id and hands_token(p.config):
+        legacy, data = _legacy(txn, sid, run_id)  # a wait begun by the previous release: one read more
+    if rec.status != StepStatus.IN_PROGRESS or rec.run_id != run_id or not data \
+            or not secrets.compare_digest(str(data.get("nonce")), nonce):
         raise EventRefusedError(f"the token is for step {sid!r} run {run_id}, which is not waiting any more "
                                 f"(it is {rec.status} at run {rec.run_id})", "token", txn.key)
     h.updated_at = transitions.iso(now)
@@ -624,8 +665,9 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
         if p.config.heartbeat_seconds is None:
             return False, None  # nothing to push on; a heartbeat is harmless
         beat = now + p.config.heartbeat_seconds
-        txn.put_step(wait.evolve(output={**wait.output, "heartbeat_at": beat}))
-        timeout_at = wait.output.get("timeout_at")
+        timeout_at = _timers(p, _armed_at(txn, p, rec, data), data)[0]
+        data = {**data, "heartbeat_at": beat}
+        txn.put_step(rec.evolve(callback=data) if legacy is None else legacy.evolve(output=data))
         h.deadlines.pop(sid, None)
         _arm(txn, p, run_id, beat, *([timeout_at] if timeout_at is not None else []))
         return True, None
@@ -636,21 +678,26 @@ def complete(txn: Txn, sid: str, run_id: int, nonce: str, output: Any, error: di
     return True, transitions.finish_attempt(txn, sid, output, None, now)
 
 
-def waiting_callbacks(key: str, stored: dict[str, StepRecord]) -> dict[str, dict[str, Any]]:
+def waiting_callbacks(key: str, stored: dict[str, StepRecord], plan: Plan) -> dict[str, dict[str, Any]]:
     """Per waiting step, its callback token and timers, from every stored record of ``key``
-    (for ``describe``): only waits whose step is still in progress at the wait's run."""
+    (for ``describe``): the token data on each step record in progress, or, for a wait begun by the
+    previous release, its ``~wait~`` record at the step's run."""
     out: dict[str, dict[str, Any]] = {}
-    for rid, wait in stored.items():
-        if not rid.startswith(WAIT_RECORD) or not wait.output:
+    for rid, rec in stored.items():
+        data = rec.callback
+        if rid.startswith(WAIT_RECORD):  # the previous release's: only when its step's record has none
+            sid, wait = rid[len(WAIT_RECORD):], rec
+            rec = stored.get(sid) or wait
+            if rec.callback is not None or rec.run_id != wait.run_id or rec is wait:
+                continue
+            data = wait.output
+        else:
+            sid = rid
+        if not data or rec.status != StepStatus.IN_PROGRESS or sid not in plan.steps:
             continue
-        sid = rid[len(WAIT_RECORD):]
-        rec = stored.get(sid)
-        if rec is None or rec.status != StepStatus.IN_PROGRESS or rec.run_id != wait.run_id:
-            continue
-        data = wait.output
-        out[sid] = {"token": callback_token(key, sid, wait.run_id, str(data.get("nonce"))), "run_id": wait.run_id,
-                    "timeout_at": _iso_or_none(data.get("timeout_at")),
-                    "heartbeat_at": _iso_or_none(data.get("heartbeat_at"))}
+        timeout_at, heartbeat_at = _timers(plan.steps[sid], _armed_at(None, plan.steps[sid], rec, data), data)
+        out[sid] = {"token": callback_token(key, sid, rec.run_id, str(data.get("nonce"))), "run_id": rec.run_id,
+                    "timeout_at": _iso_or_none(timeout_at), "heartbeat_at": _iso_or_none(heartbeat_at)}
     return out
 
 

@@ -82,10 +82,14 @@ def test_a_callback_is_answered_from_the_header_then_one_batch_with_what_the_nex
     calls = record_calls(aws.dynamodb)
     # When the callback completes it
     done = operations.complete_callback(b, token, output={"signed": True})
-    # Then the step (riding in the header, read already) was not asked for: its wait record and the draft
-    # (read by publish's claim in the same commit), which the header no longer holds, came in one call
+    # Then the step (riding in the header, read already), whose record holds the token's nonce, was not
+    # asked for: only the draft (read by publish's claim in the same commit), which the header no longer
+    # holds, came in one call, with the header's marker beside it; no wait record of its own is read
     assert [j.step for j in done.dispatched] == ["publish"]
-    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 3)]
+    assert reads(calls) == [("GetItem", 1), ("BatchGetItem", 2)]
+    asked = [k["sk"]["S"] for op, p in calls if op == "BatchGetItem" for t in p["RequestItems"].values()
+             for k in t["Keys"]]
+    assert sorted(asked) == ["header", "step#draft"]
 
 
 def test_a_wait_that_begins_with_nothing_kept_reads_no_more_than_a_task_claim(aws: AwsKit) -> None:

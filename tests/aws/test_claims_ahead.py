@@ -2,8 +2,9 @@
 outputs and the workflow's inputs is one conditional PutItem before the fenced commit (1 write unit, not
 2 inside the transaction); a commit that loses leaves a record the next claim of that run reuses;
 nothing is ever written ahead over a record past the claim; a claim that reads state stays in the
-transaction. A claim left behind by a commit that never landed is not begun for any reader (an
-answer, an event, a callback, describe): ``transitions.as_claimed``."""
+transaction, and so does a claim that draws a callback nonce (``StepKind.draws_at_claim``). A claim left
+behind by a commit that never landed is not begun for any reader (an answer, an event, describe):
+``transitions.as_claimed``."""
 
 from __future__ import annotations
 
@@ -363,30 +364,42 @@ def test_an_event_sent_while_a_ready_waits_claim_is_left_behind_by_a_lost_commit
     assert str(wf.status) == "complete"
 
 
-def test_a_stale_callback_token_cannot_complete_a_retrys_claim_left_behind(aws: AwsKit) -> None:
-    # Given a callback wait whose first attempt failed (retry in an hour), and the retry's claim written
-    # ahead by a commit that lost
-    store = store_of(aws, aws.dynamodb, room=False)  # (so a claim of w goes ahead)
-    b = rfx.Backend(store=store)
+def test_a_callback_retrys_claim_is_never_written_ahead_and_a_stale_or_forged_token_is_refused(aws: AwsKit) -> None:
+    # Given a callback wait whose first attempt failed (retry in an hour), on a store whose header holds no
+    # records (where a claim that may go ahead does)
+    now = [1_800_000_000.0]
+    client = Recording(aws.dynamodb)
+    store = store_of(aws, client, room=False)
+    b = rfx.Backend(store=store, clock=lambda: now[0])
     spec = {"steps": [{"id": "w", "wait": {"callback": True}, "max_attempts": 2,
                        "retry": {"backoff_seconds": 3600, "jitter": False}}]}
     wf = rfx.Workflow.from_dict(spec, b)
     wf.advance()
     first = operations.describe(b, wf.id).waiting["w"]["token"]
     operations.complete_callback(b, first, error={"type": "Rejected", "message": "not yet"})
-    retry = record(aws, wf, "w")
-    assert (retry.status, retry.run_id, retry.attempt) == (StepStatus.RETRY, 1, 1)
-    orphan_claim(aws, store, wf, retry.evolve(status=StepStatus.IN_PROGRESS, start_time=iso(b.clock())))
-    # When the first attempt's token comes back, and one for run 1 with the first attempt's nonce
-    _, sid, run_id, nonce = wait.parse_token(first)
-    forged = wait.callback_token(wf.id, sid, 1, nonce)
-    # Then both are refused and change nothing; describe shows the step retrying, with no token
-    for token in (first, forged):
-        with pytest.raises(events.EventRefusedError):
+    assert (record(aws, wf, "w").status, record(aws, wf, "w").run_id) == (StepStatus.RETRY, 1)
+    # When the retry's commit loses its race once (as a concurrent commit would make it), then lands
+    now[0] += 3600
+    client.puts.clear()
+    client.lose = 1
+    rfx.Workflow(wf.id, b).advance()
+    # Then its claim was never put ahead: the lost commit left nothing, the one that landed holds the
+    # claim with its token's data
+    assert client.lose == 0 and ("step#w", True) not in client.puts and ("step#w", False) not in client.puts
+    claim = record(aws, wf, "w")
+    assert (claim.status, claim.run_id) == (StepStatus.IN_PROGRESS, 1) and claim.callback is not None
+    second = operations.describe(b, wf.id).waiting["w"]["token"]
+    assert wait.parse_token(second)[3] == claim.callback["nonce"]
+    # And the first attempt's token, and one for run 1 with the first attempt's nonce, are refused and change
+    # nothing
+    _, sid, _, nonce = wait.parse_token(first)
+    for token in (first, wait.callback_token(wf.id, sid, 1, nonce)):
+        with pytest.raises(events.EventRefusedError, match="not waiting any more"):
             events.answer(b, token, output={"ok": True})
-    view = operations.describe(b, wf.id)
-    assert view.step_statuses["w"] == StepStatus.RETRY and view.waiting == {}
-    assert str(view.status) == "in_progress"
+    assert record(aws, wf, "w") == claim
+    # while the retry's own token completes it
+    events.answer(b, second, output={"ok": True})
+    assert isinstance(rfx.Workflow(wf.id, b).advance(), rfx.Complete)
 
 
 def test_a_timed_wait_ends_at_its_time_when_its_record_is_another_claimers_whose_clock_read_later(

@@ -1,7 +1,8 @@
 """Commit.claims: the claims a store may write ahead of its fenced update are exactly the claims of a
 task or a wait, left in progress, whose inputs read only upstream outputs and the workflow's inputs
 (the same for every claimer of that run); a claim reading state, or every step, is not one of them,
-nor a wait over as it begins, nor a map's."""
+nor a wait over as it begins, nor a map's, nor a wait's that hands out a callback token (its nonce is
+drawn at the claim: ``StepKind.draws_at_claim``)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,14 @@ def test_a_wait_that_begins_waiting_may_be_written_ahead_but_not_one_over_at_onc
                       {"id": "past", "depends_on": ["a"], "wait": {"until": "2020-01-01T00:00:00Z"}},
                       {"id": "each", "depends_on": ["a"], "map": {"items": [1, 2], "fn": "f"}}]}
     assert claims_of(spec) == {"a", "later"}
+
+
+def test_a_wait_that_hands_out_a_token_is_kept_in_the_commit_and_a_plain_event_wait_is_not() -> None:
+    store = Noting()
+    spec = {"steps": [{"id": "signed", "wait": {"callback": True}},
+                      {"id": "beating", "wait": {"event": "go", "heartbeat_seconds": 60}},
+                      {"id": "plain", "wait": {"event": "go"}}]}
+    wf = rfx.Workflow.from_dict(spec, rfx.Backend(store=store))
+    wf.advance()
+    assert wf.step_statuses == {"signed": "in_progress", "beating": "in_progress", "plain": "in_progress"}
+    assert set().union(*store.claims) == {"plain"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 import runfox_core as rfx
 from runfox_core import Workflow, operations
 from runfox_core.backend import InMemoryStore, InProcessRunner, SqliteStore
-from runfox_core.engine.wait import EventRefusedError
+from runfox_core.engine.records import Commit, StepRecord
+from runfox_core.engine.wait import EventRefusedError, callback_token, parse_token, wait_record_id
 from runfox_core.errors import SpecError
 from runfox_core.results import Complete, Pending
 from runfox_core.spec import compile_spec
@@ -312,6 +314,80 @@ def test_a_forged_or_garbled_token_is_refused(backend):
             operations.complete_callback(backend, bad, output={})
         assert info.value.field == "token"
     assert statuses(backend, key)["a"] == StepStatus.IN_PROGRESS
+
+
+def test_a_callback_waits_token_lives_on_its_steps_record_and_no_wait_record_is_written(backend):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True, "timeout_seconds": 60}}]})
+    token = operations.describe(backend, key).waiting["a"]["token"]
+    records = backend.store.load_steps(key)
+    assert list(records) == ["a"]  # no reserved record beside it
+    assert records["a"].callback == {"nonce": parse_token(token)[3]}  # its timers: from its start_time and spec
+    started = datetime.fromisoformat(records["a"].start_time)
+    assert datetime.fromisoformat(operations.describe(backend, key).waiting["a"]["timeout_at"]) == \
+        started + timedelta(seconds=60)
+    # and once the wait is over its record keeps none
+    answer(backend, token, output={"ok": True})
+    assert backend.store.load_steps(key)["a"].callback is None
+
+
+def test_a_heartbeat_rewrites_only_the_steps_record(backend, clock, monkeypatch):
+    key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True, "heartbeat_seconds": 60}}]})
+    token = operations.describe(backend, key).waiting["a"]["token"]
+    written: list[list[str]] = []
+    commit = backend.store.commit
+
+    def spy(execution: str, c: Commit) -> None:
+        written.append(sorted(c.steps))
+        commit(execution, c)
+
+    monkeypatch.setattr(backend.store, "commit", spy)
+    clock.advance(50)
+    operations.complete_callback(backend, token, heartbeat=True)
+    assert written == [["a"]]
+    assert backend.store.load_steps(key, ["a"])["a"].callback["heartbeat_at"] == clock.now + 60
+
+
+def test_a_wait_begun_by_the_previous_release_still_completes_by_its_token(backend, clock):
+    # Given a wait whose token the previous release kept in a ~wait~ record, not on the step's record
+    key = start(backend, {"steps": [{"id": "a", "wait": {"callback": True, "heartbeat_seconds": 60}}]})
+    header = backend.store.load_header(key)
+    rec = backend.store.load_steps(key, ["a"])["a"]
+    since = datetime.fromisoformat(rec.start_time).timestamp()
+    legacy = StepRecord(step_id=wait_record_id("a"), token="", status=StepStatus.IN_PROGRESS, run_id=rec.run_id,
+                        output={"nonce": "before", "since": since, "timeout_at": None, "heartbeat_at": since + 60})
+    new = header.copy()
+    new.version += 1
+    backend.store.commit(key, Commit(expected_version=header.version, header=new,
+                                     steps={"a": rec.evolve(callback=None), legacy.step_id: legacy}))
+    token = callback_token(key, "a", rec.run_id, "before")
+    # Then describe shows its token, a forged one is refused, and a heartbeat pushes its deadline on
+    assert operations.describe(backend, key).waiting["a"]["token"] == token
+    with pytest.raises(EventRefusedError, match="not waiting any more"):
+        operations.complete_callback(backend, callback_token(key, "a", rec.run_id, "guessed"), output={})
+    clock.advance(50)
+    operations.complete_callback(backend, token, heartbeat=True)
+    clock.advance(50)  # 100 s after the start, 50 after the heartbeat
+    assert operations.advance(backend, key).status == WorkflowStatus.IN_PROGRESS
+    # And its token completes it
+    assert answer(backend, token, output={"ok": True}).status == "complete"
+
+
+def test_a_claim_the_previous_release_wrote_ahead_and_never_committed_is_not_begun(backend):
+    # Given a wait for an event with heartbeats, ready, and the previous release's claim of it written ahead
+    # (no token data on it) by a commit that never landed: the header still lists it ready
+    wf = Workflow.from_dict({"steps": [{"id": "w", "wait": {"event": "go", "heartbeat_seconds": 60}}]}, backend)
+    header = backend.store.load_header(wf.id)
+    new = header.copy()
+    new.version += 1
+    orphan = StepRecord(step_id="w", token=backend.plan(wf.id).steps["w"].token, status=StepStatus.IN_PROGRESS,
+                        inputs={}, start_time="2026-01-01T00:00:00+00:00")
+    backend.store.commit(wf.id, Commit(expected_version=header.version, header=new, steps={"w": orphan}))
+    assert statuses(backend, wf.id)["w"] == StepStatus.READY  # describe shows it not begun
+    # When the event comes / Then it is kept for the wait to come, and the claim that commits (the send's
+    # own, claiming what is ready) takes it
+    assert operations.send_event(backend, wf.id, "go", {"x": 1}, "go-1").event["disposition"] == "kept"
+    done = backend.store.load_steps(wf.id, ["w"])["w"]
+    assert (done.status, done.output, done.event_id) == (StepStatus.COMPLETE, {"x": 1}, "go-1")
 
 
 def test_a_callback_carries_exactly_one_of_output_error_or_heartbeat(backend):
