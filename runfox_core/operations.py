@@ -58,6 +58,7 @@ from typing import Any
 
 from . import events
 from .backend.base import Backend
+from .engine import wait
 from .engine.redrive import downstream
 from .engine.wait import retired_step
 from .errors import ExecutionEndedError, ExecutionExistsError, ExecutionStatusError
@@ -210,7 +211,7 @@ def history(backend: Backend, key: str, after: str | None = None, limit: int = 1
         raise ValueError(f"limit must be an integer from 1 to {MAX_HISTORY_PAGE:,}, got {limit!r}")
     position = parse_event_id(after) if after is not None else None
     events = backend.store.load_history(key, position, limit + 1)
-    page = events[:limit]
+    page = wait.with_tokens(key, events[:limit])
     return HistoryPage(key, page, page[-1]["id"] if len(events) > limit else None)
 
 

@@ -58,8 +58,8 @@ EVENTS_ZDICT = (
     b'{"at":1800000000.0,"attempt":1,"backoff":0.0,"id":"1.1","run_id":1,"step":"","type":"retried"},'
     b'{"at":1800000000.0,"error":{"message":"","type":""},"id":"1.0","run_id":0,"step":"","type":"attempt_failed"},'
     b'{"action":"","at":1800000000.0,"branch":0,"id":"1.0","run_id":0,"step":"","type":"branch_fired"},'
-    b'{"at":1800000000.0,"id":"1.1","run_id":0,"step":"","token":"","type":"waiting"},'
-    b'{"at":1800000000.0,"event":"","id":"1.1","run_id":0,"step":"","type":"waiting"},'
+    b'{"at":1800000000.0,"attempt":0,"id":"1.1","nonce":"","run_id":0,"step":"","type":"waiting"},'
+    b'{"at":1800000000.0,"attempt":0,"event":"","id":"1.1","run_id":0,"step":"","type":"waiting"},'
     b'{"at":1800000000.0,"id":"1.0","run_id":0,"step":"","type":"step_completed"},'
     b'{"at":1800000000.0,"attempt":0,"id":"1.1","run_id":0,"step":"","type":"dispatched"}]'
 )

@@ -218,7 +218,7 @@ class WaitKind(kinds.StepKind):
         if hands_token(config):  # on the claim's own record, so never written ahead (``draws_at_claim``)
             nonce = secrets.token_urlsafe(16)
             txn.put_step(record.evolve(callback={"nonce": nonce}))  # its timers: ``_timers``
-            waiting["token"] = callback_token(txn.key, p.id, record.run_id, nonce)
+            waiting["nonce"] = nonce  # stored as the nonce alone; read as the whole token (``with_tokens``)
         txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
         if config.event is not None:
@@ -625,6 +625,16 @@ def callback_token(key: str, sid: str, run_id: int, nonce: str) -> str:
     """The opaque token that completes step ``sid`` at ``run_id`` of execution ``key``."""
     raw = "\n".join((key, sid, str(run_id), nonce)).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def with_tokens(key: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History ``events`` of execution ``key`` as readers see them: a ``waiting`` event stored with its
+    callback's nonce (the token's one part not in the event already) carries the whole token instead.
+    The token repeats the execution key, about 150 bytes that do not compress: stored in each such
+    event, it filled the history buffer riding in a DynamoDB header three times as fast."""
+    return [{k: v for k, v in e.items() if k != "nonce"}
+            | {"token": callback_token(key, e["step"], int(e["run_id"]), str(e["nonce"]))}
+            if e.get("type") == Ev.WAITING and "nonce" in e else e for e in events]
 
 
 def parse_token(token: Any) -> tuple[str, str, int, str]:

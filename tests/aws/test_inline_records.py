@@ -14,6 +14,7 @@ from typing import Any
 from aws_kit import AwsKit, record_calls
 from test_inline_state import new_execution
 
+from runfox_core.aws import _items as it
 from runfox_core.aws.dynamodb_store import RECS, DynamoDBStore
 from runfox_core.engine.records import Commit, StepRecord
 from runfox_core.status import StepStatus, WorkflowStatus
@@ -149,13 +150,18 @@ def test_mark_sent_flushes_a_full_history_buffer_after_the_send_and_the_history_
     assert history == sent
 
 
+def room_for_one(aws: AwsKit, key: str) -> int:
+    """The bytes the header's records take now, holding one small record: room for that one alone."""
+    return it.item_size({RECS: item(aws, key, "header")[RECS]})  # type: ignore[index]
+
+
 def test_a_new_record_takes_the_room_of_a_committed_one_and_the_commit_stays_one_update(
         aws: AwsKit, store: DynamoDBStore) -> None:
     # Given a commit that claims nothing, whose record rides in the header (no mark_sent follows)
     key = new_execution(store)
     commit(store, key, done("a"))
     # When a later commit's record finds room only if a's leaves (room for one record)
-    store.inline_record_bytes = 150
+    store.inline_record_bytes = room_for_one(aws, key)
     calls = record_calls(aws.dynamodb)
     commit(store, key, done("b", 2))
     # Then a's item was put ahead (1 write unit) and b rides in the header's one UpdateItem, where b as an
@@ -173,7 +179,7 @@ def test_a_record_evicted_before_its_mark_sent_is_not_written_behind_again(
     key = new_execution(store)
     commit(store, key, done("a"), claims=("b",))
     # When a later commit of this store evicts it (room for one record) and then the jobs are confirmed
-    store.inline_record_bytes = 150
+    store.inline_record_bytes = room_for_one(aws, key)
     commit(store, key, done("c", 3))
     calls = record_calls(aws.dynamodb)
     store.mark_sent(key, {"b": 0})
@@ -189,5 +195,5 @@ def test_a_record_rides_in_the_header_as_the_fields_it_has_less_its_step_id(
     key = new_execution(store)
     commit(store, key, done("a"))
     text = item(aws, key, "header")[RECS]["M"]["a"]["M"]["r"]["S"]  # type: ignore[index]
-    assert json.loads(text) == {"output": {"v": 1}, "status": "complete", "token": "op", "run_id": 0, "attempt": 0}
+    assert json.loads(text) == {"output": {"v": 1}, "status": "complete", "token": "op"}  # (run 0, attempt 0)
     assert store.load_steps(key, ["a"])["a"] == done("a")

@@ -232,6 +232,17 @@ def test_a_waiting_step_names_what_it_waits_for_in_the_history_with_the_same_tok
     assert [(e["step"], e["run_id"], e["event"], e["token"]) for e in waiting] == [("approval", 0, "approved", token)]
 
 
+def test_a_waiting_event_is_stored_with_its_nonce_alone_and_read_with_the_whole_token(backend):
+    # Given a wait that hands out a token (its execution key is in the token, so stored it would repeat it)
+    key = start(backend)
+    # When its history is stored / Then the waiting event holds the token's nonce, not the token
+    (stored,) = [e for e in backend.store.load_history(key, None, 100) if e["type"] == "waiting"]
+    assert "token" not in stored and key not in str(stored)
+    # And read through history it carries the token describe shows
+    (read,) = [e for e in operations.history(backend, key).events if e["type"] == "waiting"]
+    assert "nonce" not in read and read["token"] == operations.describe(backend, key).waiting["approval"]["token"]
+
+
 def test_an_event_that_does_not_match_is_refused_and_the_step_keeps_waiting(backend):
     key = start(backend)
     version = backend.load_header(key).version
