@@ -34,7 +34,10 @@ written ahead, committed: ``transitions.as_claimed``; a callback: its step's
 record alone, which holds the token's nonce, its claim never written ahead),
 the mailbox of the event's name when the header counts events kept for it,
 and the records the steps it makes ready read at their claim (often that
-dependency again); the answer is one commit. An event needs no record of its
+dependency again), less those the header holds (on DynamoDB the records
+riding in it, read with it: ``load_steps_after``; when it holds them all, as
+for a chain's wait, nothing is read but the header); the answer is one
+commit. An event needs no record of its
 own to be recognised again: the waiting steps' records say which event their
 run took (``engine/wait.py``), and only when one of them has run before
 (run_id > 0) is the event's retired record read, in one more call. A

@@ -110,9 +110,9 @@ fewer each: 1 write unit instead of 2 (the chain's claim of its next step). A cl
 that sends no job (a wait's) rides in the header instead when it fits ("Inline
 records"), where the step's next record replaces it and no item is ever written
 for it; only when the header has no room does it go ahead like a task's. A
-wait's own record (``~wait~``: its callback nonce, drawn at random) is never
-written ahead, and a wait over as it begins (a kept event, a time past) is no
-claim (``Txn.to_commit``). Step items carry ``run_id`` (N) and
+wait that hands out a token draws its nonce at the claim, so its claim is no
+claim ahead (``StepKind.draws_at_claim``), and a wait over as it begins (a
+kept event, a time past) is no claim (``Txn.to_commit``). Step items carry ``run_id`` (N) and
 ``phase`` (S, the record's status) for the condition: the put lands only where
 there is no record, or one at the same run_id still ``ready`` or ``retry``; if
 the record already holds this claim (same run_id, attempt, token and inputs: a
@@ -130,7 +130,7 @@ through ``transitions.as_claimed``, which reports it not begun (an answer
 with no run_id is not applied, an event for the wait is kept for the wait to
 come, describe shows the step ready), and every other acts only on committed
 proof of the claim at that run: a task's job (so its results), a deadline,
-an unsent entry, a wait's ``~wait~`` record (so its callback token). The
+an unsent entry, a callback's nonce (on a claim never written ahead). The
 next claim of that run, by any process, finds the record in place and
 commits the header. Only run_id, attempt, token and inputs are
 the claim's: the record left in place may carry another claimer's
@@ -246,10 +246,11 @@ Inline records (``_place_records``): the step records a commit writes ride
 in the header's ``recs`` map, under the same rule as inline state (while the
 header stays within the write units it takes without them, and the map
 within ``INLINE_RECORD_BYTES``, 1 KB): any record but a map's results slots
-(``Results slots ahead``, written ahead), a wait's ``~wait~`` and ``~event~``
-records included, and a claim that sends no job (a wait's). A record rides
-as the fields it has, less its step id (the map's key): a claim of about
-110 bytes, a small result about 200. A new record that does not fit takes
+(``Results slots ahead``, written ahead), a wait's reserved records included
+(its mailbox, an event id retired by a loop), and a claim that sends no job
+(a wait's). A record rides as the fields it has, less its step id (the map's
+key) and those at their defaults (token "", run and attempt 0): a wait's
+claim in about 100 bytes, a small result about 180. A new record that does not fit takes
 the room of committed records, largest first, put ahead as evictions, up to
 what it would cost as an item of the transaction: each committed record
 leaves the header by a put of its own sooner or later, so evicting it early
@@ -261,10 +262,10 @@ transaction of the header and a record cost 4 (each item billed twice). The
 chain's result commit is such a commit (its record and state entry in the
 header, its next claim written ahead): ``bench/aws_calls.py``, chain of 200,
 from 6.15 to 4.12 write units per step; so is the commit that begins a wait
-(its claim, its ``~wait~`` record if it has one, and the previous step's in
-the header), and the event's commit that completes it (the wait's completed
-record in place of its claim): a completed wait for an event costs 2 write
-units (``bench/aws_calls.py``, the wait row: 7.3 before). A record
+(its claim, with a callback's nonce, and the previous step's record in the
+header), and the answer's commit that completes it (the wait's completed
+record in place of its claim): a completed wait costs about 2 write units
+(``bench/aws_calls.py``, the wait rows: 7.3 for an event before). A record
 leaves the header one of two ways, each 1 write unit where an item of the
 transaction costs 2. When the commit claimed jobs, after they are sent,
 ``mark_sent`` puts each record the commit placed as its item (*write
