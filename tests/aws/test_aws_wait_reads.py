@@ -74,15 +74,20 @@ def test_an_event_is_answered_from_the_header_alone_when_its_records_ride_in_it(
     assert reads(calls) == [("GetItem", 1)]
 
 
-def test_a_callback_is_answered_from_the_header_alone_when_the_records_it_reads_ride_in_it(
-        aws: AwsKit) -> None:
-    # Given the callback wait after the event, and a next step whose input reads the draft
-    b = backend(aws)
+def at_the_callback(b: rfx.Backend) -> str:
+    """Start SPEC and take it to its callback wait (the event sent); the callback's token."""
     key = operations.start(b, SPEC).execution
     settle(b, key)
     operations.send_event(b, key, "approved", {"by": "ann"}, "evt-1")
     settle(b, key)
-    token = operations.describe(b, key).waiting["signed"]["token"]
+    return str(operations.describe(b, key).waiting["signed"]["token"])
+
+
+def test_a_callback_is_answered_from_the_header_alone_when_the_records_it_reads_ride_in_it(
+        aws: AwsKit) -> None:
+    # Given the callback wait after the event, and a next step whose input reads the draft
+    b = backend(aws)
+    token = at_the_callback(b)
     calls = record_calls(aws.dynamodb)
     # When the callback completes it
     done = operations.complete_callback(b, token, output={"signed": True})
@@ -95,11 +100,7 @@ def test_a_callback_is_answered_from_the_header_alone_when_the_records_it_reads_
 def test_an_answer_reads_the_records_the_header_does_not_hold_in_one_call_after_it(aws: AwsKit) -> None:
     # Given the callback wait after the event, on a store whose header holds no records
     b = backend(aws, room=False)
-    key = operations.start(b, SPEC).execution
-    settle(b, key)
-    operations.send_event(b, key, "approved", {"by": "ann"}, "evt-1")
-    settle(b, key)
-    token = operations.describe(b, key).waiting["signed"]["token"]
+    token = at_the_callback(b)
     calls = record_calls(aws.dynamodb)
     # When the callback completes it
     operations.complete_callback(b, token, output={"signed": True})
