@@ -6,7 +6,8 @@ execution's status, outcome and error; per step its reported status
 (``cancelled`` derived for steps left open once the execution ended, see
 ``status.py``; ``ready`` or ``retry`` for a claim written ahead of a commit
 that has not landed, ``transitions.as_claimed``), run id, attempt, start,
-end, seconds, error and ``missing_paths``; counts per status; the elapsed
+end, seconds, error and ``missing_paths`` (and, for a wait an event completed, the
+event's id); counts per status; the elapsed
 time; the dependency edges (for ``runfox graph``). ``Workflow``'s inspection
 properties, the ``describe`` operation and the CLI all read through it, so
 each fact is computed in one place.
@@ -46,6 +47,7 @@ class StepView:
     seconds: float | None  # None: never started, or cancelled before it finished
     error: dict[str, Any] | None
     missing_paths: list[str] | None
+    event_id: str | None = None  # a wait completed by an event: that event's id
 
     def row(self) -> dict[str, Any]:
         """The timeline row: step, run_id, status, start, end, seconds, missing_paths."""
@@ -102,7 +104,9 @@ class Description:
                 "status": str(self.status), "outcome": self.outcome, "error": self.error,
                 "elapsed": self.elapsed, "progress": self.progress,
                 "steps": [{**view.row(), "token": view.token, "attempt": view.attempt, "error": view.error,
-                           "depends_on": list(view.depends_on)} for view in self.steps.values()],
+                           "depends_on": list(view.depends_on),
+                           **({"event_id": view.event_id} if view.event_id is not None else {})}
+                          for view in self.steps.values()],
                 "waiting": self.waiting}
 
 
@@ -142,7 +146,7 @@ def _view(rec: StepRecord, status: StepStatus, deps: tuple[str, ...], now: datet
         seconds = (end - datetime.fromisoformat(rec.start_time)).total_seconds()
     return StepView(step=rec.step_id, token=rec.token, status=status, run_id=rec.run_id, attempt=rec.attempt,
                     depends_on=deps, start=rec.start_time, end=rec.end_time, seconds=seconds,
-                    error=rec.error, missing_paths=rec.missing_paths)
+                    error=rec.error, missing_paths=rec.missing_paths, event_id=rec.event_id)
 
 
 def _elapsed(views: list[StepView], now: datetime) -> float:

@@ -177,6 +177,15 @@ def test_a_delivered_event_writes_no_record_of_its_own_and_its_wait_keeps_its_id
     assert not [rid for rid in stored if rid.startswith("~event~")] and stored["approval"].event_id == "evt-1"
 
 
+def test_describe_names_the_event_that_completed_a_wait(backend):
+    key = start(backend)
+    send(backend, key, "approved", {"doc_id": "d1", "by": "ann"}, "evt-1")
+    view = operations.describe(backend, key)
+    steps = {row["step"]: row for row in view.to_dict()["steps"]}
+    assert view.steps["approval"].event_id == "evt-1" and steps["approval"]["event_id"] == "evt-1"
+    assert "event_id" not in steps["draft"]  # (a task has none)
+
+
 def test_the_same_event_twice_changes_nothing_the_second_time(backend):
     key = start(backend, {"steps": [{"id": "a", "wait": {"event": "go"}},
                                     {"id": "b", "depends_on": ["a"], "wait": {"event": "go"}}]})
