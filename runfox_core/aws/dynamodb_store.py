@@ -1147,7 +1147,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         state_after = self._place_state(key, commit, base, attrs, puts, evicted, expires_at)
         # (evictions that go into the transaction below cost there what the record they make room for does)
         recs_after, placed = self._place_records(key, commit, base + _inline_size(state_after), attrs, puts,
-                                                 evicted, expires_at, make_room=bool(claims or not commit.unsent_add))
+                                                 evicted, expires_at, ahead=bool(claims or not commit.unsent_add))
         for item, record in quiet:
             if record.step_id not in placed:  # the header could not hold it
                 claims.append((item, record))
@@ -1499,14 +1499,16 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
 
     def _place_records(self, key: str, commit: Commit, base: int, attrs: dict[str, Any],
                        puts: list[tuple[dict[str, Any], int]], evicted: list[dict[str, Any]],
-                       expires_at: int | None, make_room: bool = True) -> tuple[dict[str, tuple[int, str]], dict[str, Any]]:
+                       expires_at: int | None,
+                       ahead: bool = True) -> tuple[dict[str, tuple[int, str]], dict[str, Any]]:
         """Place the commit's step records (any but a map's results slots) in the header while it stays
         within the write units it takes without them (``base`` bytes, its inline state counted) and they
         within ``inline_record_bytes``. A record placed is taken out of ``puts``; one already in the
         header that no longer fits leaves it by ``evicted`` ("Evictions ahead"), as do committed ones
         whose room a new record takes, up to what the new one would cost in the transaction (each
-        eviction counted at 1 unit when ``make_room``, as they go ahead, else at its 2 units in the
-        transaction); one the commit rewrites drops the header's copy. Sets ``attrs[RECS]`` when the records change; returns them as the
+        eviction counted at 1 unit when they go ``ahead`` of the update, else at its 2 units in the
+        transaction); one the commit rewrites drops the header's copy. Sets ``attrs[RECS]`` when the
+        records change; returns them as the
         header will hold them, and the items of those this commit placed (by step) for this store's next
         ``mark_sent`` to write behind (none when the commit ends the execution: no commit follows to
         need the room)."""
@@ -1552,11 +1554,11 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             # with it inline; a new record in the transaction costs 2 units or more, and makes a commit
             # of the header alone a transaction. So committed records make room, up to that cost.
             # (an eviction that goes into the transaction, not ahead, is counted at its 2 units there)
-            worth, ahead, out = it.write_units(size, transactional=True), 0, []
+            worth, cost, out = it.write_units(size, transactional=True), 0, []
             room = dict(after)
             for old in (o for o in committed if o in after):
-                ahead += it.write_units(it.item_size(item_of(old)), transactional=not make_room)
-                if ahead > worth:
+                cost += it.write_units(it.item_size(item_of(old)), transactional=not ahead)
+                if cost > worth:
                     break
                 del room[old]
                 out.append(old)
