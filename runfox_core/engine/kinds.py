@@ -35,6 +35,10 @@ sends many jobs per attempt, such as ``map``, overrides them):
   its one job again;
 - ``begins_alike``: whether a store may write the step's claim ahead of its
   commit (``Commit.claims``); a task's and a wait's may, a map's may not;
+- ``replacing`` (and ``reads_before_put``): what ``Txn.put_step`` writes
+  when a record of the step replaces another; a wait's retires the id of
+  an event its earlier run took, and drops its token data once its attempt
+  is over; a task's writes the record as it is;
 - ``draws_at_claim``: whether a step of this config draws something at its
   claim that its record keeps (a random nonce: a wait that hands out a
   callback token), so no two claimers write its record alike and its claim
@@ -97,6 +101,17 @@ class StepKind:
     # the kind's in-progress record either reads it through ``transitions.as_claimed`` (a claim whose
     # commit never landed is not begun) or holds committed proof of the claim at its run.
     begins_alike = True
+
+    def reads_before_put(self, p: StepPlan, run_id: int) -> bool:
+        """Whether ``Txn.put_step`` of a record of ``p`` at ``run_id`` reads the record it replaces first,
+        when the transaction has not (``replacing`` then sees it). A task's never does."""
+        return False
+
+    def replacing(self, txn: Txn, p: StepPlan, replaced: StepRecord | None, record: StepRecord) -> StepRecord:
+        """The record ``Txn.put_step`` writes for step ``p`` when ``record`` replaces ``replaced`` (its
+        record as the transaction has it; None: not read); the kind may write beside it in the same
+        commit. A task's: ``record`` itself."""
+        return record
 
     def draws_at_claim(self, config: Any) -> bool:
         """Whether ``begin`` of a step compiled to ``config`` puts on its record something drawn at the

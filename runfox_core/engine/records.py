@@ -672,7 +672,7 @@ class StepRecord:
     # a wait's: the id of the event whose payload is this run's output (``engine/wait.py``)
     event_id: str | None = None
     # a wait's that hands out a token, while in progress: its nonce, and heartbeat_at once a heartbeat
-    # pushed it on (``engine/wait.py``); dropped when the record leaves IN_PROGRESS (``Txn.put_step``)
+    # pushed it on (``engine/wait.py``); dropped when the record leaves IN_PROGRESS (``WaitKind.replacing``)
     callback: dict[str, Any] | None = None
 
     def evolve(self, **changes: Any) -> StepRecord:

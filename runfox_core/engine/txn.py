@@ -29,6 +29,7 @@ from ..backend.store import Store
 from ..payloads import NO_BLOBS, Codec
 from ..spec import Plan
 from ..status import StepStatus
+from . import kinds
 from .records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 
 
@@ -165,37 +166,26 @@ class Txn:
 
     def put_step(self, record: StepRecord) -> None:
         """Write ``record`` in this transaction, in place of the record of its step as this transaction
-        has it (written here, else read, and read now when a record of an earlier run may have taken an
-        event: ``reads_before_put``).
-
-        The one place a record that took an event (``StepRecord.event_id``, a wait's) gives way to
-        another run of its step, whatever replaces it (a ``set`` branch's reset, a retry, a rerun):
-        the event's id is retired in the same commit (``wait.retire``), so a duplicate of the event
-        still changes nothing. And the one place a wait's token data (``StepRecord.callback``) goes
-        when its attempt ends, however it ends: a record not in progress keeps none (no reader looks
-        at it there, and the record stays as small as any other).
-        """
+        has it (written here, else read, and read now when its kind needs it: ``reads_before_put``).
+        A step's kind says what replacing its record also writes (``StepKind.replacing``: a wait's
+        record that took an event retires the event's id in the same commit, whatever replaces it)."""
         sid = record.step_id
-        if record.callback is not None and record.status != StepStatus.IN_PROGRESS:
-            record = record.evolve(callback=None)
-        replaced = self.changed_steps.get(sid) or self._steps.get(sid)
-        if replaced is None and self.reads_before_put(sid, record.run_id):
-            replaced = self.step(sid)
-        if replaced is not None and replaced.event_id is not None and replaced.run_id != record.run_id:
-            from .wait import retire  # wait imports transitions, which imports this module
-
-            record = retire(self, replaced, record)
+        p = self.plan.steps.get(sid)
+        if p is not None:  # (a reserved record of a kind is no step)
+            replaced = self.changed_steps.get(sid) or self._steps.get(sid)
+            if replaced is None and self.reads_before_put(sid, record.run_id):
+                replaced = self.step(sid)
+            record = kinds.get(p.kind).replacing(self, p, replaced, record)
         self.changed_steps[sid] = record
 
     def reads_before_put(self, sid: str, run_id: int) -> bool:
         """Whether ``put_step`` of a record of ``sid`` at ``run_id`` reads the record it replaces, when
-        this transaction has not: a wait for an event past its run 0, whose earlier run may have taken
-        one (``transitions.claim`` reads it with its other records)."""
-        if not run_id or sid in self.changed_steps or sid in self._steps or sid not in self.plan.steps:
+        this transaction has not (``StepKind.reads_before_put``; ``transitions.claim`` reads it with its
+        other records)."""
+        if sid in self.changed_steps or sid in self._steps or sid not in self.plan.steps:
             return False
-        from .wait import takes_events
-
-        return takes_events(self.plan.steps[sid])
+        p = self.plan.steps[sid]
+        return kinds.get(p.kind).reads_before_put(p, run_id)
 
     def merge_state(self, output: dict[str, Any]) -> None:
         for k, v in output.items():

@@ -28,7 +28,7 @@ A wait that hands out a token (a callback wait, or an event wait with
 (``StepRecord.callback``: its nonce, and the next ``heartbeat_at`` once a
 heartbeat pushed it on), written by the commit that begins the wait,
 rewritten by each heartbeat, and dropped when the attempt ends
-(``Txn.put_step``); a retry draws a new nonce. Its timers need no more: such
+(``WaitKind.replacing``); a retry draws a new nonce. Its timers need no more: such
 a record is its commit's own (never written ahead, below), so its
 ``start_time`` is when they were armed (``_timers``). A record that small
 rides in the header with the previous step's (on DynamoDB: "Inline
@@ -56,7 +56,7 @@ in a reserved namespace no step id can take (step ids never contain ``~``):
 - ``~event~<name>~<event_id>``: a retired event, ``{name, disposition:
   delivered, step, run_id}`` of the run that took it, written in the commit
   that replaces that run's record with another run's (a ``set`` branch's
-  reset, a retry, a rerun: ``Txn.put_step`` is the one place, ``retire``).
+  reset, a retry, a rerun: ``WaitKind.replacing``, called by ``Txn.put_step``, is the one place).
 
 An event is idempotent by its name and ``event_id`` together (the same id
 under another name is another event), and what became of it is kept where
@@ -224,6 +224,22 @@ class WaitKind(kinds.StepKind):
         if config.event is not None:
             _consume_kept(txn, p, now)
         return []
+
+    def reads_before_put(self, p: StepPlan, run_id: int) -> bool:
+        return bool(run_id) and takes_events(p)  # an earlier run may have taken an event
+
+    def replacing(self, txn: Txn, p: StepPlan, replaced: StepRecord | None, record: StepRecord) -> StepRecord:
+        """The one place a record that took an event (``StepRecord.event_id``) gives way to another run
+        of its step, whatever replaces it (a ``set`` branch's reset, a retry, a rerun): the event's id is
+        retired in the same commit (``retire``), so a duplicate of the event still changes nothing. And
+        the one place a wait's token data (``StepRecord.callback``) goes when its attempt ends, however
+        it ends: a record not in progress keeps none (no reader looks at it there, and the record stays
+        as small as any other)."""
+        if record.callback is not None and record.status != StepStatus.IN_PROGRESS:
+            record = record.evolve(callback=None)
+        if replaced is not None and replaced.event_id is not None and replaced.run_id != record.run_id:
+            record = retire(txn, replaced, record)
+        return record
 
     def expire(self, txn: Txn, p: StepPlan, record: StepRecord, now: float, send: bool) -> list[DispatchJob]:
         config: WaitConfig = p.config
@@ -456,7 +472,7 @@ def takes_events(p: StepPlan) -> bool:
 
 def retire(txn: Txn, replaced: StepRecord, record: StepRecord) -> StepRecord:
     """``replaced`` took an event and ``record``, of another run of its step, replaces it
-    (``Txn.put_step``): write the event's retired record in the same commit; return ``record``
+    (``WaitKind.replacing``): write the event's retired record in the same commit; return ``record``
     without the event's id (a record built by ``evolve`` from ``replaced`` inherits it)."""
     assert replaced.event_id is not None
     name = txn.plan.steps[replaced.step_id].config.event
