@@ -60,7 +60,6 @@ from . import events
 from .backend.base import Backend
 from .engine import wait
 from .engine.redrive import downstream
-from .engine.wait import retired_step
 from .errors import ExecutionEndedError, ExecutionExistsError, ExecutionStatusError
 from .history import HistoryPage, parse_event_id
 from .inspector import Description
@@ -275,7 +274,7 @@ def _copy(backend: Backend, key: str, from_step: str | None, inputs: dict[str, A
     kept = {sid: rec for sid, rec in backend.store.load_steps(key, None).items()
             if rec.status == StepStatus.COMPLETE and sid not in rerun_steps}
     # the events a step run afresh took are forgotten with its runs (engine/wait.py)
-    kept = {sid: rec for sid, rec in kept.items() if (took := retired_step(sid, rec)) is None or took in kept}
+    kept = {sid: rec for sid, rec in kept.items() if (took := wait.retired_step(sid, rec)) is None or took in kept}
     state = backend.store.load_state(key, None)
     wf = Workflow.from_dict(definition.spec, backend, inputs=definition.inputs if inputs is None else inputs,
                             name=name)

@@ -1133,7 +1133,7 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
         # a claim that sends no job (a wait's) rides in the header when it fits, where its step's next
         # record replaces it with no item ever written for it ("Inline records"); else it goes ahead too
         quiet = [(item, record) for item, record in claims if record.step_id not in commit.unsent_add]
-        claims = [claim for claim in claims if not any(claim[0] is q for q, _ in quiet)]
+        claims = [(item, record) for item, record in claims if record.step_id in commit.unsent_add]
         puts = [(item, size) for item, size in puts if not any(item is c for c, _ in claims)]
         attrs = self._header_attrs(header)
         if expires_at is not None:

@@ -275,7 +275,11 @@ def only_dep(p: StepPlan) -> str | None:
     a step whose claims may be written ahead (``claims_ahead``: any other's record is only ever
     written by its commit; a claim the previous release wrote ahead has its dependency read when
     ``claimed_step`` needs it)."""
-    return p.deps[0] if len(p.deps) == 1 and claims_ahead(p) else None
+    return _sole_dep(p) if claims_ahead(p) else None
+
+
+def _sole_dep(p: StepPlan) -> str | None:
+    return p.deps[0] if len(p.deps) == 1 else None
 
 
 def claimed_step(txn: Txn, sid: str) -> StepRecord:
@@ -285,7 +289,7 @@ def claimed_step(txn: Txn, sid: str) -> StepRecord:
     p = txn.plan.steps[sid]
     if rec.status != StepStatus.IN_PROGRESS or not _fenced(p, rec):
         return rec
-    dep = p.deps[0] if len(p.deps) == 1 else None
+    dep = _sole_dep(p)
     return as_claimed(txn.header, rec, txn.step(dep) if dep is not None else None)
 
 
@@ -300,8 +304,7 @@ def all_as_claimed(header: ExecutionHeader, records: dict[str, StepRecord], plan
     header.fetch_rows(claims)
     out = dict(records)
     for sid in claims:
-        deps = plan.steps[sid].deps
-        dep = deps[0] if len(deps) == 1 else None
+        dep = _sole_dep(plan.steps[sid])
         out[sid] = as_claimed(header, records[sid], None if dep is None else
                               records.get(dep) or StepRecord(step_id=dep, token=plan.steps[dep].token))
     return out

@@ -497,17 +497,24 @@ def _matches(txn: Txn, p: StepPlan, payload: dict[str, Any]) -> bool:
     return expressions.condition_holds(config.match, context, [])
 
 
+def _kept(txn: Txn, name: str) -> list[list[Any]]:
+    """The events kept for ``name``, oldest first, each ``[event_id, payload]``: its mailbox, read only
+    when the header counts events kept for the name (``header.kept``; none: no read)."""
+    if not txn.header.kept.get(name):
+        return []
+    rid = mailbox_id(name)
+    mailbox = _read(txn, [rid]).get(rid)
+    return list((mailbox.output or {}).get("events", [])) if mailbox is not None else []
+
+
 def _consume_kept(txn: Txn, p: StepPlan, now: float) -> None:
     """A wait for an event begins: the oldest kept event of its name that matches completes it (and
     its record keeps the event's id). The mailbox is read only when the header counts events kept
     for the name (``header.kept``)."""
     config: WaitConfig = p.config
     assert config.event is not None
-    if not txn.header.kept.get(config.event):
-        return
+    kept = _kept(txn, config.event)
     rid = mailbox_id(config.event)
-    mailbox = _read(txn, [rid]).get(rid)
-    kept = list((mailbox.output or {}).get("events", [])) if mailbox is not None else []
     for i, (event_id, payload) in enumerate(kept):
         try:
             if not _matches(txn, p, payload):
@@ -604,11 +611,8 @@ def _seen(txn: Txn, name: str, event_id: str, waiting: list[str]) -> EventReceip
         rec = txn.step(sid)
         if rec.event_id == event_id:
             return EventReceipt(event_id, name, DELIVERED, sid, rec.run_id, duplicate=True)
-    if txn.header.kept.get(name):
-        mailbox = _read(txn, [mailbox_id(name)]).get(mailbox_id(name))
-        kept = (mailbox.output or {}).get("events", []) if mailbox is not None else []
-        if any(kept_id == event_id for kept_id, _ in kept):
-            return EventReceipt(event_id, name, KEPT, duplicate=True)
+    if any(kept_id == event_id for kept_id, _ in _kept(txn, name)):
+        return EventReceipt(event_id, name, KEPT, duplicate=True)
     if any(txn.step(sid).run_id > 0 for sid in waiting):
         rid = retired_id(name, event_id)
         retired = _read(txn, [rid]).get(rid)
@@ -621,14 +625,12 @@ def _seen(txn: Txn, name: str, event_id: str, waiting: list[str]) -> EventReceip
 
 def _keep(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: float) -> EventReceipt:
     """Keep the event in its name's mailbox (which says it came, for a duplicate) for a wait to come."""
-    rid = mailbox_id(name)
-    mailbox = _read(txn, [rid]).get(rid) if txn.header.kept.get(name) else None
-    kept = [*((mailbox.output or {}).get("events", []) if mailbox is not None else []), [event_id, payload]]
+    kept = [*_kept(txn, name), [event_id, payload]]
     size = len(encode_json(kept).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise EventRefusedError(f"event {name!r} arrived before any step waits for it, and the events kept for "
                                 f"it would take {size:,} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES:,}", "payload")
-    txn.put_step(_data_record(rid, {"events": kept}))
+    txn.put_step(_data_record(mailbox_id(name), {"events": kept}))
     _count_kept(txn, name, len(kept))
     txn.header.updated_at = transitions.iso(now)
     return EventReceipt(event_id, name, KEPT)
