@@ -47,6 +47,15 @@ have it from there or from the history): the event source mappings receive
 nothing meanwhile, and their empty long polls are the idle cost below (per
 month), not a wait's.
 
+The start's safety wake (a delayed message on the results queue, one per
+execution, ``operations._arm_safety_wake``) is sent in every row (its
+SendMessage is counted) but delivered in none: the backend's grace is
+``SAFETY_WAKE_GRACE_S``, longer than any run, so a slow row (a callback row
+reads each token with an uncounted ``describe``) is not charged a delivery a
+fast one escapes. Its delivery is once per execution, whatever its length:
+one hop (a router invocation and a header read, about $1.63 per million, the
+README's timers), not a step's or a wait's.
+
 Critical path per step: between one executor handing over its result and
 the next job being sent, one queue hop (the op queue) and the router's
 Invoke, and the DynamoDB round trips the router makes before its first job
@@ -155,6 +164,7 @@ MINUTES_PER_MONTH = 60 * 24 * 30
 TARGET_CALLS_PER_STEP = 8
 TARGET_DOLLARS = 5.0  # all in, per million steps
 TARGET_WRU = 5.0  # write units per step
+SAFETY_WAKE_GRACE_S = 900.0  # the grace before the safety wake (SQS's longest delay): past any run (docstring)
 TARGET_WAIT_CALLS = 3  # API calls per completed wait (issue 16)
 TARGET_WAIT_DOLLARS = 2.0  # all in, per million completed waits
 
@@ -404,7 +414,7 @@ def run(shape: str, n: int, retention: bool = True) -> dict[str, Any]:
         runner = SQSRunner({"inc": op_queue}, results, sqs_client=sqs)
         ttl = DEFAULT_EXECUTION_RETENTION_DAYS * 86_400 if retention else None
         store = DynamoDBStore("workflows", client=ddb, execution_ttl_seconds=ttl)
-        backend = rfx.Backend(store=store, runner=runner,
+        backend = rfx.Backend(store=store, runner=runner, unsent_grace_seconds=SAFETY_WAKE_GRACE_S,
                               blobs=S3BlobStore("values", client=meter.attach(boto3.client("s3"))))
         handler, handed = answering_executor(meter, execute, results)
         platform: Counter[str] = Counter()
@@ -542,7 +552,7 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool, breakdown: bool 
     per = {k: (waits[k] - plain[k]) * n / (n - 1) for k in ("calls", "wru", "rru", "sqs", "lambda", "gbs")}
     cost = sum(dollars({**per, "platform": 0}).values())
     what = "an event" if shape == "chain+waits" else "a callback"
-    print(f"\nWait for {what} (chain of {n} with {n - 1} waits, less the chain): {per['calls']:.2f} calls, "
+    print(f"\nWait for {what} (chain of {n} with {n - 1} waits, less the chain): {per['calls']:.3f} calls, "
           f"{per['rru']:.2f} RRU, {per['wru']:.2f} WRU, {per['sqs']:.2f} SQS requests, {per['lambda']:.2f} Lambda "
           f"requests per completed wait: ${cost:.2f} per million waits all in" + (
               f" (targets: <= {TARGET_WAIT_CALLS} calls, <= ${TARGET_WAIT_DOLLARS:.2f}). While it waits: nothing "
@@ -552,8 +562,12 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool, breakdown: bool 
               f"transition = ${PRICE_SFN * 1e6:.2f} per million waits." if shape == "chain+waits" else "."))
     ops = {k: (waits["by_op"].get(k, 0) - plain["by_op"].get(k, 0)) * n / (n - 1)
            for k in set(waits["by_op"]) | set(plain["by_op"])}
-    print("  its calls by operation: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
-                                                   if round(v, 2)))
+    print("  its calls by operation: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
+                                                   if round(v, 3)))
+    # a history item is one PutItem of 1 write unit (a flush of the header's buffer, under 1 KB)
+    flushes = (waits["by_item"].get("PutItem: history", 0) - plain["by_item"].get("PutItem: history", 0)) * n / (n - 1)
+    print(f"  of which history flushes: {flushes:.3f} (the wait keeps its own events on its record; the steps "
+          f"around it log theirs in two commits, at two times, where the chain logs them in one)")
     if breakdown:
         kinds = {k: (waits["by_item"].get(k, 0) - plain["by_item"].get(k, 0)) * n / (n - 1)
                  for k in set(waits["by_item"]) | set(plain["by_item"])}

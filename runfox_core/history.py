@@ -6,11 +6,23 @@ stored with it, or not at all. An event is a small JSON object::
 
     {"id": "12.0", "type": "dispatched", "at": 1764500000.123, "step": "fetch", "run_id": 0}
 
-``id`` is ``<header version>.<index in its commit>``: versions grow by one
-per commit, so ids order the log and name a position in it (the ``after``
-cursor of ``history``). Fields besides ``id``, ``type`` and ``at`` depend on
-the kind (see ``EventType``); an attempt's error is cut like the step
-record's (``records.bounded_error``).
+``id`` is ``<header version>.<index in its commit>`` (``Txn.event`` numbers
+them): versions grow by one per commit, so ids order the log and name a
+position in it (the ``after`` cursor of ``history``). Fields besides ``id``,
+``type`` and ``at`` depend on the kind (see ``EventType``); an attempt's
+error is cut like the step record's (``records.bounded_error``).
+
+Events a record keeps: a step's kind may keep its run's own events on the
+step's record instead of in the log (``StepKind.keeps_events``: a wait for an
+event or a callback keeps its ``waiting`` and ``step_completed``). The record
+holds their ids (``StepRecord.own_events``), the rest of what they say is
+the record's (its times, run, attempt, token) or the spec's, and
+``operations.history`` merges them into the log by id: a reader cannot tell
+them apart. When another run replaces the record, those events move, with
+their ids, to a record of their own in the same commit (``engine/wait.py``,
+``~ran~<step>~<run>``). Why: such an event would otherwise be stored twice,
+once on the record and once in the log, and on DynamoDB the log's buffer
+rides in the header until a PutItem flushes it (``aws/_ddb_history.py``).
 
 Storage (each store keeps the log apart from the records, never in one
 growing item): in memory a list per execution; SQLite one row per event;
@@ -68,16 +80,6 @@ def parse_event_id(text: str) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"event id {text!r} is not of the form <version>.<index> (e.g. 12.0)") from None
     return version, index
-
-
-def stamp(events: list[dict[str, Any]], version: int) -> list[dict[str, Any]]:
-    """The events of the commit that made ``version``, each with its ``id`` first."""
-    return [{"id": event_id(version, i), **e} for i, e in enumerate(events)]
-
-
-def stamped(events: list[dict[str, Any]], version: int) -> list[tuple[tuple[int, int], dict[str, Any]]]:
-    """``stamp``, each event with its position (what ``position`` would parse back from its id)."""
-    return [((version, i), {"id": event_id(version, i), **e}) for i, e in enumerate(events)]
 
 
 def position(event: dict[str, Any]) -> tuple[int, int]:

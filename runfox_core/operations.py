@@ -58,10 +58,10 @@ from typing import Any
 
 from . import events
 from .backend.base import Backend
-from .engine import wait
+from .engine import kinds, wait
 from .engine.redrive import downstream
 from .errors import ExecutionEndedError, ExecutionExistsError, ExecutionStatusError
-from .history import HistoryPage, parse_event_id
+from .history import HistoryPage, parse_event_id, position
 from .inspector import Description
 from .inspector import describe as _describe
 from .listing import ListPage, ListQuery
@@ -208,8 +208,16 @@ def history(backend: Backend, key: str, after: str | None = None, limit: int = 1
     """
     if not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY_PAGE:
         raise ValueError(f"limit must be an integer from 1 to {MAX_HISTORY_PAGE:,}, got {limit!r}")
-    position = parse_event_id(after) if after is not None else None
-    events = backend.store.load_history(key, position, limit + 1)
+    start = parse_event_id(after) if after is not None else None
+    plan = backend.plan(key)
+    if not any(kinds.get(p.kind).keeps_events(p.config) for p in plan.steps.values()):
+        events = backend.store.load_history(key, start, limit + 1)
+    else:  # the events records keep, merged into the log's (``history.py``), as of one header version
+        version = backend.load_header(key).version  # read first: what is read after holds all it had
+        events = [e for e in backend.store.load_history(key, start, limit + 1)
+                  + kinds.kept_events(backend.store, key, plan)
+                  if (start is None or position(e) > start) and position(e)[0] <= version]
+        events.sort(key=position)
     page = wait.with_tokens(key, events[:limit])
     return HistoryPage(key, page, page[-1]["id"] if len(events) > limit else None)
 
@@ -273,8 +281,10 @@ def _copy(backend: Backend, key: str, from_step: str | None, inputs: dict[str, A
     rerun_steps = set(downstream(backend.plan(key), from_step)) if from_step is not None else set()
     kept = {sid: rec for sid, rec in backend.store.load_steps(key, None).items()
             if rec.status == StepStatus.COMPLETE and sid not in rerun_steps}
-    # the events a step run afresh took are forgotten with its runs (engine/wait.py)
-    kept = {sid: rec for sid, rec in kept.items() if (took := wait.retired_step(sid, rec)) is None or took in kept}
+    # the events a step run afresh took are forgotten with its runs (engine/wait.py), and the history
+    # events replaced runs kept are the source's (engine/kinds.py)
+    kept = {sid: rec for sid, rec in kept.items() if not sid.startswith(kinds.RAN_RECORD)
+            and ((took := wait.retired_step(sid, rec)) is None or took in kept)}
     state = backend.store.load_state(key, None)
     wf = Workflow.from_dict(definition.spec, backend, inputs=definition.inputs if inputs is None else inputs,
                             name=name)

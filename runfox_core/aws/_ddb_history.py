@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.records import Commit
 from ..errors import ExecutionNotFoundError
-from ..history import position, stamp
+from ..history import position
 from ..payloads import encode_json
 from . import _items as it
 from ._clients import error_code
@@ -136,7 +136,7 @@ class HistoryMixin(StoreParts):
                 known = self._logs.get(key)
             return known[1] if known is not None and known[0] == commit.expected_version else None
         version = commit.expected_version + 1
-        new = stamp(commit.events, version)
+        new = commit.events
         log = self._known_log(key, commit.expected_version)
         packed = self._pack(log + new)
         if len(packed) <= LOG_BUFFER_BYTES:

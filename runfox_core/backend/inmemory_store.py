@@ -26,7 +26,7 @@ from typing import Any
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..engine.txn import _copy_json
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
-from ..history import stamped
+from ..history import position
 from ..listing import ExecutionSummary, ListPage, ListQuery, matches, page_of
 from .store import Store
 
@@ -57,7 +57,7 @@ def _thaw(frozen: Any) -> Any:
 
 # A step record is kept as (status, its other fields frozen as a list, in this order).
 _RECORD_FIELDS = ("step_id", "token", "run_id", "attempt", "inputs", "output", "error", "start_time", "end_time",
-                  "host", "missing_paths", "event_id", "callback")
+                  "host", "missing_paths", "event_id", "callback", "own_events")
 
 
 def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
@@ -66,10 +66,10 @@ def _freeze_step(r: StepRecord) -> tuple[Any, Any]:
 
 def _thaw_step(stored: tuple[Any, Any]) -> StepRecord:
     status, frozen = stored
-    step_id, token, run_id, attempt, inputs, output, error, start, end, host, missing, event_id, callback = \
-        _thaw(frozen)
+    step_id, token, run_id, attempt, inputs, output, error, start, end, host, missing, event_id, callback, \
+        own_events = _thaw(frozen)
     return StepRecord(step_id, token, status, run_id, attempt, inputs, output, error, start, end, host, missing,
-                      event_id, callback)
+                      event_id, callback, own_events)
 
 
 class _Header:
@@ -166,7 +166,7 @@ class InMemoryStore(Store):
             header = _Header(commit.header, current.unsent)
             steps = {sid: _freeze_step(record) for sid, record in commit.steps.items()}
             state = {k: _freeze(v) for k, v in commit.state.items()}
-            events = [(at, _freeze(e)) for at, e in stamped(commit.events, commit.expected_version + 1)]
+            events = [(position(e), _freeze(e)) for e in commit.events]
             added = {k: list(v) for k, v in commit.unsent_add.items()}
             for sid in commit.unsent_remove:
                 header.unsent.pop(sid, None)

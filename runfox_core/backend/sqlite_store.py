@@ -27,7 +27,7 @@ from typing import Any
 
 from ..engine.records import Commit, ExecutionDefinition, ExecutionHeader, StepRecord
 from ..errors import ConflictError, ExecutionExistsError, ExecutionNotFoundError
-from ..history import event_id
+from ..history import event_id, position
 from ..listing import ExecutionSummary, ListPage, ListQuery, decode_cursor, encode_cursor, start_time
 from ..payloads import decode, encode
 from ..status import WorkflowStatus
@@ -155,9 +155,9 @@ class SqliteStore(Store):
                     "INSERT OR REPLACE INTO unsent (key, step_id, run_id, claimed_at) VALUES (?, ?, ?, ?)",
                     [(key, sid, int(run), at) for sid, (run, at) in commit.unsent_add.items()])
             if commit.events:
-                version = commit.expected_version + 1
                 conn.executemany("INSERT INTO history (key, version, idx, event) VALUES (?, ?, ?, ?)",
-                                 [(key, version, i, encode(e)) for i, e in enumerate(commit.events)])
+                                 [(key, *position(e), encode({k: v for k, v in e.items() if k != "id"}))
+                                  for e in commit.events])
             status = str(commit.header.status)
             conn.execute("UPDATE listing SET status = ? WHERE key = ? AND status != ?", (status, key, status))
 

@@ -22,8 +22,10 @@ Contract every implementation must keep (``tests/contract`` checks each):
 - ``mark_sent`` removes unsent entries whose run_id matches, without touching
   the version (it commutes with any commit).
 - ``commit.events`` are appended to the execution's history in the same
-  atomic step as the rest of the commit, under ids ``<new version>.<index>``;
-  ``load_history`` returns them in id order, paged, never from one growing item.
+  atomic step as the rest of the commit, each under the id it carries
+  (``<new version>.<index>``, increasing; an index a record keeps instead is
+  left out: ``history.py``); ``load_history`` returns them in id order,
+  paged, never from one growing item.
 - ``list_executions`` answers a ``ListQuery`` from an index (never by reading
   every execution), in the order ``listing.py`` defines, with a cursor.
 - the header's schedules may keep entries outside the header (spilled, so the

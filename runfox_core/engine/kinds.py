@@ -39,9 +39,13 @@ sends many jobs per attempt, such as ``map``, overrides them):
   when a record of the step replaces another; a wait's retires the id of
   an event its earlier run took, and drops its token data once its attempt
   is over; a task's writes the record as it is;
+- ``keeps_events`` (and ``events_of``): whether a step of this config keeps
+  its run's own history events (``step_completed``, a wait's ``waiting``) on
+  its record instead of in the log (``history.py``); by default it logs them;
 - ``draws_at_claim``: whether a step of this config draws something at its
-  claim that its record keeps (a random nonce: a wait that hands out a
-  callback token), so no two claimers write its record alike and its claim
+  claim that its record keeps (a callback token's random nonce, the id of
+  a history event it keeps: a wait for an event or a callback), so no two
+  claimers write its record alike and its claim
   is never written ahead, whatever ``begins_alike`` says of the kind
   (``transitions.claims_ahead``); by default nothing is drawn.
 
@@ -62,15 +66,19 @@ import dataclasses
 import importlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..expressions import References
+from ..history import EventType
 from ..results import DispatchJob, ItemRef
+from ..status import StepStatus
+from .records import StepRecord
 
 if TYPE_CHECKING:
+    from ..backend.store import Store
     from ..errors import Problem
-    from ..spec import StepPlan
-    from .records import StepRecord
+    from ..spec import Plan, StepPlan
     from .txn import Txn
 
 log = logging.getLogger("runfox_core")
@@ -104,20 +112,46 @@ class StepKind:
 
     def reads_before_put(self, p: StepPlan, run_id: int) -> bool:
         """Whether ``Txn.put_step`` of a record of ``p`` at ``run_id`` reads the record it replaces first,
-        when the transaction has not (``replacing`` then sees it). A task's never does."""
-        return False
+        when the transaction has not (``replacing`` then sees it): a step that keeps its events, when
+        an earlier run's record may keep some. A task's never does."""
+        return bool(run_id) and self.keeps_events(p.config)
 
     def replacing(self, txn: Txn, p: StepPlan, replaced: StepRecord | None, record: StepRecord) -> StepRecord:
         """The record ``Txn.put_step`` writes for step ``p`` when ``record`` replaces ``replaced`` (its
         record as the transaction has it; None: not read); the kind may write beside it in the same
-        commit. A task's: ``record`` itself."""
+        commit. A task's: ``record`` itself. When another run replaces a record that keeps events
+        (``keeps_events``), they move, ids and all, to a record of their own in the same commit
+        (``ran_record_id``: what ``events_of`` says of the replaced record), and ``record`` does not
+        inherit them (one built by ``evolve`` from ``replaced`` would)."""
+        if replaced is not None and replaced.own_events and replaced.run_id != record.run_id:
+            txn.put_step(StepRecord(step_id=ran_record_id(p.id, replaced.run_id), token="",
+                                    status=StepStatus.COMPLETE, output={"events": self.events_of(p, replaced)}))
+            if record.own_events == replaced.own_events:
+                record = record.evolve(own_events=None)
         return record
 
     def draws_at_claim(self, config: Any) -> bool:
         """Whether ``begin`` of a step compiled to ``config`` puts on its record something drawn at the
-        claim (a random nonce), which another claimer of the same run would draw otherwise: then its
-        claim is never written ahead (``transitions.claims_ahead``). A task draws nothing."""
+        claim (a random nonce, the id of a history event it keeps: a position in the claim's commit),
+        which another claimer of the same run would draw otherwise: then its claim is never written
+        ahead (``transitions.claims_ahead``). A task draws nothing."""
         return False
+
+    def keeps_events(self, config: Any) -> bool:
+        """Whether a step compiled to ``config`` keeps its run's own history events on its record
+        (``StepRecord.own_events``, ``history.py``) instead of in the log: its ``step_completed``
+        (``transitions``) and any its ``begin`` keeps (``Txn.own_event``); ``events_of`` says what they
+        say, and ``replacing`` moves them when another run replaces the record. A task logs them."""
+        return False
+
+    def events_of(self, p: StepPlan, record: StepRecord) -> list[dict[str, Any]]:
+        """The history events ``record`` of ``p`` keeps, as the log would hold them (one of a type this
+        kind does not know, from a later release, is left out). This one knows ``step_completed``."""
+        own = record.own_events or {}
+        if EventType.STEP_COMPLETED not in own:
+            return []
+        return [{"id": own[EventType.STEP_COMPLETED], "type": str(EventType.STEP_COMPLETED),
+                 "at": at_of(record.end_time), "step": p.id, "run_id": record.run_id}]
 
     def compile(self, sid: str, block: Any, ctx: CompileContext,
                 problems: list[Problem]) -> tuple[Any, References]:
@@ -180,6 +214,35 @@ class StepKind:
         assert record.inputs is not None
         txn.unsent_add[p.id] = [record.run_id, now]
         return [job(txn, p, record.run_id, record.inputs)]
+
+
+RAN_RECORD = "~ran~"  # a reserved record id (step ids never contain '~')
+
+
+def ran_record_id(sid: str, run_id: int) -> str:
+    """The record of the events that run ``run_id`` of ``sid`` kept, once another run replaced it."""
+    return f"{RAN_RECORD}{sid}~{run_id}"
+
+
+def kept_events(store: Store, key: str, plan: Plan) -> list[dict[str, Any]]:
+    """Every history event the records of execution ``key`` keep (``history.py``): those of each step
+    whose kind keeps its events, on its record and on those of its replaced runs. Reads nothing when
+    no step keeps any; else the steps' records, then their replaced runs' (read after them: a run
+    replaced in between is found among those). Unordered."""
+    steps = {sid: p for sid, p in plan.steps.items() if get(p.kind).keeps_events(p.config)}
+    if not steps:
+        return []
+    records = store.load_steps(key, list(steps))
+    ran = [ran_record_id(sid, run) for sid, rec in records.items() for run in range(rec.run_id)]
+    events = [e for sid, rec in records.items() for e in get(steps[sid].kind).events_of(steps[sid], rec)]
+    for rec in (store.load_steps(key, ran) if ran else {}).values():
+        events += (rec.output or {}).get("events", [])
+    return events
+
+
+def at_of(iso_time: str | None) -> float:
+    """A record's ISO 8601 time as a history event's ``at`` (``Txn.event`` rounds to the millisecond)."""
+    return round(datetime.fromisoformat(iso_time).timestamp(), 3) if iso_time else 0.0
 
 
 def job(txn: Txn, p: StepPlan, run_id: int, inputs: dict[str, Any]) -> DispatchJob:

@@ -671,9 +671,13 @@ class StepRecord:
     missing_paths: list[str] | None = None
     # a wait's: the id of the event whose payload is this run's output (``engine/wait.py``)
     event_id: str | None = None
-    # a wait's that hands out a token, while in progress: its nonce, and heartbeat_at once a heartbeat
-    # pushed it on (``engine/wait.py``); dropped when the record leaves IN_PROGRESS (``WaitKind.replacing``)
+    # a wait's that hands out a token: its nonce, and while in progress heartbeat_at once a heartbeat
+    # pushed it on (``engine/wait.py``); once the record leaves IN_PROGRESS only the nonce, for the
+    # ``waiting`` event it keeps (``WaitKind.replacing``)
     callback: dict[str, Any] | None = None
+    # history events of this run kept here instead of in the log, by type: their ids (a wait's ``waiting``
+    # and ``step_completed``: ``StepKind.keeps_events``); ``operations.history`` reads them back
+    own_events: dict[str, str] | None = None
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` (dataclasses.replace, without its per-call overhead on the hot path)."""
@@ -686,6 +690,8 @@ class StepRecord:
             del d["event_id"]
         if d["callback"] is None:  # likewise, only a wait handing out a token has one
             del d["callback"]
+        if d["own_events"] is None:  # and only a wait keeps events
+            del d["own_events"]
         return d
 
     @classmethod
@@ -705,6 +711,7 @@ class StepRecord:
             missing_paths=d.get("missing_paths"),
             event_id=d.get("event_id"),
             callback=d.get("callback"),
+            own_events=d.get("own_events"),
         )
 
 
@@ -726,7 +733,8 @@ class Commit:
     state: dict[str, Any] = field(default_factory=dict)
     unsent_add: dict[str, list[float]] = field(default_factory=dict)
     unsent_remove: list[str] = field(default_factory=list)
-    # the history events of this transition, in order (``history.py``); stored with the commit
+    # the history events of this transition, in order, each with its id (``history.py``; ``Txn.event``
+    # numbers them, leaving out the ids of those a record keeps: ``StepRecord.own_events``); stored with the commit
     events: list[dict[str, Any]] = field(default_factory=list)
     # steps whose record here is a claim every claimer of the same (step, run_id) makes alike (its
     # inputs read only upstream outputs and the workflow's inputs: ``transitions.claims_ahead``): a

@@ -73,10 +73,11 @@ def reopen(txn: Txn, now: float, from_step: str | None = None) -> list[str]:
 
 def seed(txn: Txn, now: float, records: dict[str, StepRecord], state: dict[str, Any], source: str,
          from_step: str | None) -> None:
-    """Start a fresh execution from ``records`` (complete steps of ``source``, kept as they are) and ``state``."""
+    """Start a fresh execution from ``records`` (complete steps of ``source``, kept as they are, less the
+    history events they keep: those are the source's, ``history.py``) and ``state``."""
     txn.prefetch(list(txn.plan.steps), [])  # (before the copies: what each replaces is known, none)
     for rec in records.values():
-        txn.put_step(rec)
+        txn.put_step(rec.evolve(own_events=None) if rec.own_events else rec)
     txn.header.kept = wait.kept_counts(records)  # the copied mailboxes of early events (engine/wait.py)
     txn.merge_state(state)
     _schedule(txn, now)

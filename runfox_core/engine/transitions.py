@@ -233,13 +233,15 @@ def _inputs_alike(p: StepPlan) -> bool:
 
 def _fenced(p: StepPlan, rec: StepRecord) -> bool:
     """Whether ``rec``, in progress, may be a claim of ``p`` written ahead (so read through
-    ``as_claimed``): ``claims_ahead``, or the previous release's claim of a wait that hands out a
-    token, which it wrote ahead too (its token in a ``~wait~`` record: ``engine/wait.py``), told by
-    the record's own lack of token data (``StepRecord.callback``)."""
+    ``as_claimed``): ``claims_ahead``, or a claim of a wait that the previous release wrote ahead
+    (one that hands out a token kept it in a ``~wait~`` record: ``engine/wait.py``), told by the
+    record's lack of what this release's claim of it always holds, being its commit's own: token
+    data (``StepRecord.callback``) or the ``waiting`` event it keeps (``StepRecord.own_events``)."""
     if claims_ahead(p):
         return True
     kind = kinds.get(p.kind)
-    return rec.callback is None and kind.begins_alike and kind.draws_at_claim(p.config) and _inputs_alike(p)
+    return rec.callback is None and rec.own_events is None and kind.begins_alike and kind.draws_at_claim(p.config) \
+        and _inputs_alike(p)
 
 
 def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | None) -> StepRecord:
@@ -476,8 +478,13 @@ def _set_targets(txn: Txn, p: StepPlan, index: int, raw: Any, context: dict[str,
 
 def _complete_step(txn: Txn, sid: str, now: float) -> Any:
     rec = txn.step(sid)
-    txn.put_step(rec.evolve(status=StepStatus.COMPLETE, end_time=iso(now)))
-    txn.event(Ev.STEP_COMPLETED, now, step=sid, run_id=rec.run_id)
+    done = rec.evolve(status=StepStatus.COMPLETE, end_time=iso(now))
+    p = txn.plan.steps[sid]
+    if kinds.get(p.kind).keeps_events(p.config):  # its record says it (``history.py``)
+        txn.put_step(txn.own_event(done, Ev.STEP_COMPLETED))
+    else:
+        txn.put_step(done)
+        txn.event(Ev.STEP_COMPLETED, now, step=sid, run_id=rec.run_id)
     txn.header.remaining -= 1
     for dep in txn.plan.steps[sid].dependents:
         n_deps = len(txn.plan.steps[dep].deps)

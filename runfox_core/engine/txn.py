@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backend.store import Store
+from ..history import event_id
 from ..payloads import NO_BLOBS, Codec
 from ..spec import Plan
 from ..status import StepStatus
@@ -76,6 +77,7 @@ class Txn:
         self.jobs: list[Any] = []  # jobs claimed besides the transition's answer (a map step's next ones)
         self.keep: set[str] = set()  # records read here that the next transition will read again
         self.events: list[dict[str, Any]] = []  # history events of this transition (``history.py``)
+        self._event_ids = 0  # ids numbered so far, ``events`` and those records keep (``own_event``)
         self.claims: set[str] = set()  # claims any claimer would make alike (``Commit.claims``)
         self.slots: set[str] = set()  # records at a results slot no committed record counts yet (``Commit.slots``)
 
@@ -194,8 +196,18 @@ class Txn:
 
     def event(self, kind: str, now: float, **fields: Any) -> None:
         """Record a history event of this transition; it is stored with the commit, or not at all."""
-        self.events.append({"type": str(kind), "at": round(now, 3),
+        self.events.append({"id": self._next_event_id(), "type": str(kind), "at": round(now, 3),
                             **{k: v for k, v in fields.items() if v is not None}})
+
+    def own_event(self, record: StepRecord, kind: str) -> StepRecord:
+        """``record`` keeping this transition's next history event, of type ``kind``, in place of the log
+        (``StepRecord.own_events``: its id, a position among this commit's events; what it says, the
+        step's kind rebuilds from the record, ``StepKind.events_of``)."""
+        return record.evolve(own_events={**(record.own_events or {}), str(kind): self._next_event_id()})
+
+    def _next_event_id(self) -> str:
+        n, self._event_ids = self._event_ids, self._event_ids + 1
+        return event_id(self.base_version + 1, n)
 
     def to_commit(self) -> Commit:
         header = self.header

@@ -27,7 +27,7 @@ A wait that hands out a token (a callback wait, or an event wait with
 ``heartbeat_seconds``: ``hands_token``) keeps it on its own step record
 (``StepRecord.callback``: its nonce, and the next ``heartbeat_at`` once a
 heartbeat pushed it on), written by the commit that begins the wait,
-rewritten by each heartbeat, and dropped when the attempt ends
+rewritten by each heartbeat, and cut to the nonce when the attempt ends
 (``WaitKind.replacing``); a retry draws a new nonce. Its timers need no more: such
 a record is its commit's own (never written ahead, below), so its
 ``start_time`` is when they were armed (``_timers``). A record that small
@@ -69,16 +69,30 @@ those steps has run before (run_id > 0); a wait that takes an event writes
 nothing beside its own record. The same id again answers what the first
 did (``duplicate``) and changes nothing.
 
-A wait's claim, like a task's, may be written ahead of the commit that
-begins it (``Commit.claims``; on DynamoDB one write unit saved per wait).
-Until that commit lands the step has not begun, whatever its record says:
-an event for it is kept for the wait to come (``transitions.as_claimed``),
-and its timers are the ones that commit armed, never the record's
-``start_time`` (which may be another claimer's: ``_armed_at``). A wait that
-hands out a token is never written ahead: its nonce is drawn at random at
-the claim, so no two claimers would write its record alike
-(``WaitKind.draws_at_claim``). Its record in progress is always its
-commit's, and a callback is checked against the nonce on it at its run.
+A wait for an event or a callback keeps its own history events on its
+record (``WaitKind.keeps_events``, ``history.py``): the id of its ``waiting``
+event, set by the commit that begins it, and of its ``step_completed``; what
+they say is the record's (its start and end times, run, attempt, a callback's
+nonce, kept once the attempt is over for that event) or the spec's (the
+event's name). So they cost the log nothing: on DynamoDB its buffer rides in
+the header and is put as an item as it fills, and a completed wait made it
+fill (0.08 of a PutItem a wait; ``bench/aws_calls.py``). When another run
+replaces the record (a loop, a retry, a rerun), its events move to
+``~ran~<step>~<run>`` in the same commit (``StepKind.replacing``).
+
+Such a claim is never written ahead of the commit that begins it: the id
+it keeps is a position in that very commit, which another claimer's commit
+would not share (``WaitKind.draws_at_claim``; a callback's nonce is drawn at
+random besides). Its record in progress is always its commit's, and a
+callback is checked against the nonce on it at its run. A wait until a time
+keeps no events (its ``waiting`` event says the time, which its record does
+not hold), and its claim, like a task's, may be written ahead
+(``Commit.claims``): until that commit lands the step has not begun,
+whatever its record says, and its timers are the ones that commit armed,
+never the record's ``start_time`` (which may be another claimer's:
+``_armed_at``). The previous release wrote every wait's claim ahead but a
+callback's: such a claim left behind is still read through
+``transitions.as_claimed`` (an event for it is kept for the wait to come).
 
 Known limits: one event completes one step (the first waiting step in spec
 order whose ``match`` holds); an early event is kept only while some step
@@ -197,7 +211,24 @@ class WaitKind(kinds.StepKind):
         return None  # sends no job
 
     def draws_at_claim(self, config: Any) -> bool:
-        return hands_token(config)  # its nonce, drawn at random by ``begin``
+        return self.keeps_events(config)  # its ``waiting`` event's id (and a callback's nonce, drawn at random)
+
+    def keeps_events(self, config: Any) -> bool:
+        return not config.timed  # a wait until a time logs its ``waiting``: the time is not on its record
+
+    def events_of(self, p: StepPlan, record: StepRecord) -> list[dict[str, Any]]:
+        """Its ``waiting`` event (as ``begin`` would have logged it) and ``step_completed``."""
+        events = super().events_of(p, record)
+        own = record.own_events or {}
+        if Ev.WAITING in own:
+            waiting = {"id": own[Ev.WAITING], "type": str(Ev.WAITING), "at": kinds.at_of(record.start_time),
+                       "step": p.id, "run_id": record.run_id, "attempt": record.attempt}
+            if p.config.event is not None:
+                waiting["event"] = p.config.event
+            if record.callback is not None:
+                waiting["nonce"] = record.callback["nonce"]  # read as the whole token (``with_tokens``)
+            events.insert(0, waiting)
+        return events
 
     def begin(self, txn: Txn, p: StepPlan, record: StepRecord, now: float) -> list[DispatchJob]:
         config: WaitConfig = p.config
@@ -214,29 +245,28 @@ class WaitKind(kinds.StepKind):
             return []
         timeout_at = now + config.timeout_seconds if config.timeout_seconds is not None else None
         heartbeat_at = now + config.heartbeat_seconds if config.heartbeat_seconds is not None else None
-        waiting: dict[str, Any] = {"event": config.event} if config.event is not None else {}
-        if hands_token(config):  # on the claim's own record, so never written ahead (``draws_at_claim``)
-            nonce = secrets.token_urlsafe(16)
-            txn.put_step(record.evolve(callback={"nonce": nonce}))  # its timers: ``_timers``
-            waiting["nonce"] = nonce  # stored as the nonce alone; read as the whole token (``with_tokens``)
-        txn.event(Ev.WAITING, now, step=p.id, run_id=record.run_id, attempt=record.attempt, **waiting)
+        if hands_token(config):  # its timers: ``_timers``
+            record = record.evolve(callback={"nonce": secrets.token_urlsafe(16)})
+        # its ``waiting`` event is kept on the record (``events_of``), which is therefore its commit's own:
+        # never written ahead (``draws_at_claim``)
+        txn.put_step(txn.own_event(record, Ev.WAITING))
         _arm(txn, p, record.run_id, *(t for t in (timeout_at, heartbeat_at) if t is not None))
         if config.event is not None:
             _consume_kept(txn, p, now)
         return []
 
-    def reads_before_put(self, p: StepPlan, run_id: int) -> bool:
-        return bool(run_id) and takes_events(p)  # an earlier run may have taken an event
-
     def replacing(self, txn: Txn, p: StepPlan, replaced: StepRecord | None, record: StepRecord) -> StepRecord:
         """The one place a record that took an event (``StepRecord.event_id``) gives way to another run
         of its step, whatever replaces it (a ``set`` branch's reset, a retry, a rerun): the event's id is
-        retired in the same commit (``retire``), so a duplicate of the event still changes nothing. And
-        the one place a wait's token data (``StepRecord.callback``) goes when its attempt ends, however
-        it ends: a record not in progress keeps none (no reader looks at it there, and the record stays
-        as small as any other)."""
+        retired in the same commit (``retire``), so a duplicate of the event still changes nothing; the
+        events the run kept move to a record of their own (``StepKind.replacing``). And the one place a
+        wait's token data (``StepRecord.callback``) goes when its attempt ends, however it ends: a record
+        not in progress keeps only the nonce, for the ``waiting`` event it keeps (which shows the token
+        it handed out), and no heartbeat (no reader looks at it there)."""
+        record = super().replacing(txn, p, replaced, record)  # the events it kept (``kinds.ran_record_id``)
         if record.callback is not None and record.status != StepStatus.IN_PROGRESS:
-            record = record.evolve(callback=None)
+            keep = (record.own_events or {}).get(Ev.WAITING) is not None  # its ``waiting`` event shows the token
+            record = record.evolve(callback={"nonce": record.callback["nonce"]} if keep else None)
         if replaced is not None and replaced.event_id is not None and replaced.run_id != record.run_id:
             record = retire(txn, replaced, record)
         return record

@@ -1,10 +1,11 @@
-"""Claims written ahead on DynamoDBStore: a claim (of a task or a wait) whose inputs read only upstream
-outputs and the workflow's inputs is one conditional PutItem before the fenced commit (1 write unit, not
-2 inside the transaction); a commit that loses leaves a record the next claim of that run reuses;
-nothing is ever written ahead over a record past the claim; a claim that reads state stays in the
-transaction, and so does a claim that draws a callback nonce (``StepKind.draws_at_claim``). A claim left
-behind by a commit that never landed is not begun for any reader (an answer, an event, describe):
-``transitions.as_claimed``."""
+"""Claims written ahead on DynamoDBStore: a claim (of a task or a wait for a time) whose inputs read only
+upstream outputs and the workflow's inputs is one conditional PutItem before the fenced commit (1 write
+unit, not 2 inside the transaction); a commit that loses leaves a record the next claim of that run
+reuses; nothing is ever written ahead over a record past the claim; a claim that reads state stays in the
+transaction, and so does the claim of a wait for an event or a callback, whose record keeps its waiting
+event's id and a callback's nonce (``StepKind.draws_at_claim``). A claim left behind by a commit that
+never landed (the previous release wrote a wait's claim ahead too) is not begun for any reader (an
+answer, an event, describe): ``transitions.as_claimed``."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def backend(aws: AwsKit, client: Any, room: bool = True) -> rfx.Backend:
 
 
 def store_of(aws: AwsKit, client: Any, room: bool = True) -> DynamoDBStore:
-    """A store; ``room=False``: its header holds no records, so a wait's claim goes ahead like a task's."""
+    """A store; ``room=False``: its header holds no records, so a claim that may go ahead does."""
     store = DynamoDBStore(aws.workflows_table, client=client)
     if not room:
         store.inline_record_bytes = 0
@@ -256,7 +257,7 @@ WAIT_CHAIN = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}},
 
 
 @pytest.mark.parametrize("room", [True, False], ids=["header-with-room", "header-full"])
-def test_a_wait_claim_rides_in_the_header_when_it_fits_and_is_written_ahead_when_not(aws: AwsKit, room: bool) -> None:
+def test_a_wait_claim_rides_in_the_header_when_it_fits_and_in_the_commit_when_not(aws: AwsKit, room: bool) -> None:
     # Given a -> w (a wait for event go) -> b, on a store whose calls are recorded (whose header holds
     # records, or none)
     client = Recording(aws.dynamodb)
@@ -270,8 +271,9 @@ def test_a_wait_claim_rides_in_the_header_when_it_fits_and_is_written_ahead_when
         # ("Inline records", "Inline state"), and no item is ever written for w's claim
         assert client.puts == [("step#a", True)] and client.transactions[-1] == ["header"]
     else:
-        # Then w's claim was one PutItem that landed before the commit, which does not hold it
-        assert client.puts == [("step#a", True), ("step#w", True)] and "step#w" not in client.transactions[-1]
+        # Then w's claim is in the commit, never put ahead of it: its record keeps the id of its waiting
+        # event, a position in that very commit (``WaitKind.draws_at_claim``)
+        assert client.puts == [("step#a", True)] and "step#w" in client.transactions[-1]
     assert wf.step_statuses["w"] == StepStatus.IN_PROGRESS
     # And the event completes it, and the run goes on
     sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
@@ -288,23 +290,22 @@ def test_a_wait_claim_rides_in_the_header_when_it_fits_and_is_written_ahead_when
 ], ids=["only-dependency", "last-of-two", "both-of-two"])
 def test_an_event_sent_while_a_waits_claim_is_left_behind_with_its_dependencys_result_is_kept_not_delivered(
         aws: AwsKit, deps: list[str], before: list[str], in_commit: list[str]) -> None:
-    # Given a process that wrote w's claim ahead and died before the commit applying the result(s) that
-    # make w ready (and beginning w)
+    # Given a claim of w left behind, as the previous release wrote a wait's claim ahead of the commit applying
+    # the result(s) that make w ready (and beginning w), by a process that died before that commit (this
+    # release's claim of a wait for an event is never written ahead: its record keeps its waiting event)
     spec = {"steps": [{"op": "a", "input": {"x": {"var": "input.x"}}}, {"op": "c"},
                       {"id": "w", "depends_on": deps, "wait": {"event": "go"}},
                       {"op": "b", "depends_on": ["w"], "input": {"x": {"var": "steps.w.output.x"}}}],
             "outputs": {"x": {"var": "steps.b.output.x"}}}
-    client = Recording(aws.dynamodb)
-    b = backend(aws, client, room=False)  # (a header with room holds the claim: nothing goes ahead)
+    store = store_of(aws, aws.dynamodb, room=False)
+    b = rfx.Backend(store=store)
     wf = rfx.Workflow.from_dict(spec, b, inputs={"x": 1})
     jobs = {j.step: j for j in wf.advance().jobs}
     for sid in before:
         wf.on_step_result(sid, {}, run_id=jobs[sid].run_id)
     results = [rfx.StepResult(wf.id, sid, jobs[sid].run_id, {"x": 2} if sid == "a" else {}) for sid in in_commit]
-    client.die = 1
-    with pytest.raises(ProcessDied):
-        wf.on_step_results(results, claim_ready=True)
-    assert ("step#w", True) in client.puts and record(aws, wf, "w").status == StepStatus.IN_PROGRESS  # left behind
+    orphan_claim(aws, store, wf, StepRecord(step_id="w", token=b.plan(wf.id).steps["w"].token,
+                                       status=StepStatus.IN_PROGRESS, inputs={}, start_time=iso(b.clock())))
     # When the event comes
     sent = events.send(b, wf.id, "go", {"x": 5}, "go-1")
     # Then it is kept for the wait to come (w did not begin), and describe shows w not begun
@@ -344,7 +345,8 @@ def orphan_claim(aws: AwsKit, store: DynamoDBStore, wf: rfx.Workflow, claim: Ste
 
 def test_an_event_sent_while_a_ready_waits_claim_is_left_behind_by_a_lost_commit_is_kept_not_delivered(
         aws: AwsKit) -> None:
-    # Given w ready (its own first step), and a claim of it written ahead by a commit that lost
+    # Given w ready (its own first step), and a claim of it written ahead by a commit that lost (as the previous
+    # release wrote a wait's claim)
     store = store_of(aws, aws.dynamodb, room=False)  # (so a claim of w goes ahead)
     b = rfx.Backend(store=store)
     spec = {"steps": [{"id": "w", "wait": {"event": "go"}},

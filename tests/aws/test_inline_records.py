@@ -141,7 +141,7 @@ def test_mark_sent_flushes_a_full_history_buffer_after_the_send_and_the_history_
         new.version += 1
         event = {"type": "StepStarted", "step": f"s{i}", "note": secrets.token_hex(8)}
         store.commit(key, Commit(expected_version=header.version, header=new, unsent_add={f"s{i}": [0, 1.0]},
-                                 events=[event]))
+                                 events=[{"id": f"{new.version}.0", **event}]))
         store.mark_sent(key, {f"s{i}": 0})
         sent.append(event)
         buffered = (item(aws, key, "header") or {}).get(LOG, {}).get("B", b"")

@@ -12,7 +12,7 @@ import test_store_contract as contract
 from runfox_core.backend.store import Store
 from runfox_core.engine.records import Commit
 from runfox_core.errors import ConflictError, ExecutionNotFoundError
-from runfox_core.history import position
+from runfox_core.history import event_id, position
 from runfox_core.listing import ListQuery
 from runfox_core.status import WorkflowStatus
 
@@ -28,7 +28,8 @@ def commit_events(s: Store, key: str, events: list[dict], status: WorkflowStatus
     new.version = base + 1
     if status is not None:
         new.status = status
-    s.commit(key, Commit(expected_version=base, header=new, events=events))
+    numbered = [{"id": event_id(base + 1, i), **e} for i, e in enumerate(events)]  # as ``Txn.event`` numbers them
+    s.commit(key, Commit(expected_version=base, header=new, events=numbered))
     return base + 1
 
 
@@ -58,6 +59,19 @@ def test_a_commits_events_are_stored_with_it_under_ids_of_its_version(store: Sto
     assert [e["id"] for e in history] == [f"{v1}.0", f"{v1}.1", f"{v2}.0"]
     assert [e["step"] for e in history] == ["s1", "s2", "s3"]
     assert history[0]["type"] == "dispatched" and history[0]["at"] == 1700000001.0
+
+
+def test_a_commits_events_keep_the_ids_they_carry_with_the_gaps_of_those_a_record_keeps(store: Store) -> None:
+    # Given an execution, and a commit whose second event a step's record keeps (its id is left unused)
+    d = definition()
+    store.create(d, header())
+    new = store.load_header(d.key).copy()
+    new.version = 1
+    events = [{"id": "1.0", **ev(1)}, {"id": "1.2", **ev(2)}]
+    store.commit(d.key, Commit(expected_version=0, header=new, events=events))
+    # Then the history holds each under its own id, and pages from the gap
+    assert [e["id"] for e in store.load_history(d.key)] == ["1.0", "1.2"]
+    assert [e["id"] for e in store.load_history(d.key, (1, 1))] == ["1.2"]
 
 
 def test_a_commit_that_conflicts_stores_none_of_its_events(store: Store) -> None:

@@ -12,9 +12,11 @@ import pytest
 import runfox_core as rfx
 from runfox_core import Workflow, operations
 from runfox_core.backend import InMemoryStore, InProcessRunner, SqliteStore
+from runfox_core.engine.kinds import ran_record_id
 from runfox_core.engine.records import Commit, StepRecord
 from runfox_core.engine.wait import EventRefusedError, callback_token, parse_token, wait_record_id
 from runfox_core.errors import SpecError
+from runfox_core.history import position
 from runfox_core.results import Complete, Pending
 from runfox_core.spec import compile_spec
 from runfox_core.status import StepStatus, WorkflowStatus
@@ -241,15 +243,118 @@ def test_a_waiting_step_names_what_it_waits_for_in_the_history_with_the_same_tok
     assert [(e["step"], e["run_id"], e["event"], e["token"]) for e in waiting] == [("approval", 0, "approved", token)]
 
 
-def test_a_waiting_event_is_stored_with_its_nonce_alone_and_read_with_the_whole_token(backend):
-    # Given a wait that hands out a token (its execution key is in the token, so stored it would repeat it)
+def test_a_waits_own_events_are_kept_on_its_record_not_in_the_log_and_read_in_their_place_with_the_token(backend):
+    # Given a wait that hands out a token, begun and then completed by its event
     key = start(backend)
-    # When its history is stored / Then the waiting event holds the token's nonce, not the token
-    (stored,) = [e for e in backend.store.load_history(key, None, 100) if e["type"] == "waiting"]
-    assert "token" not in stored and key not in str(stored)
-    # And read through history it carries the token describe shows
-    (read,) = [e for e in operations.history(backend, key).events if e["type"] == "waiting"]
-    assert "nonce" not in read and read["token"] == operations.describe(backend, key).waiting["approval"]["token"]
+    token = operations.describe(backend, key).waiting["approval"]["token"]
+    send(backend, key, "approved", {"doc_id": "d1", "by": "ann"}, "evt-1")
+    # Then the log holds neither its waiting nor its step_completed event
+    logged = backend.store.load_history(key, None, 100)
+    assert [e for e in logged if e.get("step") == "approval"] == []
+    # And history reads both in their place among the others, the waiting one with the whole token
+    events = operations.history(backend, key).events
+    assert [position(e) for e in events] == sorted(position(e) for e in events)
+    assert [(e["type"], e.get("step")) for e in events] == [
+        ("started", None), ("dispatched", "draft"), ("step_completed", "draft"), ("waiting", "approval"),
+        ("step_completed", "approval"), ("dispatched", "publish"), ("step_completed", "publish"), ("completed", None)]
+    (waiting,) = [e for e in events if e["type"] == "waiting"]
+    assert waiting["token"] == token and "nonce" not in waiting
+    assert (waiting["run_id"], waiting["attempt"], waiting["event"]) == (0, 0, "approved")
+
+
+def own(events: list[dict[str, Any]], step: str) -> list[tuple[str, int]]:
+    """(type, run_id) of the events a wait keeps on its record (``waiting``, ``step_completed``), in order."""
+    return [(e["type"], e["run_id"]) for e in events if e.get("step") == step
+            and e["type"] in ("waiting", "step_completed")]
+
+
+LOOP = {"steps": [{"id": "vote", "wait": {"event": "vote"},
+                   "branch": [{"condition": {"<": [{"var": "n"}, 3]}, "action": {"set": "vote"}},
+                              {"condition": True, "action": "complete"}]}],
+        "outputs": {"votes": {"var": "state.n"}}}
+
+
+def test_a_wait_in_a_loop_keeps_every_rounds_events_under_their_ids_when_the_next_round_replaces_its_record(
+        backend):
+    # Given a loop that waits for three votes, all in
+    key = start(backend, LOOP)
+    for n in (1, 2, 3):
+        send(backend, key, "vote", {"n": n}, f"v{n}")
+    # Then the history reads each round's waiting event in its place (a round its set branch sent round
+    # again did not complete), and the last round's step_completed, none of them in the log
+    events = operations.history(backend, key).events
+    assert own(events, "vote") == [("waiting", 0), ("waiting", 1), ("waiting", 2), ("step_completed", 2)]
+    assert [e["type"] for e in events if e.get("step") == "vote"] == [
+        "waiting", "branch_fired", "reset", "waiting", "branch_fired", "reset", "waiting", "branch_fired",
+        "step_completed"]
+    assert [position(e) for e in events] == sorted({position(e) for e in events})  # in order, each once
+    assert own(backend.store.load_history(key, None, 100), "vote") == []
+    # And each replaced round's went, ids and all, to a record of its own
+    ran = backend.store.load_steps(key, [ran_record_id("vote", r) for r in (0, 1)])
+    assert [ran[ran_record_id("vote", r)].output["events"] for r in (0, 1)] == \
+        [[e for e in events if e["type"] == "waiting" and e["run_id"] == r] for r in (0, 1)]
+
+
+def test_a_retried_callbacks_history_shows_each_attempts_waiting_event_with_the_token_it_handed_out(backend, clock):
+    key = start(backend, {"steps": [{"id": "a", "max_attempts": 2, "retry": {"backoff_seconds": 0},
+                                     "wait": {"callback": True}}]})
+    first = operations.describe(backend, key).waiting["a"]["token"]
+    operations.complete_callback(backend, first, error={"type": "Rejected", "message": "no"})
+    settle(backend, key)
+    second = operations.describe(backend, key).waiting["a"]["token"]
+    answer(backend, second, output={"ok": True})
+    waiting = [e for e in operations.history(backend, key).events if e["type"] == "waiting"]
+    assert [(e["run_id"], e["token"]) for e in waiting] == [(0, first), (1, second)]
+
+
+def test_history_pages_through_the_events_records_keep_without_loss_or_repeat(backend):
+    key = start(backend, LOOP)
+    for n in (1, 2, 3):
+        send(backend, key, "vote", {"n": n}, f"v{n}")
+    whole = operations.history(backend, key).events
+    for size in (1, 2, 3):
+        got, after = [], None
+        while True:
+            page = operations.history(backend, key, after, size)
+            got += page.events
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert got == whole
+
+
+def test_a_history_page_holds_the_events_of_the_commits_before_it_began_never_half_of_one_after(
+        backend, monkeypatch):
+    # Given a wait, and a commit (its event: the wait completes, the next step is dispatched) landing while
+    # the history is being read, after the header but before the log
+    key = start(backend)
+    load = backend.store.load_history
+    landed: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        if not landed:
+            operations.send_event(backend, key, "approved", {"doc_id": "d1"}, "evt-1")
+            landed.append(backend.load_header(key).version)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(backend.store, "load_history", racing)
+    page = operations.history(backend, key)
+    # Then the page has none of that commit's events, kept on a record or logged
+    assert landed and own(page.events, "approval") == [("waiting", 0)]
+    assert [e for e in page.events if e.get("step") == "publish"] == []
+    # And the next read, from the page's last event, has all of them
+    rest = operations.history(backend, key, page.events[-1]["id"]).events
+    assert ("step_completed", 0) in own(rest, "approval") and any(e.get("step") == "publish" for e in rest)
+
+
+def test_a_copy_of_an_execution_shows_none_of_the_events_its_sources_records_keep(backend):
+    key = start(backend, {"steps": [{"id": "approval", "wait": {"event": "approved"}},
+                                    {"id": "publish", "fn": "publish", "depends_on": ["approval"]}]})
+    send(backend, key, "approved", {"by": "ann"}, "evt-1")
+    copy = operations.rerun(backend, key, "publish", new=True).execution
+    settle(backend, copy)
+    assert own(operations.history(backend, copy).events, "approval") == []
+    assert backend.store.load_steps(copy, ["approval"])["approval"].own_events is None
 
 
 def test_an_event_that_does_not_match_is_refused_and_the_step_keeps_waiting(backend):
@@ -345,9 +450,9 @@ def test_a_callback_waits_token_lives_on_its_steps_record_and_no_wait_record_is_
     started = datetime.fromisoformat(records["a"].start_time)
     assert datetime.fromisoformat(operations.describe(backend, key).waiting["a"]["timeout_at"]) == \
         started + timedelta(seconds=60)
-    # and once the wait is over its record keeps none
+    # and once the wait is over its record keeps the nonce alone, for the waiting event it keeps
     answer(backend, token, output={"ok": True})
-    assert backend.store.load_steps(key)["a"].callback is None
+    assert backend.store.load_steps(key)["a"].callback == {"nonce": parse_token(token)[3]}
 
 
 def test_a_heartbeat_rewrites_only_the_steps_record(backend, clock, monkeypatch):
