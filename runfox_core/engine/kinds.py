@@ -36,9 +36,10 @@ sends many jobs per attempt, such as ``map``, overrides them):
 - ``begins_alike``: whether a store may write the step's claim ahead of its
   commit (``Commit.claims``); a task's and a wait's may, a map's may not;
 - ``replacing`` (and ``reads_before_put``): what ``Txn.put_step`` writes
-  when a record of the step replaces another; a wait's retires the id of
-  an event its earlier run took, and drops its token data once its attempt
-  is over; a task's writes the record as it is;
+  when a record of the step replaces another; one that keeps its events
+  moves a replaced run's to a record of their own, a wait's also retires the
+  id of an event its earlier run took and cuts its token data to the nonce
+  once its attempt is over; a task's writes the record as it is;
 - ``keeps_events`` (and ``events_of``): whether a step of this config keeps
   its run's own history events (``step_completed``, a wait's ``waiting``) on
   its record instead of in the log (``history.py``); by default it logs them;
