@@ -75,8 +75,9 @@ event, set by the commit that begins it, and of its ``step_completed``; what
 they say is the record's (its start and end times, run, attempt, a callback's
 nonce, kept once the attempt is over for that event) or the spec's (the
 event's name). So they cost the log nothing: on DynamoDB its buffer rides in
-the header and is put as an item as it fills, and a completed wait made it
-fill (0.08 of a PutItem a wait; ``bench/aws_calls.py``). When another run
+the header and is put as an item as it fills, and logged, a completed wait's
+two events made it fill (0.08 of a PutItem a wait; ``bench/aws_calls.py``
+now counts 0.005, the steps around it logging in two commits). When another run
 replaces the record (a loop, a retry, a rerun), its events move to
 ``~ran~<step>~<run>`` in the same commit (``StepKind.replacing``).
 
