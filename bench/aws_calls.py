@@ -113,6 +113,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -176,25 +177,24 @@ def chain(n: int) -> dict[str, Any]:
     return {"steps": steps, "outputs": {"x": {"var": f"steps.s{n - 1}.output.x"}}}
 
 
-def chain_with_waits(n: int) -> dict[str, Any]:
-    """``chain(n)`` with a wait for event ``go<i>`` (matched on its sequence number) before every step but the first."""
+def _chain_with_waits(n: int, wait: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """``chain(n)`` with a step ``w<i>`` waiting (``wait(i)``, its block) before every step but the first."""
     spec = chain(n)
     steps = [spec["steps"][0]]
     for i, step in enumerate(spec["steps"][1:], start=1):
-        steps.append({"id": f"w{i}", "depends_on": [f"s{i - 1}"],
-                      "wait": {"event": f"go{i}", "match": {"==": [{"var": "event.seq"}, i]}}})
+        steps.append({"id": f"w{i}", "depends_on": [f"s{i - 1}"], "wait": wait(i)})
         steps.append({**step, "depends_on": [f"w{i}"]})
     return {**spec, "steps": steps}
+
+
+def chain_with_waits(n: int) -> dict[str, Any]:
+    """``chain(n)`` with a wait for event ``go<i>`` (matched on its sequence number) before every step but the first."""
+    return _chain_with_waits(n, lambda i: {"event": f"go{i}", "match": {"==": [{"var": "event.seq"}, i]}})
 
 
 def chain_with_callbacks(n: int) -> dict[str, Any]:
     """``chain(n)`` with a callback wait before every step but the first (its output the next step's input)."""
-    spec = chain(n)
-    steps = [spec["steps"][0]]
-    for i, step in enumerate(spec["steps"][1:], start=1):
-        steps.append({"id": f"w{i}", "depends_on": [f"s{i - 1}"], "wait": {"callback": True}})
-        steps.append({**step, "depends_on": [f"w{i}"]})
-    return {**spec, "steps": steps}
+    return _chain_with_waits(n, lambda i: {"callback": True})
 
 
 WAIT_ROWS = {"chain+waits": chain_with_waits, "chain+callbacks": chain_with_callbacks}
@@ -560,17 +560,20 @@ def print_wait_row(rows: list[dict[str, Any]], retention: bool, breakdown: bool 
               f"{86400 // MAX_DELAY_SECONDS} a day, each 1 header read + 1 SQS send + the router's receive). "
               f"Durable functions >= 3 operations = ${3 * PRICE_DURABLE_OP * 1e6:.2f}, Step Functions >= 1 "
               f"transition = ${PRICE_SFN * 1e6:.2f} per million waits." if shape == "chain+waits" else "."))
-    ops = {k: (waits["by_op"].get(k, 0) - plain["by_op"].get(k, 0)) * n / (n - 1)
-           for k in set(waits["by_op"]) | set(plain["by_op"])}
+
+    def per_wait(counts: str) -> dict[str, float]:  # "by_op" or "by_item", per wait: the waits' less the chain's
+        return {k: (waits[counts].get(k, 0) - plain[counts].get(k, 0)) * n / (n - 1)
+                for k in set(waits[counts]) | set(plain[counts])}
+
+    ops = per_wait("by_op")
     print("  its calls by operation: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])
                                                    if round(v, 3)))
     # a history item is one PutItem of 1 write unit (a flush of the header's buffer, under 1 KB)
-    flushes = (waits["by_item"].get("PutItem: history", 0) - plain["by_item"].get("PutItem: history", 0)) * n / (n - 1)
+    flushes = per_wait("by_item").get("PutItem: history", 0.0)
     print(f"  of which history flushes: {flushes:.3f} (the wait keeps its own events on its record; the steps "
           f"around it log theirs in two commits, at two times, where the chain logs them in one)")
     if breakdown:
-        kinds = {k: (waits["by_item"].get(k, 0) - plain["by_item"].get(k, 0)) * n / (n - 1)
-                 for k in set(waits["by_item"]) | set(plain["by_item"])}
+        kinds = per_wait("by_item")
         print("  its write units by call and item kind: " + ", ".join(
             f"{k} {v:.2f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if round(v, 2)))
 

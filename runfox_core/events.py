@@ -28,13 +28,12 @@ and ``{"action": "callback", "token", "output" | "error" | "heartbeat": true}``.
 
 Cost: the header is read alone (``Workflow.resume``; on DynamoDB a
 strongly consistent GetItem, 1 read unit), then in one call (a BatchGetItem,
-1 read unit per small record) the waiting steps' records, each one's
-dependency when it has exactly one (which says whether a wait's claim,
-written ahead, committed: ``transitions.as_claimed``; a callback: its step's
-record alone, which holds the token's nonce, its claim never written ahead),
+1 read unit per small record) the waiting steps' records (a callback: its
+step's record alone, which holds the token's nonce; a wait's claim is never
+written ahead, so its record says it began: only a claim the previous
+release wrote ahead has its dependency read too, ``transitions.claimed_step``),
 the mailbox of the event's name when the header counts events kept for it,
-and the records the steps it makes ready read at their claim (often that
-dependency again), less those the header holds (on DynamoDB the records
+and the records the steps it makes ready read at their claim, less those the header holds (on DynamoDB the records
 riding in it, read with it: ``load_steps_after``; when it holds them all, as
 for a chain's wait, nothing is read but the header); the answer is one
 commit. An event needs no record of its
@@ -122,9 +121,7 @@ def send(backend: Backend, key: str, name: str, payload: dict[str, Any] | None, 
     wait.check_event(name, payload, event_id)
     plan = backend.plan(key)
     waiting = [p.id for p in plan.steps.values() if p.kind == wait.WaitKind.name and p.config.event == name]
-    # whether each wait's claim committed, for one a store may write ahead (``transitions.as_claimed``)
-    deps = [d for sid in waiting if (d := tx.only_dep(plan.steps[sid]))]
-    wanted = list(dict.fromkeys([*_records_read(plan, waiting), *deps]))
+    wanted = _records_read(plan, waiting)
     wf = Workflow.resume(key, backend)  # the header alone: the records come next, in one read
 
     def transition(txn: Txn, now: float) -> tuple[bool, Sent]:

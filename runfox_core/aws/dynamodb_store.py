@@ -1523,12 +1523,15 @@ class DynamoDBStore(JournalMixin, HistoryMixin, RetentionMixin, ListingMixin, St
             size = it.item_size({RECS: _recs_value(recs)}) if recs else 0
             return size <= self.inline_record_bytes and it.write_units(base + size) <= units
 
-        def item_of(sid: str) -> dict[str, Any]:  # a committed record's item, at its own version
-            at, text = after[sid]
-            item = self._step_item(key, _rec_of(sid, text), at)
-            if expires_at is not None:
-                item[TTL_ATTRIBUTE] = it.n(expires_at)
-            return item
+        items: dict[str, dict[str, Any]] = {}
+
+        def item_of(sid: str) -> dict[str, Any]:  # a committed record's item, at its own version (built once)
+            if sid not in items:
+                at, text = after[sid]
+                items[sid] = self._step_item(key, _rec_of(sid, text), at)
+                if expires_at is not None:
+                    items[sid][TTL_ATTRIBUTE] = it.n(expires_at)
+            return items[sid]
 
         def evict(sid: str) -> None:  # put ahead of the update ("Evictions ahead")
             evicted.append(item_of(sid))

@@ -652,6 +652,11 @@ class ExecutionHeader:
         return header
 
 
+# the fields only a kind's record may have (a wait's: the event it took, its token data, the events it
+# keeps), left out of ``to_dict`` when not set
+_KIND_FIELDS = ("event_id", "callback", "own_events")
+
+
 @dataclass
 class StepRecord:
     """One step's latest run: status, run_id, attempts, what it got and gave."""
@@ -686,12 +691,9 @@ class StepRecord:
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["status"] = str(self.status)
-        if d["event_id"] is None:  # only a wait that took an event has one: other records stay as small
-            del d["event_id"]
-        if d["callback"] is None:  # likewise, only a wait handing out a token has one
-            del d["callback"]
-        if d["own_events"] is None:  # and only a wait keeps events
-            del d["own_events"]
+        for name in _KIND_FIELDS:  # other records stay as small
+            if d[name] is None:
+                del d[name]
         return d
 
     @classmethod

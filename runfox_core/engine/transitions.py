@@ -272,14 +272,6 @@ def as_claimed(header: ExecutionHeader, rec: StepRecord, only_dep: StepRecord | 
     return rec
 
 
-def only_dep(p: StepPlan) -> str | None:
-    """The one dependency of ``p`` whose record ``as_claimed`` reads for it (None: it reads none), for
-    a step whose claims may be written ahead (``claims_ahead``: any other's record is only ever
-    written by its commit; a claim the previous release wrote ahead has its dependency read when
-    ``claimed_step`` needs it)."""
-    return _sole_dep(p) if claims_ahead(p) else None
-
-
 def _sole_dep(p: StepPlan) -> str | None:
     return p.deps[0] if len(p.deps) == 1 else None
 

@@ -601,7 +601,7 @@ def deliver(txn: Txn, name: str, payload: dict[str, Any], event_id: str, now: fl
         names = sorted({p.config.event for p in txn.plan.steps.values() if takes_events(p)})
         raise EventRefusedError(f"no step of execution {txn.key} waits for event {name!r} "
                                 f"(events waited for: {', '.join(names) or 'none'})", "name")
-    txn.prefetch([*(p.id for p in waiting), *(d for p in waiting if (d := transitions.only_dep(p)))], [])
+    txn.prefetch([p.id for p in waiting], [])
     seen = _seen(txn, name, event_id, [p.id for p in waiting])
     if seen is not None:
         return False, seen

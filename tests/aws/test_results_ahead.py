@@ -73,33 +73,32 @@ class Recording:
         """A commit of the header alone (one conditional UpdateItem, "Inline records") is a commit too."""
         if not kwargs.get("ConditionExpression", "").startswith("#v = :expected"):
             return self._client.update_item(**kwargs)  # not a commit (mark_sent, a renewal)
+        lost = ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "lost the race"}},
+                           "UpdateItem")
+        return self._commit(["header"], lost, lambda: self._client.update_item(**kwargs))
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        keys = [next(iter(action.values()))["Key" if "Update" in action else "Item"]["sk"]["S"]
+                for action in kwargs["TransactItems"]]
+        if "header" not in keys:
+            self.transactions.append(keys)
+            return self._client.transact_write_items(**kwargs)
+        lost = ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "lost the race"},
+                            "CancellationReasons": [{"Code": "ConditionalCheckFailed"}]}, "TransactWriteItems")
+        return self._commit(keys, lost, lambda: self._client.transact_write_items(**kwargs))
+
+    def _commit(self, keys: list[str], lost: ClientError, apply: Callable[[], Any]) -> Any:
+        """A header commit of ``keys``: another writer's turn first (``before_commit``), then lost the race
+        (``lose``: ``lost`` raised, nothing applied) or applied, its reply perhaps lost (``lost_reply``)."""
         if self.before_commit is not None:
             turn, self.before_commit = self.before_commit, None
             turn()
         if self.lose:
             self.lose -= 1
-            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "lost the race"}},
-                              "UpdateItem")
-        self.transactions.append(["header"])
-        resp = self._client.update_item(**kwargs)
-        if self.lost_reply:
-            self.lost_reply -= 1
-            raise ConnectionError("the reply was lost")
-        return resp
-
-    def transact_write_items(self, **kwargs: Any) -> Any:
-        keys = [next(iter(action.values()))["Key" if "Update" in action else "Item"]["sk"]["S"]
-                for action in kwargs["TransactItems"]]
-        if "header" in keys and self.before_commit is not None:
-            turn, self.before_commit = self.before_commit, None
-            turn()
-        if self.lose and "header" in keys:
-            self.lose -= 1
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "lost the race"},
-                               "CancellationReasons": [{"Code": "ConditionalCheckFailed"}]}, "TransactWriteItems")
+            raise lost
         self.transactions.append(keys)
-        resp = self._client.transact_write_items(**kwargs)
-        if self.lost_reply and "header" in keys:
+        resp = apply()
+        if self.lost_reply:
             self.lost_reply -= 1
             raise ConnectionError("the reply was lost")
         return resp
